@@ -1,6 +1,7 @@
 //! The ONNX-ML operators that scikit-learn exports (through skl2onnx) for regression
 //! pipelines and that tract does not translate, registered into tract's ONNX op registry.
 
+mod feature_vectorizer;
 mod scaler;
 mod tree_ensemble_regressor;
 
@@ -13,8 +14,10 @@ pub fn onnx() -> Onnx {
     onnx
 }
 
-/// Adds `Scaler` and `TreeEnsembleRegressor` to an ONNX front end.
+/// Adds `FeatureVectorizer`, `Scaler` and `TreeEnsembleRegressor` to an ONNX front end.
 pub fn register(onnx: &mut Onnx) {
+    onnx.op_register
+        .insert("FeatureVectorizer", feature_vectorizer::parse);
     onnx.op_register.insert("Scaler", scaler::parse);
     onnx.op_register
         .insert("TreeEnsembleRegressor", tree_ensemble_regressor::parse);
