@@ -65,7 +65,7 @@ def call_floor_ns() -> float:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 11])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 11])
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity", [x], [y])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     rows = np.random.default_rng(0).random((1000, 11), dtype=np.float32)
     return ort_ns_per_row(session(model.SerializeToString()), rows, 1)
 

@@ -12,7 +12,11 @@ fn root() -> PathBuf {
 }
 
 fn floats(path: &Path) -> Vec<f32> {
-    std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
 }
 
 /// (name, ONNX bytes, rows to score: at least 10,000, tiled from the fixture's inputs)
@@ -21,7 +25,13 @@ fn models() -> Vec<(&'static str, Vec<u8>, Vec<f32>)> {
     let mut all = vec![];
     let demo = std::fs::read(root().join("../../model/wine_quality.onnx")).unwrap();
     all.push(("demo_wine_quality", demo, wine_rows()));
-    for name in ["ridge", "random_forest", "gradient_boosting", "hist_gradient_boosting", "mlp"] {
+    for name in [
+        "ridge",
+        "random_forest",
+        "gradient_boosting",
+        "hist_gradient_boosting",
+        "mlp",
+    ] {
         let onnx = std::fs::read(fixtures.join(format!("{name}.onnx"))).unwrap();
         all.push((name, onnx, floats(&fixtures.join(format!("{name}.x.f32")))));
     }
@@ -39,7 +49,12 @@ fn wine_rows() -> Vec<f32> {
     let csv = std::fs::read_to_string(root().join("../../model/data/winequality-red.csv")).unwrap();
     csv.lines()
         .skip(1)
-        .flat_map(|l| l.split(',').take(11).map(|v| v.parse::<f32>().unwrap()).collect::<Vec<_>>())
+        .flat_map(|l| {
+            l.split(',')
+                .take(11)
+                .map(|v| v.parse::<f32>().unwrap())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -67,8 +82,15 @@ fn single_row(c: &mut Criterion) {
     // The whole per-request domain path: a row by feature name, validated, then scored.
     let (_, onnx, x) = models().swap_remove(0);
     let model = Model::load(&onnx, "bench").unwrap();
-    let row: HashMap<String, f64> = model.features().iter().cloned().zip(x.iter().map(|&v| v as f64)).collect();
-    group.bench_function("demo_wine_quality_named_row", |b| b.iter(|| model.score_row(&row).unwrap()));
+    let row: HashMap<String, f64> = model
+        .features()
+        .iter()
+        .cloned()
+        .zip(x.iter().map(|&v| v as f64))
+        .collect();
+    group.bench_function("demo_wine_quality_named_row", |b| {
+        b.iter(|| model.score_row(&row).unwrap())
+    });
     group.finish();
 }
 

@@ -19,15 +19,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [model_path, rows_path, batches @ ..] = args.as_slice() else {
         return Err("usage: timing <model.onnx> <rows.f32> [batch ...]".into());
     };
-    let batches: Vec<usize> =
-        if batches.is_empty() { vec![1, 100, 10_000] } else { batches.iter().map(|b| b.parse()).collect::<Result<_, _>>()? };
+    let batches: Vec<usize> = if batches.is_empty() {
+        vec![1, 100, 10_000]
+    } else {
+        batches
+            .iter()
+            .map(|b| b.parse())
+            .collect::<Result<_, _>>()?
+    };
 
     let started = Instant::now();
     let model = Model::load(&std::fs::read(model_path)?, "bench")?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
     let width = model.features().len();
-    let x: Vec<f32> =
-        std::fs::read(rows_path)?.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let x: Vec<f32> = std::fs::read(rows_path)?
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
     let rows = x.len() / width;
 
     for batch in batches {

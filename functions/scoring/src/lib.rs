@@ -20,3 +20,9 @@ pub use error::{LoadError, RowError, RowProblem, ScoreError};
 pub use model::Model;
 pub use row::{FeatureRow, FeatureValue};
 pub use schema::{FeatureSchema, InputLayout, FEATURE_NAMES_KEY};
+
+// One model serves every request of a Lambda sandbox, from whichever runtime thread.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Model>();
+};

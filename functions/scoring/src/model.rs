@@ -1,7 +1,7 @@
 //! A loaded model: one optimized tract plan, with a symbolic batch axis, that scores any
 //! number of rows per call, plus the feature schema and version it was loaded with.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tract_onnx::prelude::*;
 
@@ -10,13 +10,32 @@ use crate::ops;
 use crate::row::FeatureRow;
 use crate::schema::{FeatureSchema, InputLayout};
 
-#[derive(Debug, Clone)]
+/// Rows per plan run: large batches are scored tile by tile, so intermediate tensors stay
+/// in cache and memory stays bounded whatever the batch size.
+const TILE_ROWS: usize = 512;
+
+#[derive(Debug)]
 pub struct Model {
     plan: Arc<TypedRunnableModel>,
+    /// A run state kept between calls: building one per call costs more than scoring a
+    /// row of a small model. Taken with `try_lock`; a concurrent caller spawns its own.
+    state: Mutex<Option<TypedSimpleState>>,
     schema: FeatureSchema,
     /// For each plan input, in plan order: the schema column it takes (per-feature layout).
     input_columns: Vec<usize>,
     version: String,
+}
+
+impl Clone for Model {
+    fn clone(&self) -> Self {
+        Model {
+            plan: self.plan.clone(),
+            state: Mutex::new(None),
+            schema: self.schema.clone(),
+            input_columns: self.input_columns.clone(),
+            version: self.version.clone(),
+        }
+    }
 }
 
 impl Model {
@@ -72,6 +91,7 @@ impl Model {
             .map_err(unsupported)?;
         Ok(Model {
             plan,
+            state: Mutex::new(None),
             schema,
             input_columns,
             version: version.into(),
@@ -118,15 +138,19 @@ impl Model {
                 width,
             });
         }
-        let rows = x.len() / width;
-        if rows == 0 {
-            return Ok(Vec::new());
+        let mut scores = Vec::with_capacity(x.len() / width);
+        for tile in x.chunks(TILE_ROWS * width) {
+            self.score_tile(tile, &mut scores)
+                .map_err(|e| ScoreError::Inference(format!("{e:#}")))?;
         }
-        let failed = |e: TractError| ScoreError::Inference(format!("{e:#}"));
+        Ok(scores)
+    }
+
+    fn score_tile(&self, x: &[f32], scores: &mut Vec<f32>) -> TractResult<()> {
+        let width = self.schema.len();
+        let rows = x.len() / width;
         let inputs: TVec<TValue> = match self.schema.layout() {
-            InputLayout::Matrix => tvec![Tensor::from_shape(&[rows, width], x)
-                .map_err(failed)?
-                .into_tvalue()],
+            InputLayout::Matrix => tvec![Tensor::from_shape(&[rows, width], x)?.into_tvalue()],
             InputLayout::PerFeature => self
                 .input_columns
                 .iter()
@@ -134,21 +158,24 @@ impl Model {
                     let column: Vec<f32> = x.iter().skip(c).step_by(width).copied().collect();
                     Ok(Tensor::from_shape(&[rows, 1], &column)?.into_tvalue())
                 })
-                .collect::<TractResult<_>>()
-                .map_err(failed)?,
+                .collect::<TractResult<_>>()?,
         };
-        let outputs = self.plan.run(inputs).map_err(failed)?;
-        let scores = outputs[0]
-            .try_as_plain_ram()
-            .and_then(|v| v.as_slice::<f32>().map(<[f32]>::to_vec))
-            .map_err(failed)?;
-        if scores.len() != rows {
-            return Err(ScoreError::Inference(format!(
-                "{} scores for {rows} rows",
-                scores.len()
-            )));
-        }
-        Ok(scores)
+        let outputs = match self.state.try_lock() {
+            Ok(mut state) => match state.as_mut() {
+                Some(state) => state.run(inputs)?,
+                None => state.insert(self.plan.spawn()?).run(inputs)?,
+            },
+            Err(_) => self.plan.run(inputs)?,
+        };
+        let tile = outputs[0].try_as_plain_ram()?;
+        let tile = tile.as_slice::<f32>()?;
+        tract_onnx::tract_hir::internal::ensure!(
+            tile.len() == rows,
+            "{} scores for {rows} rows",
+            tile.len()
+        );
+        scores.extend_from_slice(tile);
+        Ok(())
     }
 }
 

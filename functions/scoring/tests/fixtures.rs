@@ -131,7 +131,7 @@ fn every_branch_mode_opset1_with_nan() {
 }
 
 #[test]
-fn average_opset3_double_tensors() {
+fn average_opset3_as_tensor_attributes() {
     check_model("trees_avg_opset3", &["TreeEnsembleRegressor"]);
 }
 
@@ -206,4 +206,58 @@ fn demo_model_loads_with_its_feature_names() {
     let score = model.score_row(&row).unwrap();
     // The first wine of the data set is rated 5; a sane model lands near it.
     assert!((4.0..6.5).contains(&score), "score {score}");
+}
+
+/// onnxruntime refuses double `*_as_tensor` attributes on a float input, so the fixture
+/// holds float tensors; the same ensemble with double tensors must score identically
+/// (its thresholds are exact f32 values).
+#[test]
+fn opset3_double_tensors_score_like_float_tensors() {
+    use prost::Message;
+    use tract_onnx::pb::{tensor_proto::DataType, ModelProto};
+
+    let f = fixture("trees_avg_opset3");
+    let mut proto = ModelProto::decode(f.model_bytes().as_slice()).unwrap();
+    let node = proto
+        .graph
+        .as_mut()
+        .unwrap()
+        .node
+        .iter_mut()
+        .find(|n| n.op_type == "TreeEnsembleRegressor")
+        .unwrap();
+    let mut converted = 0;
+    for attr in node
+        .attribute
+        .iter_mut()
+        .filter(|a| a.name.ends_with("_as_tensor"))
+    {
+        let t = attr.t.as_mut().unwrap();
+        assert_eq!(t.data_type, DataType::Float as i32);
+        let floats: Vec<f32> = if t.float_data.is_empty() {
+            t.raw_data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect()
+        } else {
+            std::mem::take(&mut t.float_data)
+        };
+        t.raw_data.clear();
+        t.double_data = floats.iter().map(|&v| v as f64).collect();
+        t.data_type = DataType::Double as i32;
+        converted += 1;
+    }
+    assert!(
+        converted >= 2,
+        "the fixture should use *_as_tensor attributes"
+    );
+
+    let float_model = Model::load(&f.model_bytes(), "float").unwrap();
+    let double_model = Model::load(&proto.encode_to_vec(), "double").unwrap();
+    let x = f.inputs();
+    let (a, b) = (
+        float_model.score_matrix(&x).unwrap(),
+        double_model.score_matrix(&x).unwrap(),
+    );
+    assert!(max_abs_diff(&a, &b) <= 1e-6);
 }

@@ -2,6 +2,8 @@
 //! every StandardScaler). Expanded into tract's own Sub and Mul so the optimizer can fuse
 //! it with whatever follows.
 
+use std::borrow::Cow;
+
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
@@ -58,15 +60,6 @@ impl Expansion for Scaler {
             fact.rank() >= 1,
             "Scaler {prefix}: input must have at least one axis"
         );
-        if let Some(columns) = fact.shape.last().and_then(|d| d.to_usize().ok()) {
-            for (what, v) in [("offset", &self.offset), ("scale", &self.scale)] {
-                ensure!(
-                    v.len() == 1 || v.len() == columns,
-                    "Scaler {prefix}: {what} has {} values for {columns} columns",
-                    v.len()
-                );
-            }
-        }
         if fact.datum_type != f32::datum_type() {
             x = model.wire_node(
                 format!("{prefix}.to_f32"),
@@ -74,23 +67,87 @@ impl Expansion for Scaler {
                 &[x],
             )?[0];
         }
-        // Constants shaped [1, .., 1, C] broadcast along every leading axis.
-        let per_column = |v: &[f32]| -> TractResult<Arc<Tensor>> {
-            let mut shape = vec![1; fact.rank()];
-            shape[fact.rank() - 1] = v.len();
-            Ok(tensor1(v).into_shape(&shape)?.into_arc_tensor())
+        let op = ScaleColumns {
+            offset: self.offset.clone(),
+            scale: self.scale.clone(),
         };
-        let offset = model.add_const(format!("{prefix}.offset"), per_column(&self.offset)?)?;
-        let scale = model.add_const(format!("{prefix}.scale"), per_column(&self.scale)?)?;
-        let centered = model.wire_node(
-            format!("{prefix}.sub"),
-            tract_core::ops::math::sub(),
-            &[x, offset],
-        )?;
-        model.wire_node(
-            format!("{prefix}.mul"),
-            tract_core::ops::math::mul(),
-            &[centered[0], scale],
-        )
+        // Broadcast single values once here, so the per-call path borrows them as they are.
+        let op = match fact.shape.last().and_then(|d| d.to_usize().ok()) {
+            Some(columns) => {
+                let (offset, scale) = op
+                    .per_column(columns)
+                    .with_context(|| format!("Scaler {prefix}"))?;
+                ScaleColumns {
+                    offset: offset.into_owned(),
+                    scale: scale.into_owned(),
+                }
+            }
+            None => op,
+        };
+        model.wire_node(prefix, op, &[x])
+    }
+}
+
+/// The typed op: one pass over the rows, in place when tract hands over the only copy.
+/// (Expressed as tract's broadcasting Sub and Mul, it ran through ndarray's generic zip and
+/// cost more than the model it fed.)
+#[derive(Debug, Clone, PartialEq)]
+struct ScaleColumns {
+    offset: Vec<f32>,
+    scale: Vec<f32>,
+}
+
+impl Eq for ScaleColumns {}
+
+impl Op for ScaleColumns {
+    fn name(&self) -> StaticName {
+        "Scaler".into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for ScaleColumns {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let mut x = args_1!(inputs).into_tensor();
+        let columns = *x.shape().last().context("Scaler input has no axes")?;
+        let (offset, scale) = self.per_column(columns)?;
+        if columns > 0 {
+            let mut view = x.try_as_plain_ram_mut()?;
+            for row in view.as_slice_mut::<f32>()?.chunks_exact_mut(columns) {
+                for ((v, o), s) in row.iter_mut().zip(offset.iter()).zip(scale.iter()) {
+                    *v = (*v - o) * s;
+                }
+            }
+        }
+        Ok(tvec!(x.into_tvalue()))
+    }
+}
+
+impl TypedOp for ScaleColumns {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        Ok(tvec!(f32::fact(inputs[0].shape.clone())))
+    }
+
+    as_op!();
+}
+
+impl ScaleColumns {
+    /// Offsets and scales for `columns` columns: as given, or one value repeated.
+    fn per_column(&self, columns: usize) -> TractResult<(Cow<'_, [f32]>, Cow<'_, [f32]>)> {
+        Ok((
+            broadcast("offset", &self.offset, columns)?,
+            broadcast("scale", &self.scale, columns)?,
+        ))
+    }
+}
+
+fn broadcast<'a>(what: &str, values: &'a [f32], columns: usize) -> TractResult<Cow<'a, [f32]>> {
+    match values.len() {
+        n if n == columns => Ok(Cow::Borrowed(values)),
+        1 => Ok(Cow::Owned(vec![values[0]; columns])),
+        n => bail!("{what} has {n} values for {columns} columns"),
     }
 }
