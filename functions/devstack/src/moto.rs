@@ -1,0 +1,103 @@
+//! moto server, the local stand-in for S3 and DynamoDB: started from the project's venv on
+//! a free loopback port, stopped when dropped.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use storage::aws_config::{self, BehaviorVersion, SdkConfig};
+use storage::aws_sdk_s3::config::{Credentials, Region};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+pub const REGION: &str = "us-east-1";
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+/// The repository's root (two levels above this crate).
+pub fn repository_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// A port nothing listens on now, on 127.0.0.1.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl Moto {
+    /// Starts `.venv/bin/moto_server` (or `$MOTO_SERVER`) on 127.0.0.1 and waits until it
+    /// accepts connections.
+    pub async fn start() -> Result<Moto, String> {
+        let exe = std::env::var_os("MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repository_root().join(".venv/bin/moto_server"));
+        if !exe.exists() {
+            return Err(format!(
+                "{} not found: run `make venv` (or `make dev` / `make test`) first",
+                exe.display()
+            ));
+        }
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let child = Command::new(&exe)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        let mut moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                return Err(format!("moto_server exited at start ({status})"));
+            }
+            if Instant::now() > deadline {
+                return Err("moto_server did not start listening within 60 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(moto)
+    }
+
+    /// Stops moto and waits for it, so no process is left behind.
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+
+    /// The environment that points AWS SDKs (and the functions) at this moto.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        aws_env(&self.endpoint)
+    }
+}
+
+/// Environment for an SDK talking to a local emulator at `endpoint`.
+pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ]
+}
+
+/// SDK configuration for an emulator at `endpoint`, built explicitly rather than from the
+/// process environment (tests run in parallel in one process).
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("test", "test", None, None, "devstack"))
+        .load()
+        .await
+}

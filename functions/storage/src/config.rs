@@ -1,0 +1,137 @@
+//! Configuration from the environment, read once at cold start. A missing or malformed
+//! variable fails the start with its name.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is {value:?}: {problem}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        problem: String,
+    },
+}
+
+/// Where the model object lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelLocation {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// The online prediction function's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PredictConfig {
+    pub model: ModelLocation,
+    pub attributes_table: String,
+}
+
+impl PredictConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        Ok(PredictConfig {
+            model: env.model()?,
+            attributes_table: env.required("ATTRIBUTES_TABLE")?,
+        })
+    }
+}
+
+/// Reads variables through `lookup`, so tests need not touch the process environment.
+pub(crate) struct Env<'a>(pub(crate) &'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    pub(crate) fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        match (self.0)(name) {
+            Some(v) if !v.trim().is_empty() => Ok(v),
+            _ => Err(ConfigError::Missing(name)),
+        }
+    }
+
+    /// `default` when unset; an error naming the variable when set but unparsable.
+    #[allow(dead_code)] // used by the batch function's settings
+    pub(crate) fn parsed_or<T: FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError>
+    where
+        T::Err: Display,
+    {
+        match (self.0)(name) {
+            None => Ok(default),
+            Some(v) if v.trim().is_empty() => Ok(default),
+            Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                value: v.clone(),
+                problem: e.to_string(),
+            }),
+        }
+    }
+
+    pub(crate) fn model(&self) -> Result<ModelLocation, ConfigError> {
+        Ok(ModelLocation {
+            bucket: self.required("MODEL_BUCKET")?,
+            key: self.required("MODEL_KEY")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn predict_config_reads_its_three_variables() {
+        let config = PredictConfig::from_lookup(lookup(&[
+            ("MODEL_BUCKET", "models"),
+            ("MODEL_KEY", "wine/v1.onnx"),
+            ("ATTRIBUTES_TABLE", "attributes"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.model,
+            ModelLocation {
+                bucket: "models".into(),
+                key: "wine/v1.onnx".into()
+            }
+        );
+        assert_eq!(config.attributes_table, "attributes");
+    }
+
+    #[test]
+    fn a_missing_or_blank_variable_is_named() {
+        let err = PredictConfig::from_lookup(lookup(&[("MODEL_BUCKET", "m"), ("MODEL_KEY", " ")]))
+            .unwrap_err();
+        assert_eq!(err, ConfigError::Missing("MODEL_KEY"));
+        assert_eq!(err.to_string(), "environment variable MODEL_KEY is not set");
+    }
+
+    #[test]
+    fn parsed_values_have_defaults_and_named_errors() {
+        let f = lookup(&[("N", "x")]);
+        let env = Env(&f);
+        assert_eq!(env.parsed_or("UNSET", 4u32).unwrap(), 4);
+        let err = env.parsed_or("N", 4u32).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Invalid { name: "N", .. }),
+            "{err}"
+        );
+    }
+}
