@@ -1,0 +1,291 @@
+//! The handler with in-memory stores: each route, each error status, and the bodies.
+
+mod support;
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request};
+use predict::{App, MAX_BODY_BYTES, MAX_INSTANCES};
+use serde_json::{json, Value};
+use storage::attributes::InMemoryAttributes;
+use storage::aws_sdk_dynamodb::types::AttributeValue;
+use support::{demo_app, demo_model, demo_store, json_body, request, wines};
+
+fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {
+    let mut request = Request::new(body.into());
+    *request.method_mut() = method;
+    *request.uri_mut() = path.parse().unwrap();
+    request
+}
+
+fn post(body: impl Into<Body>) -> Request {
+    http(Method::POST, "/predict", body)
+}
+
+async fn call(app: &App<InMemoryAttributes>, request: Request) -> (StatusCode, Value) {
+    let response = app.handle(request).await;
+    (response.status(), json_body(&response))
+}
+
+fn wine_instance(index: usize) -> Value {
+    let item = &wines()[index];
+    let object = item
+        .0
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_n()
+                .ok()
+                .map(|n| (k.clone(), json!(n.parse::<f64>().unwrap())))
+        })
+        .collect::<serde_json::Map<_, _>>();
+    Value::Object(object)
+}
+
+#[tokio::test]
+async fn get_scores_the_stored_product_with_the_model() {
+    let app = demo_app();
+    let (status, body) = call(&app, http(Method::GET, "/predict/wine-0002", Body::Empty)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["product_id"], "wine-0002");
+    assert_eq!(body["model_version"], "test-version");
+    let want = demo_model().score_row(&wines()[1]).unwrap();
+    assert!(
+        (body["score"].as_f64().unwrap() - want as f64).abs() < 1e-6,
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn get_and_post_agree_on_the_same_wine() {
+    let app = demo_app();
+    let (_, get) = call(&app, http(Method::GET, "/predict/wine-0010", Body::Empty)).await;
+    let (status, posted) = call(
+        &app,
+        post(json!({"instances": [wine_instance(9)]}).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{posted}");
+    assert_eq!(posted["predictions"][0], get["score"]);
+}
+
+#[tokio::test]
+async fn post_scores_every_instance_in_order() {
+    let app = demo_app();
+    let instances: Vec<Value> = (0..50).map(wine_instance).collect();
+    let (status, body) = call(&app, post(json!({ "instances": instances }).to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let predictions = body["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 50);
+    let model = demo_model();
+    for (i, p) in predictions.iter().enumerate() {
+        let want = model.score_row(&wines()[i]).unwrap() as f64;
+        assert!((p.as_f64().unwrap() - want).abs() < 1e-6, "instance {i}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_product_is_404() {
+    let (status, body) = call(
+        &demo_app(),
+        http(Method::GET, "/predict/wine-9999", Body::Empty),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "product \"wine-9999\" not found");
+}
+
+#[tokio::test]
+async fn stored_product_with_a_missing_or_non_numeric_attribute_is_422_naming_it() {
+    let mut store = demo_store();
+    let wine = store.items.get_mut("wine-0001").unwrap();
+    wine.0.remove("alcohol");
+    let wine = store.items.get_mut("wine-0002").unwrap();
+    wine.0
+        .insert("density".into(), AttributeValue::S("heavy".into()));
+    let app = App::new(demo_model(), store);
+
+    let (status, body) = call(&app, http(Method::GET, "/predict/wine-0001", Body::Empty)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["error"],
+        "product \"wine-0001\": feature `alcohol` is missing"
+    );
+    let (status, body) = call(&app, http(Method::GET, "/predict/wine-0002", Body::Empty)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["error"],
+        "product \"wine-0002\": feature `density` is not a number (found a string (S))"
+    );
+}
+
+#[tokio::test]
+async fn store_failure_is_503_and_says_so() {
+    let store = InMemoryAttributes {
+        failure: Some("throttled".into()),
+        ..demo_store()
+    };
+    let (status, body) = call(
+        &App::new(demo_model(), store),
+        http(Method::GET, "/predict/wine-0001", Body::Empty),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body["error"].as_str().unwrap().contains("throttled"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    for bad in [
+        "",
+        "{",
+        "[]",
+        "{\"instances\": 3}",
+        "{\"rows\": []}",
+        "null",
+    ] {
+        let (status, body) = call(&demo_app(), post(bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("instances"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn empty_instances_is_400() {
+    let (status, _) = call(&demo_app(), post(r#"{"instances": []}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn bad_instances_are_422_naming_index_and_feature() {
+    let app = demo_app();
+    let mut missing = wine_instance(0);
+    missing.as_object_mut().unwrap().remove("ph");
+    let mut text = wine_instance(0);
+    text["sulphates"] = json!("0.5");
+    let cases = [
+        (
+            json!([wine_instance(0), missing]),
+            "instance 1: feature `ph` is missing",
+        ),
+        (
+            json!([text]),
+            "instance 0: feature `sulphates` is not a number (found a string)",
+        ),
+        (
+            json!([wine_instance(0), 7]),
+            "instance 1 is not a JSON object",
+        ),
+        (
+            json!([{"alcohol": null}]),
+            "instance 0: feature `fixed_acidity` is missing",
+        ),
+    ];
+    for (instances, message) in cases {
+        let (status, body) = call(&app, post(json!({ "instances": instances }).to_string())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"], message);
+    }
+}
+
+#[tokio::test]
+async fn huge_numbers_are_422_not_a_panic() {
+    let mut wine = wine_instance(0);
+    wine["alcohol"] = json!(1e300);
+    let (status, body) = call(
+        &demo_app(),
+        post(json!({ "instances": [wine] }).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("`alcohol` is not a finite number"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn too_many_instances_is_413() {
+    let instances = vec![wine_instance(0); MAX_INSTANCES + 1];
+    let (status, body) = call(
+        &demo_app(),
+        post(json!({ "instances": instances }).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        body["error"].as_str().unwrap().contains("1001 instances"),
+        "{body}"
+    );
+    // Exactly the limit is fine.
+    let instances = vec![wine_instance(0); MAX_INSTANCES];
+    let (status, _) = call(
+        &demo_app(),
+        post(json!({ "instances": instances }).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn oversize_body_is_413() {
+    let body = format!(
+        "{{\"instances\": [], \"padding\": \"{}\"}}",
+        "x".repeat(MAX_BODY_BYTES)
+    );
+    let (status, body) = call(&demo_app(), post(body)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body["error"].as_str().unwrap().contains("limit"), "{body}");
+}
+
+#[tokio::test]
+async fn binary_bodies_are_read_like_text() {
+    let body = json!({"instances": [wine_instance(3)]})
+        .to_string()
+        .into_bytes();
+    let (status, _) = call(&demo_app(), post(Body::Binary(body))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn health_names_the_model_and_its_features() {
+    let (status, body) = call(&demo_app(), http(Method::GET, "/health", Body::Empty)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["model_version"], "test-version");
+    assert_eq!(body["features"].as_array().unwrap().len(), 11);
+    assert_eq!(body["features"][8], "ph");
+}
+
+#[tokio::test]
+async fn wrong_method_is_405_with_allow() {
+    let app = demo_app();
+    let response = app.handle(http(Method::PUT, "/predict", Body::Empty)).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST");
+    let response = app.handle(request("predict-wrong-method.json")).await;
+    assert_eq!(response.headers()["allow"], "GET");
+}
+
+#[tokio::test]
+async fn unknown_path_is_404() {
+    let (status, body) = call(&demo_app(), http(Method::GET, "/admin", Body::Empty)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "no route for /admin");
+}
+
+#[tokio::test]
+async fn get_event_answers_with_the_stored_wine() {
+    let response = demo_app().handle(request("predict-get.json")).await;
+    let body = json_body(&response);
+    assert_eq!(body["product_id"], "wine-0001");
+    let want = demo_model().score_row(&wines()[0]).unwrap() as f64;
+    assert!((body["score"].as_f64().unwrap() - want).abs() < 1e-6);
+}

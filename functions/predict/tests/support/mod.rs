@@ -1,0 +1,76 @@
+//! Shared by the predict tests: the demo model, the wines, the sample events and the
+//! status each one must get.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use lambda_http::{Body, Request, Response};
+use predict::App;
+use scoring::Model;
+use storage::attributes::InMemoryAttributes;
+use storage::item::Item;
+
+/// Every file of `events/` and its expected status, whatever the backing store.
+pub const EXPECTED_STATUS: &[(&str, u16)] = &[
+    ("predict-get.json", 200),
+    ("predict-get-unknown.json", 404),
+    ("predict-post.json", 200),
+    ("predict-post-malformed.json", 400),
+    ("predict-post-invalid-instance.json", 422),
+    ("predict-wrong-method.json", 405),
+    ("health.json", 200),
+    ("unknown-path.json", 404),
+    ("rest-api-v1-predict-get.json", 200),
+];
+
+pub fn repository() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+pub fn demo_model_bytes() -> Vec<u8> {
+    std::fs::read(repository().join("model/wine_quality.onnx")).unwrap()
+}
+
+pub fn demo_model() -> Model {
+    Model::load(&demo_model_bytes(), "test-version").unwrap()
+}
+
+pub fn wines() -> Vec<Item> {
+    devstack::demo_data::repository_wines().unwrap()
+}
+
+pub fn demo_store() -> InMemoryAttributes {
+    let items = wines()
+        .into_iter()
+        .map(|item| (item.string("product_id").unwrap().to_owned(), item))
+        .collect();
+    InMemoryAttributes {
+        items,
+        failure: None,
+    }
+}
+
+pub fn demo_app() -> App<InMemoryAttributes> {
+    App::new(demo_model(), demo_store())
+}
+
+/// File names in `events/`, sorted.
+pub fn event_files() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(repository().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f.ends_with(".json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// An event file as the runtime would hand it to the handler.
+pub fn request(file: &str) -> Request {
+    let json = std::fs::read_to_string(repository().join("events").join(file)).unwrap();
+    lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("events/{file}: {e}"))
+}
+
+pub fn json_body(response: &Response<Body>) -> serde_json::Value {
+    serde_json::from_slice(response.body().as_ref()).expect("the body is JSON")
+}
