@@ -1,36 +1,51 @@
-# The README's commands. Everything a target needs it installs itself (a local .venv for
-# Python tools); nothing here relies on what happens to be installed on the machine.
+# The README's commands. Everything a target needs it installs itself (Python tools into a
+# local .venv, pinned); nothing here relies on what happens to be installed on the machine.
 
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: test bench bench-vs-onnxruntime fixtures demo-model venv clean-venv
+.PHONY: dev test bench bench-vs-onnxruntime fixtures demo-model venv clean-venv
 
-## Every test: unit, fixture agreement with onnxruntime, refusals, row errors.
-test:
-	$(CARGO) test --workspace --locked
+## The whole system on this machine: moto (S3, DynamoDB), bucket, tables, the demo model,
+## the 1,599 wines, the predict function under cargo lambda watch. Ctrl-C stops it all.
+dev: $(VENV)/.stack
+	$(CARGO) run --quiet -p devstack -- up
+
+## Every test: unit tests, fixture agreement with onnxruntime, and end-to-end tests against
+## a moto server started here on a free loopback port and stopped at the end.
+test: $(VENV)/.stack
+	$(CARGO) build --quiet -p devstack
+	$(CARGO) run --quiet -p devstack -- with-moto -- $(CARGO) test --workspace --locked --no-fail-fast
 
 ## Criterion benches of the model runtime (load+optimize, single row, throughput).
 bench:
 	$(CARGO) bench -p scoring --bench model
 
 ## tract vs onnxruntime (one thread) on the same models and rows, with ratios.
-bench-vs-onnxruntime: $(VENV)/.installed
+bench-vs-onnxruntime: $(VENV)/.model
 	$(VENV_PY) model/bench_vs_onnxruntime.py
 
 ## Regenerate the committed fixtures / the demo model (needs only the pinned venv).
-fixtures: $(VENV)/.installed
+fixtures: $(VENV)/.model
 	$(VENV_PY) model/make_fixtures.py
 
-demo-model: $(VENV)/.installed
+demo-model: $(VENV)/.model
 	$(VENV_PY) model/train.py
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.stack $(VENV)/.model
 
-$(VENV)/.installed: model/requirements.txt
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
+
+# moto server and cargo-lambda
+$(VENV)/.stack: requirements.txt | $(VENV)/bin/python
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# scikit-learn, skl2onnx, onnx, onnxruntime
+$(VENV)/.model: model/requirements.txt | $(VENV)/bin/python
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r model/requirements.txt
 	touch $@
 

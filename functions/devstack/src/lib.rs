@@ -2,5 +2,7 @@
 //! moto on a free loopback port, the bucket and tables, the demo model and wines.
 
 pub mod demo_data;
+pub mod http;
 pub mod moto;
 pub mod resources;
+pub mod stack;

@@ -1,1 +1,189 @@
-fn main() {}
+//! `devstack up`: the whole system on this machine, no AWS account (the README's first
+//! command, `make dev`).
+//! `devstack with-moto -- <command>`: runs a command (the test suite) with a moto server
+//! on a free loopback port, named by `MOTO_ENDPOINT`, and stops it afterwards (`make test`).
+
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use devstack::moto::{free_port, repository_root, Moto};
+use devstack::stack::{self, Clients};
+use tokio::process::Command;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("up") => up().await,
+        Some("with-moto") => {
+            let command = args
+                .iter()
+                .skip(1)
+                .skip_while(|a| *a == "--")
+                .cloned()
+                .collect::<Vec<_>>();
+            with_moto(&command).await
+        }
+        _ => Err("usage: devstack up | devstack with-moto -- <command> [args...]".to_owned()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("devstack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn with_moto(command: &[String]) -> Result<ExitCode, String> {
+    let [program, args @ ..] = command else {
+        return Err("with-moto needs a command to run".into());
+    };
+    let moto = Moto::start().await?;
+    eprintln!("devstack: moto server on {}", moto.endpoint);
+    let status = Command::new(program)
+        .args(args)
+        .env("MOTO_ENDPOINT", &moto.endpoint)
+        .status()
+        .await;
+    moto.stop().await;
+    let status = status.map_err(|e| format!("cannot run {program}: {e}"))?;
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
+
+async fn up() -> Result<ExitCode, String> {
+    let moto = Moto::start().await?;
+    println!("moto server (S3, DynamoDB) on {}", moto.endpoint);
+    let result = serve(&moto).await;
+    moto.stop().await;
+    result
+}
+
+async fn serve(moto: &Moto) -> Result<ExitCode, String> {
+    let clients = Clients::for_endpoint(&moto.endpoint).await;
+    let version = stack::create_demo_stack(&clients, |done, total| {
+        if done % 200 == 0 || done == total {
+            print!(
+                "\rloading wines into {}: {done}/{total}",
+                stack::ATTRIBUTES_TABLE
+            );
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        }
+        if done == total {
+            println!();
+        }
+    })
+    .await?;
+    println!(
+        "model s3://{}/{} version {version}",
+        stack::MODEL_BUCKET,
+        stack::MODEL_KEY
+    );
+    println!("products: wine-0001 .. wine-1599 (row n of model/data/winequality-red.csv is wine-{{n:04}})");
+
+    let port = free_port().map_err(|e| e.to_string())?;
+    let bin = repository_root().join(".venv/bin");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    println!(
+        "starting cargo lambda watch on 127.0.0.1:{port} (the first build takes a few minutes)"
+    );
+    let mut watch = Command::new(bin.join("cargo-lambda"))
+        .args([
+            "lambda",
+            "watch",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "-p",
+            "predict",
+        ])
+        .current_dir(repository_root())
+        .env("PATH", path)
+        .envs(moto.env())
+        .envs(stack::predict_env())
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start cargo lambda watch: {e}"))?;
+    if let Err(e) = wait_ready(port, &mut watch).await {
+        stop_group(&mut watch).await;
+        return Err(e);
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let post_body = demo_post_body();
+    for (method, path, body) in [
+        ("GET", "/predict/wine-0001", None),
+        ("POST", "/predict", Some(post_body.as_str())),
+    ] {
+        let (status, answer) = devstack::http::call(port, method, path, body)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("\n{method} {path} -> {status}\n{answer}");
+    }
+    println!("\nThe stack is up. Try:");
+    println!("  curl -s {base}/health");
+    println!("  curl -s {base}/predict/wine-0042");
+    println!(
+        "  curl -s -X POST {base}/predict -H 'content-type: application/json' -d '{post_body}'"
+    );
+    println!("  curl -s {base}/predict/no-such-wine      # 404");
+    println!("Ctrl-C stops everything this command started.");
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => println!("\nstopping"),
+        status = watch.wait() => println!("cargo lambda watch exited ({status:?})"),
+    }
+    stop_group(&mut watch).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stops `cargo lambda watch` and the function it runs (its own process group): an
+/// interrupt first, as Ctrl-C would send, then a kill if it has not gone in 5 s.
+async fn stop_group(child: &mut tokio::process::Child) {
+    let Some(pid) = child.id() else { return };
+    let signal = |name: &str| {
+        let _ = std::process::Command::new("kill")
+            .args([name, "--", &format!("-{pid}")])
+            .status();
+    };
+    signal("-INT");
+    if tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .is_err()
+    {
+        signal("-KILL");
+        let _ = child.wait().await;
+    }
+}
+
+/// Polls `/health` until the function answers (cargo lambda builds it on first start).
+async fn wait_ready(port: u16, watch: &mut tokio::process::Child) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        if let Ok((200, _)) = devstack::http::call(port, "GET", "/health", None).await {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = watch.try_wait() {
+            return Err(format!(
+                "cargo lambda watch exited before the function was ready ({status})"
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err("the function did not become ready within 15 minutes".into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn demo_post_body() -> String {
+    r#"{"instances":[{"fixed_acidity":7.4,"volatile_acidity":0.7,"citric_acid":0,"residual_sugar":1.9,"chlorides":0.076,"free_sulfur_dioxide":11,"total_sulfur_dioxide":34,"density":0.9978,"ph":3.51,"sulphates":0.56,"alcohol":9.4}]}"#.to_owned()
+}

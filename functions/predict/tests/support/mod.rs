@@ -23,8 +23,10 @@ pub const EXPECTED_STATUS: &[(&str, u16)] = &[
     ("rest-api-v1-predict-get.json", 200),
 ];
 
+/// The repository root (this module is also compiled into the top-level e2e tests, so it
+/// does not use its own crate's manifest directory).
 pub fn repository() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    devstack::moto::repository_root()
 }
 
 pub fn demo_model_bytes() -> Vec<u8> {

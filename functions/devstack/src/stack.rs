@@ -1,0 +1,59 @@
+//! The demo stack's resources on a moto server: names, creation, seeding.
+
+use storage::aws_sdk_dynamodb as dynamodb;
+use storage::aws_sdk_s3 as s3;
+
+use crate::{demo_data, moto, resources};
+
+/// Resource names of the local stack (the SAM stack names its own).
+pub const MODEL_BUCKET: &str = "models";
+pub const MODEL_KEY: &str = "wine-quality/wine_quality.onnx";
+pub const ATTRIBUTES_TABLE: &str = "product-attributes";
+
+pub struct Clients {
+    pub s3: s3::Client,
+    pub dynamodb: dynamodb::Client,
+}
+
+impl Clients {
+    pub async fn for_endpoint(endpoint: &str) -> Clients {
+        let config = moto::sdk_config(endpoint).await;
+        Clients {
+            s3: s3::Client::new(&config),
+            dynamodb: dynamodb::Client::new(&config),
+        }
+    }
+}
+
+/// The committed demo model.
+pub fn demo_model_bytes() -> Result<Vec<u8>, String> {
+    let path = moto::repository_root().join("model/wine_quality.onnx");
+    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Bucket + model, attribute table + all wines. Returns the model's VersionId.
+pub async fn create_demo_stack(
+    clients: &Clients,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<String, String> {
+    resources::create_bucket(&clients.s3, MODEL_BUCKET).await?;
+    let version =
+        resources::put_object(&clients.s3, MODEL_BUCKET, MODEL_KEY, demo_model_bytes()?).await?;
+    resources::create_table(&clients.dynamodb, ATTRIBUTES_TABLE).await?;
+    let wines = demo_data::repository_wines()?;
+    let total = wines.len();
+    resources::put_items(&clients.dynamodb, ATTRIBUTES_TABLE, &wines, |n| {
+        progress(n, total)
+    })
+    .await?;
+    Ok(version)
+}
+
+/// The predict function's configuration for this stack.
+pub fn predict_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("MODEL_BUCKET", MODEL_BUCKET.to_owned()),
+        ("MODEL_KEY", MODEL_KEY.to_owned()),
+        ("ATTRIBUTES_TABLE", ATTRIBUTES_TABLE.to_owned()),
+    ]
+}

@@ -1,0 +1,170 @@
+//! The predict function's init and handler with real SDK clients against moto server:
+//! the model from S3, attributes from DynamoDB, every sample event, and starts with a
+//! missing and a corrupt model.
+
+#[path = "../functions/predict/tests/support/mod.rs"]
+mod support;
+
+use devstack::{demo_data, resources};
+use e2e::{clients, unique};
+use predict::{init_with, InitError};
+use storage::config::{ModelLocation, PredictConfig};
+use support::{demo_model_bytes, event_files, json_body, request, EXPECTED_STATUS};
+
+/// A bucket (versioned or not) holding `model` (if any) and an attribute table with `wines`.
+async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> PredictConfig {
+    let c = clients().await;
+    let bucket = unique("models");
+    let table = unique("attributes");
+    if versioned {
+        resources::create_bucket(&c.s3, &bucket).await.unwrap();
+    } else {
+        c.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    }
+    let key = "wine/model.onnx".to_owned();
+    if let Some(bytes) = model {
+        resources::put_object(&c.s3, &bucket, &key, bytes)
+            .await
+            .unwrap();
+    }
+    resources::create_table(&c.dynamodb, &table).await.unwrap();
+    let items = demo_data::repository_wines().unwrap();
+    resources::put_items(&c.dynamodb, &table, &items[..wines], |_| {})
+        .await
+        .unwrap();
+    PredictConfig {
+        model: ModelLocation { bucket, key },
+        attributes_table: table,
+    }
+}
+
+async fn init(
+    config: &PredictConfig,
+) -> Result<predict::App<storage::attributes::DynamoDbAttributes>, InitError> {
+    let c = clients().await;
+    init_with(config, c.s3, c.dynamodb).await
+}
+
+#[tokio::test]
+async fn every_event_against_moto() {
+    let config = stack(Some(demo_model_bytes()), true, 1599).await;
+    let app = init(&config).await.unwrap();
+    for file in event_files() {
+        let expected = EXPECTED_STATUS
+            .iter()
+            .find(|(f, _)| *f == file)
+            .expect("expected status")
+            .1;
+        let response = app.handle(request(&file)).await;
+        assert_eq!(
+            response.status().as_u16(),
+            expected,
+            "{file}: {:?}",
+            response.body()
+        );
+    }
+}
+
+#[tokio::test]
+async fn get_reads_dynamodb_and_scores_like_the_model() {
+    let config = stack(Some(demo_model_bytes()), true, 30).await;
+    let app = init(&config).await.unwrap();
+    let model = scoring::Model::load(&demo_model_bytes(), "local").unwrap();
+    let wines = demo_data::repository_wines().unwrap();
+    for i in [0usize, 7, 29] {
+        let id = demo_data::product_id(i);
+        let mut req = request("predict-get.json");
+        *req.uri_mut() = format!("/predict/{id}").parse().unwrap();
+        let req = lambda_http::RequestExt::with_path_parameters(
+            req,
+            std::collections::HashMap::from([("product_id".to_owned(), id.clone())]),
+        );
+        let response = app.handle(req).await;
+        let body = json_body(&response);
+        assert_eq!(response.status(), 200, "{body}");
+        assert_eq!(body["product_id"], id.as_str());
+        let want = model.score_row(&wines[i]).unwrap() as f64;
+        assert!(
+            (body["score"].as_f64().unwrap() - want).abs() < 1e-6,
+            "{id}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn model_version_is_the_version_id_or_else_the_etag() {
+    let c = clients().await;
+    let versioned = stack(Some(demo_model_bytes()), true, 0).await;
+    let app = init(&versioned).await.unwrap();
+    let head =
+        c.s3.head_object()
+            .bucket(&versioned.model.bucket)
+            .key(&versioned.model.key)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(app.model().version(), head.version_id().unwrap());
+
+    let plain = stack(Some(demo_model_bytes()), false, 0).await;
+    let app = init(&plain).await.unwrap();
+    let head =
+        c.s3.head_object()
+            .bucket(&plain.model.bucket)
+            .key(&plain.model.key)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        app.model().version(),
+        head.e_tag().unwrap().trim_matches('"')
+    );
+}
+
+#[tokio::test]
+async fn start_without_the_model_fails_naming_bucket_key_and_reason() {
+    let config = stack(None, true, 0).await;
+    let err = init(&config)
+        .await
+        .err()
+        .expect("init must fail")
+        .to_string();
+    let location = format!("s3://{}/{}", config.model.bucket, config.model.key);
+    assert_eq!(
+        err,
+        format!("cannot load the model from {location}: no such key")
+    );
+
+    let no_bucket = PredictConfig {
+        model: ModelLocation {
+            bucket: unique("absent"),
+            key: "m.onnx".into(),
+        },
+        ..config.clone()
+    };
+    let err = init(&no_bucket)
+        .await
+        .err()
+        .expect("init must fail")
+        .to_string();
+    assert!(err.ends_with(": no such bucket"), "{err}");
+}
+
+#[tokio::test]
+async fn start_with_a_corrupt_model_fails_naming_the_reason() {
+    let mut corrupt = demo_model_bytes();
+    corrupt.truncate(1000);
+    let config = stack(Some(corrupt), true, 0).await;
+    let err = init(&config)
+        .await
+        .err()
+        .expect("init must fail")
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "cannot load the model from s3://{}/",
+            config.model.bucket
+        )),
+        "{err}"
+    );
+    assert!(err.contains("not a readable ONNX model"), "{err}");
+}
