@@ -5,4 +5,5 @@ pub mod demo_data;
 pub mod http;
 pub mod moto;
 pub mod resources;
+pub mod runtime_api;
 pub mod stack;
