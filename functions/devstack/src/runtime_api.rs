@@ -427,6 +427,8 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
         let request = match read_request(&mut read).await {
             Ok(Some(request)) => request,
             Ok(None) => return,
+            // The client went away (a killed function resets its idle connections).
+            Err(e) if e.kind() != std::io::ErrorKind::InvalidData => return,
             Err(e) => {
                 shared.protocol_error(format!("unreadable request: {e}"));
                 let response = Response::error(400, &e.to_string());

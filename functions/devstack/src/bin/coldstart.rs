@@ -276,9 +276,9 @@ async fn cold_start(
 
     // Read before the kill: a dead process has no memory to report.
     let peak_rss_kib = pid.and_then(|pid| proc_status_kib(pid, "VmHWM"));
+    let protocol_errors = api.protocol_errors();
     let _ = child.start_kill();
     let _ = child.wait().await;
-    let protocol_errors = api.protocol_errors();
     api.shutdown().await;
 
     let log_text = std::fs::read_to_string(log).unwrap_or_default();
