@@ -44,6 +44,48 @@ impl PredictConfig {
     }
 }
 
+/// The batch scoring function's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchConfig {
+    pub model: ModelLocation,
+    pub attributes_table: String,
+    pub predictions_table: String,
+    /// Parallel Scan segments (`SCAN_SEGMENTS`, default 4).
+    pub scan_segments: u32,
+    /// Run summaries go to `s3://<model bucket>/<RUNS_PREFIX><run_id>.json` and
+    /// `<RUNS_PREFIX>latest.json` (default `batch-runs/`).
+    pub runs_prefix: String,
+    /// Stop reading this long before the invocation's deadline and continue in a new
+    /// invocation (`DEADLINE_MARGIN_SECONDS`, default 60).
+    pub deadline_margin_seconds: u64,
+}
+
+impl BatchConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let scan_segments = env.parsed_or("SCAN_SEGMENTS", 4u32)?;
+        if !(1..=1_000_000).contains(&scan_segments) {
+            return Err(ConfigError::Invalid {
+                name: "SCAN_SEGMENTS",
+                value: scan_segments.to_string(),
+                problem: "must be between 1 and 1000000".into(),
+            });
+        }
+        Ok(BatchConfig {
+            model: env.model()?,
+            attributes_table: env.required("ATTRIBUTES_TABLE")?,
+            predictions_table: env.required("PREDICTIONS_TABLE")?,
+            scan_segments,
+            runs_prefix: env.parsed_or("RUNS_PREFIX", "batch-runs/".to_owned())?,
+            deadline_margin_seconds: env.parsed_or("DEADLINE_MARGIN_SECONDS", 60u64)?,
+        })
+    }
+}
+
 /// Reads variables through `lookup`, so tests need not touch the process environment.
 pub(crate) struct Env<'a>(pub(crate) &'a dyn Fn(&str) -> Option<String>);
 
@@ -56,7 +98,6 @@ impl Env<'_> {
     }
 
     /// `default` when unset; an error naming the variable when set but unparsable.
-    #[allow(dead_code)] // used by the batch function's settings
     pub(crate) fn parsed_or<T: FromStr>(
         &self,
         name: &'static str,
@@ -121,6 +162,38 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, ConfigError::Missing("MODEL_KEY"));
         assert_eq!(err.to_string(), "environment variable MODEL_KEY is not set");
+    }
+
+    #[test]
+    fn batch_config_defaults_and_bounds() {
+        let base = [
+            ("MODEL_BUCKET", "m"),
+            ("MODEL_KEY", "k"),
+            ("ATTRIBUTES_TABLE", "a"),
+            ("PREDICTIONS_TABLE", "p"),
+        ];
+        let config = BatchConfig::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(
+            (
+                config.scan_segments,
+                config.runs_prefix.as_str(),
+                config.deadline_margin_seconds
+            ),
+            (4, "batch-runs/", 60)
+        );
+        let mut zero = base.to_vec();
+        zero.push(("SCAN_SEGMENTS", "0"));
+        assert!(matches!(
+            BatchConfig::from_lookup(lookup(&zero)),
+            Err(ConfigError::Invalid {
+                name: "SCAN_SEGMENTS",
+                ..
+            })
+        ));
+        assert_eq!(
+            BatchConfig::from_lookup(lookup(&base[..3])).unwrap_err(),
+            ConfigError::Missing("PREDICTIONS_TABLE")
+        );
     }
 
     #[test]

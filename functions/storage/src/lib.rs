@@ -6,6 +6,10 @@ pub mod attributes;
 pub mod config;
 pub mod item;
 pub mod model_source;
+pub mod predictions;
+pub mod retry;
+pub mod run_log;
+pub mod scan;
 
 // The SDK crates, for callers that build clients or match on their types.
 pub use aws_config;

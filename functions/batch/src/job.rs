@@ -1,0 +1,150 @@
+//! One invocation of the batch function: start a run from the schedule, or continue one;
+//! score until done or near the deadline; then record the summary or hand the rest over to
+//! a new invocation.
+
+use std::time::Instant;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use scoring::Model;
+use serde::{Deserialize, Serialize};
+use storage::predictions::PredictionSink;
+use storage::run_log::RunLog;
+use storage::scan::AttributeScan;
+
+use crate::continuation::{ContinuationEvent, Continue};
+use crate::pipeline::{Pipeline, RunError, Settings};
+use crate::run::{rfc3339, run_id_for, Rejection, RunState};
+
+/// What the function is invoked with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum BatchEvent {
+    Continuation(ContinuationEvent),
+    Scheduled(EventBridgeEvent),
+}
+
+/// The run summary: returned by the handler, logged as one JSON line, and stored with the
+/// run log when the run completes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub run_id: String,
+    /// `complete`, or `continuing` when a new invocation takes over.
+    pub status: String,
+    pub model_version: String,
+    pub rows_scanned: u64,
+    pub rows_scored: u64,
+    pub rows_written: u64,
+    pub rows_rejected: u64,
+    pub retries: u64,
+    pub duration_ms: u64,
+    pub invocations: u32,
+    /// The first 100 rejected rows and why.
+    pub rejected: Vec<Rejection>,
+}
+
+impl Summary {
+    fn of(state: &RunState, status: &str) -> Summary {
+        let t = &state.totals;
+        Summary {
+            run_id: state.run_id.clone(),
+            status: status.to_owned(),
+            model_version: state.model_version.clone(),
+            rows_scanned: t.scanned,
+            rows_scored: t.scored,
+            rows_written: t.written,
+            rows_rejected: t.rejected,
+            retries: t.retries,
+            duration_ms: state.elapsed_ms,
+            invocations: state.invocations,
+            rejected: t.rejections.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("the scheduled event has no time, so the run cannot be named")]
+    NoScheduleTime,
+    #[error("the model changed during run {run_id}: it started with version {started}, now {now}; the next run will use the new model")]
+    ModelChanged {
+        run_id: String,
+        started: String,
+        now: String,
+    },
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("{0}")]
+    Handover(String),
+    #[error("{0}")]
+    RunLog(String),
+}
+
+/// Everything an invocation works with, loaded once per sandbox.
+pub struct Job<S, P, L, C> {
+    pub model: Model,
+    pub scan: S,
+    pub sink: P,
+    pub run_log: L,
+    pub continuation: C,
+    pub segments: u32,
+    pub settings: Settings,
+}
+
+impl<S: AttributeScan, P: PredictionSink, L: RunLog, C: Continue> Job<S, P, L, C> {
+    /// `stop_at`: when to stop reading (the deadline minus a margin). `now`: for
+    /// `scored_at`.
+    pub async fn invoke(
+        &self,
+        event: BatchEvent,
+        stop_at: Option<Instant>,
+        now: DateTime<Utc>,
+    ) -> Result<Summary, JobError> {
+        let started = Instant::now();
+        let mut state = match event {
+            BatchEvent::Scheduled(e) => RunState::new(
+                run_id_for(e.time.ok_or(JobError::NoScheduleTime)?),
+                self.model.version().to_owned(),
+                self.segments,
+            ),
+            BatchEvent::Continuation(c) => c.continuation,
+        };
+        if state.model_version != self.model.version() {
+            return Err(JobError::ModelChanged {
+                run_id: state.run_id,
+                started: state.model_version,
+                now: self.model.version().to_owned(),
+            });
+        }
+        let pipeline = Pipeline {
+            model: &self.model,
+            scan: &self.scan,
+            sink: &self.sink,
+            settings: self.settings.clone(),
+        };
+        let progress = pipeline.run(&state, &rfc3339(now), stop_at).await?;
+        state.segments = progress.segments;
+        state.totals.add(progress.totals);
+        state.invocations += 1;
+        state.elapsed_ms += started.elapsed().as_millis() as u64;
+
+        let summary = if state.is_complete() {
+            let summary = Summary::of(&state, "complete");
+            let json =
+                serde_json::to_string(&summary).map_err(|e| JobError::RunLog(e.to_string()))?;
+            self.run_log
+                .record(&state.run_id, &json)
+                .await
+                .map_err(JobError::RunLog)?;
+            summary
+        } else {
+            self.continuation
+                .continue_run(&state)
+                .await
+                .map_err(JobError::Handover)?;
+            Summary::of(&state, "continuing")
+        };
+        tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "batch run");
+        Ok(summary)
+    }
+}
