@@ -81,24 +81,24 @@ pub enum JobError {
 }
 
 /// Everything an invocation works with, loaded once per sandbox.
-pub struct Job<S, P, L, C> {
+pub struct Job<S, P, L> {
     pub model: Model,
     pub scan: S,
     pub sink: P,
     pub run_log: L,
-    pub continuation: C,
     pub segments: u32,
     pub settings: Settings,
 }
 
-impl<S: AttributeScan, P: PredictionSink, L: RunLog, C: Continue> Job<S, P, L, C> {
+impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
     /// `stop_at`: when to stop reading (the deadline minus a margin). `now`: for
-    /// `scored_at`.
+    /// `scored_at`. `continuation`: how the rest of an unfinished run is handed over.
     pub async fn invoke(
         &self,
         event: BatchEvent,
         stop_at: Option<Instant>,
         now: DateTime<Utc>,
+        continuation: &impl Continue,
     ) -> Result<Summary, JobError> {
         let started = Instant::now();
         let mut state = match event {
@@ -138,7 +138,7 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog, C: Continue> Job<S, P, L, C
                 .map_err(JobError::RunLog)?;
             summary
         } else {
-            self.continuation
+            continuation
                 .continue_run(&state)
                 .await
                 .map_err(JobError::Handover)?;

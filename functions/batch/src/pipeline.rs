@@ -95,7 +95,8 @@ pub struct Progress {
 
 impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
     /// Works on every unfinished segment of `state` concurrently until each is done or
-    /// `stop_at` has passed (checked between pages: a page once read is always finished).
+    /// `stop_at` has passed (checked between pages: a page once read is always finished,
+    /// and every unfinished segment reads at least one page).
     pub async fn run(
         &self,
         state: &RunState,
@@ -132,7 +133,11 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         stop_at: Option<Instant>,
     ) -> Result<(SegmentState, Totals), RunError> {
         let mut totals = Totals::default();
-        while !segment.done && stop_at.is_none_or(|t| Instant::now() < t) {
+        // At least one page per invocation, so a run always progresses however little
+        // time is left; then pages only while time remains.
+        let mut first = true;
+        while !segment.done && (first || stop_at.is_none_or(|t| Instant::now() < t)) {
+            first = false;
             let what = format!("scan segment {} of {total}", segment.segment);
             let page = self
                 .retrying(&what, &mut totals.retries, || {

@@ -5,12 +5,14 @@ use lambda_http::{run, service_fn, Error, Request};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = predict::init()
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "init failed"))?;
+    let app = match predict::init().await {
+        Ok(app) => app,
+        Err(e) => {
+            // One JSON log line naming what is wrong; the non-zero exit fails the init.
+            tracing::error!(error = %e, "init failed");
+            std::process::exit(1);
+        }
+    };
     let app = &app;
-    run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(app.handle(request).await)
-    }))
-    .await
+    run(service_fn(move |request: Request| async move { Ok::<_, Error>(app.handle(request).await) })).await
 }

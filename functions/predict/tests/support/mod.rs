@@ -56,12 +56,13 @@ pub fn demo_app() -> App<InMemoryAttributes> {
     App::new(demo_model(), demo_store())
 }
 
-/// File names in `events/`, sorted.
+/// The API Gateway event files of `events/` (the `batch-*` ones are the batch function's),
+/// sorted.
 pub fn event_files() -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(repository().join("events"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|f| f.ends_with(".json"))
+        .filter(|f| f.ends_with(".json") && !f.starts_with("batch-"))
         .collect();
     files.sort();
     files

@@ -1,0 +1,100 @@
+//! Shared by the batch tests: the demo model, products, and a job over in-memory stores.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use batch::continuation::RecordedContinuations;
+use batch::pipeline::{RetryPolicy, Settings};
+use batch::{BatchEvent, Job, Summary};
+use scoring::Model;
+use storage::aws_sdk_dynamodb::types::AttributeValue;
+use storage::item::Item;
+use storage::predictions::{InMemoryPredictions, Prediction};
+use storage::run_log::InMemoryRunLog;
+use storage::scan::InMemoryScan;
+
+pub const SCHEDULE_TIME: &str = "2026-11-24T02:00:00Z";
+pub const RUN_ID: &str = "nightly-2026-11-24T02:00:00Z";
+
+pub fn demo_model() -> Model {
+    let path = devstack::moto::repository_root().join("model/wine_quality.onnx");
+    Model::load(&std::fs::read(path).unwrap(), "model-v1").unwrap()
+}
+
+/// `n` products: the wines, repeated, with ids `p-00000` ...
+pub fn products(n: usize) -> Vec<Item> {
+    let wines = devstack::demo_data::repository_wines().unwrap();
+    (0..n)
+        .map(|i| {
+            let mut item = wines[i % wines.len()].clone();
+            item.0.insert("product_id".into(), AttributeValue::S(format!("p-{i:05}")));
+            item
+        })
+        .collect()
+}
+
+/// A scheduled event as EventBridge delivers it (the file in events/).
+pub fn scheduled_event() -> BatchEvent {
+    let path = devstack::moto::repository_root().join("events/batch-scheduled.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub fn fast_settings() -> Settings {
+    Settings {
+        score_batch: 200,
+        writes_in_flight: 4,
+        retry: RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5) },
+    }
+}
+
+pub type MemoryJob = Job<InMemoryScan, InMemoryPredictions, InMemoryRunLog>;
+
+pub fn job(items: Vec<Item>, page_size: usize, sink: InMemoryPredictions) -> MemoryJob {
+    Job {
+        model: demo_model(),
+        scan: InMemoryScan::new(items, page_size),
+        sink,
+        run_log: InMemoryRunLog::default(),
+        segments: 4,
+        settings: fast_settings(),
+    }
+}
+
+/// Runs a scheduled event to completion, delivering continuations like Lambda would.
+pub async fn run_to_completion(job: &MemoryJob, stop_now: bool) -> (Summary, usize) {
+    let continuations = RecordedContinuations::default();
+    let mut event = scheduled_event();
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        let stop_at = stop_now.then(std::time::Instant::now);
+        let summary = job.invoke(event, stop_at, chrono::Utc::now(), &continuations).await.unwrap();
+        if summary.status == "complete" {
+            return (summary, invocations);
+        }
+        let next = continuations.0.lock().unwrap().pop().expect("a continuation was sent");
+        // Through JSON, as the Lambda service would carry it.
+        event = serde_json::from_str(&serde_json::to_string(&next).unwrap()).unwrap();
+    }
+}
+
+/// The scores the model gives each valid product, by id.
+pub fn expected_scores(items: &[Item]) -> HashMap<String, f32> {
+    let model = demo_model();
+    items
+        .iter()
+        .filter_map(|i| Some((i.string("product_id")?.to_owned(), model.score_row(i).ok()?)))
+        .collect()
+}
+
+pub fn assert_every_row_once(written: &HashMap<String, Prediction>, items: &[Item]) {
+    let expected = expected_scores(items);
+    assert_eq!(written.len(), expected.len(), "one result per valid row");
+    for (id, score) in &expected {
+        let p = &written[id];
+        assert_eq!(p.score, *score, "{id}");
+        assert_eq!(p.run_id, RUN_ID);
+        assert_eq!(p.model_version, "model-v1");
+    }
+}
