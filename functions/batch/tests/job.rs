@@ -16,7 +16,14 @@ async fn every_row_is_scored_and_written_once() {
     let job = job(items.clone(), 100, InMemoryPredictions::default());
     let (summary, invocations) = run_to_completion(&job, false).await;
     assert_eq!(invocations, 1);
-    assert_eq!((summary.rows_scanned, summary.rows_scored, summary.rows_written), (3000, 3000, 3000));
+    assert_eq!(
+        (
+            summary.rows_scanned,
+            summary.rows_scored,
+            summary.rows_written
+        ),
+        (3000, 3000, 3000)
+    );
     assert_eq!((summary.rows_rejected, summary.retries), (0, 0));
     assert_eq!(summary.run_id, RUN_ID);
     assert_eq!(summary.model_version, "model-v1");
@@ -32,20 +39,43 @@ async fn every_row_is_scored_and_written_once() {
 async fn invalid_rows_are_counted_and_reported_not_written() {
     let mut items = products(500);
     items[3].0.remove("alcohol");
-    items[10].0.insert("ph".into(), AttributeValue::S("acidic".into()));
-    items[20].0.insert("density".into(), AttributeValue::N("NaN".into()));
+    items[10]
+        .0
+        .insert("ph".into(), AttributeValue::S("acidic".into()));
+    items[20]
+        .0
+        .insert("density".into(), AttributeValue::N("NaN".into()));
     let job = job(items.clone(), 50, InMemoryPredictions::default());
     let (summary, _) = run_to_completion(&job, false).await;
-    assert_eq!((summary.rows_scanned, summary.rows_scored, summary.rows_rejected), (500, 497, 3));
-    let mut rejected: Vec<(String, String)> =
-        summary.rejected.iter().map(|r| (r.product_id.clone(), r.reason.clone())).collect();
+    assert_eq!(
+        (
+            summary.rows_scanned,
+            summary.rows_scored,
+            summary.rows_rejected
+        ),
+        (500, 497, 3)
+    );
+    let mut rejected: Vec<(String, String)> = summary
+        .rejected
+        .iter()
+        .map(|r| (r.product_id.clone(), r.reason.clone()))
+        .collect();
     rejected.sort();
     assert_eq!(
         rejected,
         vec![
-            ("p-00003".to_owned(), "feature `alcohol` is missing".to_owned()),
-            ("p-00010".to_owned(), "feature `ph` is not a number (found a string (S))".to_owned()),
-            ("p-00020".to_owned(), "feature `density` is not a finite number (NaN)".to_owned()),
+            (
+                "p-00003".to_owned(),
+                "feature `alcohol` is missing".to_owned()
+            ),
+            (
+                "p-00010".to_owned(),
+                "feature `ph` is not a number (found a string (S))".to_owned()
+            ),
+            (
+                "p-00020".to_owned(),
+                "feature `density` is not a finite number (NaN)".to_owned()
+            ),
         ]
     );
     let written = job.sink.snapshot();
@@ -82,7 +112,10 @@ async fn scan_page_errors_are_retried_without_losing_rows() {
         Some(Failure::retryable("InternalServerError")),
     ]);
     let (summary, _) = run_to_completion(&job, false).await;
-    assert_eq!((summary.rows_scanned, summary.rows_written, summary.retries), (800, 800, 2));
+    assert_eq!(
+        (summary.rows_scanned, summary.rows_written, summary.retries),
+        (800, 800, 2)
+    );
     assert_every_row_once(&job.sink.snapshot(), &items);
 }
 
@@ -90,18 +123,45 @@ async fn scan_page_errors_are_retried_without_losing_rows() {
 async fn a_write_that_keeps_failing_fails_the_run_loudly() {
     let faults = std::iter::repeat_n(Fault::Unprocessed(5), 100);
     let job = job(products(100), 100, InMemoryPredictions::with_faults(faults));
-    let err = job.invoke(scheduled_event(), None, chrono::Utc::now(), &RecordedContinuations::default()).await.unwrap_err();
-    assert!(err.to_string().contains("still failing after 6 attempts"), "{err}");
-    assert!(job.run_log.0.lock().unwrap().is_empty(), "no summary for a failed run");
+    let err = job
+        .invoke(
+            scheduled_event(),
+            None,
+            chrono::Utc::now(),
+            &RecordedContinuations::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("still failing after 6 attempts"),
+        "{err}"
+    );
+    assert!(
+        job.run_log.0.lock().unwrap().is_empty(),
+        "no summary for a failed run"
+    );
 }
 
 #[tokio::test]
 async fn a_fatal_error_is_not_retried() {
-    let sink = InMemoryPredictions::with_faults([Fault::Fail(Failure::fatal("ValidationException: bad item"))]);
+    let sink = InMemoryPredictions::with_faults([Fault::Fail(Failure::fatal(
+        "ValidationException: bad item",
+    ))]);
     let mut job = job(products(20), 100, sink);
     job.segments = 1; // one write request in all, so a retry would show as a second call
-    let err = job.invoke(scheduled_event(), None, chrono::Utc::now(), &RecordedContinuations::default()).await.unwrap_err();
-    assert!(matches!(err, JobError::Run(_)) && err.to_string().contains("ValidationException"), "{err}");
+    let err = job
+        .invoke(
+            scheduled_event(),
+            None,
+            chrono::Utc::now(),
+            &RecordedContinuations::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, JobError::Run(_)) && err.to_string().contains("ValidationException"),
+        "{err}"
+    );
     assert_eq!(*job.sink.calls.lock().unwrap(), 1);
 }
 
@@ -113,16 +173,27 @@ async fn continuations_end_like_a_one_shot_run() {
 
     let resumed = job(items.clone(), 60, InMemoryPredictions::default());
     let (summary, invocations) = run_to_completion(&resumed, true).await;
-    assert!(invocations >= 5, "the short deadline should force several continuations, got {invocations}");
+    assert!(
+        invocations >= 5,
+        "the short deadline should force several continuations, got {invocations}"
+    );
     assert_eq!(summary.invocations as usize, invocations);
     assert_eq!(
-        (summary.rows_scanned, summary.rows_scored, summary.rows_written),
+        (
+            summary.rows_scanned,
+            summary.rows_scored,
+            summary.rows_written
+        ),
         (whole.rows_scanned, whole.rows_scored, whole.rows_written)
     );
     let (a, b) = (one_shot.sink.snapshot(), resumed.sink.snapshot());
     assert_eq!(a.len(), b.len());
     for (id, p) in &a {
-        assert_eq!((p.score, &p.run_id, &p.model_version), (b[id].score, &b[id].run_id, &b[id].model_version), "{id}");
+        assert_eq!(
+            (p.score, &p.run_id, &p.model_version),
+            (b[id].score, &b[id].run_id, &b[id].model_version),
+            "{id}"
+        );
     }
 }
 
@@ -145,11 +216,18 @@ async fn a_continuation_refuses_a_changed_model() {
     let job = job(products(300), 10, InMemoryPredictions::default());
     let continuations = RecordedContinuations::default();
     let stop = Some(std::time::Instant::now());
-    job.invoke(scheduled_event(), stop, chrono::Utc::now(), &continuations).await.unwrap();
+    job.invoke(scheduled_event(), stop, chrono::Utc::now(), &continuations)
+        .await
+        .unwrap();
     let mut next = continuations.0.lock().unwrap().pop().unwrap();
     next.continuation.model_version = "model-v0".into();
     let err = job
-        .invoke(batch::BatchEvent::Continuation(next), None, chrono::Utc::now(), &continuations)
+        .invoke(
+            batch::BatchEvent::Continuation(next),
+            None,
+            chrono::Utc::now(),
+            &continuations,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, JobError::ModelChanged { .. }), "{err}");

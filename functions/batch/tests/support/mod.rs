@@ -28,7 +28,8 @@ pub fn products(n: usize) -> Vec<Item> {
     (0..n)
         .map(|i| {
             let mut item = wines[i % wines.len()].clone();
-            item.0.insert("product_id".into(), AttributeValue::S(format!("p-{i:05}")));
+            item.0
+                .insert("product_id".into(), AttributeValue::S(format!("p-{i:05}")));
             item
         })
         .collect()
@@ -44,7 +45,11 @@ pub fn fast_settings() -> Settings {
     Settings {
         score_batch: 200,
         writes_in_flight: 4,
-        retry: RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5) },
+        retry: RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        },
     }
 }
 
@@ -69,11 +74,19 @@ pub async fn run_to_completion(job: &MemoryJob, stop_now: bool) -> (Summary, usi
     loop {
         invocations += 1;
         let stop_at = stop_now.then(std::time::Instant::now);
-        let summary = job.invoke(event, stop_at, chrono::Utc::now(), &continuations).await.unwrap();
+        let summary = job
+            .invoke(event, stop_at, chrono::Utc::now(), &continuations)
+            .await
+            .unwrap();
         if summary.status == "complete" {
             return (summary, invocations);
         }
-        let next = continuations.0.lock().unwrap().pop().expect("a continuation was sent");
+        let next = continuations
+            .0
+            .lock()
+            .unwrap()
+            .pop()
+            .expect("a continuation was sent");
         // Through JSON, as the Lambda service would carry it.
         event = serde_json::from_str(&serde_json::to_string(&next).unwrap()).unwrap();
     }
