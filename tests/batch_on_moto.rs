@@ -1,0 +1,184 @@
+//! The batch job with the real DynamoDB and S3 adapters against moto server: 10,000 rows
+//! over 4 segments, reruns, continuations, and the stored run summary.
+
+#[path = "../functions/batch/tests/support/mod.rs"]
+mod support;
+
+use batch::continuation::RecordedContinuations;
+use batch::{BatchEvent, Job, Summary};
+use devstack::resources;
+use e2e::{clients, unique};
+use storage::predictions::{DynamoDbPredictions, Prediction};
+use storage::run_log::S3RunLog;
+use storage::scan::DynamoDbScan;
+use support::{
+    assert_every_row_once, demo_model, fast_settings, products, scheduled_event, RUN_ID,
+};
+
+type MotoJob = Job<DynamoDbScan, DynamoDbPredictions, S3RunLog>;
+
+struct Stack {
+    job: MotoJob,
+    predictions_table: String,
+    bucket: String,
+}
+
+async fn stack(rows: usize, page_size: Option<i32>) -> (Stack, Vec<storage::item::Item>) {
+    let c = clients().await;
+    let (attributes, predictions, bucket) =
+        (unique("attributes"), unique("predictions"), unique("runs"));
+    resources::create_table(&c.dynamodb, &attributes)
+        .await
+        .unwrap();
+    resources::create_table(&c.dynamodb, &predictions)
+        .await
+        .unwrap();
+    resources::create_bucket(&c.s3, &bucket).await.unwrap();
+    let items = products(rows);
+    resources::put_items(&c.dynamodb, &attributes, &items, |_| {})
+        .await
+        .unwrap();
+    let model = demo_model();
+    let mut scan = DynamoDbScan::new(c.dynamodb.clone(), &attributes, model.features());
+    if let Some(n) = page_size {
+        scan = scan.with_page_size(n);
+    }
+    let job = Job {
+        scan,
+        sink: DynamoDbPredictions::new(c.dynamodb.clone(), &predictions),
+        run_log: S3RunLog::new(c.s3.clone(), &bucket, "batch-runs/"),
+        segments: 4,
+        settings: fast_settings(),
+        model,
+    };
+    (
+        Stack {
+            job,
+            predictions_table: predictions,
+            bucket,
+        },
+        items,
+    )
+}
+
+/// Every item of the predictions table.
+async fn results(table: &str) -> std::collections::HashMap<String, Prediction> {
+    let c = clients().await;
+    let mut all = std::collections::HashMap::new();
+    let mut start = None;
+    loop {
+        let page = c
+            .dynamodb
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let p = Prediction::from_item(item).expect("a well-formed result item");
+            assert!(
+                all.insert(p.product_id.clone(), p).is_none(),
+                "one item per product"
+            );
+        }
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return all,
+        }
+    }
+}
+
+async fn run(job: &MotoJob, stop_now: bool) -> (Summary, u32) {
+    let continuations = RecordedContinuations::default();
+    let mut event = scheduled_event();
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        let summary = job
+            .invoke(
+                event,
+                stop_now.then(std::time::Instant::now),
+                chrono::Utc::now(),
+                &continuations,
+            )
+            .await
+            .unwrap();
+        if summary.status == "complete" {
+            return (summary, invocations);
+        }
+        let next = continuations.0.lock().unwrap().pop().unwrap();
+        event = BatchEvent::Continuation(
+            serde_json::from_str(&serde_json::to_string(&next).unwrap()).unwrap(),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_rows_over_four_segments_each_written_once_and_reruns_are_idempotent() {
+    let (s, items) = stack(10_000, None).await;
+    let (summary, invocations) = run(&s.job, false).await;
+    assert_eq!(invocations, 1);
+    assert_eq!(
+        (
+            summary.rows_scanned,
+            summary.rows_written,
+            summary.rows_rejected
+        ),
+        (10_000, 10_000, 0)
+    );
+    let first = results(&s.predictions_table).await;
+    assert_every_row_once(&first, &items);
+
+    // The same night's event again: the same items with the same scores; scored_at is the
+    // time of scoring, so it moves.
+    run(&s.job, false).await;
+    let second = results(&s.predictions_table).await;
+    assert_eq!(first.len(), second.len());
+    for (id, p) in &first {
+        assert_eq!(
+            (p.score, &p.run_id, &p.model_version),
+            (
+                second[id].score,
+                &second[id].run_id,
+                &second[id].model_version
+            )
+        );
+    }
+
+    // The summary can be read back from S3.
+    let c = clients().await;
+    let latest =
+        c.s3.get_object()
+            .bucket(&s.bucket)
+            .key("batch-runs/latest.json")
+            .send()
+            .await
+            .unwrap();
+    let latest: Summary =
+        serde_json::from_slice(&latest.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(
+        (
+            latest.run_id.as_str(),
+            latest.rows_written,
+            latest.status.as_str()
+        ),
+        (RUN_ID, 10_000, "complete")
+    );
+    c.s3.head_object()
+        .bucket(&s.bucket)
+        .key(format!("batch-runs/{RUN_ID}.json"))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cut_into_continuations_ends_like_a_one_shot_run() {
+    let (s, items) = stack(1_500, Some(100)).await;
+    let (summary, invocations) = run(&s.job, true).await;
+    assert!(invocations >= 3, "{invocations} invocations");
+    assert_eq!(summary.invocations, invocations);
+    assert_eq!(summary.rows_written, 1_500);
+    assert_every_row_once(&results(&s.predictions_table).await, &items);
+}
