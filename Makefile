@@ -11,13 +11,13 @@ CARGO ?= cargo
 ## The whole system on this machine: moto (S3, DynamoDB), bucket, tables, the demo model,
 ## the 1,599 wines, the predict function under cargo lambda watch. Ctrl-C stops it all.
 dev: $(VENV)/.stack
-	$(CARGO) run --quiet -p devstack -- up
+	$(CARGO) run --quiet -p devstack --bin devstack -- up
 
 ## Every test: unit tests, fixture agreement with onnxruntime, and end-to-end tests against
 ## a moto server started here on a free loopback port and stopped at the end.
 test: $(VENV)/.stack
 	$(CARGO) build --quiet -p devstack
-	$(CARGO) run --quiet -p devstack -- with-moto -- $(CARGO) test --workspace --locked --no-fail-fast
+	$(CARGO) run --quiet -p devstack --bin devstack -- with-moto -- $(CARGO) test --workspace --locked --no-fail-fast
 
 ## Criterion benches of the model runtime (load+optimize, single row, throughput).
 bench:

@@ -4,15 +4,14 @@
 #[path = "../functions/batch/tests/support/mod.rs"]
 mod support;
 
-use batch::continuation::RecordedContinuations;
-use batch::{BatchEvent, Job, Summary};
+use batch::{Job, Summary};
 use devstack::resources;
 use e2e::{clients, unique};
 use storage::predictions::{DynamoDbPredictions, Prediction};
 use storage::run_log::S3RunLog;
 use storage::scan::DynamoDbScan;
 use support::{
-    assert_every_row_once, demo_model, fast_settings, products, scheduled_event, RUN_ID,
+    assert_every_row_once, demo_model, fast_settings, products, run_to_completion, RUN_ID,
 };
 
 type MotoJob = Job<DynamoDbScan, DynamoDbPredictions, S3RunLog>;
@@ -89,35 +88,10 @@ async fn results(table: &str) -> std::collections::HashMap<String, Prediction> {
     }
 }
 
-async fn run(job: &MotoJob, stop_now: bool) -> (Summary, u32) {
-    let continuations = RecordedContinuations::default();
-    let mut event = scheduled_event();
-    let mut invocations = 0;
-    loop {
-        invocations += 1;
-        let summary = job
-            .invoke(
-                event,
-                stop_now.then(std::time::Instant::now),
-                chrono::Utc::now(),
-                &continuations,
-            )
-            .await
-            .unwrap();
-        if summary.status == "complete" {
-            return (summary, invocations);
-        }
-        let next = continuations.0.lock().unwrap().pop().unwrap();
-        event = BatchEvent::Continuation(
-            serde_json::from_str(&serde_json::to_string(&next).unwrap()).unwrap(),
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_rows_over_four_segments_each_written_once_and_reruns_are_idempotent() {
     let (s, items) = stack(10_000, None).await;
-    let (summary, invocations) = run(&s.job, false).await;
+    let (summary, invocations) = run_to_completion(&s.job, false).await;
     assert_eq!(invocations, 1);
     assert_eq!(
         (
@@ -132,7 +106,7 @@ async fn ten_thousand_rows_over_four_segments_each_written_once_and_reruns_are_i
 
     // The same night's event again: the same items with the same scores; scored_at is the
     // time of scoring, so it moves.
-    run(&s.job, false).await;
+    run_to_completion(&s.job, false).await;
     let second = results(&s.predictions_table).await;
     assert_eq!(first.len(), second.len());
     for (id, p) in &first {
@@ -176,9 +150,9 @@ async fn ten_thousand_rows_over_four_segments_each_written_once_and_reruns_are_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_cut_into_continuations_ends_like_a_one_shot_run() {
     let (s, items) = stack(1_500, Some(100)).await;
-    let (summary, invocations) = run(&s.job, true).await;
+    let (summary, invocations) = run_to_completion(&s.job, true).await;
     assert!(invocations >= 3, "{invocations} invocations");
-    assert_eq!(summary.invocations, invocations);
+    assert_eq!(summary.invocations as usize, invocations);
     assert_eq!(summary.rows_written, 1_500);
     assert_every_row_once(&results(&s.predictions_table).await, &items);
 }

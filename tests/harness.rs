@@ -11,7 +11,7 @@ pub fn moto_endpoint() -> String {
     std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "MOTO_ENDPOINT is not set: run the tests with `make test`, which starts moto server, \
-             or `cargo run -p devstack -- with-moto -- cargo test ...`"
+             or `cargo run -p devstack --bin devstack -- with-moto -- cargo test ...`"
         )
     })
 }

@@ -27,22 +27,32 @@ async fn main() -> Result<(), Error> {
         }
     };
     let (job, lambda) = (&job, &lambda);
-    run(service_fn(move |event: LambdaEvent<BatchEvent>| async move {
-        let stop_at = stop_reading_at(event.context.deadline, margin);
-        // Continue through the exact function version (alias) this invocation ran as.
-        let continuation = SelfInvoke { client: lambda.clone(), function: event.context.invoked_function_arn };
-        let summary: Summary = job.invoke(event.payload, stop_at, chrono::Utc::now(), &continuation).await?;
-        Ok::<_, Error>(summary)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<BatchEvent>| async move {
+            let stop_at = stop_reading_at(event.context.deadline, margin);
+            // Continue through the exact function version (alias) this invocation ran as.
+            let continuation = SelfInvoke {
+                client: lambda.clone(),
+                function: event.context.invoked_function_arn,
+            };
+            let summary: Summary = job
+                .invoke(event.payload, stop_at, chrono::Utc::now(), &continuation)
+                .await?;
+            Ok::<_, Error>(summary)
+        },
+    ))
     .await
 }
 
 async fn init() -> Result<(AwsJob, aws_sdk_lambda::Client, Duration), String> {
     let config = BatchConfig::from_env().map_err(|e| e.to_string())?;
-    let shared = storage::aws_config::load_defaults(storage::aws_config::BehaviorVersion::latest()).await;
+    let shared =
+        storage::aws_config::load_defaults(storage::aws_config::BehaviorVersion::latest()).await;
     let s3 = storage::aws_sdk_s3::Client::new(&shared);
     let dynamodb = storage::aws_sdk_dynamodb::Client::new(&shared);
-    let model = load_model(&S3ModelSource::new(s3.clone(), config.model.clone())).await.map_err(|e| e.to_string())?;
+    let model = load_model(&S3ModelSource::new(s3.clone(), config.model.clone()))
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!(model_version = model.version(), "model loaded");
     let scan = DynamoDbScan::new(dynamodb.clone(), &config.attributes_table, model.features());
     let job = Job {
@@ -53,12 +63,18 @@ async fn init() -> Result<(AwsJob, aws_sdk_lambda::Client, Duration), String> {
         settings: Settings::default(),
         model,
     };
-    Ok((job, aws_sdk_lambda::Client::new(&shared), Duration::from_secs(config.deadline_margin_seconds)))
+    Ok((
+        job,
+        aws_sdk_lambda::Client::new(&shared),
+        Duration::from_secs(config.deadline_margin_seconds),
+    ))
 }
 
 /// The invocation's deadline (ms since the epoch) less the margin, as an `Instant`.
 fn stop_reading_at(deadline_ms: u64, margin: Duration) -> Option<Instant> {
     let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
-    let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
     Some(Instant::now() + left.saturating_sub(margin))
 }

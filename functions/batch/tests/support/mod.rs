@@ -66,8 +66,14 @@ pub fn job(items: Vec<Item>, page_size: usize, sink: InMemoryPredictions) -> Mem
     }
 }
 
-/// Runs a scheduled event to completion, delivering continuations like Lambda would.
-pub async fn run_to_completion(job: &MemoryJob, stop_now: bool) -> (Summary, usize) {
+/// Runs a scheduled event to completion, delivering continuations (through JSON) like
+/// Lambda would; `stop_now` gives every invocation a deadline already past.
+pub async fn run_to_completion<S, P, L>(job: &Job<S, P, L>, stop_now: bool) -> (Summary, usize)
+where
+    S: storage::scan::AttributeScan,
+    P: storage::predictions::PredictionSink,
+    L: storage::run_log::RunLog,
+{
     let continuations = RecordedContinuations::default();
     let mut event = scheduled_event();
     let mut invocations = 0;
@@ -87,7 +93,6 @@ pub async fn run_to_completion(job: &MemoryJob, stop_now: bool) -> (Summary, usi
             .unwrap()
             .pop()
             .expect("a continuation was sent");
-        // Through JSON, as the Lambda service would carry it.
         event = serde_json::from_str(&serde_json::to_string(&next).unwrap()).unwrap();
     }
 }

@@ -75,14 +75,7 @@ impl Expansion for FeatureVectorizer {
                 "FeatureVectorizer {prefix}: input {i} should be [N, {width}], is {:?}",
                 fact.shape
             );
-            if fact.datum_type != f32::datum_type() {
-                x = model.wire_node(
-                    format!("{prefix}.{i}.to_f32"),
-                    tract_core::ops::cast::cast(f32::datum_type()),
-                    &[x],
-                )?[0];
-            }
-            columns.push(x);
+            columns.push(super::as_f32(model, &format!("{prefix}.{i}"), x)?);
         }
         model.wire_node(prefix, TypedConcat { axis: 1 }, &columns)
     }

@@ -5,6 +5,7 @@ mod feature_vectorizer;
 mod scaler;
 mod tree_ensemble_regressor;
 
+use tract_onnx::tract_hir::internal::*;
 use tract_onnx::Onnx;
 
 /// tract's ONNX front end with this crate's operators added.
@@ -21,4 +22,13 @@ pub fn register(onnx: &mut Onnx) {
     onnx.op_register.insert("Scaler", scaler::parse);
     onnx.op_register
         .insert("TreeEnsembleRegressor", tree_ensemble_regressor::parse);
+}
+
+/// `x` as f32: the ops compute in f32, whatever numeric type feeds them.
+fn as_f32(model: &mut TypedModel, prefix: &str, x: OutletId) -> TractResult<OutletId> {
+    if model.outlet_fact(x)?.datum_type == f32::datum_type() {
+        return Ok(x);
+    }
+    let cast = tract_core::ops::cast::cast(f32::datum_type());
+    Ok(model.wire_node(format!("{prefix}.to_f32"), cast, &[x])?[0])
 }

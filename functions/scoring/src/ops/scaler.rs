@@ -60,13 +60,7 @@ impl Expansion for Scaler {
             fact.rank() >= 1,
             "Scaler {prefix}: input must have at least one axis"
         );
-        if fact.datum_type != f32::datum_type() {
-            x = model.wire_node(
-                format!("{prefix}.to_f32"),
-                tract_core::ops::cast::cast(f32::datum_type()),
-                &[x],
-            )?[0];
-        }
+        x = super::as_f32(model, prefix, x)?;
         let op = ScaleColumns {
             offset: self.offset.clone(),
             scale: self.scale.clone(),

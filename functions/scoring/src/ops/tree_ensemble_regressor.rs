@@ -178,14 +178,7 @@ impl Expansion for TreeEnsembleRegressor {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        let mut x = inputs[0];
-        if model.outlet_fact(x)?.datum_type != f32::datum_type() {
-            x = model.wire_node(
-                format!("{prefix}.to_f32"),
-                tract_core::ops::cast::cast(f32::datum_type()),
-                &[x],
-            )?[0];
-        }
+        let x = super::as_f32(model, prefix, inputs[0])?;
         model.wire_node(prefix, ForestOp(self.0.clone()), &[x])
     }
 }
