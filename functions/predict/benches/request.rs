@@ -16,20 +16,36 @@ fn event(file: &str) -> String {
 }
 
 fn app() -> App<InMemoryAttributes> {
-    let model = Model::load(&std::fs::read(repository().join("model/wine_quality.onnx")).unwrap(), "bench").unwrap();
+    let model = Model::load(
+        &std::fs::read(repository().join("model/wine_quality.onnx")).unwrap(),
+        "bench",
+    )
+    .unwrap();
     let items = devstack::demo_data::repository_wines()
         .unwrap()
         .into_iter()
         .map(|item| (item.string("product_id").unwrap().to_owned(), item))
         .collect();
-    App::new(model, InMemoryAttributes { items, failure: None })
+    App::new(
+        model,
+        InMemoryAttributes {
+            items,
+            failure: None,
+        },
+    )
 }
 
 fn warm_requests(c: &mut Criterion) {
     let app = app();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("warm_request");
-    for (name, file) in [("get_predict", "predict-get.json"), ("post_predict_2", "predict-post.json"), ("health", "health.json")] {
+    for (name, file) in [
+        ("get_predict", "predict-get.json"),
+        ("post_predict_2", "predict-post.json"),
+        ("health", "health.json"),
+    ] {
         let json = event(file);
         // Event JSON -> http::Request (what lambda_http does per invoke) -> handler -> body.
         group.bench_function(name, |b| {

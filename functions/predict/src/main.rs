@@ -14,5 +14,8 @@ async fn main() -> Result<(), Error> {
         }
     };
     let app = &app;
-    run(service_fn(move |request: Request| async move { Ok::<_, Error>(app.handle(request).await) })).await
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(app.handle(request).await)
+    }))
+    .await
 }
