@@ -1,0 +1,423 @@
+//! Batch scoring with no I/O: throughput (rows/s on one core) and peak memory of
+//! `Job::invoke` over a generating attribute scan and a counting prediction sink.
+//!
+//! ```sh
+//! cargo bench -p batch --bench pipeline                  # throughput + RSS table
+//! cargo bench -p batch --bench pipeline -- --rows 200000 --page 1000 --runs 1
+//! ```
+//!
+//! - The scan synthesizes each page when asked: DynamoDB items (`product_id` `p-0000001`,
+//!   ... and the eleven wine features as `N` strings, the rows of the wine CSV cycled),
+//!   split over segments by index, as many per page as fit in 1 MB of DynamoDB item size
+//!   (names + values), the page size a real Scan returns; `--page N` overrides it. The input
+//!   takes no memory beyond the pages being worked on.
+//! - The sink counts what it is given, sums the scores (checked against the model's
+//!   scores of the wines) and drops it.
+//! - Both yield to the runtime once per call, as a call waiting on DynamoDB would, so the
+//!   segments interleave and their pages are alive at the same time, as on Lambda.
+//! - The job runs on a current-thread tokio runtime (one core), `segments` (default 4,
+//!   as `SCAN_SEGMENTS`) interleaved on it, with the default `Settings`.
+//!
+//! Throughput: `--runs` (3) runs of `--rows` (1,000,000) rows in this process, after the
+//! scan alone and the model alone for attribution. Memory: this binary again, as a child
+//! process per row count (10k, 100k, 1M), reports VmHWM from /proc/self/status after the
+//! model load and after the run, so one run's peak cannot hide another's.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use batch::continuation::RecordedContinuations;
+use batch::pipeline::Settings;
+use batch::{BatchEvent, Job};
+use scoring::Model;
+use storage::attributes::PRODUCT_ID;
+use storage::aws_sdk_dynamodb::types::AttributeValue;
+use storage::item::Item;
+use storage::predictions::{Prediction, PredictionSink};
+use storage::retry::Failure;
+use storage::run_log::InMemoryRunLog;
+use storage::scan::{AttributeScan, Page};
+
+/// DynamoDB's cap on the data one Scan page returns.
+const PAGE_BYTES: usize = 1 << 20;
+const RSS_ROWS: [u64; 3] = [10_000, 100_000, 1_000_000];
+/// The issue's targets, for the verdict column.
+const TARGET_ROWS_PER_S: f64 = 500_000.0;
+const TARGET_PEAK_MIB: f64 = 64.0;
+
+/// Products `p-0000001` ... `p-{rows}`: product i (0-based) is wine `i % wines`, in
+/// segment `i % segments`.
+struct GeneratedScan {
+    rows: u64,
+    /// Each wine's eleven (name, N value) attributes.
+    wines: Vec<Vec<(String, String)>>,
+    page_items: usize,
+    pages: AtomicU64,
+}
+
+impl GeneratedScan {
+    fn new(rows: u64, page_items: Option<usize>) -> Self {
+        let wines: Vec<Vec<(String, String)>> = devstack::demo_data::repository_wines()
+            .unwrap()
+            .into_iter()
+            .map(|item| {
+                let mut attributes: Vec<(String, String)> = item
+                    .0
+                    .into_iter()
+                    .filter(|(name, _)| name != PRODUCT_ID)
+                    .map(|(name, value)| (name, value.as_n().unwrap().clone()))
+                    .collect();
+                attributes.sort();
+                attributes
+            })
+            .collect();
+        // DynamoDB's item size: attribute names plus values (numbers ~ 1 byte per two
+        // digits + 1); the mean over the wines.
+        let mean_size = wines
+            .iter()
+            .map(|w| {
+                PRODUCT_ID.len()
+                    + 9
+                    + w.iter()
+                        .map(|(n, v)| n.len() + v.len().div_ceil(2) + 1)
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+            / wines.len();
+        GeneratedScan {
+            rows,
+            wines,
+            page_items: page_items.unwrap_or(PAGE_BYTES / mean_size).max(1),
+            pages: AtomicU64::new(0),
+        }
+    }
+
+    fn id(i: u64) -> String {
+        format!("p-{:07}", i + 1)
+    }
+
+    /// What the SDK hands back for one item: a map of owned names and values.
+    fn item(&self, i: u64) -> Item {
+        let wine = &self.wines[(i % self.wines.len() as u64) as usize];
+        let mut map = HashMap::with_capacity(wine.len() + 1);
+        map.insert(PRODUCT_ID.to_owned(), AttributeValue::S(Self::id(i)));
+        for (name, value) in wine {
+            map.insert(name.clone(), AttributeValue::N(value.clone()));
+        }
+        Item(map)
+    }
+}
+
+impl AttributeScan for GeneratedScan {
+    async fn page(
+        &self,
+        segment: u32,
+        segments: u32,
+        after: Option<&str>,
+    ) -> Result<Page, Failure> {
+        // Give way like a real Scan waiting on the network does, so the segments interleave
+        // (and their pages and writes overlap in memory) as they do on Lambda.
+        tokio::task::yield_now().await;
+        self.pages.fetch_add(1, Ordering::Relaxed);
+        let step = segments as u64;
+        let mut i = match after {
+            None => segment as u64,
+            Some(id) => {
+                let n: u64 = id
+                    .strip_prefix("p-")
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| Failure::fatal(format!("not a generated id: {id}")))?;
+                n - 1 + step
+            }
+        };
+        let mut items = Vec::with_capacity(self.page_items);
+        while i < self.rows && items.len() < self.page_items {
+            items.push(self.item(i));
+            i += step;
+        }
+        let next = (i < self.rows).then(|| Self::id(i - step));
+        Ok(Page { items, next })
+    }
+}
+
+/// Counts and sums what it is given, keeps nothing.
+#[derive(Default)]
+struct CountingSink {
+    rows: AtomicU64,
+    calls: AtomicU64,
+    score_sum: Mutex<f64>,
+}
+
+impl PredictionSink for CountingSink {
+    async fn write(&self, batch: &[Prediction]) -> Result<Vec<Prediction>, Failure> {
+        tokio::task::yield_now().await;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let sum: f64 = batch.iter().map(|p| p.score as f64).sum();
+        *self.score_sum.lock().unwrap() += sum;
+        Ok(Vec::new())
+    }
+}
+
+struct Args {
+    rows: u64,
+    runs: usize,
+    segments: u32,
+    page: Option<usize>,
+    /// Child mode: one run of this many rows, then VmHWM.
+    rss: Option<u64>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        rows: 1_000_000,
+        runs: 3,
+        segments: 4,
+        page: None,
+        rss: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || -> u64 {
+            it.next()
+                .and_then(|v| v.replace('_', "").parse().ok())
+                .unwrap_or_else(|| panic!("{arg} needs a number"))
+        };
+        match arg.as_str() {
+            "--rows" => args.rows = value(),
+            "--runs" => args.runs = value() as usize,
+            "--segments" => args.segments = value() as u32,
+            "--page" => args.page = Some(value() as usize),
+            "--rss" => args.rss = Some(value()),
+            // cargo bench passes --bench; criterion-style filters are not used here.
+            _ => {}
+        }
+    }
+    args
+}
+
+fn demo_model() -> Model {
+    let path = devstack::moto::repository_root().join("model/wine_quality.onnx");
+    Model::load(&std::fs::read(path).unwrap(), "bench").unwrap()
+}
+
+fn scheduled_event() -> BatchEvent {
+    let path = devstack::moto::repository_root().join("events/batch-scheduled.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+type BenchJob = Job<GeneratedScan, CountingSink, InMemoryRunLog>;
+
+fn job(model: Model, rows: u64, args: &Args) -> BenchJob {
+    Job {
+        model,
+        scan: GeneratedScan::new(rows, args.page),
+        sink: CountingSink::default(),
+        run_log: InMemoryRunLog::default(),
+        segments: args.segments,
+        settings: Settings::default(),
+    }
+}
+
+/// The sum of the model's scores of products 0..rows (the wines cycled).
+fn expected_sum(model: &Model, scan: &GeneratedScan, rows: u64) -> f64 {
+    let n = scan.wines.len() as u64;
+    let scores: Vec<f64> = (0..n)
+        .map(|i| model.score_row(&scan.item(i)).unwrap() as f64)
+        .collect();
+    let full: f64 = scores.iter().sum();
+    full * (rows / n) as f64 + scores[..(rows % n) as usize].iter().sum::<f64>()
+}
+
+/// One run to completion, in seconds. Panics on any discrepancy.
+fn run_once(rt: &tokio::runtime::Runtime, job: &BenchJob, expected: f64) -> f64 {
+    let (rows0, sum0) = (
+        job.sink.rows.load(Ordering::Relaxed),
+        *job.sink.score_sum.lock().unwrap(),
+    );
+    let continuations = RecordedContinuations::default();
+    let start = Instant::now();
+    let summary = rt
+        .block_on(job.invoke(scheduled_event(), None, chrono::Utc::now(), &continuations))
+        .unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    let rows = job.scan.rows;
+    assert_eq!(summary.status, "complete");
+    assert_eq!(
+        (
+            summary.rows_scanned,
+            summary.rows_written,
+            summary.rows_rejected
+        ),
+        (rows, rows, 0)
+    );
+    assert_eq!(job.sink.rows.load(Ordering::Relaxed) - rows0, rows);
+    let sum = *job.sink.score_sum.lock().unwrap() - sum0;
+    assert!(
+        (sum - expected).abs() <= 1e-6 * expected.abs(),
+        "score sum {sum}, expected {expected}"
+    );
+    seconds
+}
+
+fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Child mode: prints `rss ROWS LOADED_KIB PEAK_KIB SECONDS`.
+fn rss_child(args: &Args, rows: u64) {
+    let rt = runtime();
+    let model = demo_model();
+    let job = job(model, rows, args);
+    let expected = expected_sum(&job.model, &job.scan, rows);
+    let loaded = vm_hwm_kib();
+    let seconds = run_once(&rt, &job, expected);
+    println!("rss {rows} {loaded} {} {seconds}", vm_hwm_kib());
+}
+
+fn main() {
+    let args = parse_args();
+    if let Some(rows) = args.rss {
+        return rss_child(&args, rows);
+    }
+    let rt = runtime();
+    let job = job(demo_model(), args.rows, &args);
+    let expected = expected_sum(&job.model, &job.scan, args.rows);
+    println!(
+        "batch pipeline, no I/O: {} rows, {} segments, {} items per page, score_batch {}, \
+         current-thread runtime",
+        args.rows, args.segments, job.scan.page_items, job.settings.score_batch
+    );
+
+    // Attribution: generating the items alone, and the model alone.
+    let start = Instant::now();
+    let mut generated = 0u64;
+    for segment in 0..args.segments {
+        let mut after = None;
+        loop {
+            let page = rt
+                .block_on(job.scan.page(segment, args.segments, after.as_deref()))
+                .unwrap();
+            generated += page.items.len() as u64;
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    let scan_s = start.elapsed().as_secs_f64();
+    assert_eq!(generated, args.rows);
+    let batch = job.settings.score_batch;
+    let mut x = Vec::with_capacity(batch * job.model.features().len());
+    for i in 0..batch as u64 {
+        job.model
+            .schema()
+            .read_row(&job.scan.item(i), &mut x)
+            .unwrap();
+    }
+    let model_rows = args.rows.div_ceil(batch as u64) * batch as u64;
+    let start = Instant::now();
+    for _ in 0..model_rows / batch as u64 {
+        std::hint::black_box(job.model.score_matrix(&x).unwrap());
+    }
+    let model_s = start.elapsed().as_secs_f64();
+
+    println!();
+    println!("| what | rows | seconds | rows/s | ns/row |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let line = |what: &str, rows: u64, s: f64| {
+        println!(
+            "| {what} | {rows} | {s:.3} | {:.0} | {:.0} |",
+            rows as f64 / s,
+            s * 1e9 / rows as f64
+        )
+    };
+    line("scan alone (generating items + drop)", args.rows, scan_s);
+    line(
+        &format!("model alone (score_matrix, {batch} rows a call)"),
+        model_rows,
+        model_s,
+    );
+    let mut rates = Vec::new();
+    for run in 1..=args.runs {
+        let s = run_once(&rt, &job, expected);
+        rates.push(args.rows as f64 / s);
+        line(&format!("Job::invoke, run {run}"), args.rows, s);
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    println!();
+    println!(
+        "throughput median {median:.0} rows/s (target >= {TARGET_ROWS_PER_S:.0}): {}; \
+         {} pages, {} sink calls in all",
+        if median >= TARGET_ROWS_PER_S {
+            "ok"
+        } else {
+            "BELOW TARGET"
+        },
+        job.scan.pages.load(Ordering::Relaxed),
+        job.sink.calls.load(Ordering::Relaxed)
+    );
+
+    // Peak memory, one child process per row count.
+    println!();
+    println!("| rows | VmHWM after model load | VmHWM after run | growth | run rows/s | peak <= {TARGET_PEAK_MIB} MiB |");
+    println!("| ---: | ---: | ---: | ---: | ---: | --- |");
+    let exe = std::env::current_exe().unwrap();
+    for rows in RSS_ROWS {
+        let mut command = Command::new(&exe);
+        command
+            .args(["--rss", &rows.to_string()])
+            .args(["--segments", &args.segments.to_string()]);
+        if let Some(page) = args.page {
+            command.args(["--page", &page.to_string()]);
+        }
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "child for {rows} rows failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let fields: Vec<&str> = stdout
+            .lines()
+            .find(|l| l.starts_with("rss "))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let loaded: u64 = fields[2].parse().unwrap();
+        let peak: u64 = fields[3].parse().unwrap();
+        let seconds: f64 = fields[4].parse().unwrap();
+        println!(
+            "| {rows} | {:.1} MiB | {:.1} MiB | {:+.1} MiB | {:.0} | {} |",
+            mib(loaded),
+            mib(peak),
+            mib(peak) - mib(loaded),
+            rows as f64 / seconds,
+            if mib(peak) <= TARGET_PEAK_MIB {
+                "ok"
+            } else {
+                "OVER"
+            }
+        );
+    }
+}
