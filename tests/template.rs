@@ -1,0 +1,1043 @@
+//! `template.yaml` as code. aws-sam-translator (`tests/template/translate.py`, the
+//! Serverless transform CloudFormation runs at deploy time) turns it into plain
+//! CloudFormation, which these tests read, and deploy to moto's CloudFormation to see what
+//! gets created. `cfn-lint`, `sam validate --lint` and `sam build` run from `make test`.
+//!
+//! moto emulates neither the HTTP API, the Lambda alias, CodeDeploy, CloudWatch alarms,
+//! bucket or queue policies nor event-invoke configs (nor, on the resources it creates,
+//! bucket versioning, public access blocks, table SSE and point-in-time recovery): those
+//! are checked on the translated template.
+
+#[path = "../functions/predict/tests/support/mod.rs"]
+mod support;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use devstack::{demo_data, moto, resources};
+use e2e::{moto_endpoint, unique};
+use serde_json::{json, Value};
+use storage::config::{BatchConfig, PredictConfig};
+
+// ------------------------------------------------------------------ translation
+
+fn repository() -> PathBuf {
+    moto::repository_root()
+}
+
+/// `template` translated with `args` (`--code-uri s3://...`, `Name=Value` parameters).
+fn translate_file(template: &Path, args: &[&str]) -> Value {
+    let python = repository().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} not found: run the tests with `make test`, which installs aws-sam-translator",
+        python.display()
+    );
+    let out = Command::new(&python)
+        .arg(repository().join("tests/template/translate.py"))
+        .arg("--template")
+        .arg(template)
+        .args(args)
+        .output()
+        .expect("running translate.py");
+    assert!(
+        out.status.success(),
+        "aws-sam-translator failed on {} {args:?}:\n{}",
+        template.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("translate.py prints JSON")
+}
+
+fn translate(args: &[&str]) -> Value {
+    translate_file(&repository().join("template.yaml"), args)
+}
+
+fn resource<'a>(t: &'a Value, id: &str) -> &'a Value {
+    t["Resources"]
+        .get(id)
+        .unwrap_or_else(|| panic!("no resource {id} in the translated template"))
+}
+
+fn props<'a>(t: &'a Value, id: &str) -> &'a Value {
+    &resource(t, id)["Properties"]
+}
+
+fn of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == ty)
+        .map(|(id, r)| (id.as_str(), r))
+        .collect()
+}
+
+/// The one resource of type `ty` whose `FunctionName` is `{"Ref": function}`.
+fn of_function<'a>(t: &'a Value, ty: &str, function: &str) -> (&'a str, &'a Value) {
+    let found: Vec<_> = of_type(t, ty)
+        .into_iter()
+        .filter(|(_, r)| r["Properties"]["FunctionName"] == json!({ "Ref": function }))
+        .collect();
+    assert_eq!(found.len(), 1, "one {ty} of {function}: {found:?}");
+    found[0]
+}
+
+fn env_names(t: &Value, function: &str) -> BTreeSet<String> {
+    props(t, function)["Environment"]["Variables"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{function} has no Environment.Variables"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// The template's parameter values: defaults, then `overrides`.
+fn parameter_values(t: &Value, overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = t["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, p)| {
+            let default = match &p["Default"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (name.clone(), default)
+        })
+        .collect();
+    for (name, value) in overrides {
+        values.insert((*name).to_owned(), (*value).to_owned());
+    }
+    values
+}
+
+/// `v` with template parameters replaced by their values, as CloudFormation sees a
+/// property when it compares the old stack with the new one (`Ref` to a parameter and
+/// `${Parameter}` in `Fn::Sub`; resource references stay as they are).
+fn resolve_parameters(v: &Value, params: &BTreeMap<String, String>) -> Value {
+    match v {
+        Value::Object(o) if o.len() == 1 => {
+            if let Some(Value::String(name)) = o.get("Ref") {
+                if let Some(value) = params.get(name) {
+                    return Value::String(value.clone());
+                }
+            }
+            if let Some(Value::String(s)) = o.get("Fn::Sub") {
+                let mut s = s.clone();
+                for (name, value) in params {
+                    s = s.replace(&format!("${{{name}}}"), value);
+                }
+                return json!({ "Fn::Sub": s });
+            }
+            Value::Object(
+                o.iter()
+                    .map(|(k, x)| (k.clone(), resolve_parameters(x, params)))
+                    .collect(),
+            )
+        }
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), resolve_parameters(x, params)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| resolve_parameters(x, params)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Every logical id `v` refers to (`Ref`, `Fn::GetAtt`, `${Id}` / `${Id.Attr}` in `Fn::Sub`).
+fn references(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                match (k.as_str(), x) {
+                    ("Ref", Value::String(id)) => {
+                        out.insert(id.clone());
+                    }
+                    ("Fn::GetAtt", Value::Array(a)) => {
+                        if let Some(Value::String(id)) = a.first() {
+                            out.insert(id.clone());
+                        }
+                    }
+                    ("Fn::Sub", _) => {
+                        let s = x.as_str().or_else(|| x[0].as_str()).unwrap_or_default();
+                        for part in s.split("${").skip(1) {
+                            let name = part.split('}').next().unwrap_or_default();
+                            out.insert(name.split('.').next().unwrap_or_default().to_owned());
+                        }
+                    }
+                    _ => {}
+                }
+                references(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+        _ => {}
+    }
+}
+
+fn refers_to(v: &Value, id: &str) -> bool {
+    let mut out = BTreeSet::new();
+    references(v, &mut out);
+    out.contains(id)
+}
+
+// ------------------------------------------------------------------ the code's variables
+
+/// The names `read` asks its lookup for, answering "1" to every one.
+fn variables_read(read: impl FnOnce(&dyn Fn(&str) -> Option<String>)) -> BTreeSet<String> {
+    let asked = RefCell::new(BTreeSet::new());
+    read(&|name: &str| {
+        asked.borrow_mut().insert(name.to_owned());
+        Some("1".to_owned())
+    });
+    asked.into_inner()
+}
+
+#[test]
+fn every_variable_the_code_reads_is_set_by_the_template_for_that_function() {
+    let t = translate(&[]);
+    let predict = variables_read(|lookup| {
+        PredictConfig::from_lookup(lookup).expect("\"1\" for every variable is a valid config");
+    });
+    let batch = variables_read(|lookup| {
+        BatchConfig::from_lookup(lookup).expect("\"1\" for every variable is a valid config");
+    });
+    assert!(predict.contains("MODEL_KEY") && batch.contains("PREDICTIONS_TABLE"));
+    for (function, read) in [("PredictFunction", predict), ("BatchFunction", batch)] {
+        assert_eq!(
+            env_names(&t, function),
+            read,
+            "{function}: the template's Environment.Variables (left) must be exactly what \
+             the code reads (right)"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ new versions
+
+/// Would CloudFormation publish a new predict version going from `before` to `after`
+/// (each a translated template and its parameter values)? A new `AWS::Lambda::Version`
+/// logical id creates one; so does a change to a create-only property of the version,
+/// which replaces it (the resource schema's createOnlyProperties).
+fn publishes_a_new_version(
+    before: (&Value, &BTreeMap<String, String>),
+    after: (&Value, &BTreeMap<String, String>),
+) -> bool {
+    const CREATE_ONLY: [&str; 5] = [
+        "FunctionName",
+        "Description",
+        "CodeSha256",
+        "ProvisionedConcurrencyConfig",
+        "RuntimePolicy",
+    ];
+    let (id_a, a) = of_function(before.0, "AWS::Lambda::Version", "PredictFunction");
+    let (id_b, b) = of_function(after.0, "AWS::Lambda::Version", "PredictFunction");
+    let (a, b) = (
+        resolve_parameters(&a["Properties"], before.1),
+        resolve_parameters(&b["Properties"], after.1),
+    );
+    id_a != id_b || CREATE_ONLY.iter().any(|p| a.get(p) != b.get(p))
+}
+
+fn translated_with(
+    template: &Path,
+    parameters: &[(&str, &str)],
+) -> (Value, BTreeMap<String, String>) {
+    let args: Vec<String> = parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let t = translate_file(template, &args);
+    let values = parameter_values(&t, parameters);
+    (t, values)
+}
+
+#[test]
+fn a_new_model_key_memory_size_or_architecture_publishes_a_new_predict_version() {
+    let template = repository().join("template.yaml");
+    let (base, base_values) = translated_with(&template, &[]);
+    for change in [
+        ("ModelKey", "wine-quality/v2/wine_quality.onnx"),
+        ("MemorySize", "2048"),
+        ("Architecture", "x86_64"),
+    ] {
+        let (t, values) = translated_with(&template, &[change]);
+        assert!(
+            publishes_a_new_version((&base, &base_values), (&t, &values)),
+            "{}={} alone must publish a new predict version (and start the canary)",
+            change.0,
+            change.1
+        );
+    }
+    let (same, same_values) = translated_with(&template, &[]);
+    assert!(
+        !publishes_a_new_version((&base, &base_values), (&same, &same_values)),
+        "an unchanged deploy must not publish a version"
+    );
+}
+
+#[test]
+fn new_code_still_publishes_a_new_predict_version() {
+    let a = translate(&["--code-uri", "s3://code/build-a.zip"]);
+    let b = translate(&["--code-uri", "s3://code/build-b.zip"]);
+    let values = parameter_values(&a, &[]);
+    assert!(publishes_a_new_version((&a, &values), (&b, &values)));
+}
+
+/// The gap `VersionDescription` closes (aws/serverless-application-model#1640, #3820):
+/// without it, a new ModelKey translates to the very same version. If this fails after
+/// upgrading aws-sam-translator, the translator hashes resolved parameter values now and
+/// the workaround in template.yaml can go.
+#[test]
+fn without_the_version_description_a_new_model_key_would_not_publish() {
+    let original = std::fs::read_to_string(repository().join("template.yaml")).unwrap();
+    let stripped: String = original
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("VersionDescription:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(
+        stripped.len(),
+        original.len(),
+        "template.yaml sets VersionDescription"
+    );
+    let dir = std::env::temp_dir().join(unique("template"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("template.yaml");
+    std::fs::write(&path, stripped).unwrap();
+    let (a, a_values) = translated_with(&path, &[]);
+    let (b, b_values) =
+        translated_with(&path, &[("ModelKey", "wine-quality/v2/wine_quality.onnx")]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!publishes_a_new_version((&a, &a_values), (&b, &b_values)));
+}
+
+// ------------------------------------------------------------------ the canary and the API
+
+#[test]
+fn the_live_alias_moves_by_a_canary_that_alarms_roll_back() {
+    let t = translate(&[]);
+    let (version, _) = of_function(&t, "AWS::Lambda::Version", "PredictFunction");
+    let (alias_id, alias) = of_function(&t, "AWS::Lambda::Alias", "PredictFunction");
+    assert_eq!(alias["Properties"]["Name"], "live");
+    assert_eq!(
+        alias["Properties"]["FunctionVersion"],
+        json!({ "Fn::GetAtt": [version, "Version"] })
+    );
+    let group_ref = &alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]["DeploymentGroupName"];
+    let group = props(&t, group_ref["Ref"].as_str().expect("a deployment group"));
+    assert_eq!(
+        group["DeploymentConfigName"]["Fn::Sub"][1]["ConfigName"],
+        "Canary10Percent5Minutes"
+    );
+    assert_eq!(group["AutoRollbackConfiguration"]["Enabled"], true);
+    assert!(group["AutoRollbackConfiguration"]["Events"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("DEPLOYMENT_STOP_ON_ALARM")));
+    assert_eq!(group["AlarmConfiguration"]["Enabled"], true);
+    let alarms: BTreeSet<&str> = group["AlarmConfiguration"]["Alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["Name"]["Ref"].as_str().unwrap())
+        .collect();
+    let mut metrics = BTreeSet::new();
+    for alarm in &alarms {
+        let p = props(&t, alarm);
+        metrics.insert(format!(
+            "{}/{}",
+            p["Namespace"].as_str().unwrap(),
+            p["MetricName"].as_str().unwrap()
+        ));
+        if p["Namespace"] == "AWS/Lambda" {
+            // The new version's own metrics, not the whole function's.
+            let dimension = |name: &str| {
+                p["Dimensions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|d| d["Name"] == name)
+                    .map(|d| d["Value"].clone())
+            };
+            assert_eq!(
+                dimension("ExecutedVersion"),
+                Some(json!({ "Fn::GetAtt": [version, "Version"] })),
+                "{alarm}"
+            );
+            assert_eq!(
+                dimension("FunctionName"),
+                Some(json!({ "Ref": "PredictFunction" }))
+            );
+        }
+    }
+    assert_eq!(
+        metrics,
+        BTreeSet::from([
+            "AWS/ApiGateway/5xx".to_owned(),
+            "AWS/Lambda/Duration".to_owned(),
+            "AWS/Lambda/Errors".to_owned(),
+        ])
+    );
+    let latency = alarms
+        .iter()
+        .map(|a| props(&t, a))
+        .find(|p| p["MetricName"] == "Duration")
+        .unwrap();
+    assert_eq!(latency["ExtendedStatistic"], "p99");
+
+    // The API calls the alias, never $LATEST, on every route.
+    let body = &props(&t, "PredictApi")["Body"];
+    let mut routes = BTreeSet::new();
+    for (path, methods) in body["paths"].as_object().unwrap() {
+        for (method, op) in methods.as_object().unwrap() {
+            let integration = &op["x-amazon-apigateway-integration"];
+            assert!(refers_to(&integration["uri"], alias_id), "{method} {path}");
+            assert_eq!(integration["payloadFormatVersion"], "2.0");
+            routes.insert(format!("{method} {path}"));
+        }
+    }
+    assert_eq!(
+        routes,
+        BTreeSet::from(
+            [
+                "get /predict/{product_id}",
+                "post /predict",
+                "get /health",
+                "x-amazon-apigateway-any-method $default",
+            ]
+            .map(String::from)
+        )
+    );
+}
+
+// ------------------------------------------------------------------ least privilege
+
+/// A role's inline statements as (actions, resources), the resources as written.
+fn statements(t: &Value, role: &str) -> Vec<(BTreeSet<String>, Vec<Value>)> {
+    let as_list = |v: &Value| match v {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    let p = props(t, role);
+    assert!(
+        p.get("ManagedPolicyArns").is_none(),
+        "{role}: no managed policies"
+    );
+    p["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|policy| {
+            policy["PolicyDocument"]["Statement"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .map(|s| {
+            assert_eq!(s["Effect"], "Allow", "{role}: {s}");
+            let actions = as_list(&s["Action"])
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect();
+            (actions, as_list(&s["Resource"]))
+        })
+        .collect()
+}
+
+/// `role` allows exactly `expected` actions, each only on resources referring to the
+/// logical ids (or containing the text) given with it, and nothing on `*`.
+fn assert_allows_exactly(t: &Value, role: &str, expected: &[(&str, &[&str])]) {
+    let statements = statements(t, role);
+    let allowed: BTreeSet<&str> = statements
+        .iter()
+        .flat_map(|(actions, _)| actions.iter().map(String::as_str))
+        .collect();
+    let wanted: BTreeSet<&str> = expected.iter().map(|(a, _)| *a).collect();
+    assert_eq!(allowed, wanted, "{role}'s actions");
+    for (action, targets) in expected {
+        for (actions, resources) in statements.iter().filter(|(a, _)| a.contains(*action)) {
+            for r in resources {
+                assert_ne!(r, &json!("*"), "{role}: {actions:?} on *");
+                let text = r.to_string();
+                assert!(
+                    targets
+                        .iter()
+                        .any(|target| refers_to(r, target) || text.contains(target)),
+                    "{role}: {action} on {r}, expected one of {targets:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn each_function_may_do_what_it_needs_and_nothing_else() {
+    let t = translate(&[]);
+    for (function, role) in [
+        ("PredictFunction", "PredictFunctionRole"),
+        ("BatchFunction", "BatchFunctionRole"),
+    ] {
+        assert_eq!(
+            props(&t, function)["Role"],
+            json!({ "Fn::GetAtt": [role, "Arn"] })
+        );
+    }
+    assert_allows_exactly(
+        &t,
+        "PredictFunctionRole",
+        &[
+            ("logs:CreateLogStream", &["PredictLogGroup"]),
+            ("logs:PutLogEvents", &["PredictLogGroup"]),
+            ("s3:GetObject", &["${ModelBucket.Arn}/${ModelKey}"]),
+            ("dynamodb:GetItem", &["AttributesTable"]),
+        ],
+    );
+    assert_allows_exactly(
+        &t,
+        "BatchFunctionRole",
+        &[
+            ("logs:CreateLogStream", &["BatchLogGroup"]),
+            ("logs:PutLogEvents", &["BatchLogGroup"]),
+            ("s3:GetObject", &["${ModelBucket.Arn}/${ModelKey}"]),
+            ("s3:PutObject", &["${ModelBucket.Arn}/${RunsPrefix}*"]),
+            ("dynamodb:Scan", &["AttributesTable"]),
+            ("dynamodb:BatchWriteItem", &["PredictionsTable"]),
+            ("dynamodb:PutItem", &["PredictionsTable"]),
+            (
+                "lambda:InvokeFunction",
+                &["function:${AWS::StackName}-batch"],
+            ),
+            ("sqs:SendMessage", &["BatchFailureQueue"]),
+        ],
+    );
+    // Continuations invoke the ARN the function was invoked as: itself, or a version or
+    // alias of it. The function's name is the one the policy names.
+    let invoke: Vec<String> = statements(&t, "BatchFunctionRole")
+        .into_iter()
+        .filter(|(a, _)| a.contains("lambda:InvokeFunction"))
+        .flat_map(|(_, r)| {
+            r.into_iter()
+                .map(|r| r["Fn::Sub"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-batch";
+    assert_eq!(invoke, [arn.to_owned(), format!("{arn}:*")]);
+    assert_eq!(
+        props(&t, "BatchFunction")["FunctionName"],
+        json!({ "Fn::Sub": "${AWS::StackName}-batch" })
+    );
+    // The S3 prefix the policy allows is the one the function is told to write under.
+    let runs_prefix = &props(&t, "BatchFunction")["Environment"]["Variables"]["RUNS_PREFIX"];
+    let put = statements(&t, "BatchFunctionRole")
+        .into_iter()
+        .find(|(a, _)| a.contains("s3:PutObject"))
+        .unwrap()
+        .1;
+    assert_eq!(&put[0]["Fn::Sub"][1]["RunsPrefix"], runs_prefix);
+}
+
+// ------------------------------------------------------------------ the rest, as written
+
+#[test]
+fn data_logs_and_the_batch_function_are_configured_as_the_issue_asks() {
+    let t = translate(&[]);
+    for table in ["AttributesTable", "PredictionsTable"] {
+        let p = props(&t, table);
+        assert_eq!(p["BillingMode"], "PAY_PER_REQUEST", "{table}");
+        assert_eq!(p["SSESpecification"]["SSEEnabled"], true, "{table}");
+        assert_eq!(
+            p["KeySchema"],
+            json!([{ "AttributeName": "product_id", "KeyType": "HASH" }])
+        );
+        assert_eq!(
+            p["AttributeDefinitions"],
+            json!([{ "AttributeName": "product_id", "AttributeType": "S" }])
+        );
+    }
+    assert_eq!(
+        props(&t, "PredictionsTable")["PointInTimeRecoverySpecification"]
+            ["PointInTimeRecoveryEnabled"],
+        true
+    );
+
+    let bucket = props(&t, "ModelBucket");
+    assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
+    assert_eq!(
+        bucket["PublicAccessBlockConfiguration"],
+        json!({ "BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true })
+    );
+    assert!(
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            .is_string()
+    );
+    let policy = props(&t, "ModelBucketPolicy");
+    assert_eq!(policy["Bucket"], json!({ "Ref": "ModelBucket" }));
+    let tls_only = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(tls_only["Effect"], "Deny");
+    assert_eq!(
+        tls_only["Condition"]["Bool"]["aws:SecureTransport"],
+        "false"
+    );
+
+    // Each function logs to its own log group, named as Lambda would, with retention.
+    for (function, group) in [
+        ("PredictFunction", "PredictLogGroup"),
+        ("BatchFunction", "BatchLogGroup"),
+    ] {
+        let f = props(&t, function);
+        assert_eq!(f["LoggingConfig"]["LogGroup"], json!({ "Ref": group }));
+        assert_eq!(f["LoggingConfig"]["LogFormat"], "JSON");
+        assert_eq!(f["Runtime"], "provided.al2023");
+        assert_eq!(f["Handler"], "bootstrap");
+        assert_eq!(f["Architectures"], json!([{ "Ref": "Architecture" }]));
+        let name = f["FunctionName"]["Fn::Sub"].as_str().unwrap();
+        let g = props(&t, group);
+        assert_eq!(g["LogGroupName"]["Fn::Sub"], format!("/aws/lambda/{name}"));
+        assert_eq!(g["RetentionInDays"], json!({ "Ref": "LogRetentionInDays" }));
+    }
+    let stage = of_type(&t, "AWS::ApiGatewayV2::Stage");
+    assert_eq!(
+        stage[0].1["Properties"]["AccessLogSettings"]["DestinationArn"],
+        json!({ "Fn::GetAtt": ["ApiAccessLogGroup", "Arn"] })
+    );
+
+    let batch = props(&t, "BatchFunction");
+    assert_eq!(batch["Timeout"], 900);
+    let (_, invoke_config) = of_function(&t, "AWS::Lambda::EventInvokeConfig", "BatchFunction");
+    let invoke_config = &invoke_config["Properties"];
+    assert_eq!(invoke_config["MaximumRetryAttempts"], 2);
+    assert_eq!(
+        invoke_config["DestinationConfig"]["OnFailure"]["Destination"],
+        json!({ "Fn::GetAtt": ["BatchFailureQueue", "Arn"] })
+    );
+    assert_eq!(props(&t, "BatchFailureQueue")["SqsManagedSseEnabled"], true);
+    let rules = of_type(&t, "AWS::Events::Rule");
+    assert_eq!(rules.len(), 1);
+    let (rule_id, rule) = (rules[0].0, &rules[0].1["Properties"]);
+    let (_, permission) = of_function(&t, "AWS::Lambda::Permission", "BatchFunction");
+    assert_eq!(
+        permission["Properties"]["Principal"],
+        "events.amazonaws.com"
+    );
+    assert_eq!(
+        permission["Properties"]["SourceArn"],
+        json!({ "Fn::GetAtt": [rule_id, "Arn"] })
+    );
+    assert_eq!(
+        rule["ScheduleExpression"],
+        json!({ "Ref": "ScheduleExpression" })
+    );
+    assert_eq!(
+        rule["Targets"][0]["Arn"],
+        json!({ "Fn::GetAtt": ["BatchFunction", "Arn"] })
+    );
+    assert_eq!(
+        t["Parameters"]["ScheduleExpression"]["Default"],
+        "cron(0 2 * * ? *)"
+    );
+    assert_eq!(t["Parameters"]["Architecture"]["Default"], "arm64");
+
+    let outputs: BTreeSet<&str> = t["Outputs"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for output in [
+        "ApiUrl",
+        "ModelBucketName",
+        "AttributesTableName",
+        "PredictionsTableName",
+        "PredictFunctionName",
+        "BatchFunctionName",
+    ] {
+        assert!(outputs.contains(output), "output {output}");
+    }
+}
+
+// ------------------------------------------------------------------ deployed to moto
+
+/// Resource types moto's CloudFormation does not create. They are left out of the
+/// deployment, with whatever refers to them (the API's permissions on the alias).
+const NOT_IN_MOTO: [&str; 9] = [
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::Lambda::Alias",
+    "AWS::CodeDeploy::Application",
+    "AWS::CodeDeploy::DeploymentGroup",
+    "AWS::CloudWatch::Alarm",
+    "AWS::S3::BucketPolicy",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Lambda::EventInvokeConfig",
+];
+
+/// `t` as moto can deploy it: without what moto cannot create (returns those logical ids),
+/// and with Number parameters in Lambda environments given as strings, as CloudFormation
+/// does (moto would store the number, which the Lambda API never returns).
+fn for_moto(t: &mut Value) -> BTreeSet<String> {
+    let numbers: BTreeSet<String> = t["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, p)| p["Type"] == "Number")
+        .map(|(name, _)| name.clone())
+        .collect();
+    for r in t["Resources"].as_object_mut().unwrap().values_mut() {
+        if let Some(vars) = r["Properties"]["Environment"]["Variables"].as_object_mut() {
+            for value in vars.values_mut() {
+                if let Some(name) = value["Ref"].as_str().filter(|n| numbers.contains(*n)) {
+                    *value = json!({ "Fn::Sub": format!("${{{name}}}") });
+                }
+            }
+        }
+    }
+    let resources = t["Resources"].as_object_mut().unwrap();
+    let mut out: BTreeSet<String> = resources
+        .iter()
+        .filter(|(_, r)| NOT_IN_MOTO.iter().any(|ty| r["Type"] == *ty))
+        .map(|(id, _)| id.clone())
+        .collect();
+    loop {
+        let dependents: Vec<String> = resources
+            .iter()
+            .filter(|(id, r)| !out.contains(*id) && out.iter().any(|o| refers_to(r, o)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if dependents.is_empty() {
+            break;
+        }
+        out.extend(dependents);
+    }
+    resources.retain(|id, _| !out.contains(id));
+    let outputs = t["Outputs"].as_object_mut().unwrap();
+    outputs.retain(|_, o| !out.iter().any(|id| refers_to(o, id)));
+    out
+}
+
+struct Deployed {
+    stack: String,
+    /// Logical ids of the resources moto created; `physical` those with a physical id.
+    created: BTreeSet<String>,
+    physical: HashMap<String, String>,
+    outputs: HashMap<String, String>,
+    config: storage::aws_config::SdkConfig,
+}
+
+async fn deploy_to_moto(parameters: &[(&str, &str)]) -> Deployed {
+    let endpoint = moto_endpoint();
+    let config = moto::sdk_config(&endpoint).await;
+    let clients = e2e::clients().await;
+    let code_bucket = unique("code");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&code_bucket)
+        .send()
+        .await
+        .unwrap();
+    // An empty zip: moto stores the code, it does not run it here.
+    let empty_zip = [b"PK\x05\x06".as_slice(), &[0u8; 18]].concat();
+    resources::put_object(&clients.s3, &code_bucket, "function.zip", empty_zip)
+        .await
+        .unwrap();
+
+    let mut t = translate(&["--code-uri", &format!("s3://{code_bucket}/function.zip")]);
+    let left_out = for_moto(&mut t);
+    let expected_out: BTreeSet<String> = [
+        "PredictApi",
+        "PredictApiApiGatewayDefaultStage",
+        "PredictFunctionAliaslive",
+        "ServerlessDeploymentApplication",
+        "PredictFunctionDeploymentGroup",
+        "PredictNewVersionErrorsAlarm",
+        "PredictNewVersionLatencyAlarm",
+        "PredictApi5xxAlarm",
+        "BatchFailedAlarm",
+        "ModelBucketPolicy",
+        "BatchFailureQueuePolicy",
+        "BatchFunctionEventInvokeConfig",
+        "PredictFunctionGetPredictionPermission",
+        "PredictFunctionPostPredictionPermission",
+        "PredictFunctionHealthPermission",
+        "PredictFunctionOtherPermission",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(
+        left_out, expected_out,
+        "what the moto deployment leaves out"
+    );
+
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let stack = unique("tmpl");
+    cfn.create_stack()
+        .stack_name(&stack)
+        .template_body(t.to_string())
+        .capabilities(Capability::CapabilityIam)
+        .set_parameters(Some(
+            parameters
+                .iter()
+                .map(|(k, v)| {
+                    Parameter::builder()
+                        .parameter_key(*k)
+                        .parameter_value(*v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "create_stack: {}",
+                aws_sdk_cloudformation::error::DisplayErrorContext(e)
+            )
+        });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let description = loop {
+        let described = cfn
+            .describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+            .unwrap();
+        let s = described.stacks()[0].clone();
+        match s.stack_status() {
+            Some(StackStatus::CreateInProgress) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Some(StackStatus::CreateComplete) => break s,
+            other => panic!("stack {stack}: {other:?} {:?}", s.stack_status_reason()),
+        }
+    };
+    let outputs = description
+        .outputs()
+        .iter()
+        .map(|o| {
+            (
+                o.output_key().unwrap().to_owned(),
+                o.output_value().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let resources = cfn
+        .describe_stack_resources()
+        .stack_name(&stack)
+        .send()
+        .await
+        .unwrap();
+    let created = resources
+        .stack_resources()
+        .iter()
+        .filter_map(|r| r.logical_resource_id().map(str::to_owned))
+        .collect();
+    let physical = resources
+        .stack_resources()
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.logical_resource_id()?.to_owned(),
+                r.physical_resource_id()?.to_owned(),
+            ))
+        })
+        .collect();
+    Deployed {
+        stack,
+        created,
+        physical,
+        outputs,
+        config,
+    }
+}
+
+#[tokio::test]
+async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
+    let model_key = "models/2026-11/wine_quality.onnx";
+    let d = deploy_to_moto(&[("ModelKey", model_key), ("ScanSegments", "8")]).await;
+    let name = |id: &str| {
+        d.physical
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} was not created: {:?}", d.physical))
+            .clone()
+    };
+    let (bucket, attributes, predictions) = (
+        name("ModelBucket"),
+        name("AttributesTable"),
+        name("PredictionsTable"),
+    );
+    let clients = e2e::clients().await;
+
+    // Tables keyed by product_id (S), on demand.
+    for table in [&attributes, &predictions] {
+        let described = clients
+            .dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap();
+        let t = described.table().unwrap();
+        let keys: Vec<_> = t
+            .key_schema()
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [("product_id".to_owned(), "HASH".to_owned())],
+            "{table}"
+        );
+        let types: Vec<_> = t
+            .attribute_definitions()
+            .iter()
+            .map(|a| {
+                (
+                    a.attribute_name().to_owned(),
+                    a.attribute_type().as_str().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [("product_id".to_owned(), "S".to_owned())],
+            "{table}"
+        );
+        assert_eq!(
+            t.billing_mode_summary()
+                .and_then(|b| b.billing_mode())
+                .map(|m| m.as_str()),
+            Some("PAY_PER_REQUEST")
+        );
+    }
+    // The bucket, encrypted (moto applies no versioning or public access block from a
+    // template: those are checked on the template).
+    let encryption = clients
+        .s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &encryption
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+
+    // Each function's environment names this stack's resources.
+    let lambda = aws_sdk_lambda::Client::new(&d.config);
+    let env = |function: String| {
+        let lambda = lambda.clone();
+        async move {
+            let c = lambda
+                .get_function_configuration()
+                .function_name(&function)
+                .send()
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{function}: {}",
+                        aws_sdk_lambda::error::DisplayErrorContext(e)
+                    )
+                });
+            assert_eq!(c.runtime().map(|r| r.as_str()), Some("provided.al2023"));
+            assert_eq!(c.handler(), Some("bootstrap"));
+            let vars: HashMap<String, String> = c
+                .environment()
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default();
+            (c.function_arn().unwrap().to_owned(), c.timeout(), vars)
+        }
+    };
+    let (predict_fn, batch_fn) = (name("PredictFunction"), name("BatchFunction"));
+    assert_eq!(predict_fn, format!("{}-predict", d.stack));
+    assert_eq!(batch_fn, format!("{}-batch", d.stack));
+    let (_, _, predict_env) = env(predict_fn.clone()).await;
+    let (batch_arn, batch_timeout, batch_env) = env(batch_fn.clone()).await;
+    assert_eq!(batch_timeout, Some(900));
+    let expected_predict = HashMap::from([
+        ("MODEL_BUCKET".to_owned(), bucket.clone()),
+        ("MODEL_KEY".to_owned(), model_key.to_owned()),
+        ("ATTRIBUTES_TABLE".to_owned(), attributes.clone()),
+    ]);
+    assert_eq!(predict_env, expected_predict);
+    let mut expected_batch = expected_predict.clone();
+    expected_batch.extend([
+        ("PREDICTIONS_TABLE".to_owned(), predictions.clone()),
+        ("SCAN_SEGMENTS".to_owned(), "8".to_owned()),
+        ("RUNS_PREFIX".to_owned(), "batch-runs/".to_owned()),
+        ("DEADLINE_MARGIN_SECONDS".to_owned(), "60".to_owned()),
+    ]);
+    assert_eq!(batch_env, expected_batch);
+    let batch_config = BatchConfig::from_lookup(|n| batch_env.get(n).cloned()).unwrap();
+    assert_eq!(
+        (
+            batch_config.scan_segments,
+            batch_config.predictions_table.as_str()
+        ),
+        (8, predictions.as_str())
+    );
+
+    // The outputs name the same resources.
+    for (output, value) in [
+        ("ModelBucketName", &bucket),
+        ("AttributesTableName", &attributes),
+        ("PredictionsTableName", &predictions),
+        ("PredictFunctionName", &predict_fn),
+        ("BatchFunctionName", &batch_fn),
+    ] {
+        assert_eq!(d.outputs.get(output), Some(value), "output {output}");
+    }
+
+    // The nightly rule targets the batch function, which lets EventBridge invoke it.
+    let rule = name("BatchFunctionNightly");
+    let events = aws_sdk_eventbridge::Client::new(&d.config);
+    let described = events.describe_rule().name(&rule).send().await.unwrap();
+    assert_eq!(described.schedule_expression(), Some("cron(0 2 * * ? *)"));
+    let targets = events
+        .list_targets_by_rule()
+        .rule(&rule)
+        .send()
+        .await
+        .unwrap();
+    let target_arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
+    assert_eq!(target_arns, [batch_arn.as_str()]);
+    // The permission that lets EventBridge invoke it was created (moto's GetPolicy fails
+    // on permissions made by CloudFormation: its properties are checked on the template).
+    assert!(d.created.contains("BatchFunctionNightlyPermission"));
+
+    // And the predict function, configured from its deployed environment, serves from
+    // this stack's bucket and table.
+    resources::put_object(&clients.s3, &bucket, model_key, support::demo_model_bytes())
+        .await
+        .unwrap();
+    let wines = demo_data::repository_wines().unwrap();
+    resources::put_items(&clients.dynamodb, &attributes, &wines[..5], |_| {})
+        .await
+        .unwrap();
+    let config = PredictConfig::from_lookup(|n| predict_env.get(n).cloned()).unwrap();
+    let app = predict::init_with(&config, clients.s3.clone(), clients.dynamodb.clone())
+        .await
+        .unwrap();
+    let response = app.handle(support::request("predict-get.json")).await;
+    assert_eq!(response.status().as_u16(), 200, "{:?}", response.body());
+    assert_eq!(support::json_body(&response)["product_id"], "wine-0001");
+}
