@@ -112,7 +112,7 @@ pub fn assert_every_row_once(written: &HashMap<String, Prediction>, items: &[Ite
     for (id, score) in &expected {
         let p = &written[id];
         assert_eq!(p.score, *score, "{id}");
-        assert_eq!(p.run_id, RUN_ID);
-        assert_eq!(p.model_version, "model-v1");
+        assert_eq!(&*p.run_id, RUN_ID);
+        assert_eq!(&*p.model_version, "model-v1");
     }
 }
