@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use batch::continuation::RecordedContinuations;
-use batch::pipeline::Settings;
+use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use devstack::moto::{repository_root, Moto};
 use devstack::stack::Clients;
@@ -240,7 +240,9 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let job = Job {
         scan: Timed {
-            inner: DynamoDbScan::new(clients.dynamodb.clone(), ATTRIBUTES_TABLE, model.features()),
+            // As the function: pages of SCAN_PAGE_ITEMS.
+            inner: DynamoDbScan::new(clients.dynamodb.clone(), ATTRIBUTES_TABLE, model.features())
+                .with_page_size(SCAN_PAGE_ITEMS as i32),
             timing: Timing::default(),
         },
         sink: Timed {
