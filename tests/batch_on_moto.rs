@@ -11,7 +11,8 @@ use storage::predictions::{DynamoDbPredictions, Prediction};
 use storage::run_log::S3RunLog;
 use storage::scan::DynamoDbScan;
 use support::{
-    assert_every_row_once, demo_model, fast_settings, products, run_to_completion, RUN_ID,
+    assert_every_row_once, demo_model, fast_settings, products, run_to_completion,
+    stored_predictions, RUN_ID,
 };
 
 type MotoJob = Job<DynamoDbScan, DynamoDbPredictions, S3RunLog>;
@@ -62,30 +63,7 @@ async fn stack(rows: usize, page_size: Option<i32>) -> (Stack, Vec<storage::item
 
 /// Every item of the predictions table.
 async fn results(table: &str) -> std::collections::HashMap<String, Prediction> {
-    let c = clients().await;
-    let mut all = std::collections::HashMap::new();
-    let mut start = None;
-    loop {
-        let page = c
-            .dynamodb
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let p = Prediction::from_item(item).expect("a well-formed result item");
-            assert!(
-                all.insert(p.product_id.clone(), p).is_none(),
-                "one item per product"
-            );
-        }
-        match page.last_evaluated_key {
-            Some(key) => start = Some(key),
-            None => return all,
-        }
-    }
+    stored_predictions(&clients().await.dynamodb, table).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

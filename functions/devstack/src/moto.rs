@@ -80,6 +80,27 @@ impl Moto {
     }
 }
 
+/// The moto server the test command started (`MOTO_ENDPOINT`, set by `make test`).
+pub fn test_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "MOTO_ENDPOINT is not set: run the tests with `make test`, which starts moto server, \
+             or `cargo run -p devstack --bin devstack -- with-moto -- cargo test ...`"
+        )
+    })
+}
+
+/// `prefix-<pid>-<n>`: a resource name unique within the moto server's life, however many
+/// test processes share it.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 /// Environment for an SDK talking to a local emulator at `endpoint`.
 pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![

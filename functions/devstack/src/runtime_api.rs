@@ -18,6 +18,12 @@
 //! answers with the event and the `Lambda-Runtime-Aws-Request-Id`, `-Deadline-Ms`,
 //! `-Invoked-Function-Arn` and `-Trace-Id` headers), `POST .../invocation/{id}/response`,
 //! `POST .../invocation/{id}/error` and `POST /2018-06-01/runtime/init/error`.
+//! Also Lambda's own Invoke API for asynchronous calls
+//! (`POST /2015-03-31/functions/{name}/invocations`, `X-Amz-Invocation-Type: Event`): the
+//! payload is queued as the function's next event and reported by
+//! [`RuntimeApi::next_async_invocation`], so a function that invokes itself (the batch
+//! job's continuation) gets its event back as on Lambda. Point the function's
+//! `AWS_ENDPOINT_URL_LAMBDA` at `http://` + [`RuntimeApi::address`].
 //! Hand-rolled HTTP/1.1 (keep-alive, `Content-Length` or chunked bodies, trailers) on a
 //! tokio listener: no HTTP server crate, so no extra features in the workspace's hyper.
 //!
@@ -41,6 +47,8 @@ use tokio::task::{JoinHandle, JoinSet};
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 const INVOCATION: &str = "/2018-06-01/runtime/invocation/";
 const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
+/// Lambda's Invoke API: `{FUNCTIONS}{name}/invocations`.
+const FUNCTIONS: &str = "/2015-03-31/functions/";
 /// Largest request body accepted from the function (Lambda's own limit is 6 MB).
 const MAX_BODY: usize = 16 << 20;
 
@@ -157,6 +165,13 @@ pub struct Status {
     pub init_error: Option<FunctionError>,
 }
 
+/// An event the function queued for itself through the Invoke API.
+pub struct AsyncInvocation {
+    /// The `FunctionName` it invoked (an ARN, possibly qualified), decoded.
+    pub function: String,
+    pub pending: PendingInvocation,
+}
+
 /// An event queued for the function; [`wait`](Self::wait) for its outcome.
 pub struct PendingInvocation {
     pub request_id: String,
@@ -194,6 +209,7 @@ struct Shared {
     status: watch::Sender<Status>,
     protocol_errors: Mutex<Vec<String>>,
     next_id: AtomicU64,
+    async_invoked: mpsc::UnboundedSender<AsyncInvocation>,
 }
 
 /// The server; stops when shut down or dropped.
@@ -202,6 +218,7 @@ pub struct RuntimeApi {
     shared: Arc<Shared>,
     status: watch::Receiver<Status>,
     server: JoinHandle<()>,
+    async_invocations: tokio::sync::Mutex<mpsc::UnboundedReceiver<AsyncInvocation>>,
 }
 
 impl RuntimeApi {
@@ -215,6 +232,7 @@ impl RuntimeApi {
         let address = listener.local_addr()?;
         let (queue, incoming) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(Status::default());
+        let (async_invoked, async_invocations) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             options,
             queue,
@@ -225,6 +243,7 @@ impl RuntimeApi {
             status: status_tx,
             protocol_errors: Mutex::default(),
             next_id: AtomicU64::new(1),
+            async_invoked,
         });
         let server = tokio::spawn(accept(listener, shared.clone()));
         Ok(RuntimeApi {
@@ -232,6 +251,7 @@ impl RuntimeApi {
             shared,
             status,
             server,
+            async_invocations: tokio::sync::Mutex::new(async_invocations),
         })
     }
 
@@ -279,21 +299,17 @@ impl RuntimeApi {
 
     /// Queues an event for the function's next `/next` poll.
     pub fn push(&self, event: impl Into<Vec<u8>>) -> PendingInvocation {
-        let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let request_id = format!("00000000-0000-4000-8000-{n:012x}");
-        let (reply, receiver) = oneshot::channel();
-        let queued = Queued {
-            request_id: request_id.clone(),
-            event: event.into(),
-            reply,
-        };
-        // The receiver lives in `shared` too: the send fails only if the server task has
-        // gone, and then the dropped reply sender makes `wait` report it.
-        let _ = self.shared.queue.send(queued);
-        PendingInvocation {
-            request_id,
-            reply: receiver,
-        }
+        self.shared.push(event.into())
+    }
+
+    /// The next event the function sent itself through the Invoke API, in order; `None`
+    /// if none comes within `timeout`.
+    pub async fn next_async_invocation(&self, timeout: Duration) -> Option<AsyncInvocation> {
+        let mut invocations = self.async_invocations.lock().await;
+        tokio::time::timeout(timeout, invocations.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     pub fn push_json(&self, event: &serde_json::Value) -> PendingInvocation {
@@ -337,6 +353,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
+    fn push(&self, event: Vec<u8>) -> PendingInvocation {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let request_id = format!("00000000-0000-4000-8000-{n:012x}");
+        let (reply, receiver) = oneshot::channel();
+        let queued = Queued {
+            request_id: request_id.clone(),
+            event,
+            reply,
+        };
+        // The receiver lives in `self` too: the send fails only if the server task has
+        // gone, and then the dropped reply sender makes `wait` report it.
+        let _ = self.queue.send(queued);
+        PendingInvocation {
+            request_id,
+            reply: receiver,
+        }
+    }
+
     fn protocol_error(&self, message: String) {
         lock(&self.protocol_errors).push(message);
     }
@@ -549,8 +583,66 @@ fn handle(shared: &Shared, request: Request) -> Response {
             }
         }
     }
+    if request.method == "POST" {
+        if let Some(name) = path
+            .strip_prefix(FUNCTIONS)
+            .and_then(|rest| rest.strip_suffix("/invocations"))
+        {
+            return invoke(shared, percent_decoded(name), &request);
+        }
+    }
     shared.protocol_error(format!("unexpected {} {path}", request.method));
     Response::error(404, &format!("no route for {} {path}", request.method))
+}
+
+/// Lambda's Invoke: only asynchronous calls, which is what a function invoking itself
+/// makes. Answered like Lambda: 202, empty body.
+fn invoke(shared: &Shared, function: String, request: &Request) -> Response {
+    let invocation_type = request
+        .header("x-amz-invocation-type")
+        .unwrap_or("RequestResponse");
+    if invocation_type != "Event" {
+        shared.protocol_error(format!("{invocation_type} invocation of {function}"));
+        let body = serde_json::json!({
+            "Type": "User",
+            "message": format!("only InvocationType=Event is emulated, not {invocation_type}"),
+        });
+        return Response::json(400, &body.to_string());
+    }
+    let pending = shared.push(request.body.clone());
+    // The receiver lives in the RuntimeApi: gone only when nobody can look any more.
+    let _ = shared
+        .async_invoked
+        .send(AsyncInvocation { function, pending });
+    Response {
+        status: 202,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+/// `%3A` -> `:`, as the SDK encodes an ARN in the path; invalid escapes are kept as they are.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn function_error(request: &Request) -> FunctionError {
@@ -771,6 +863,59 @@ mod tests {
         assert!(done.completed >= done.handed_out);
         assert_eq!(api.status().polls, 1);
         assert!(api.protocol_errors().is_empty());
+        api.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_asynchronous_invoke_becomes_the_next_event() {
+        let api = RuntimeApi::start().await.unwrap();
+        let address = api.address();
+        let payload = r#"{"continuation":1}"#;
+        let (status, _, body) = call(
+            &address,
+            &format!(
+                "POST /2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Ab%3Alive/invocations HTTP/1.1\r\n\
+                 X-Amz-Invocation-Type: Event\r\nContent-Length: {}\r\n\r\n{payload}",
+                payload.len()
+            ),
+        )
+        .await;
+        assert_eq!(status, "HTTP/1.1 202 Accepted");
+        assert!(body.is_empty());
+        let invoked = api
+            .next_async_invocation(Duration::from_secs(5))
+            .await
+            .expect("the invoke is reported");
+        assert_eq!(
+            invoked.function,
+            "arn:aws:lambda:us-east-1:1:function:b:live"
+        );
+        let (_, headers, body) = call(
+            &address,
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .await;
+        assert_eq!(body, payload.as_bytes());
+        assert_eq!(
+            header(&headers, "lambda-runtime-aws-request-id"),
+            invoked.pending.request_id
+        );
+
+        // A synchronous invoke is not emulated: refused, and noted.
+        let (status, _, _) = call(
+            &address,
+            "POST /2015-03-31/functions/b/invocations HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        assert_eq!(status, "HTTP/1.1 400 Bad Request");
+        assert_eq!(
+            api.protocol_errors(),
+            ["RequestResponse invocation of b".to_owned()]
+        );
+        assert!(api
+            .next_async_invocation(Duration::from_millis(10))
+            .await
+            .is_none());
         api.shutdown().await;
     }
 

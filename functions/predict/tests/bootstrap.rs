@@ -8,27 +8,12 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
+use devstack::moto::{test_endpoint as moto_endpoint, unique_name as unique};
 use devstack::resources;
 use devstack::runtime_api::RuntimeApi;
 use devstack::stack::Clients;
 use support::{demo_model_bytes, event_files, repository, EXPECTED_STATUS};
 use tokio::process::{Child, Command};
-
-fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT")
-        .expect("MOTO_ENDPOINT is not set: run the tests with `make test`")
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
 
 /// Bucket (with the model, if given) and a table with the wines; returns the function's env.
 async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {

@@ -107,12 +107,51 @@ pub fn expected_scores(items: &[Item]) -> HashMap<String, f32> {
 }
 
 pub fn assert_every_row_once(written: &HashMap<String, Prediction>, items: &[Item]) {
+    assert_every_row_once_by(written, items, "model-v1")
+}
+
+/// Every valid row has exactly one result: the model's score, this run, `model_version`.
+pub fn assert_every_row_once_by(
+    written: &HashMap<String, Prediction>,
+    items: &[Item],
+    model_version: &str,
+) {
     let expected = expected_scores(items);
     assert_eq!(written.len(), expected.len(), "one result per valid row");
     for (id, score) in &expected {
         let p = &written[id];
         assert_eq!(p.score, *score, "{id}");
         assert_eq!(&*p.run_id, RUN_ID);
-        assert_eq!(&*p.model_version, "model-v1");
+        assert_eq!(&*p.model_version, model_version);
+    }
+}
+
+/// Every item of a predictions table on DynamoDB (moto), by product id; fails on an item
+/// that is not a well-formed result or a product written twice.
+pub async fn stored_predictions(
+    dynamodb: &storage::aws_sdk_dynamodb::Client,
+    table: &str,
+) -> HashMap<String, Prediction> {
+    let mut all = HashMap::new();
+    let mut start = None;
+    loop {
+        let page = dynamodb
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let p = Prediction::from_item(item).expect("a well-formed result item");
+            assert!(
+                all.insert(p.product_id.clone(), p).is_none(),
+                "one item per product"
+            );
+        }
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return all,
+        }
     }
 }
