@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use batch::pipeline::SCAN_PAGE_ITEMS;
@@ -16,7 +15,7 @@ use devstack::resources;
 use devstack::runtime_api::{Options, RuntimeApi};
 use devstack::stack::{demo_model_bytes, Clients};
 use support::{assert_every_row_once_by, products, stored_predictions, RUN_ID};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:batch:live";
 
@@ -86,22 +85,13 @@ async fn runtime_api(timeout: Duration) -> RuntimeApi {
 }
 
 fn spawn(api: &RuntimeApi, env: &[(&'static str, String)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_batch"))
-        .env_clear()
+    api.command(env!("CARGO_BIN_EXE_batch"), "batch")
         .envs(env.iter().cloned())
         // The continuation's Invoke goes to the local Runtime API, like Lambda's own.
         .env(
             "AWS_ENDPOINT_URL_LAMBDA",
             format!("http://{}", api.address()),
         )
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "batch")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap()
 }

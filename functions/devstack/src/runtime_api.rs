@@ -264,6 +264,28 @@ impl RuntimeApi {
         self.address
     }
 
+    /// `program` as Lambda starts a bootstrap against this API: a cleared environment with
+    /// the `AWS_LAMBDA_*` variables (JSON logs), output piped, killed when dropped. Add
+    /// the function's own variables with `.envs(...)`.
+    pub fn command(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        function_name: &str,
+    ) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(program);
+        command
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", self.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
     /// The instant of every `/next` poll so far, in order.
     pub fn polls(&self) -> Vec<Instant> {
         lock(&self.shared.polls).clone()

@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use devstack::moto::{test_endpoint as moto_endpoint, unique_name as unique};
@@ -13,7 +12,7 @@ use devstack::resources;
 use devstack::runtime_api::RuntimeApi;
 use devstack::stack::Clients;
 use support::{demo_model_bytes, event_files, repository, EXPECTED_STATUS};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// Bucket (with the model, if given) and a table with the wines; returns the function's env.
 async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
@@ -40,17 +39,8 @@ async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
 }
 
 fn spawn(api: &RuntimeApi, env: Vec<(&'static str, String)>) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_predict"))
-        .env_clear()
+    api.command(env!("CARGO_BIN_EXE_predict"), "predict")
         .envs(env)
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "predict")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap()
 }
