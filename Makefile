@@ -14,10 +14,22 @@ dev: $(VENV)/.stack
 	$(CARGO) run --quiet -p devstack --bin devstack -- up
 
 ## Every test: unit tests, fixture agreement with onnxruntime, and end-to-end tests against
-## a moto server started here on a free loopback port and stopped at the end.
+## a moto server started here on a free loopback port and stopped at the end; the SAM
+## template linted, validated, tested as code (tests/template.rs) and built.
 test: $(VENV)/.stack
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
 	$(CARGO) build --quiet -p devstack
 	$(CARGO) run --quiet -p devstack --bin devstack -- with-moto -- $(CARGO) test --workspace --locked --no-fail-fast
+	$(SAM) build --parameter-overrides Architecture=x86_64
+
+# The SAM CLI, offline: no telemetry, and a proxy that refuses every connection, so its
+# weekly version check goes nowhere and a build that needed the network would fail here.
+# cargo (run by cargo-lambda in `sam build`) stays offline too: `cargo test --locked` above
+# has fetched every crate. cargo-lambda and zig come from .venv/bin. CI's machine has only
+# the x86_64 Rust target, hence Architecture=x86_64 (the stack's default is arm64).
+SAM := SAM_CLI_TELEMETRY=0 HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
+	CARGO_NET_OFFLINE=true PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam
 
 ## Criterion benches of the model runtime (load+optimize, single row, throughput).
 bench:
@@ -39,7 +51,7 @@ venv: $(VENV)/.stack $(VENV)/.model
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# moto server and cargo-lambda
+# moto server, cargo-lambda, the SAM CLI, cfn-lint, aws-sam-translator
 $(VENV)/.stack: requirements.txt | $(VENV)/bin/python
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@

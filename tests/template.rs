@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
-use devstack::{demo_data, moto, resources};
+use devstack::{moto, resources};
 use e2e::{moto_endpoint, unique};
 use serde_json::{json, Value};
 use storage::config::{BatchConfig, PredictConfig};
@@ -1025,14 +1025,15 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     assert!(d.created.contains("BatchFunctionNightlyPermission"));
 
     // And the predict function, configured from its deployed environment, serves from
-    // this stack's bucket and table.
+    // this stack's bucket (the model uploaded at ModelKey) and table.
     resources::put_object(&clients.s3, &bucket, model_key, support::demo_model_bytes())
         .await
         .unwrap();
-    let wines = demo_data::repository_wines().unwrap();
-    resources::put_items(&clients.dynamodb, &attributes, &wines[..5], |_| {})
+    // The README's loader for a deployed stack (`devstack load-wines <table>`).
+    let loaded = devstack::stack::load_wines(&clients.dynamodb, &attributes, |_, _| {})
         .await
         .unwrap();
+    assert_eq!(loaded, 1599);
     let config = PredictConfig::from_lookup(|n| predict_env.get(n).cloned()).unwrap();
     let app = predict::init_with(&config, clients.s3.clone(), clients.dynamodb.clone())
         .await

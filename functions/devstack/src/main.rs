@@ -2,6 +2,9 @@
 //! command, `make dev`).
 //! `devstack with-moto -- <command>`: runs a command (the test suite) with a moto server
 //! on a free loopback port, named by `MOTO_ENDPOINT`, and stops it afterwards (`make test`).
+//! `devstack load-wines <table>`: loads the demo wines into an existing table wherever the
+//! standard AWS configuration points: a deployed stack's AttributesTable (README,
+//! "Deployment"), or an emulator named by `AWS_ENDPOINT_URL`.
 
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -24,7 +27,11 @@ async fn main() -> ExitCode {
                 .collect::<Vec<_>>();
             with_moto(&command).await
         }
-        _ => Err("usage: devstack up | devstack with-moto -- <command> [args...]".to_owned()),
+        Some("load-wines") if args.len() == 2 => load_wines(&args[1]).await,
+        _ => Err(
+            "usage: devstack up | devstack with-moto -- <command> [args...] | devstack load-wines <table>"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(code) => code,
@@ -51,6 +58,18 @@ async fn with_moto(command: &[String]) -> Result<ExitCode, String> {
     Ok(ExitCode::from(
         status.code().unwrap_or(1).clamp(0, 255) as u8
     ))
+}
+
+async fn load_wines(table: &str) -> Result<ExitCode, String> {
+    let (_, dynamodb) = storage::aws_clients().await;
+    let total = stack::load_wines(&dynamodb, table, |done, total| {
+        if done % 200 == 0 || done == total {
+            eprint!("\rloading wines into {table}: {done}/{total}");
+        }
+    })
+    .await?;
+    eprintln!("\nloaded {total} products wine-0001 .. wine-{total:04} into {table}");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn up() -> Result<ExitCode, String> {

@@ -40,13 +40,21 @@ pub async fn create_demo_stack(
     let version =
         resources::put_object(&clients.s3, MODEL_BUCKET, MODEL_KEY, demo_model_bytes()?).await?;
     resources::create_table(&clients.dynamodb, ATTRIBUTES_TABLE).await?;
+    load_wines(&clients.dynamodb, ATTRIBUTES_TABLE, &mut progress).await?;
+    Ok(version)
+}
+
+/// The demo wines into `table`, which must exist (the local one, or a deployed stack's
+/// AttributesTable: `devstack load-wines <table>`). Calls `progress(done, total)`.
+pub async fn load_wines(
+    dynamodb: &dynamodb::Client,
+    table: &str,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<usize, String> {
     let wines = demo_data::repository_wines()?;
     let total = wines.len();
-    resources::put_items(&clients.dynamodb, ATTRIBUTES_TABLE, &wines, |n| {
-        progress(n, total)
-    })
-    .await?;
-    Ok(version)
+    resources::put_items(dynamodb, table, &wines, |n| progress(n, total)).await?;
+    Ok(total)
 }
 
 /// The predict function's configuration for this stack.
