@@ -1,15 +1,18 @@
 //! `devstack up`: the whole system on this machine, no AWS account (the README's first
-//! command, `make dev`).
+//! command, `make dev`): moto, the demo data, one nightly batch run, the predict function.
 //! `devstack with-moto -- <command>`: runs a command (the test suite) with a moto server
 //! on a free loopback port, named by `MOTO_ENDPOINT`, and stops it afterwards (`make test`).
 //! `devstack load-wines <table>`: loads the demo wines into an existing table wherever the
 //! standard AWS configuration points: a deployed stack's AttributesTable (README,
 //! "Deployment"), or an emulator named by `AWS_ENDPOINT_URL`.
 
+use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use devstack::moto::{free_port, repository_root, Moto};
+use devstack::resources;
+use devstack::runtime_api::{Options, RuntimeApi};
 use devstack::stack::{self, Clients};
 use tokio::process::Command;
 
@@ -102,6 +105,8 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
     );
     println!("products: wine-0001 .. wine-1599 (row n of model/data/winequality-red.csv is wine-{{n:04}})");
 
+    nightly_batch(moto, &clients).await?;
+
     let port = free_port().map_err(|e| e.to_string())?;
     let bin = repository_root().join(".venv/bin");
     let path = format!(
@@ -157,12 +162,104 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
     println!("  curl -s {base}/predict/no-such-wine      # 404");
     println!("Ctrl-C stops everything this command started.");
 
+    // Ctrl-C, or a plain `kill` (SIGTERM): either way nothing this command started is left.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("\nstopping"),
+        _ = terminate.recv() => println!("\nstopping (SIGTERM)"),
         status = watch.wait() => println!("cargo lambda watch exited ({status:?})"),
     }
     stop_group(&mut watch).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The nightly batch, once, as Lambda runs it: the real `batch` binary against a local
+/// Runtime API (which also serves its self-invocations), with the scheduled event from
+/// `events/`, scoring every wine into the predictions table.
+async fn nightly_batch(moto: &Moto, clients: &Clients) -> Result<(), String> {
+    resources::create_table(&clients.dynamodb, stack::PREDICTIONS_TABLE).await?;
+    println!("\nbuilding the batch function (cargo build -p batch)");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "batch", "--bin", "batch"])
+        .current_dir(repository_root())
+        .status()
+        .await
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !built.success() {
+        return Err(format!("cargo build -p batch failed ({built})"));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repository_root().join("target"));
+    let log_path = target.join("devstack-batch.log");
+    let log =
+        std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let api = RuntimeApi::start_with(Options {
+        function_arn: "arn:aws:lambda:us-east-1:123456789012:function:batch".into(),
+        timeout: Duration::from_secs(900),
+    })
+    .await
+    .map_err(|e| format!("cannot start the local Runtime API: {e}"))?;
+    let mut batch = api
+        .command(target.join("debug/batch"), "batch")
+        .envs(moto.env())
+        .envs(stack::batch_env())
+        .env(
+            "AWS_ENDPOINT_URL_LAMBDA",
+            format!("http://{}", api.address()),
+        )
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start the batch function: {e}"))?;
+    let event = std::fs::read(repository_root().join("events/batch-scheduled.json"))
+        .map_err(|e| format!("events/batch-scheduled.json: {e}"))?;
+    let mut pending = api.push(event);
+    let summary = loop {
+        let done = tokio::select! {
+            done = pending.wait() => done.map_err(|e| e.to_string())?,
+            status = batch.wait() => {
+                return Err(format!(
+                    "the batch function exited ({}); its log: {}",
+                    status.map(|s| s.to_string()).unwrap_or_default(),
+                    log_path.display()
+                ))
+            }
+        };
+        let summary = done
+            .response_json()
+            .map_err(|e| format!("the batch run failed: {e}"))?;
+        if summary["status"] != "continuing" {
+            break summary;
+        }
+        // Not with 1,599 rows and 15 minutes, but a run may continue in a new invocation.
+        pending = api
+            .next_async_invocation(Duration::from_secs(60))
+            .await
+            .ok_or("the batch run said it continues but sent no continuation")?
+            .pending;
+    };
+    let _ = batch.start_kill();
+    let _ = batch.wait().await;
+    api.shutdown().await;
+    println!(
+        "nightly batch {}: {}, {} rows scanned, {} written to table {}, {} rejected, {} ms",
+        summary["run_id"].as_str().unwrap_or("?"),
+        summary["status"].as_str().unwrap_or("?"),
+        summary["rows_scanned"],
+        summary["rows_written"],
+        stack::PREDICTIONS_TABLE,
+        summary["rows_rejected"],
+        summary["duration_ms"],
+    );
+    println!(
+        "run summary: curl -s --aws-sigv4 aws:amz:us-east-1:s3 --user test:test {}/{}/batch-runs/latest.json",
+        moto.endpoint,
+        stack::MODEL_BUCKET
+    );
+    Ok(())
 }
 
 /// Stops `cargo lambda watch` and the function it runs (its own process group): an

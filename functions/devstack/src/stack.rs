@@ -9,6 +9,7 @@ use crate::{demo_data, moto, resources};
 pub const MODEL_BUCKET: &str = "models";
 pub const MODEL_KEY: &str = "wine-quality/wine_quality.onnx";
 pub const ATTRIBUTES_TABLE: &str = "product-attributes";
+pub const PREDICTIONS_TABLE: &str = "predictions";
 
 pub struct Clients {
     pub s3: s3::Client,
@@ -64,4 +65,11 @@ pub fn predict_env() -> Vec<(&'static str, String)> {
         ("MODEL_KEY", MODEL_KEY.to_owned()),
         ("ATTRIBUTES_TABLE", ATTRIBUTES_TABLE.to_owned()),
     ]
+}
+
+/// The batch function's configuration for this stack.
+pub fn batch_env() -> Vec<(&'static str, String)> {
+    let mut env = predict_env();
+    env.push(("PREDICTIONS_TABLE", PREDICTIONS_TABLE.to_owned()));
+    env
 }
