@@ -94,6 +94,13 @@ pub struct Pipeline<'a, S, P> {
     pub settings: Settings,
 }
 
+/// What every result item of a run carries besides its id and score, shared by all.
+struct Stamp {
+    model_version: Arc<str>,
+    run_id: Arc<str>,
+    scored_at: Arc<str>,
+}
+
 /// What one invocation's work leaves behind.
 pub struct Progress {
     pub segments: Vec<SegmentState>,
@@ -111,12 +118,17 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         stop_at: Option<Instant>,
     ) -> Result<Progress, RunError> {
         let total = state.segments.len() as u32;
+        let stamp = Stamp {
+            model_version: self.model.version().into(),
+            run_id: state.run_id.as_str().into(),
+            scored_at: scored_at.into(),
+        };
         let results = futures_util::future::join_all(
             state
                 .segments
                 .iter()
                 .cloned()
-                .map(|s| self.segment(s, total, &state.run_id, scored_at, stop_at)),
+                .map(|s| self.segment(s, total, &stamp, stop_at)),
         )
         .await;
         let mut progress = Progress {
@@ -135,17 +147,16 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         &self,
         mut segment: SegmentState,
         total: u32,
-        run_id: &str,
-        scored_at: &str,
+        stamp: &Stamp,
         stop_at: Option<Instant>,
     ) -> Result<(SegmentState, Totals), RunError> {
         let mut totals = Totals::default();
         // At least one page per invocation, so a run always progresses however little
         // time is left; then pages only while time remains.
+        let what = format!("scan segment {} of {total}", segment.segment);
         let mut first = true;
         while !segment.done && (first || stop_at.is_none_or(|t| Instant::now() < t)) {
             first = false;
-            let what = format!("scan segment {} of {total}", segment.segment);
             let page = self
                 .retrying(&what, &mut totals.retries, || {
                     self.scan
@@ -155,7 +166,7 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
             totals.scanned += page.items.len() as u64;
             // The page is consumed here: its items are gone before the writes are awaited,
             // so at most one page is held at a time whatever the number of segments.
-            let predictions = self.score(page.items, run_id, scored_at, &mut totals)?;
+            let predictions = self.score(page.items, stamp, &mut totals)?;
             totals.scored += predictions.len() as u64;
             let (written, retries) = self.write(&predictions).await?;
             totals.written += written;
@@ -171,8 +182,7 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
     fn score(
         &self,
         items: Vec<storage::item::Item>,
-        run_id: &str,
-        scored_at: &str,
+        stamp: &Stamp,
         totals: &mut Totals,
     ) -> Result<Vec<Prediction>, RunError> {
         let schema = self.model.schema();
@@ -180,8 +190,6 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         let mut predictions = Vec::with_capacity(items.len());
         let mut x = Vec::with_capacity(batch.min(items.len()) * schema.len());
         let mut ids = Vec::with_capacity(batch.min(items.len()));
-        let (model_version, run_id, scored_at): (Arc<str>, Arc<str>, Arc<str>) =
-            (self.model.version().into(), run_id.into(), scored_at.into());
         let mut items = items.into_iter();
         while items.len() > 0 {
             x.clear();
@@ -214,9 +222,9 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                 predictions.push(Prediction {
                     product_id: id,
                     score,
-                    model_version: model_version.clone(),
-                    run_id: run_id.clone(),
-                    scored_at: scored_at.clone(),
+                    model_version: stamp.model_version.clone(),
+                    run_id: stamp.run_id.clone(),
+                    scored_at: stamp.scored_at.clone(),
                 });
             }
         }

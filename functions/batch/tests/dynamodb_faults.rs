@@ -14,7 +14,6 @@ use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
 use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
-use batch::continuation::RecordedContinuations;
 use batch::Job;
 use storage::predictions::{DynamoDbPredictions, Prediction, PredictionSink};
 use storage::run_log::InMemoryRunLog;
@@ -190,15 +189,7 @@ async fn the_job_writes_everything_through_unprocessed_items_and_throttling() {
         segments: 4,
         settings: fast_settings(),
     };
-    let summary = job
-        .invoke(
-            scheduled_event(),
-            None,
-            chrono::Utc::now(),
-            &RecordedContinuations::default(),
-        )
-        .await
-        .unwrap();
+    let summary = invoke_scheduled(&job).await.unwrap();
     assert_eq!(
         (
             summary.rows_scanned,

@@ -123,15 +123,7 @@ async fn scan_page_errors_are_retried_without_losing_rows() {
 async fn a_write_that_keeps_failing_fails_the_run_loudly() {
     let faults = std::iter::repeat_n(Fault::Unprocessed(5), 100);
     let job = job(products(100), 100, InMemoryPredictions::with_faults(faults));
-    let err = job
-        .invoke(
-            scheduled_event(),
-            None,
-            chrono::Utc::now(),
-            &RecordedContinuations::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = invoke_scheduled(&job).await.unwrap_err();
     assert!(
         err.to_string().contains("still failing after 6 attempts"),
         "{err}"
@@ -149,15 +141,7 @@ async fn a_fatal_error_is_not_retried() {
     ))]);
     let mut job = job(products(20), 100, sink);
     job.segments = 1; // one write request in all, so a retry would show as a second call
-    let err = job
-        .invoke(
-            scheduled_event(),
-            None,
-            chrono::Utc::now(),
-            &RecordedContinuations::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = invoke_scheduled(&job).await.unwrap_err();
     assert!(
         matches!(err, JobError::Run(_)) && err.to_string().contains("ValidationException"),
         "{err}"

@@ -610,7 +610,9 @@ fn handle(shared: &Shared, request: Request) -> Response {
             .strip_prefix(FUNCTIONS)
             .and_then(|rest| rest.strip_suffix("/invocations"))
         {
-            return invoke(shared, percent_decoded(name), &request);
+            // The SDK percent-encodes the ARN's colons.
+            let function = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+            return invoke(shared, function.into_owned(), &request);
         }
     }
     shared.protocol_error(format!("unexpected {} {path}", request.method));
@@ -641,30 +643,6 @@ fn invoke(shared: &Shared, function: String, request: &Request) -> Response {
         headers: Vec::new(),
         body: Vec::new(),
     }
-}
-
-/// `%3A` -> `:`, as the SDK encodes an ARN in the path; invalid escapes are kept as they are.
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn function_error(request: &Request) -> FunctionError {

@@ -66,6 +66,23 @@ pub fn job(items: Vec<Item>, page_size: usize, sink: InMemoryPredictions) -> Mem
     }
 }
 
+/// One invocation with the scheduled event, no deadline; a continuation would be recorded,
+/// not sent.
+pub async fn invoke_scheduled<S, P, L>(job: &Job<S, P, L>) -> Result<Summary, batch::JobError>
+where
+    S: storage::scan::AttributeScan,
+    P: storage::predictions::PredictionSink,
+    L: storage::run_log::RunLog,
+{
+    job.invoke(
+        scheduled_event(),
+        None,
+        chrono::Utc::now(),
+        &RecordedContinuations::default(),
+    )
+    .await
+}
+
 /// Runs a scheduled event to completion, delivering continuations (through JSON) like
 /// Lambda would; `stop_now` gives every invocation a deadline already past.
 pub async fn run_to_completion<S, P, L>(job: &Job<S, P, L>, stop_now: bool) -> (Summary, usize)
