@@ -1,5 +1,5 @@
 """Correctness fixtures for the scoring crate: small ONNX models, test inputs
-and onnxruntime's outputs, written to functions/scoring/tests/fixtures/.
+and onnxruntime's outputs, written to libs/scoring/tests/fixtures/.
 
 Run with the pinned venv (model/requirements.txt), no arguments:
 
@@ -38,7 +38,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-OUT = Path(__file__).resolve().parent.parent / "functions" / "scoring" / "tests" / "fixtures"
+OUT = Path(__file__).resolve().parent.parent / "libs" / "scoring" / "tests" / "fixtures"
 TEST_ROWS = 1000
 TRAIN_ROWS = 3000
 # IR version and default-domain opset for the hand-built graphs; matches what

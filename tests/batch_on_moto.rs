@@ -5,11 +5,11 @@
 mod support;
 
 use batch::{Job, Summary};
-use devstack::resources;
+use testkit::resources;
 use e2e::{clients, unique};
-use storage::predictions::{DynamoDbPredictions, Prediction};
-use storage::run_log::S3RunLog;
-use storage::scan::DynamoDbScan;
+use aws_adapter::predictions::{DynamoDbPredictions, Prediction};
+use aws_adapter::run_log::S3RunLog;
+use aws_adapter::scan::DynamoDbScan;
 use support::{
     assert_every_row_once, demo_model, fast_settings, products, run_to_completion,
     stored_predictions, RUN_ID,
@@ -23,7 +23,7 @@ struct Stack {
     bucket: String,
 }
 
-async fn stack(rows: usize, page_size: Option<i32>) -> (Stack, Vec<storage::item::Item>) {
+async fn stack(rows: usize, page_size: Option<i32>) -> (Stack, Vec<aws_adapter::item::Item>) {
     let c = clients().await;
     let (attributes, predictions, bucket) =
         (unique("attributes"), unique("predictions"), unique("runs"));

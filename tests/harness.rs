@@ -1,9 +1,9 @@
 //! Shared by the end-to-end tests: the moto server started by the test command, and
 //! resource names that never collide between tests running in parallel.
 
-use devstack::stack::Clients;
+use testkit::stack::Clients;
 
-pub use devstack::moto::{test_endpoint as moto_endpoint, unique_name as unique};
+pub use testkit::moto::{test_endpoint as moto_endpoint, unique_name as unique};
 
 pub async fn clients() -> Clients {
     Clients::for_endpoint(&moto_endpoint()).await

@@ -5,10 +5,10 @@
 #[path = "../functions/predict/tests/support/mod.rs"]
 mod support;
 
-use devstack::{demo_data, resources};
+use testkit::{demo_data, resources};
 use e2e::{clients, unique};
 use predict::{init_with, InitError};
-use storage::config::{ModelLocation, PredictConfig};
+use aws_adapter::config::{ModelLocation, PredictConfig};
 use support::{demo_model_bytes, event_files, json_body, request, EXPECTED_STATUS};
 
 /// A bucket (versioned or not) holding `model` (if any) and an attribute table with `wines`.
@@ -40,7 +40,7 @@ async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> Predict
 
 async fn init(
     config: &PredictConfig,
-) -> Result<predict::App<storage::attributes::DynamoDbAttributes>, InitError> {
+) -> Result<predict::App<aws_adapter::attributes::DynamoDbAttributes>, InitError> {
     let c = clients().await;
     init_with(config, c.s3, c.dynamodb).await
 }

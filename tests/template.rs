@@ -18,10 +18,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
-use devstack::{moto, resources};
+use testkit::{moto, resources};
 use e2e::{moto_endpoint, unique};
 use serde_json::{json, Value};
-use storage::config::{BatchConfig, PredictConfig};
+use aws_adapter::config::{BatchConfig, PredictConfig};
 
 // ------------------------------------------------------------------ translation
 
@@ -721,7 +721,7 @@ struct Deployed {
     created: BTreeSet<String>,
     physical: HashMap<String, String>,
     outputs: HashMap<String, String>,
-    config: storage::aws_config::SdkConfig,
+    config: aws_adapter::aws_config::SdkConfig,
 }
 
 async fn deploy_to_moto(parameters: &[(&str, &str)]) -> Deployed {
@@ -1006,7 +1006,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         .await
         .unwrap();
     // The README's loader for a deployed stack (`devstack load-wines <table>`).
-    let loaded = devstack::stack::load_wines(&clients.dynamodb, &attributes, |_, _| {})
+    let loaded = testkit::stack::load_wines(&clients.dynamodb, &attributes, |_, _| {})
         .await
         .unwrap();
     assert_eq!(loaded, 1599);

@@ -14,7 +14,7 @@
 //! - Page sizes: as many items as fit in 1 MB of DynamoDB item size (names + values), what
 //!   a Scan without `Limit` returns, and `SCAN_PAGE_ITEMS` (1,000), the `Limit` the
 //!   function sets; `--page N` runs only N.
-//! - The sink builds the BatchWriteItem requests (`storage::predictions::write_requests`,
+//! - The sink builds the BatchWriteItem requests (`aws_adapter::predictions::write_requests`,
 //!   what the DynamoDB sink sends), counts the rows, sums the scores (checked against the
 //!   model's scores of the wines) and drops them.
 //! - Both yield to the runtime once per call, as a call waiting on DynamoDB would, so the
@@ -41,13 +41,13 @@ use batch::continuation::RecordedContinuations;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use scoring::Model;
-use storage::attributes::PRODUCT_ID;
-use storage::aws_sdk_dynamodb::types::AttributeValue;
-use storage::item::Item;
-use storage::predictions::{write_requests, Prediction, PredictionSink};
-use storage::retry::Failure;
-use storage::run_log::InMemoryRunLog;
-use storage::scan::{AttributeScan, Page};
+use aws_adapter::attributes::PRODUCT_ID;
+use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
+use aws_adapter::item::Item;
+use aws_adapter::predictions::{write_requests, Prediction, PredictionSink};
+use aws_adapter::retry::Failure;
+use aws_adapter::run_log::InMemoryRunLog;
+use aws_adapter::scan::{AttributeScan, Page};
 
 /// DynamoDB's cap on the data one Scan page returns.
 const PAGE_BYTES: usize = 1 << 20;
@@ -70,7 +70,7 @@ struct GeneratedScan {
 
 impl GeneratedScan {
     fn new(rows: u64, page_items: Option<usize>) -> Self {
-        let wines: Vec<Vec<(String, String)>> = devstack::demo_data::repository_wines()
+        let wines: Vec<Vec<(String, String)>> = testkit::demo_data::repository_wines()
             .unwrap()
             .into_iter()
             .map(|item| {
@@ -216,12 +216,12 @@ fn parse_args() -> Args {
 }
 
 fn demo_model() -> Model {
-    let path = devstack::moto::repository_root().join("model/wine_quality.onnx");
+    let path = testkit::moto::repository_root().join("model/wine_quality.onnx");
     Model::load(&std::fs::read(path).unwrap(), "bench").unwrap()
 }
 
 fn scheduled_event() -> BatchEvent {
-    let path = devstack::moto::repository_root().join("events/batch-scheduled.json");
+    let path = testkit::moto::repository_root().join("events/batch-scheduled.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

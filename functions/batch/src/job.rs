@@ -8,9 +8,9 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use scoring::Model;
 use serde::{Deserialize, Serialize};
-use storage::predictions::PredictionSink;
-use storage::run_log::RunLog;
-use storage::scan::AttributeScan;
+use aws_adapter::predictions::PredictionSink;
+use aws_adapter::run_log::RunLog;
+use aws_adapter::scan::AttributeScan;
 
 use crate::continuation::{ContinuationEvent, Continue};
 use crate::pipeline::{Pipeline, RunError, Settings};

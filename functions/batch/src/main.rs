@@ -7,11 +7,11 @@ use batch::continuation::SelfInvoke;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job, Summary};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use storage::config::BatchConfig;
-use storage::model_source::{load_model, S3ModelSource};
-use storage::predictions::DynamoDbPredictions;
-use storage::run_log::S3RunLog;
-use storage::scan::DynamoDbScan;
+use aws_adapter::config::BatchConfig;
+use aws_adapter::model_source::{load_model, S3ModelSource};
+use aws_adapter::predictions::DynamoDbPredictions;
+use aws_adapter::run_log::S3RunLog;
+use aws_adapter::scan::DynamoDbScan;
 
 type AwsJob = Job<DynamoDbScan, DynamoDbPredictions, S3RunLog>;
 
@@ -53,9 +53,9 @@ async fn main() -> Result<(), Error> {
 async fn init() -> Result<(AwsJob, aws_sdk_lambda::Client, Duration), String> {
     let config = BatchConfig::from_env().map_err(|e| e.to_string())?;
     let shared =
-        storage::aws_config::load_defaults(storage::aws_config::BehaviorVersion::latest()).await;
-    let s3 = storage::aws_sdk_s3::Client::new(&shared);
-    let dynamodb = storage::aws_sdk_dynamodb::Client::new(&shared);
+        aws_adapter::aws_config::load_defaults(aws_adapter::aws_config::BehaviorVersion::latest()).await;
+    let s3 = aws_adapter::aws_sdk_s3::Client::new(&shared);
+    let dynamodb = aws_adapter::aws_sdk_dynamodb::Client::new(&shared);
     let model = load_model(&S3ModelSource::new(s3.clone(), config.model.clone()))
         .await
         .map_err(|e| e.to_string())?;

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use scoring::Model;
-use storage::attributes::PRODUCT_ID;
-use storage::aws_sdk_dynamodb::types::AttributeValue;
-use storage::predictions::{Prediction, PredictionSink, MAX_BATCH};
-use storage::retry::Failure;
-use storage::scan::AttributeScan;
+use aws_adapter::attributes::PRODUCT_ID;
+use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
+use aws_adapter::predictions::{Prediction, PredictionSink, MAX_BATCH};
+use aws_adapter::retry::Failure;
+use aws_adapter::scan::AttributeScan;
 
 use crate::run::{RunState, SegmentState, Totals};
 
@@ -181,7 +181,7 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
     /// is dropped as soon as it is read (while still in cache) and its id moved, not copied.
     fn score(
         &self,
-        items: Vec<storage::item::Item>,
+        items: Vec<aws_adapter::item::Item>,
         stamp: &Stamp,
         totals: &mut Totals,
     ) -> Result<Vec<Prediction>, RunError> {

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use batch::pipeline::SCAN_PAGE_ITEMS;
 use batch::Summary;
-use devstack::moto::{aws_env, test_endpoint, unique_name};
-use devstack::resources;
-use devstack::runtime_api::{Options, RuntimeApi};
-use devstack::stack::{demo_model_bytes, Clients};
+use testkit::moto::{aws_env, test_endpoint, unique_name};
+use testkit::resources;
+use testkit::runtime_api::{Options, RuntimeApi};
+use testkit::stack::{demo_model_bytes, Clients};
 use support::{assert_every_row_once_by, products, stored_predictions, RUN_ID};
 use tokio::process::Child;
 
@@ -24,7 +24,7 @@ struct Stack {
     env: Vec<(&'static str, String)>,
     bucket: String,
     predictions_table: String,
-    items: Vec<storage::item::Item>,
+    items: Vec<aws_adapter::item::Item>,
 }
 
 /// Bucket + model, an attribute table with `rows` products, an empty predictions table;
@@ -97,10 +97,10 @@ fn spawn(api: &RuntimeApi, env: &[(&'static str, String)]) -> Child {
 }
 
 fn scheduled_event() -> Vec<u8> {
-    std::fs::read(devstack::moto::repository_root().join("events/batch-scheduled.json")).unwrap()
+    std::fs::read(testkit::moto::repository_root().join("events/batch-scheduled.json")).unwrap()
 }
 
-async fn summary_of(pending: devstack::runtime_api::PendingInvocation) -> Summary {
+async fn summary_of(pending: testkit::runtime_api::PendingInvocation) -> Summary {
     let done = tokio::time::timeout(Duration::from_secs(120), pending.wait())
         .await
         .expect("the invocation ends in time")

@@ -15,9 +15,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use batch::Job;
-use storage::predictions::{DynamoDbPredictions, Prediction, PredictionSink};
-use storage::run_log::InMemoryRunLog;
-use storage::scan::{AttributeScan, DynamoDbScan};
+use aws_adapter::predictions::{DynamoDbPredictions, Prediction, PredictionSink};
+use aws_adapter::run_log::InMemoryRunLog;
+use aws_adapter::scan::{AttributeScan, DynamoDbScan};
 use support::*;
 
 const TABLE: &str = "predictions";

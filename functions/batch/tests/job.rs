@@ -5,9 +5,9 @@ mod support;
 
 use batch::continuation::RecordedContinuations;
 use batch::JobError;
-use storage::aws_sdk_dynamodb::types::AttributeValue;
-use storage::predictions::{Fault, InMemoryPredictions};
-use storage::retry::Failure;
+use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
+use aws_adapter::predictions::{Fault, InMemoryPredictions};
+use aws_adapter::retry::Failure;
 use support::*;
 
 #[tokio::test]

@@ -5,10 +5,10 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use lambda_http::Request;
 use predict::App;
 use scoring::Model;
-use storage::attributes::InMemoryAttributes;
+use aws_adapter::attributes::InMemoryAttributes;
 
 fn repository() -> std::path::PathBuf {
-    devstack::moto::repository_root()
+    testkit::moto::repository_root()
 }
 
 fn event(file: &str) -> String {
@@ -21,7 +21,7 @@ fn app() -> App<InMemoryAttributes> {
         "bench",
     )
     .unwrap();
-    let items = devstack::demo_data::repository_wines()
+    let items = testkit::demo_data::repository_wines()
         .unwrap()
         .into_iter()
         .map(|item| (item.string("product_id").unwrap().to_owned(), item))

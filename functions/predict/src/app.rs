@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use scoring::{Model, ScoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use storage::attributes::AttributeStore;
+use aws_adapter::attributes::AttributeStore;
 
 use crate::routes::{route, NoRoute, Route};
 

@@ -7,9 +7,9 @@ pub mod routes;
 
 pub use app::{ApiError, App, MAX_BODY_BYTES, MAX_INSTANCES};
 
-use storage::attributes::DynamoDbAttributes;
-use storage::config::{ConfigError, PredictConfig};
-use storage::model_source::{load_model, ModelLoadError, S3ModelSource};
+use aws_adapter::attributes::DynamoDbAttributes;
+use aws_adapter::config::{ConfigError, PredictConfig};
+use aws_adapter::model_source::{load_model, ModelLoadError, S3ModelSource};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -23,14 +23,14 @@ pub enum InitError {
 /// Any failure stops the function before it serves: it never answers without a model.
 pub async fn init() -> Result<App<DynamoDbAttributes>, InitError> {
     let config = PredictConfig::from_env()?;
-    let (s3, dynamodb) = storage::aws_clients().await;
+    let (s3, dynamodb) = aws_adapter::aws_clients().await;
     init_with(&config, s3, dynamodb).await
 }
 
 pub async fn init_with(
     config: &PredictConfig,
-    s3: storage::aws_sdk_s3::Client,
-    dynamodb: storage::aws_sdk_dynamodb::Client,
+    s3: aws_adapter::aws_sdk_s3::Client,
+    dynamodb: aws_adapter::aws_sdk_dynamodb::Client,
 ) -> Result<App<DynamoDbAttributes>, InitError> {
     let model = load_model(&S3ModelSource::new(s3, config.model.clone())).await?;
     tracing::info!(

@@ -7,10 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use devstack::moto::{test_endpoint as moto_endpoint, unique_name as unique};
-use devstack::resources;
-use devstack::runtime_api::RuntimeApi;
-use devstack::stack::Clients;
+use testkit::moto::{test_endpoint as moto_endpoint, unique_name as unique};
+use testkit::resources;
+use testkit::runtime_api::RuntimeApi;
+use testkit::stack::Clients;
 use support::{demo_model_bytes, event_files, repository, EXPECTED_STATUS};
 use tokio::process::Child;
 
@@ -25,11 +25,11 @@ async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
             .unwrap();
     }
     resources::create_table(&c.dynamodb, &table).await.unwrap();
-    let wines = devstack::demo_data::repository_wines().unwrap();
+    let wines = testkit::demo_data::repository_wines().unwrap();
     resources::put_items(&c.dynamodb, &table, &wines[..5], |_| {})
         .await
         .unwrap();
-    let mut env = devstack::moto::aws_env(&moto_endpoint());
+    let mut env = testkit::moto::aws_env(&moto_endpoint());
     env.extend([
         ("MODEL_BUCKET", bucket),
         ("MODEL_KEY", "model.onnx".into()),

@@ -6,8 +6,8 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request};
 use predict::{App, MAX_BODY_BYTES, MAX_INSTANCES};
 use serde_json::{json, Value};
-use storage::attributes::InMemoryAttributes;
-use storage::aws_sdk_dynamodb::types::AttributeValue;
+use aws_adapter::attributes::InMemoryAttributes;
+use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
 use support::{demo_app, demo_model, demo_store, json_body, request, wines};
 
 fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {

@@ -8,23 +8,23 @@ use batch::continuation::RecordedContinuations;
 use batch::pipeline::{RetryPolicy, Settings};
 use batch::{BatchEvent, Job, Summary};
 use scoring::Model;
-use storage::aws_sdk_dynamodb::types::AttributeValue;
-use storage::item::Item;
-use storage::predictions::{InMemoryPredictions, Prediction};
-use storage::run_log::InMemoryRunLog;
-use storage::scan::InMemoryScan;
+use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
+use aws_adapter::item::Item;
+use aws_adapter::predictions::{InMemoryPredictions, Prediction};
+use aws_adapter::run_log::InMemoryRunLog;
+use aws_adapter::scan::InMemoryScan;
 
 pub const SCHEDULE_TIME: &str = "2026-11-24T02:00:00Z";
 pub const RUN_ID: &str = "nightly-2026-11-24T02:00:00Z";
 
 pub fn demo_model() -> Model {
-    let path = devstack::moto::repository_root().join("model/wine_quality.onnx");
+    let path = testkit::moto::repository_root().join("model/wine_quality.onnx");
     Model::load(&std::fs::read(path).unwrap(), "model-v1").unwrap()
 }
 
 /// `n` products: the wines, repeated, with ids `p-00000` ...
 pub fn products(n: usize) -> Vec<Item> {
-    let wines = devstack::demo_data::repository_wines().unwrap();
+    let wines = testkit::demo_data::repository_wines().unwrap();
     (0..n)
         .map(|i| {
             let mut item = wines[i % wines.len()].clone();
@@ -37,7 +37,7 @@ pub fn products(n: usize) -> Vec<Item> {
 
 /// A scheduled event as EventBridge delivers it (the file in events/).
 pub fn scheduled_event() -> BatchEvent {
-    let path = devstack::moto::repository_root().join("events/batch-scheduled.json");
+    let path = testkit::moto::repository_root().join("events/batch-scheduled.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -70,9 +70,9 @@ pub fn job(items: Vec<Item>, page_size: usize, sink: InMemoryPredictions) -> Mem
 /// not sent.
 pub async fn invoke_scheduled<S, P, L>(job: &Job<S, P, L>) -> Result<Summary, batch::JobError>
 where
-    S: storage::scan::AttributeScan,
-    P: storage::predictions::PredictionSink,
-    L: storage::run_log::RunLog,
+    S: aws_adapter::scan::AttributeScan,
+    P: aws_adapter::predictions::PredictionSink,
+    L: aws_adapter::run_log::RunLog,
 {
     job.invoke(
         scheduled_event(),
@@ -87,9 +87,9 @@ where
 /// Lambda would; `stop_now` gives every invocation a deadline already past.
 pub async fn run_to_completion<S, P, L>(job: &Job<S, P, L>, stop_now: bool) -> (Summary, usize)
 where
-    S: storage::scan::AttributeScan,
-    P: storage::predictions::PredictionSink,
-    L: storage::run_log::RunLog,
+    S: aws_adapter::scan::AttributeScan,
+    P: aws_adapter::predictions::PredictionSink,
+    L: aws_adapter::run_log::RunLog,
 {
     let continuations = RecordedContinuations::default();
     let mut event = scheduled_event();
@@ -146,7 +146,7 @@ pub fn assert_every_row_once_by(
 /// Every item of a predictions table on DynamoDB (moto), by product id; fails on an item
 /// that is not a well-formed result or a product written twice.
 pub async fn stored_predictions(
-    dynamodb: &storage::aws_sdk_dynamodb::Client,
+    dynamodb: &aws_adapter::aws_sdk_dynamodb::Client,
     table: &str,
 ) -> HashMap<String, Prediction> {
     let mut all = HashMap::new();

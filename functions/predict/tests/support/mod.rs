@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use lambda_http::{Body, Request, Response};
 use predict::App;
 use scoring::Model;
-use storage::attributes::InMemoryAttributes;
-use storage::item::Item;
+use aws_adapter::attributes::InMemoryAttributes;
+use aws_adapter::item::Item;
 
 /// Every file of `events/` and its expected status, whatever the backing store.
 pub const EXPECTED_STATUS: &[(&str, u16)] = &[
@@ -26,7 +26,7 @@ pub const EXPECTED_STATUS: &[(&str, u16)] = &[
 /// The repository root (this module is also compiled into the top-level e2e tests, so it
 /// does not use its own crate's manifest directory).
 pub fn repository() -> PathBuf {
-    devstack::moto::repository_root()
+    testkit::moto::repository_root()
 }
 
 pub fn demo_model_bytes() -> Vec<u8> {
@@ -38,7 +38,7 @@ pub fn demo_model() -> Model {
 }
 
 pub fn wines() -> Vec<Item> {
-    devstack::demo_data::repository_wines().unwrap()
+    testkit::demo_data::repository_wines().unwrap()
 }
 
 pub fn demo_store() -> InMemoryAttributes {

@@ -10,11 +10,12 @@ use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use devstack::moto::{free_port, repository_root, Moto};
-use devstack::resources;
-use devstack::runtime_api::{Options, RuntimeApi};
-use devstack::stack::{self, Clients};
+use testkit::moto::{free_port, repository_root, Moto};
+use testkit::resources;
+use testkit::runtime_api::{Options, RuntimeApi};
+use testkit::stack::{self, Clients};
 use tokio::process::Command;
+mod http;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -64,7 +65,7 @@ async fn with_moto(command: &[String]) -> Result<ExitCode, String> {
 }
 
 async fn load_wines(table: &str) -> Result<ExitCode, String> {
-    let (_, dynamodb) = storage::aws_clients().await;
+    let (_, dynamodb) = aws_adapter::aws_clients().await;
     let total = stack::load_wines(&dynamodb, table, |done, total| {
         if done % 200 == 0 || done == total {
             eprint!("\rloading wines into {table}: {done}/{total}");
@@ -148,7 +149,7 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
         ("GET", "/predict/wine-0001", None),
         ("POST", "/predict", Some(post_body.as_str())),
     ] {
-        let (status, answer) = devstack::http::call(port, method, path, body)
+        let (status, answer) = http::call(port, method, path, body)
             .await
             .map_err(|e| e.to_string())?;
         println!("\n{method} {path} -> {status}\n{answer}");
@@ -285,7 +286,7 @@ async fn stop_group(child: &mut tokio::process::Child) {
 async fn wait_ready(port: u16, watch: &mut tokio::process::Child) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
-        if let Ok((200, _)) = devstack::http::call(port, "GET", "/health", None).await {
+        if let Ok((200, _)) = http::call(port, "GET", "/health", None).await {
             return Ok(());
         }
         if let Ok(Some(status)) = watch.try_wait() {

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use devstack::runtime_api::RuntimeApi;
+//! use testkit::runtime_api::RuntimeApi;
 //! let api = RuntimeApi::start().await?;
 //! // spawn the bootstrap with AWS_LAMBDA_RUNTIME_API = api.address(), then:
 //! let ready_at = api.wait_for_poll(1).await?; // its first `/next`: init is over

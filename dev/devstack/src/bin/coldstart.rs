@@ -1,6 +1,6 @@
 //! Cold start, warm latency, memory and package size of the predict Lambda's release
 //! bootstrap, measured on this machine with no AWS account: moto stands in for S3 and
-//! DynamoDB, and [`devstack::runtime_api`] for the Lambda Runtime API.
+//! DynamoDB, and [`testkit::runtime_api`] for the Lambda Runtime API.
 //!
 //! How to run it (from the repository root; it builds nothing itself):
 //!
@@ -41,13 +41,13 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use devstack::moto::{self, repository_root, Moto};
-use devstack::runtime_api::{Invocation, RuntimeApi};
-use devstack::{demo_data, resources};
+use testkit::moto::{self, repository_root, Moto};
+use testkit::runtime_api::{Invocation, RuntimeApi};
+use testkit::{demo_data, resources};
 use serde_json::{json, Value};
-use storage::aws_sdk_dynamodb::types::AttributeValue;
-use storage::item::Item;
-use storage::{aws_sdk_dynamodb as dynamodb, aws_sdk_s3 as s3};
+use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
+use aws_adapter::item::Item;
+use aws_adapter::{aws_sdk_dynamodb as dynamodb, aws_sdk_s3 as s3};
 use tokio::process::{Child, Command};
 
 const MODEL_BUCKET: &str = "models";
@@ -439,7 +439,7 @@ impl Workload {
 }
 
 fn product_id(wine: &Item) -> Result<String, String> {
-    wine.string(storage::attributes::PRODUCT_ID)
+    wine.string(aws_adapter::attributes::PRODUCT_ID)
         .map(str::to_owned)
         .ok_or_else(|| "a wine without product_id".to_owned())
 }

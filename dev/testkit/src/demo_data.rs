@@ -2,8 +2,8 @@
 //! `wine-0001` for the first data row up to `wine-1599`, and the eleven attributes under
 //! the model's snake_case names. The `quality` label is not an attribute and is left out.
 
-use storage::aws_sdk_dynamodb::types::AttributeValue;
-use storage::item::Item;
+use aws_sdk_dynamodb::types::AttributeValue;
+use crate::Item;
 
 pub const LABEL: &str = "quality";
 
@@ -54,8 +54,8 @@ pub fn wine_products(csv: &str) -> Result<Vec<Item>, String> {
                     Ok((name.clone(), AttributeValue::N(value.to_owned())))
                 })
                 .collect::<Result<_, String>>()?;
-            item.0.insert(
-                storage::attributes::PRODUCT_ID.to_owned(),
+            item.insert(
+                crate::PRODUCT_ID.to_owned(),
                 AttributeValue::S(product_id(row)),
             );
             Ok(item)
@@ -81,12 +81,12 @@ mod tests {
     fn all_1599_wines_with_eleven_attributes_and_an_id() {
         let wines = repository_wines().unwrap();
         assert_eq!(wines.len(), 1599);
-        assert_eq!(wines[0].string("product_id"), Some("wine-0001"));
-        assert_eq!(wines[1598].string("product_id"), Some("wine-1599"));
-        assert_eq!(wines[0].0.len(), 12);
-        assert_eq!(wines[0].0["fixed_acidity"], AttributeValue::N("7.4".into()));
-        assert_eq!(wines[0].0["ph"], AttributeValue::N("3.51".into()));
-        assert!(!wines[0].0.contains_key("quality"));
+        assert_eq!(wines[0].get("product_id").and_then(|v| v.as_s().ok()).map(String::as_str), Some("wine-0001"));
+        assert_eq!(wines[1598].get("product_id").and_then(|v| v.as_s().ok()).map(String::as_str), Some("wine-1599"));
+        assert_eq!(wines[0].len(), 12);
+        assert_eq!(wines[0]["fixed_acidity"], AttributeValue::N("7.4".into()));
+        assert_eq!(wines[0]["ph"], AttributeValue::N("3.51".into()));
+        assert!(!wines[0].contains_key("quality"));
     }
 
     #[test]

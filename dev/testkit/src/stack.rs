@@ -1,7 +1,7 @@
 //! The demo stack's resources on a moto server: names, creation, seeding.
 
-use storage::aws_sdk_dynamodb as dynamodb;
-use storage::aws_sdk_s3 as s3;
+use aws_sdk_dynamodb as dynamodb;
+use aws_sdk_s3 as s3;
 
 use crate::{demo_data, moto, resources};
 

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use storage::aws_config::{self, BehaviorVersion, SdkConfig};
-use storage::aws_sdk_s3::config::{Credentials, Region};
+use aws_config::{self, BehaviorVersion, SdkConfig};
+use aws_sdk_s3::config::{Credentials, Region};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 

@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use storage::attributes::PRODUCT_ID;
-use storage::aws_sdk_dynamodb::types::{
+use crate::PRODUCT_ID;
+use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PutRequest, ScalarAttributeType,
     WriteRequest,
 };
-use storage::aws_sdk_s3::primitives::ByteStream;
-use storage::aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use storage::item::Item;
-use storage::{aws_sdk_dynamodb as dynamodb, aws_sdk_s3 as s3};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use crate::Item;
+use {aws_sdk_dynamodb as dynamodb, aws_sdk_s3 as s3};
 
 fn fail(what: &str, e: impl std::error::Error) -> String {
     format!("{what}: {}", dynamodb::error::DisplayErrorContext(e))
@@ -96,7 +96,7 @@ pub async fn put_items(
             .iter()
             .map(|item| {
                 let put = PutRequest::builder()
-                    .set_item(Some(item.0.clone()))
+                    .set_item(Some(item.clone()))
                     .build()
                     .map_err(|e| e.to_string())?;
                 Ok(WriteRequest::builder().put_request(put).build())

@@ -1,0 +1,15 @@
+//! Test support for the functions' tests, the end-to-end tests and the local stack:
+//! moto server on a free loopback port, a local Lambda Runtime API, the demo resources.
+//! Dev and test only: no deployed function depends on it.
+
+pub mod demo_data;
+pub mod moto;
+pub mod resources;
+pub mod runtime_api;
+pub mod stack;
+
+/// A DynamoDB item as the SDK holds it: the test kit writes and reads tables directly.
+pub type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// The partition key of every table the functions use.
+pub const PRODUCT_ID: &str = "product_id";
