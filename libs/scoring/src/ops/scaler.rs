@@ -1,6 +1,5 @@
 //! `ai.onnx.ml.Scaler`: `Y = (X - offset) * scale`, per column (skl2onnx emits it for
-//! every StandardScaler). Expanded into tract's own Sub and Mul so the optimizer can fuse
-//! it with whatever follows.
+//! every StandardScaler).
 
 use std::borrow::Cow;
 
@@ -83,8 +82,8 @@ impl Expansion for Scaler {
 }
 
 /// The typed op: one pass over the rows, in place when tract hands over the only copy.
-/// (Expressed as tract's broadcasting Sub and Mul, it ran through ndarray's generic zip and
-/// cost more than the model it fed.)
+/// Not tract's broadcasting Sub and Mul: their generic ndarray zip costs more than the
+/// model it feeds.
 #[derive(Debug, Clone, PartialEq)]
 struct ScaleColumns {
     offset: Vec<f32>,

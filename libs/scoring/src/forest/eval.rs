@@ -1,0 +1,155 @@
+//! Scoring rows by walking the flat layout in lock-step lanes.
+
+use super::{Aggregate, Forest, ForestError, Mode, Node};
+
+/// Lanes walked in lock-step: enough independent loads to hide L1/L2 latency, few enough
+/// to stay in registers.
+const LANES: usize = 8;
+
+impl Forest {
+    /// Scores `x`, a row-major matrix with `width` columns, into `out`
+    /// (`rows * n_targets`, row-major).
+    pub fn eval(&self, x: &[f32], width: usize, out: &mut [f32]) -> Result<(), ForestError> {
+        if width < self.n_features.max(1) {
+            invalid!(
+                "the ensemble reads feature {} but rows have {width} columns",
+                self.n_features.max(1) - 1
+            );
+        }
+        if x.len() % width != 0 {
+            invalid!("{} values do not make rows of {width}", x.len());
+        }
+        let rows = x.len() / width;
+        if out.len() != rows * self.n_targets {
+            invalid!(
+                "output has room for {} values, {} needed",
+                out.len(),
+                rows * self.n_targets
+            );
+        }
+        match self.uniform_mode {
+            Some(Mode::Leq) => self.eval_with::<Leq>(x, width, out),
+            Some(Mode::Lt) => self.eval_with::<Lt>(x, width, out),
+            Some(Mode::Gte) => self.eval_with::<Gte>(x, width, out),
+            Some(Mode::Gt) => self.eval_with::<Gt>(x, width, out),
+            Some(Mode::Eq) | Some(Mode::Neq) | None => self.eval_with::<PerNode>(x, width, out),
+        }
+        Ok(())
+    }
+
+    fn eval_with<C: Compare>(&self, x: &[f32], width: usize, out: &mut [f32]) {
+        let nt = self.n_targets;
+        out.fill(self.aggregate.identity());
+        let mut blocks = x.chunks_exact(width * LANES);
+        let mut row0 = 0;
+        // Batches: lanes are rows, each tree is walked by LANES rows at once.
+        for block in blocks.by_ref() {
+            let rows: [&[f32]; LANES] = std::array::from_fn(|l| &block[l * width..(l + 1) * width]);
+            for tree in &self.trees {
+                let leaves = self.walk::<C, _>([tree.root; LANES], &rows, tree.depth);
+                for (l, leaf) in leaves.into_iter().enumerate() {
+                    self.accumulate(&mut out[(row0 + l) * nt..(row0 + l + 1) * nt], leaf);
+                }
+            }
+            row0 += LANES;
+        }
+        // Few rows: lanes are trees of one row.
+        for row in blocks.remainder().chunks_exact(width) {
+            let acc = &mut out[row0 * nt..(row0 + 1) * nt];
+            let rows = [row; LANES];
+            let mut groups = self.trees.chunks_exact(LANES);
+            for group in groups.by_ref() {
+                let depth = group[LANES - 1].depth; // sorted: the deepest is last
+                let leaves =
+                    self.walk::<C, _>(std::array::from_fn(|l| group[l].root), &rows, depth);
+                for leaf in leaves {
+                    self.accumulate(acc, leaf);
+                }
+            }
+            for tree in groups.remainder() {
+                let [leaf] = self.walk::<C, _>([tree.root], &[row], tree.depth);
+                self.accumulate(acc, leaf);
+            }
+            row0 += 1;
+        }
+        self.finish(out);
+    }
+
+    /// Walks `L` lanes `depth` steps; lane `l` starts at node `start[l]` with row `rows[l]`.
+    /// Leaves loop onto themselves, so every lane ends on its leaf.
+    #[inline(always)]
+    fn walk<C: Compare, const L: usize>(
+        &self,
+        start: [u32; L],
+        rows: &[&[f32]; L],
+        depth: u32,
+    ) -> [u32; L] {
+        let mut at = start;
+        for _ in 0..depth {
+            for l in 0..L {
+                let n = &self.nodes[at[l] as usize];
+                let x = rows[l][n.feature()];
+                let go = C::compare(n, x) | (x.is_nan() & n.nan_goes_true());
+                at[l] = n.next[go as usize];
+            }
+        }
+        at
+    }
+
+    #[inline(always)]
+    fn accumulate(&self, acc: &mut [f32], leaf: u32) {
+        let nt = self.n_targets;
+        let values = &self.values[leaf as usize * nt..(leaf as usize + 1) * nt];
+        for (a, &v) in acc.iter_mut().zip(values) {
+            *a = self.aggregate.combine(*a, v);
+        }
+    }
+
+    /// Turns accumulators into scores, as onnxruntime does: AVERAGE divides by the number
+    /// of trees, a target no leaf wrote is its base value, and the base value is added last.
+    fn finish(&self, out: &mut [f32]) {
+        let n_trees = self.trees.len() as f32;
+        for row in out.chunks_exact_mut(self.n_targets) {
+            for (v, &base) in row.iter_mut().zip(&self.base_values) {
+                *v = match self.aggregate {
+                    Aggregate::Sum => *v + base,
+                    Aggregate::Average => *v / n_trees + base,
+                    Aggregate::Min | Aggregate::Max => {
+                        if v.is_nan() {
+                            base
+                        } else {
+                            *v + base
+                        }
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// The branch test, chosen once per ensemble so the common single-mode case has no match
+/// in the inner loop.
+trait Compare {
+    fn compare(n: &Node, x: f32) -> bool;
+}
+
+macro_rules! uniform_compare {
+    ($($name:ident: $op:tt),*) => {$(
+        struct $name;
+        impl Compare for $name {
+            #[inline(always)]
+            fn compare(n: &Node, x: f32) -> bool {
+                x $op n.threshold
+            }
+        }
+    )*};
+}
+uniform_compare!(Leq: <=, Lt: <, Gte: >=, Gt: >);
+
+struct PerNode;
+impl Compare for PerNode {
+    #[inline(always)]
+    fn compare(n: &Node, x: f32) -> bool {
+        n.mode().compare(x, n.threshold)
+    }
+}

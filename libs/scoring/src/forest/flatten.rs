@@ -1,0 +1,223 @@
+//! From ONNX-ML node and weight lists to the flat, validated layout.
+
+use std::collections::HashMap;
+
+use super::{
+    Aggregate, Forest, ForestError, Mode, Node, Tree, FEATURE_MASK, MODE_SHIFT, NAN_TRUE_BIT,
+};
+
+/// One tree node as given by an ONNX-ML tree ensemble, before flattening.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub tree_id: i64,
+    pub node_id: i64,
+    /// `None` for a leaf.
+    pub mode: Option<Mode>,
+    pub feature: usize,
+    pub threshold: f64,
+    pub true_id: i64,
+    pub false_id: i64,
+    pub missing_tracks_true: bool,
+}
+
+/// One leaf weight: `weight` is added to (or min/maxed into) `target` when a row reaches
+/// node (`tree_id`, `node_id`).
+#[derive(Clone, Debug)]
+pub struct LeafWeight {
+    pub tree_id: i64,
+    pub node_id: i64,
+    pub target: usize,
+    pub weight: f64,
+}
+
+impl Forest {
+    pub fn new(
+        nodes: &[NodeSpec],
+        leaves: &[LeafWeight],
+        n_targets: usize,
+        aggregate: Aggregate,
+        base_values: &[f64],
+    ) -> Result<Forest, ForestError> {
+        if nodes.is_empty() {
+            invalid!("the ensemble has no nodes");
+        }
+        if n_targets == 0 {
+            invalid!("n_targets must be at least 1");
+        }
+        let base_values: Vec<f32> = match base_values.len() {
+            0 => vec![0.0; n_targets],
+            n if n == n_targets => base_values.iter().map(|&v| v as f32).collect(),
+            n => invalid!("base_values has {n} values for {n_targets} targets"),
+        };
+
+        // (tree, node) -> position in `nodes`; trees in order of first appearance.
+        let mut by_id: HashMap<(i64, i64), usize> = HashMap::with_capacity(nodes.len());
+        let mut tree_order: Vec<i64> = Vec::new();
+        let mut tree_nodes: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            if by_id.insert((n.tree_id, n.node_id), i).is_some() {
+                invalid!("node {} of tree {} is defined twice", n.node_id, n.tree_id);
+            }
+            if n.feature > FEATURE_MASK as usize {
+                invalid!("feature index {} is out of range", n.feature);
+            }
+            tree_nodes
+                .entry(n.tree_id)
+                .or_insert_with(|| {
+                    tree_order.push(n.tree_id);
+                    Vec::new()
+                })
+                .push(i);
+        }
+
+        let child = |n: &NodeSpec, id: i64| -> Result<usize, ForestError> {
+            by_id.get(&(n.tree_id, id)).copied().ok_or_else(|| {
+                ForestError(format!(
+                    "node {} of tree {} points to node {id}, which does not exist",
+                    n.node_id, n.tree_id
+                ))
+            })
+        };
+
+        // Flatten each tree breadth-first from its root.
+        let mut flat_of = vec![u32::MAX; nodes.len()];
+        let mut order: Vec<usize> = Vec::with_capacity(nodes.len());
+        let mut trees = Vec::with_capacity(tree_order.len());
+        let mut depth_of = vec![0u32; nodes.len()];
+        for tree_id in &tree_order {
+            let members = &tree_nodes[tree_id];
+            let mut is_child = vec![false; members.len()];
+            let local: HashMap<usize, usize> =
+                members.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+            for &i in members {
+                let n = &nodes[i];
+                if n.mode.is_some() {
+                    for id in [n.true_id, n.false_id] {
+                        is_child[local[&child(n, id)?]] = true;
+                    }
+                }
+            }
+            let mut roots = members.iter().zip(&is_child).filter(|(_, c)| !**c);
+            let root = match (roots.next(), roots.next()) {
+                (Some((&r, _)), None) => r,
+                (None, _) => invalid!("tree {tree_id} has no root (its nodes form a cycle)"),
+                (Some(_), Some(_)) => {
+                    invalid!("tree {tree_id} has more than one root (disconnected nodes)")
+                }
+            };
+            let start = order.len();
+            flat_of[root] = start as u32;
+            order.push(root);
+            let mut depth = 0;
+            let mut k = start;
+            while k < order.len() {
+                let i = order[k];
+                let n = &nodes[i];
+                depth = depth.max(depth_of[i]);
+                if n.mode.is_some() {
+                    for id in [n.false_id, n.true_id] {
+                        let c = child(n, id)?;
+                        if flat_of[c] != u32::MAX {
+                            invalid!(
+                                "node {} of tree {tree_id} is reached twice: the tree is not a tree",
+                                n.node_id
+                            );
+                        }
+                        flat_of[c] = order.len() as u32;
+                        depth_of[c] = depth_of[i] + 1;
+                        order.push(c);
+                    }
+                }
+                k += 1;
+            }
+            trees.push(Tree {
+                root: start as u32,
+                depth,
+            });
+        }
+
+        let flat: Vec<Node> = order
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                let n = &nodes[i];
+                match n.mode {
+                    Some(mode) => {
+                        let mode_ix = Mode::ALL.iter().position(|m| *m == mode).unwrap() as u32;
+                        // NaN fails every ordered comparison and passes `!=`, as in onnxruntime.
+                        let nan_true = n.missing_tracks_true || mode == Mode::Neq;
+                        Node {
+                            packed: n.feature as u32
+                                | (mode_ix << MODE_SHIFT)
+                                | if nan_true { NAN_TRUE_BIT } else { 0 },
+                            threshold: mode.threshold_f32(n.threshold),
+                            next: [
+                                flat_of[by_id[&(n.tree_id, n.false_id)]],
+                                flat_of[by_id[&(n.tree_id, n.true_id)]],
+                            ],
+                        }
+                    }
+                    // Feature 0 exists whenever a row does; the result is ignored anyway.
+                    None => Node {
+                        packed: 0,
+                        threshold: 0.0,
+                        next: [k as u32, k as u32],
+                    },
+                }
+            })
+            .collect();
+
+        let mut values = vec![aggregate.identity(); flat.len() * n_targets];
+        for w in leaves {
+            let Some(&i) = by_id.get(&(w.tree_id, w.node_id)) else {
+                invalid!(
+                    "a target weight names node {} of tree {}, which does not exist",
+                    w.node_id,
+                    w.tree_id
+                );
+            };
+            if nodes[i].mode.is_some() {
+                invalid!(
+                    "a target weight names node {} of tree {}, which is not a leaf",
+                    w.node_id,
+                    w.tree_id
+                );
+            }
+            if w.target >= n_targets {
+                invalid!(
+                    "a target weight names target {}, but n_targets is {n_targets}",
+                    w.target
+                );
+            }
+            if flat_of[i] == u32::MAX {
+                continue; // unreachable from its tree's root: never used
+            }
+            let slot = &mut values[flat_of[i] as usize * n_targets + w.target];
+            *slot = aggregate.combine(*slot, w.weight as f32);
+        }
+
+        let modes: Vec<Mode> = nodes.iter().filter_map(|n| n.mode).collect();
+        let uniform_mode = match modes.first() {
+            Some(&m) if modes.iter().all(|&x| x == m) => Some(m),
+            Some(_) => None,
+            None => Some(Mode::Leq), // only leaves: any mode works
+        };
+        let n_features = nodes
+            .iter()
+            .filter(|n| n.mode.is_some())
+            .map(|n| n.feature + 1)
+            .max()
+            .unwrap_or(0);
+        trees.sort_by_key(|t| t.depth);
+        Ok(Forest {
+            nodes: flat,
+            values,
+            trees,
+            uniform_mode,
+            n_features,
+            n_targets,
+            aggregate,
+            base_values,
+        })
+    }
+}

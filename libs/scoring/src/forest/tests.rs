@@ -1,0 +1,194 @@
+use super::mode::next_down;
+use super::*;
+
+fn branch(
+    tree: i64,
+    id: i64,
+    mode: Mode,
+    feature: usize,
+    t: f64,
+    yes: i64,
+    no: i64,
+    nan_true: bool,
+) -> NodeSpec {
+    NodeSpec {
+        tree_id: tree,
+        node_id: id,
+        mode: Some(mode),
+        feature,
+        threshold: t,
+        true_id: yes,
+        false_id: no,
+        missing_tracks_true: nan_true,
+    }
+}
+
+fn leaf(tree: i64, id: i64) -> NodeSpec {
+    NodeSpec {
+        tree_id: tree,
+        node_id: id,
+        mode: None,
+        feature: 0,
+        threshold: 0.0,
+        true_id: 0,
+        false_id: 0,
+        missing_tracks_true: false,
+    }
+}
+
+fn weight(tree: i64, id: i64, target: usize, w: f64) -> LeafWeight {
+    LeafWeight {
+        tree_id: tree,
+        node_id: id,
+        target,
+        weight: w,
+    }
+}
+
+/// Tree 0: x0 <= 0.5 ? 1 : 2 (NaN -> true). Tree 1: x1 > 3 ? 10 : 20, listed out of order.
+fn two_trees(aggregate: Aggregate) -> Forest {
+    let nodes = [
+        branch(0, 0, Mode::Leq, 0, 0.5, 1, 2, true),
+        leaf(0, 1),
+        leaf(0, 2),
+        leaf(1, 7),
+        branch(1, 5, Mode::Gt, 1, 3.0, 7, 6, false),
+        leaf(1, 6),
+    ];
+    let leaves = [
+        weight(0, 1, 0, 1.0),
+        weight(0, 2, 0, 2.0),
+        weight(1, 7, 0, 10.0),
+        weight(1, 6, 0, 20.0),
+    ];
+    Forest::new(&nodes, &leaves, 1, aggregate, &[0.5]).unwrap()
+}
+
+fn score(f: &Forest, rows: &[[f32; 2]]) -> Vec<f32> {
+    let x: Vec<f32> = rows.iter().flatten().copied().collect();
+    let mut out = vec![0.0; rows.len()];
+    f.eval(&x, 2, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn aggregates_and_nan_routing() {
+    let rows = [[0.0, 4.0], [1.0, 0.0], [f32::NAN, f32::NAN]];
+    assert_eq!(
+        score(&two_trees(Aggregate::Sum), &rows),
+        vec![11.5, 22.5, 21.5]
+    );
+    assert_eq!(
+        score(&two_trees(Aggregate::Average), &rows),
+        vec![6.0, 11.5, 11.0]
+    );
+    assert_eq!(
+        score(&two_trees(Aggregate::Min), &rows),
+        vec![1.5, 2.5, 1.5]
+    );
+    assert_eq!(
+        score(&two_trees(Aggregate::Max), &rows),
+        vec![10.5, 20.5, 20.5]
+    );
+}
+
+#[test]
+fn batch_lanes_agree_with_single_rows() {
+    let f = two_trees(Aggregate::Sum);
+    let rows: Vec<[f32; 2]> = (0..21).map(|i| [i as f32 * 0.07, (i % 7) as f32]).collect();
+    let batch = score(&f, &rows);
+    for (row, want) in rows.iter().zip(batch) {
+        assert_eq!(score(&f, &[*row]), vec![want]);
+    }
+}
+
+#[test]
+fn double_thresholds_round_the_way_each_comparison_needs() {
+    let t = 0.1f64; // 0.1f32 is slightly above 0.1f64
+    let x = 0.1f32;
+    for mode in Mode::ALL {
+        let t32 = mode.threshold_f32(t);
+        let exact = match mode {
+            Mode::Leq => (x as f64) <= t,
+            Mode::Lt => (x as f64) < t,
+            Mode::Gte => (x as f64) >= t,
+            Mode::Gt => (x as f64) > t,
+            Mode::Eq => (x as f64) == t,
+            Mode::Neq => (x as f64) != t,
+        };
+        assert_eq!(mode.compare(x, t32), exact, "{mode:?}");
+        assert_eq!(
+            mode.compare(next_down(x), t32),
+            mode.compare(next_down(x) as f64 as f32, t32)
+        );
+    }
+    assert_eq!(Mode::Leq.threshold_f32(0.5), 0.5);
+}
+
+#[test]
+fn multi_target_leaves() {
+    let nodes = [
+        branch(0, 0, Mode::Lt, 0, 0.0, 1, 2, false),
+        leaf(0, 1),
+        leaf(0, 2),
+    ];
+    let leaves = [
+        weight(0, 1, 0, 1.0),
+        weight(0, 1, 1, 2.0),
+        weight(0, 2, 1, 3.0),
+        weight(0, 2, 1, 0.5),
+    ];
+    let f = Forest::new(&nodes, &leaves, 2, Aggregate::Sum, &[0.0, 100.0]).unwrap();
+    let mut out = vec![0.0; 4];
+    f.eval(&[-1.0, 1.0], 1, &mut out).unwrap();
+    assert_eq!(out, vec![1.0, 102.0, 0.0, 103.5]);
+}
+
+fn refused(nodes: &[NodeSpec], leaves: &[LeafWeight]) -> String {
+    Forest::new(nodes, leaves, 1, Aggregate::Sum, &[])
+        .unwrap_err()
+        .0
+}
+
+#[test]
+fn malformed_ensembles_are_refused() {
+    let ok_leaf = [leaf(0, 1), leaf(0, 2)];
+    let root = branch(0, 0, Mode::Leq, 0, 0.0, 1, 2, false);
+    assert!(refused(&[root.clone(), leaf(0, 1)], &[]).contains("node 2, which does not exist"));
+    assert!(
+        refused(&[root.clone(), root.clone(), leaf(0, 1), leaf(0, 2)], &[])
+            .contains("defined twice")
+    );
+    let cycle = [
+        branch(0, 0, Mode::Leq, 0, 0.0, 1, 1, false),
+        branch(0, 1, Mode::Leq, 0, 0.0, 0, 0, false),
+    ];
+    assert!(refused(&cycle, &[]).contains("no root"));
+    let shared = [branch(0, 0, Mode::Leq, 0, 0.0, 1, 1, false), leaf(0, 1)];
+    assert!(refused(&shared, &[]).contains("reached twice"));
+    let two_roots = [
+        root.clone(),
+        ok_leaf[0].clone(),
+        ok_leaf[1].clone(),
+        leaf(0, 9),
+    ];
+    assert!(refused(&two_roots, &[]).contains("more than one root"));
+    let all = [root.clone(), ok_leaf[0].clone(), ok_leaf[1].clone()];
+    assert!(refused(&all, &[weight(0, 0, 0, 1.0)]).contains("not a leaf"));
+    assert!(refused(&all, &[weight(0, 5, 0, 1.0)]).contains("does not exist"));
+    assert!(refused(&all, &[weight(0, 1, 3, 1.0)]).contains("target 3"));
+    assert!(refused(&[], &[]).contains("no nodes"));
+    let err = Forest::new(&all, &[], 1, Aggregate::Sum, &[1.0, 2.0]).unwrap_err();
+    assert!(err.0.contains("base_values"));
+}
+
+#[test]
+fn rows_too_narrow_for_the_features_used() {
+    let f = two_trees(Aggregate::Sum);
+    let mut out = vec![0.0; 2];
+    assert!(f
+        .eval(&[1.0, 2.0], 1, &mut out)
+        .unwrap_err()
+        .0
+        .contains("reads feature 1"));
+}
