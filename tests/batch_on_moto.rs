@@ -4,16 +4,17 @@
 #[path = "../functions/batch/tests/support/mod.rs"]
 mod support;
 
+use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
+use aws_adapter::s3::S3RunLog;
+use aws_adapter::CallPolicy;
 use batch::{Job, Summary};
-use testkit::resources;
-use e2e::{clients, unique};
-use aws_adapter::predictions::{DynamoDbPredictions, Prediction};
-use aws_adapter::run_log::S3RunLog;
-use aws_adapter::scan::DynamoDbScan;
+use e2e::{clients, function_clients, moto_or_skip, unique};
+use store::predictions::Prediction;
 use support::{
     assert_every_row_once, demo_model, fast_settings, products, run_to_completion,
     stored_predictions, RUN_ID,
 };
+use testkit::resources;
 
 type MotoJob = Job<DynamoDbScan, DynamoDbPredictions, S3RunLog>;
 
@@ -23,8 +24,10 @@ struct Stack {
     bucket: String,
 }
 
-async fn stack(rows: usize, page_size: Option<i32>) -> (Stack, Vec<aws_adapter::item::Item>) {
+async fn stack(rows: usize, page_size: Option<i32>) -> (Stack, Vec<testkit::Item>) {
     let c = clients().await;
+    // The clients the function builds: its retry policy, and the counter of its retries.
+    let f = function_clients(CallPolicy::BATCH).await;
     let (attributes, predictions, bucket) =
         (unique("attributes"), unique("predictions"), unique("runs"));
     resources::create_table(&c.dynamodb, &attributes)
@@ -39,16 +42,17 @@ async fn stack(rows: usize, page_size: Option<i32>) -> (Stack, Vec<aws_adapter::
         .await
         .unwrap();
     let model = demo_model();
-    let mut scan = DynamoDbScan::new(c.dynamodb.clone(), &attributes, model.features());
+    let mut scan = DynamoDbScan::new(f.dynamodb.clone(), &attributes, model.features());
     if let Some(n) = page_size {
         scan = scan.with_page_size(n);
     }
     let job = Job {
         scan,
-        sink: DynamoDbPredictions::new(c.dynamodb.clone(), &predictions),
-        run_log: S3RunLog::new(c.s3.clone(), &bucket, "batch-runs/"),
+        sink: DynamoDbPredictions::new(f.dynamodb.clone(), &predictions),
+        run_log: S3RunLog::new(f.s3.clone(), &bucket, "batch-runs/"),
         segments: 4,
         settings: fast_settings(),
+        store_retries: Box::new(f.retries.clone()),
         model,
     };
     (
@@ -68,6 +72,7 @@ async fn results(table: &str) -> std::collections::HashMap<String, Prediction> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_rows_over_four_segments_each_written_once_and_reruns_are_idempotent() {
+    moto_or_skip!();
     let (s, items) = stack(10_000, None).await;
     let (summary, invocations) = run_to_completion(&s.job, false).await;
     assert_eq!(invocations, 1);
@@ -127,6 +132,7 @@ async fn ten_thousand_rows_over_four_segments_each_written_once_and_reruns_are_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_cut_into_continuations_ends_like_a_one_shot_run() {
+    moto_or_skip!();
     let (s, items) = stack(1_500, Some(100)).await;
     let (summary, invocations) = run_to_completion(&s.job, true).await;
     assert!(invocations >= 3, "{invocations} invocations");

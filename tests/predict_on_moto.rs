@@ -5,11 +5,12 @@
 #[path = "../functions/predict/tests/support/mod.rs"]
 mod support;
 
-use testkit::{demo_data, resources};
-use e2e::{clients, unique};
-use predict::{init_with, InitError};
 use aws_adapter::config::{ModelLocation, PredictConfig};
+use aws_adapter::CallPolicy;
+use e2e::{clients, function_clients, moto_or_skip, unique};
+use predict::{init_with, InitError};
 use support::{demo_model_bytes, event_files, json_body, request, EXPECTED_STATUS};
+use testkit::{demo_data, resources};
 
 /// A bucket (versioned or not) holding `model` (if any) and an attribute table with `wines`.
 async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> PredictConfig {
@@ -40,13 +41,13 @@ async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> Predict
 
 async fn init(
     config: &PredictConfig,
-) -> Result<predict::App<aws_adapter::attributes::DynamoDbAttributes>, InitError> {
-    let c = clients().await;
-    init_with(config, c.s3, c.dynamodb).await
+) -> Result<predict::App<aws_adapter::dynamodb::DynamoDbAttributes>, InitError> {
+    init_with(config, &function_clients(CallPolicy::ONLINE).await).await
 }
 
 #[tokio::test]
 async fn every_event_against_moto() {
+    moto_or_skip!();
     let config = stack(Some(demo_model_bytes()), true, 1599).await;
     let app = init(&config).await.unwrap();
     for file in event_files() {
@@ -67,6 +68,7 @@ async fn every_event_against_moto() {
 
 #[tokio::test]
 async fn get_reads_dynamodb_and_scores_like_the_model() {
+    moto_or_skip!();
     let config = stack(Some(demo_model_bytes()), true, 30).await;
     let app = init(&config).await.unwrap();
     let model = scoring::Model::load(&demo_model_bytes(), "local").unwrap();
@@ -75,15 +77,13 @@ async fn get_reads_dynamodb_and_scores_like_the_model() {
         let id = demo_data::product_id(i);
         let mut req = request("predict-get.json");
         *req.uri_mut() = format!("/predict/{id}").parse().unwrap();
-        let req = lambda_http::RequestExt::with_path_parameters(
-            req,
-            std::collections::HashMap::from([("product_id".to_owned(), id.clone())]),
-        );
         let response = app.handle(req).await;
         let body = json_body(&response);
         assert_eq!(response.status(), 200, "{body}");
         assert_eq!(body["product_id"], id.as_str());
-        let want = model.score_row(&wines[i]).unwrap() as f64;
+        let want = model
+            .score_row(&aws_adapter::dynamodb::row(wines[i].clone()))
+            .unwrap() as f64;
         assert!(
             (body["score"].as_f64().unwrap() - want).abs() < 1e-6,
             "{id}: {body}"
@@ -93,6 +93,7 @@ async fn get_reads_dynamodb_and_scores_like_the_model() {
 
 #[tokio::test]
 async fn model_version_is_the_version_id_or_else_the_etag() {
+    moto_or_skip!();
     let c = clients().await;
     let versioned = stack(Some(demo_model_bytes()), true, 0).await;
     let app = init(&versioned).await.unwrap();
@@ -122,6 +123,7 @@ async fn model_version_is_the_version_id_or_else_the_etag() {
 
 #[tokio::test]
 async fn start_without_the_model_fails_naming_bucket_key_and_reason() {
+    moto_or_skip!();
     let config = stack(None, true, 0).await;
     let err = init(&config)
         .await
@@ -151,6 +153,7 @@ async fn start_without_the_model_fails_naming_bucket_key_and_reason() {
 
 #[tokio::test]
 async fn start_with_a_corrupt_model_fails_naming_the_reason() {
+    moto_or_skip!();
     let mut corrupt = demo_model_bytes();
     corrupt.truncate(1000);
     let config = stack(Some(corrupt), true, 0).await;

@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
-use testkit::{moto, resources};
-use e2e::{moto_endpoint, unique};
-use serde_json::{json, Value};
 use aws_adapter::config::{BatchConfig, PredictConfig};
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use e2e::{moto_or_skip, unique, venv_tool_or_skip};
+use serde_json::{json, Value};
+use testkit::{moto, resources};
 
 // ------------------------------------------------------------------ translation
 
@@ -32,11 +32,6 @@ fn repository() -> PathBuf {
 /// `template` translated with `args` (`--code-uri s3://...`, `Name=Value` parameters).
 fn translate_file(template: &Path, args: &[&str]) -> Value {
     let python = repository().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} not found: run the tests with `make test`, which installs aws-sam-translator",
-        python.display()
-    );
     let out = Command::new(&python)
         .arg(repository().join("tests/template/translate.py"))
         .arg("--template")
@@ -194,8 +189,11 @@ fn variables_read(read: impl FnOnce(&dyn Fn(&str) -> Option<String>)) -> BTreeSe
     asked.into_inner()
 }
 
+const STAGE_SWITCH: &str = "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH";
+
 #[test]
 fn every_variable_the_code_reads_is_set_by_the_template_for_that_function() {
+    venv_tool_or_skip!("python");
     let t = translate(&[]);
     let predict = variables_read(|lookup| {
         PredictConfig::from_lookup(lookup).expect("\"1\" for every variable is a valid config");
@@ -204,6 +202,13 @@ fn every_variable_the_code_reads_is_set_by_the_template_for_that_function() {
         BatchConfig::from_lookup(lookup).expect("\"1\" for every variable is a valid config");
     });
     assert!(predict.contains("MODEL_KEY") && batch.contains("PREDICTIONS_TABLE"));
+    // lambda_http's own switch: route on the path without the API stage.
+    let mut predict = predict;
+    predict.insert(STAGE_SWITCH.to_owned());
+    assert_eq!(
+        resource(&t, "PredictFunction")["Properties"]["Environment"]["Variables"][STAGE_SWITCH],
+        "true"
+    );
     for (function, read) in [("PredictFunction", predict), ("BatchFunction", batch)] {
         assert_eq!(
             env_names(&t, function),
@@ -253,6 +258,7 @@ fn translated_with(
 
 #[test]
 fn a_new_model_key_memory_size_or_architecture_publishes_a_new_predict_version() {
+    venv_tool_or_skip!("python");
     let template = repository().join("template.yaml");
     let (base, base_values) = translated_with(&template, &[]);
     for change in [
@@ -277,6 +283,7 @@ fn a_new_model_key_memory_size_or_architecture_publishes_a_new_predict_version()
 
 #[test]
 fn new_code_still_publishes_a_new_predict_version() {
+    venv_tool_or_skip!("python");
     let a = translate(&["--code-uri", "s3://code/build-a.zip"]);
     let b = translate(&["--code-uri", "s3://code/build-b.zip"]);
     let values = parameter_values(&a, &[]);
@@ -289,6 +296,7 @@ fn new_code_still_publishes_a_new_predict_version() {
 /// the workaround in template.yaml can go.
 #[test]
 fn without_the_version_description_a_new_model_key_would_not_publish() {
+    venv_tool_or_skip!("python");
     let original = std::fs::read_to_string(repository().join("template.yaml")).unwrap();
     let stripped: String = original
         .lines()
@@ -315,6 +323,7 @@ fn without_the_version_description_a_new_model_key_would_not_publish() {
 
 #[test]
 fn the_live_alias_moves_by_a_canary_that_alarms_roll_back() {
+    venv_tool_or_skip!("python");
     let t = translate(&[]);
     let (version, _) = of_function(&t, "AWS::Lambda::Version", "PredictFunction");
     let (alias_id, alias) = of_function(&t, "AWS::Lambda::Alias", "PredictFunction");
@@ -472,6 +481,7 @@ fn assert_allows_exactly(t: &Value, role: &str, expected: &[(&str, &[&str])]) {
 
 #[test]
 fn each_function_may_do_what_it_needs_and_nothing_else() {
+    venv_tool_or_skip!("python");
     let t = translate(&[]);
     for (function, role) in [
         ("PredictFunction", "PredictFunctionRole"),
@@ -539,7 +549,8 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
 // ------------------------------------------------------------------ the rest, as written
 
 #[test]
-fn data_logs_and_the_batch_function_are_configured_as_the_issue_asks() {
+fn data_logs_and_the_batch_function_are_configured_as_documented() {
+    venv_tool_or_skip!("python");
     let t = translate(&[]);
     for table in ["AttributesTable", "PredictionsTable"] {
         let p = props(&t, table);
@@ -725,8 +736,7 @@ struct Deployed {
 }
 
 async fn deploy_to_moto(parameters: &[(&str, &str)]) -> Deployed {
-    let endpoint = moto_endpoint();
-    let config = moto::sdk_config(&endpoint).await;
+    let config = moto::sdk_config(&e2e::endpoint()).await;
     let clients = e2e::clients().await;
     let code_bucket = unique("code");
     clients
@@ -853,6 +863,8 @@ async fn deploy_to_moto(parameters: &[(&str, &str)]) -> Deployed {
 
 #[tokio::test]
 async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
+    venv_tool_or_skip!("python");
+    moto_or_skip!();
     let model_key = "models/2026-11/wine_quality.onnx";
     let d = deploy_to_moto(&[("ModelKey", model_key), ("ScanSegments", "8")]).await;
     let name = |id: &str| {
@@ -1011,7 +1023,8 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         .unwrap();
     assert_eq!(loaded, 1599);
     let config = PredictConfig::from_lookup(|n| predict_env.get(n).cloned()).unwrap();
-    let app = predict::init_with(&config, clients.s3.clone(), clients.dynamodb.clone())
+    let function_clients = aws_adapter::AwsClients::new(&d.config, aws_adapter::CallPolicy::ONLINE);
+    let app = predict::init_with(&config, &function_clients)
         .await
         .unwrap();
     let response = app.handle(support::request("predict-get.json")).await;

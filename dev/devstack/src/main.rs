@@ -65,7 +65,8 @@ async fn with_moto(command: &[String]) -> Result<ExitCode, String> {
 }
 
 async fn load_wines(table: &str) -> Result<ExitCode, String> {
-    let (_, dynamodb) = aws_adapter::aws_clients().await;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let total = stack::load_wines(&dynamodb, table, |done, total| {
         if done % 200 == 0 || done == total {
             eprint!("\rloading wines into {table}: {done}/{total}");

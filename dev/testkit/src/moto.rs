@@ -1,8 +1,9 @@
 //! moto server, the local stand-in for S3 and DynamoDB: started from the project's venv on
 //! a free loopback port, stopped when dropped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_config::{self, BehaviorVersion, SdkConfig};
@@ -80,14 +81,95 @@ impl Moto {
     }
 }
 
-/// The moto server the test command started (`MOTO_ENDPOINT`, set by `make test`).
-pub fn test_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "MOTO_ENDPOINT is not set: run the tests with `make test`, which starts moto server, \
-             or `cargo run -p devstack --bin devstack -- with-moto -- cargo test ...`"
+/// The moto server for this test process: `MOTO_ENDPOINT` when the test command started
+/// one (`make test`), otherwise one started here from the project's venv, shared by the
+/// process's tests and gone when the process exits. `None` when there is no venv: the
+/// test should skip (see [`moto_or_skip!`](crate::moto_or_skip)).
+pub fn test_endpoint() -> Option<String> {
+    if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
+        return Some(endpoint);
+    }
+    static SHARED: OnceLock<Result<String, String>> = OnceLock::new();
+    let exe = venv_tool("moto_server")?;
+    match SHARED.get_or_init(|| start_for_process(&exe)) {
+        Ok(endpoint) => Some(endpoint.clone()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// `.venv/bin/<name>`, if the project's venv has it. When it does not, says that the
+/// calling test is skipped and why, and returns `None`; under `CI=true` a skip would let
+/// CI pass without the test, so it fails instead.
+pub fn venv_tool(name: &str) -> Option<PathBuf> {
+    let path = repository_root().join(".venv/bin").join(name);
+    if path.exists() {
+        return Some(path);
+    }
+    let reason = format!(
+        "{} not found: run `make test` (or `make venv`) once to install the project's tools",
+        path.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{reason} (CI=true: a skipped test is a failure)");
+    }
+    let test = std::thread::current().name().unwrap_or("test").to_owned();
+    eprintln!("SKIPPED {test}: {reason}");
+    None
+}
+
+/// The endpoint of the test process's moto server, or return from the calling test (which
+/// [`venv_tool`] has reported as skipped).
+#[macro_export]
+macro_rules! moto_or_skip {
+    () => {
+        match $crate::moto::test_endpoint() {
+            Some(endpoint) => endpoint,
+            None => return,
+        }
+    };
+}
+
+/// `.venv/bin/<name>`, or return from the calling test (reported as skipped).
+#[macro_export]
+macro_rules! venv_tool_or_skip {
+    ($name:expr) => {
+        match $crate::moto::venv_tool($name) {
+            Some(path) => path,
+            None => return,
+        }
+    };
+}
+
+/// Starts moto for the rest of this process's life: a shell runs it and kills it when its
+/// stdin, held open here and never written, reaches end of file, which happens when this
+/// process exits however it exits.
+fn start_for_process(exe: &Path) -> Result<String, String> {
+    let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & m=$!; cat >/dev/null; kill $m; wait $m"#,
         )
-    })
+        .arg(exe)
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("moto_server exited at start ({status})"));
+        }
+        if Instant::now() > deadline {
+            return Err("moto_server did not start listening within 60 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Kept open (and the child unreaped) until the process ends.
+    Box::leak(Box::new(child));
+    Ok(format!("http://127.0.0.1:{port}"))
 }
 
 /// `prefix-<pid>-<n>`: a resource name unique within the moto server's life, however many

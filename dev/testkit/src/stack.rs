@@ -64,12 +64,17 @@ pub fn predict_env() -> Vec<(&'static str, String)> {
         ("MODEL_BUCKET", MODEL_BUCKET.to_owned()),
         ("MODEL_KEY", MODEL_KEY.to_owned()),
         ("ATTRIBUTES_TABLE", ATTRIBUTES_TABLE.to_owned()),
+        // As the template sets it: route on the path without the API stage.
+        ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true".to_owned()),
     ]
 }
 
 /// The batch function's configuration for this stack.
 pub fn batch_env() -> Vec<(&'static str, String)> {
-    let mut env = predict_env();
-    env.push(("PREDICTIONS_TABLE", PREDICTIONS_TABLE.to_owned()));
-    env
+    vec![
+        ("MODEL_BUCKET", MODEL_BUCKET.to_owned()),
+        ("MODEL_KEY", MODEL_KEY.to_owned()),
+        ("ATTRIBUTES_TABLE", ATTRIBUTES_TABLE.to_owned()),
+        ("PREDICTIONS_TABLE", PREDICTIONS_TABLE.to_owned()),
+    ]
 }

@@ -14,7 +14,7 @@
 //! - Page sizes: as many items as fit in 1 MB of DynamoDB item size (names + values), what
 //!   a Scan without `Limit` returns, and `SCAN_PAGE_ITEMS` (1,000), the `Limit` the
 //!   function sets; `--page N` runs only N.
-//! - The sink builds the BatchWriteItem requests (`aws_adapter::predictions::write_requests`,
+//! - The sink builds the BatchWriteItem requests (`aws_adapter::dynamodb::write_requests`,
 //!   what the DynamoDB sink sends), counts the rows, sums the scores (checked against the
 //!   model's scores of the wines) and drops them.
 //! - Both yield to the runtime once per call, as a call waiting on DynamoDB would, so the
@@ -37,22 +37,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
+use aws_adapter::dynamodb::{scanned_row, write_requests, Item};
 use batch::continuation::RecordedContinuations;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use scoring::Model;
-use aws_adapter::attributes::PRODUCT_ID;
-use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
-use aws_adapter::item::Item;
-use aws_adapter::predictions::{write_requests, Prediction, PredictionSink};
-use aws_adapter::retry::Failure;
-use aws_adapter::run_log::InMemoryRunLog;
-use aws_adapter::scan::{AttributeScan, Page};
+use store::predictions::{Prediction, PredictionSink};
+use store::run_log::InMemoryRunLog;
+use store::scan::{AttributeScan, Page};
+use store::{StoreError, PRODUCT_ID};
 
 /// DynamoDB's cap on the data one Scan page returns.
 const PAGE_BYTES: usize = 1 << 20;
 const RSS_ROWS: [u64; 3] = [10_000, 100_000, 1_000_000];
-/// The targets, for the verdict column.
+/// The throughput and memory goals, for the verdict column.
 const TARGET_ROWS_PER_S: f64 = 500_000.0;
 const TARGET_PEAK_MIB: f64 = 64.0;
 
@@ -75,7 +74,6 @@ impl GeneratedScan {
             .into_iter()
             .map(|item| {
                 let mut attributes: Vec<(String, String)> = item
-                    .0
                     .into_iter()
                     .filter(|(name, _)| name != PRODUCT_ID)
                     .map(|(name, value)| (name, value.as_n().unwrap().clone()))
@@ -118,7 +116,7 @@ impl GeneratedScan {
         for (name, value) in wine {
             map.insert(name.clone(), AttributeValue::N(value.clone()));
         }
-        Item(map)
+        map
     }
 }
 
@@ -128,7 +126,7 @@ impl AttributeScan for GeneratedScan {
         segment: u32,
         segments: u32,
         after: Option<&str>,
-    ) -> Result<Page, Failure> {
+    ) -> Result<Page, StoreError> {
         // Give way like a real Scan waiting on the network does, so the segments interleave
         // (and their pages and writes overlap in memory) as they do on Lambda.
         tokio::task::yield_now().await;
@@ -140,7 +138,7 @@ impl AttributeScan for GeneratedScan {
                 let n: u64 = id
                     .strip_prefix("p-")
                     .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| Failure::fatal(format!("not a generated id: {id}")))?;
+                    .ok_or_else(|| StoreError::refused(format!("not a generated id: {id}")))?;
                 n - 1 + step
             }
         };
@@ -153,7 +151,9 @@ impl AttributeScan for GeneratedScan {
         self.generating_nanos
             .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         let next = (i < self.rows).then(|| Self::id(i - step));
-        Ok(Page { items, next })
+        // What the DynamoDB adapter does with each item it is handed (part of the pipeline).
+        let rows = items.into_iter().filter_map(scanned_row).collect();
+        Ok(Page { rows, next })
     }
 }
 
@@ -167,8 +167,8 @@ struct CountingSink {
 }
 
 impl PredictionSink for CountingSink {
-    async fn write(&self, batch: &[Prediction]) -> Result<Vec<Prediction>, Failure> {
-        std::hint::black_box(write_requests(batch)?);
+    async fn write(&self, batch: &[Prediction]) -> Result<Vec<Prediction>, StoreError> {
+        std::hint::black_box(write_requests(batch));
         tokio::task::yield_now().await;
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -242,6 +242,7 @@ fn job(model: Model, rows: u64, page: Option<usize>, args: &Args) -> BenchJob {
         run_log: InMemoryRunLog::default(),
         segments: args.segments,
         settings: Settings::default(),
+        store_retries: Box::new(()),
     }
 }
 
@@ -249,7 +250,11 @@ fn job(model: Model, rows: u64, page: Option<usize>, args: &Args) -> BenchJob {
 fn expected_sum(model: &Model, scan: &GeneratedScan, rows: u64) -> f64 {
     let n = scan.wines.len() as u64;
     let scores: Vec<f64> = (0..n)
-        .map(|i| model.score_row(&scan.item(i)).unwrap() as f64)
+        .map(|i| {
+            model
+                .score_row(&aws_adapter::dynamodb::row(scan.item(i)))
+                .unwrap() as f64
+        })
         .collect();
     let full: f64 = scores.iter().sum();
     full * (rows / n) as f64 + scores[..(rows % n) as usize].iter().sum::<f64>()
@@ -342,7 +347,7 @@ fn main() {
     for i in 0..batch as u64 {
         model
             .schema()
-            .read_row(&jobs[0].scan.item(i), &mut x)
+            .read_row(&aws_adapter::dynamodb::row(jobs[0].scan.item(i)), &mut x)
             .unwrap();
     }
     let model_rows = args.rows.div_ceil(batch as u64) * batch as u64;

@@ -23,20 +23,20 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use aws_adapter::aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
 use batch::continuation::RecordedContinuations;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
+use scoring::Model;
+use store::predictions::{Prediction, PredictionSink};
+use store::run_log::InMemoryRunLog;
+use store::scan::{AttributeScan, Page};
+use store::{StoreError, PRODUCT_ID};
 use testkit::moto::{repository_root, Moto};
 use testkit::stack::Clients;
+use testkit::Item;
 use testkit::{demo_data, resources};
-use scoring::Model;
-use aws_adapter::attributes::PRODUCT_ID;
-use aws_adapter::aws_sdk_dynamodb::types::{AttributeValue, Select};
-use aws_adapter::item::Item;
-use aws_adapter::predictions::{DynamoDbPredictions, Prediction, PredictionSink};
-use aws_adapter::retry::Failure;
-use aws_adapter::run_log::InMemoryRunLog;
-use aws_adapter::scan::{AttributeScan, DynamoDbScan, Page};
 
 const ATTRIBUTES_TABLE: &str = "product-attributes";
 const PREDICTIONS_TABLE: &str = "predictions";
@@ -81,16 +81,16 @@ impl<T: AttributeScan> AttributeScan for Timed<T> {
         segment: u32,
         segments: u32,
         after: Option<&str>,
-    ) -> Result<Page, Failure> {
+    ) -> Result<Page, StoreError> {
         let start = Instant::now();
         let page = self.inner.page(segment, segments, after).await?;
-        self.timing.record(page.items.len(), start);
+        self.timing.record(page.rows.len(), start);
         Ok(page)
     }
 }
 
 impl<T: PredictionSink> PredictionSink for Timed<T> {
-    async fn write(&self, batch: &[Prediction]) -> Result<Vec<Prediction>, Failure> {
+    async fn write(&self, batch: &[Prediction]) -> Result<Vec<Prediction>, StoreError> {
         let start = Instant::now();
         let unprocessed = self.inner.write(batch).await?;
         self.timing.record(batch.len() - unprocessed.len(), start);
@@ -179,7 +179,7 @@ fn products(n: u64) -> Result<Vec<Item>, String> {
     Ok((0..n)
         .map(|i| {
             let mut item = wines[(i % wines.len() as u64) as usize].clone();
-            item.0.insert(
+            item.insert(
                 PRODUCT_ID.to_owned(),
                 AttributeValue::S(format!("p-{:07}", i + 1)),
             );
@@ -252,6 +252,7 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
         run_log: InMemoryRunLog::default(),
         segments,
         settings: Settings::default(),
+        store_retries: Box::new(()),
         model,
     };
     let continuations = RecordedContinuations::default();
@@ -288,10 +289,10 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
     let expected: HashMap<String, f32> = [0, rows / 2, rows - 1]
         .iter()
         .map(|&i| {
-            let item = &items[i as usize];
+            let scanned = aws_adapter::dynamodb::scanned_row(items[i as usize].clone()).unwrap();
             (
-                item.string(PRODUCT_ID).unwrap().to_owned(),
-                job.model.score_row(item).unwrap(),
+                scanned.product_id,
+                job.model.score_row(&scanned.row).unwrap(),
             )
         })
         .collect();
@@ -307,7 +308,7 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
         let got = out
             .item
             .as_ref()
-            .and_then(Prediction::from_item)
+            .and_then(aws_adapter::dynamodb::prediction_from_item)
             .ok_or(format!("{id}: no prediction stored"))?;
         if got.score != *score || *got.run_id != *summary.run_id {
             return Err(format!("{id}: stored {got:?}, expected score {score}"));

@@ -5,9 +5,9 @@
 use std::future::Future;
 use std::sync::Mutex;
 
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::InvocationType;
 use serde::{Deserialize, Serialize};
+use store::invoke::AsyncInvoke;
+use store::StoreError;
 
 use crate::run::RunState;
 
@@ -18,36 +18,23 @@ pub struct ContinuationEvent {
 }
 
 pub trait Continue: Send + Sync {
-    fn continue_run(&self, state: &RunState) -> impl Future<Output = Result<(), String>> + Send;
+    fn continue_run(&self, state: &RunState)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Invokes `function` (this function's ARN, from the invocation context) asynchronously.
-pub struct SelfInvoke {
-    pub client: aws_sdk_lambda::Client,
+pub struct SelfInvoke<'a, I> {
+    pub invoker: &'a I,
     pub function: String,
 }
 
-impl Continue for SelfInvoke {
-    async fn continue_run(&self, state: &RunState) -> Result<(), String> {
+impl<I: AsyncInvoke> Continue for SelfInvoke<'_, I> {
+    async fn continue_run(&self, state: &RunState) -> Result<(), StoreError> {
         let payload = serde_json::to_vec(&ContinuationEvent {
             continuation: state.clone(),
         })
-        .map_err(|e| e.to_string())?;
-        self.client
-            .invoke()
-            .function_name(&self.function)
-            .invocation_type(InvocationType::Event)
-            .payload(Blob::new(payload))
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "invoking {} to continue the run failed: {}",
-                    self.function,
-                    aws_sdk_lambda::error::DisplayErrorContext(&e)
-                )
-            })?;
-        Ok(())
+        .map_err(|e| StoreError::refused(format!("the run state cannot be serialized: {e}")))?;
+        self.invoker.invoke_async(&self.function, payload).await
     }
 }
 
@@ -57,7 +44,7 @@ impl Continue for SelfInvoke {
 pub struct RecordedContinuations(pub Mutex<Vec<ContinuationEvent>>);
 
 impl Continue for RecordedContinuations {
-    async fn continue_run(&self, state: &RunState) -> Result<(), String> {
+    async fn continue_run(&self, state: &RunState) -> Result<(), StoreError> {
         self.0.lock().unwrap().push(ContinuationEvent {
             continuation: state.clone(),
         });

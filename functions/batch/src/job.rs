@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
+use lambda_runtime::Diagnostic;
 use scoring::Model;
 use serde::{Deserialize, Serialize};
-use aws_adapter::predictions::PredictionSink;
-use aws_adapter::run_log::RunLog;
-use aws_adapter::scan::AttributeScan;
+use store::predictions::PredictionSink;
+use store::run_log::RunLog;
+use store::scan::AttributeScan;
+use store::{RetryCount, StoreError};
 
 use crate::continuation::{ContinuationEvent, Continue};
 use crate::pipeline::{Pipeline, RunError, Settings};
@@ -36,6 +38,8 @@ pub struct Summary {
     pub rows_scored: u64,
     pub rows_written: u64,
     pub rows_rejected: u64,
+    /// Every retry made reading and writing the rows: the SDK's own (throttling, server
+    /// errors, timeouts, dropped connections) and resends of unprocessed items.
     pub retries: u64,
     pub duration_ms: u64,
     pub invocations: u32,
@@ -62,6 +66,8 @@ impl Summary {
     }
 }
 
+/// Why an invocation failed. Its variant's name is the `errorType` Lambda reports (and
+/// the failure queue keeps), so an operator can tell the cases apart without reading code.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("the scheduled event has no time, so the run cannot be named")]
@@ -74,10 +80,34 @@ pub enum JobError {
     },
     #[error(transparent)]
     Run(#[from] RunError),
-    #[error("{0}")]
-    Handover(String),
-    #[error("{0}")]
-    RunLog(String),
+    #[error("handing the run over to a new invocation failed: {0}")]
+    HandoverFailed(StoreError),
+    #[error("storing the run summary failed: {0}")]
+    RunLogFailed(StoreError),
+}
+
+impl JobError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            JobError::NoScheduleTime => "NoScheduleTime",
+            JobError::ModelChanged { .. } => "ModelChanged",
+            JobError::Run(RunError::ScanFailed(_)) => "ScanFailed",
+            JobError::Run(RunError::WriteFailed(_)) => "WriteFailed",
+            JobError::Run(RunError::WritesExhausted { .. }) => "WritesExhausted",
+            JobError::Run(RunError::ScoringFailed(_)) => "ScoringFailed",
+            JobError::HandoverFailed(_) => "HandoverFailed",
+            JobError::RunLogFailed(_) => "RunLogFailed",
+        }
+    }
+}
+
+impl From<JobError> for Diagnostic {
+    fn from(e: JobError) -> Diagnostic {
+        Diagnostic {
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        }
+    }
 }
 
 /// Everything an invocation works with, loaded once per sandbox.
@@ -88,6 +118,8 @@ pub struct Job<S, P, L> {
     pub run_log: L,
     pub segments: u32,
     pub settings: Settings,
+    /// The stores' own retries beneath their calls, counted into the run's `retries`.
+    pub store_retries: Box<dyn RetryCount>,
 }
 
 impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
@@ -122,26 +154,33 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
             sink: &self.sink,
             settings: self.settings.clone(),
         };
-        let progress = pipeline.run(&state, &rfc3339(now), stop_at).await?;
+        let retries_before = self.store_retries.retries();
+        let progress = pipeline.run(&state, &rfc3339(now), stop_at).await;
+        let store_retries = self.store_retries.retries().saturating_sub(retries_before);
+        let progress = progress?;
         state.segments = progress.segments;
         state.totals.add(progress.totals);
+        state.totals.retries += store_retries;
         state.invocations += 1;
         state.elapsed_ms += started.elapsed().as_millis() as u64;
 
         let summary = if state.is_complete() {
             let summary = Summary::of(&state, "complete");
-            let json =
-                serde_json::to_string(&summary).map_err(|e| JobError::RunLog(e.to_string()))?;
+            let json = serde_json::to_string(&summary).map_err(|e| {
+                JobError::RunLogFailed(StoreError::refused(format!(
+                    "the summary cannot be serialized: {e}"
+                )))
+            })?;
             self.run_log
                 .record(&state.run_id, &json)
                 .await
-                .map_err(JobError::RunLog)?;
+                .map_err(JobError::RunLogFailed)?;
             summary
         } else {
             continuation
                 .continue_run(&state)
                 .await
-                .map_err(JobError::Handover)?;
+                .map_err(JobError::HandoverFailed)?;
             Summary::of(&state, "continuing")
         };
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "batch run");

@@ -3,28 +3,28 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_adapter::config::BatchConfig;
+use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
+use aws_adapter::lambda::LambdaInvoker;
+use aws_adapter::s3::{S3ModelSource, S3RunLog};
+use aws_adapter::{AwsClients, CallPolicy};
 use batch::continuation::SelfInvoke;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
-use batch::{BatchEvent, Job, Summary};
+use batch::{BatchEvent, Job};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use aws_adapter::config::BatchConfig;
-use aws_adapter::model_source::{load_model, S3ModelSource};
-use aws_adapter::predictions::DynamoDbPredictions;
-use aws_adapter::run_log::S3RunLog;
-use aws_adapter::scan::DynamoDbScan;
+use store::model_source::load_model;
 
 type AwsJob = Job<DynamoDbScan, DynamoDbPredictions, S3RunLog>;
 
 // A run allocates and frees a dozen small strings per row (the SDK's items and write
-// requests); mimalloc made the pipeline 1.5x faster than glibc's allocator
-// (benches/pipeline.rs, which uses the same allocator).
+// requests); glibc's allocator showed up as a quarter of the pipeline's profile.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (job, lambda, margin) = match init().await {
+    let (job, invoker, margin) = match init().await {
         Ok(ready) => ready,
         Err(e) => {
             // One JSON log line naming what is wrong; the non-zero exit fails the init.
@@ -32,47 +32,66 @@ async fn main() -> Result<(), Error> {
             std::process::exit(1);
         }
     };
-    let (job, lambda) = (&job, &lambda);
+    let (job, invoker) = (&job, &invoker);
     run(service_fn(
         move |event: LambdaEvent<BatchEvent>| async move {
             let stop_at = stop_reading_at(event.context.deadline, margin);
             // Continue through the exact function version (alias) this invocation ran as.
             let continuation = SelfInvoke {
-                client: lambda.clone(),
+                invoker,
                 function: event.context.invoked_function_arn,
             };
-            let summary: Summary = job
+            let result = job
                 .invoke(event.payload, stop_at, chrono::Utc::now(), &continuation)
-                .await?;
-            Ok::<_, Error>(summary)
+                .await;
+            if let Err(e) = &result {
+                tracing::error!(error_type = e.error_type(), error = %e, "batch run failed");
+            }
+            result
         },
     ))
     .await
 }
 
-async fn init() -> Result<(AwsJob, aws_sdk_lambda::Client, Duration), String> {
-    let config = BatchConfig::from_env().map_err(|e| e.to_string())?;
-    let shared =
-        aws_adapter::aws_config::load_defaults(aws_adapter::aws_config::BehaviorVersion::latest()).await;
-    let s3 = aws_adapter::aws_sdk_s3::Client::new(&shared);
-    let dynamodb = aws_adapter::aws_sdk_dynamodb::Client::new(&shared);
-    let model = load_model(&S3ModelSource::new(s3.clone(), config.model.clone()))
-        .await
-        .map_err(|e| e.to_string())?;
+#[derive(Debug, thiserror::Error)]
+enum InitError {
+    #[error(transparent)]
+    Config(#[from] aws_adapter::config::ConfigError),
+    #[error(transparent)]
+    Model(#[from] store::model_source::ModelLoadError),
+}
+
+async fn init() -> Result<(AwsJob, LambdaInvoker, Duration), InitError> {
+    let config = BatchConfig::from_env()?;
+    let clients = AwsClients::from_env(CallPolicy::BATCH).await;
+    let model = load_model(&S3ModelSource::new(
+        clients.s3.clone(),
+        config.model.clone(),
+    ))
+    .await?;
     tracing::info!(model_version = model.version(), "model loaded");
-    let scan = DynamoDbScan::new(dynamodb.clone(), &config.attributes_table, model.features())
-        .with_page_size(SCAN_PAGE_ITEMS as i32);
+    let scan = DynamoDbScan::new(
+        clients.dynamodb.clone(),
+        &config.attributes_table,
+        model.features(),
+    )
+    .with_page_size(SCAN_PAGE_ITEMS as i32);
     let job = Job {
         scan,
-        sink: DynamoDbPredictions::new(dynamodb, &config.predictions_table),
-        run_log: S3RunLog::new(s3, &config.model.bucket, &config.runs_prefix),
+        sink: DynamoDbPredictions::new(clients.dynamodb.clone(), &config.predictions_table),
+        run_log: S3RunLog::new(
+            clients.s3.clone(),
+            &config.model.bucket,
+            &config.runs_prefix,
+        ),
         segments: config.scan_segments,
         settings: Settings::default(),
+        store_retries: Box::new(clients.retries.clone()),
         model,
     };
     Ok((
         job,
-        aws_sdk_lambda::Client::new(&shared),
+        LambdaInvoker::new(clients.lambda()),
         Duration::from_secs(config.deadline_margin_seconds),
     ))
 }

@@ -1,28 +1,24 @@
-//! scan -> score -> write, with bounded memory: each segment holds one Scan page at a time
-//! (DynamoDB pages are at most 1 MB), scores it in batches of `score_batch` rows per model
-//! call, and writes the results 25 a request with `writes_in_flight` requests at once.
-//! Unprocessed items and retryable errors are retried with exponential backoff and full
-//! jitter until written, or the run fails after `max_attempts`: nothing is dropped.
+//! scan -> score -> write, with bounded memory: each segment holds one Scan page at a time,
+//! scores it in batches of `score_batch` rows per model call, and writes the results 25 a
+//! request with `writes_in_flight` requests at once. Transient failures are retried by the
+//! stores themselves (the SDK); what this module retries is only what a store reports as
+//! not written (DynamoDB's UnprocessedItems), with exponential backoff and jitter, until
+//! written or the run fails: nothing is dropped.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use scoring::Model;
-use aws_adapter::attributes::PRODUCT_ID;
-use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
-use aws_adapter::predictions::{Prediction, PredictionSink, MAX_BATCH};
-use aws_adapter::retry::Failure;
-use aws_adapter::scan::AttributeScan;
+use scoring::{Model, ScoreError};
+use store::predictions::{Prediction, PredictionSink, MAX_BATCH};
+use store::scan::{AttributeScan, ScannedRow};
+use store::StoreError;
 
 use crate::run::{RunState, SegmentState, Totals};
 
-/// Items per Scan page (the Scan's `Limit`). DynamoDB's own cap, 1 MB, is ~5,800 wine
-/// rows; pages of 1,000 keep each segment's page in cache while it is scored and written,
-/// which measured 1.8x faster end to end (benches/pipeline.rs) for 6x the Scan calls.
+/// Items per Scan page (the Scan's `Limit`). Pages well under DynamoDB's 1 MB cap stay in
+/// cache while they are scored and written (benches/pipeline.rs measures the effect).
 pub const SCAN_PAGE_ITEMS: usize = 1000;
 
 #[derive(Debug, Clone)]
@@ -31,7 +27,7 @@ pub struct Settings {
     pub score_batch: usize,
     /// BatchWriteItem requests in flight per segment.
     pub writes_in_flight: usize,
-    pub retry: RetryPolicy,
+    pub resend: ResendPolicy,
 }
 
 impl Default for Settings {
@@ -39,52 +35,52 @@ impl Default for Settings {
         Settings {
             score_batch: 500,
             writes_in_flight: 4,
-            retry: RetryPolicy::default(),
+            resend: ResendPolicy::default(),
         }
     }
 }
 
+/// How often predictions a store left unwritten are sent again, and how long to wait.
 #[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts per call, the first included, before the run fails.
+pub struct ResendPolicy {
+    /// Writes per chunk, the first included, before the run fails.
     pub max_attempts: u32,
-    pub base_delay: Duration,
+    pub min_delay: Duration,
     pub max_delay: Duration,
 }
 
-impl Default for RetryPolicy {
+impl Default for ResendPolicy {
     fn default() -> Self {
-        RetryPolicy {
+        ResendPolicy {
             max_attempts: 10,
-            base_delay: Duration::from_millis(50),
-            max_delay: Duration::from_secs(5),
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(20),
         }
     }
 }
 
-impl RetryPolicy {
-    /// Full jitter: uniform in [0, min(max_delay, base * 2^attempt)].
-    fn delay(&self, attempt: u32) -> Duration {
-        static DRAWS: AtomicU64 = AtomicU64::new(0);
-        let ceiling = self
-            .base_delay
-            .saturating_mul(1 << attempt.min(20))
-            .min(self.max_delay);
-        let draw = RandomState::new().hash_one(DRAWS.fetch_add(1, Ordering::Relaxed));
-        ceiling.mul_f64((draw % 10_000) as f64 / 10_000.0)
+impl ResendPolicy {
+    /// The waits before each resend: exponential, with jitter, `max_attempts - 1` of them.
+    fn delays(&self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+            .build()
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RunError {
-    #[error("{what} still failing after {attempts} attempts: {last}")]
-    GaveUp {
-        what: String,
-        attempts: u32,
-        last: String,
-    },
-    #[error("{0}")]
-    Fatal(String),
+    #[error("scanning the attribute table failed: {0}")]
+    ScanFailed(StoreError),
+    #[error("writing predictions failed: {0}")]
+    WriteFailed(StoreError),
+    #[error("{pending} predictions still unwritten after {attempts} writes: the table kept leaving them unprocessed")]
+    WritesExhausted { pending: usize, attempts: u32 },
+    #[error("scoring failed: {0}")]
+    ScoringFailed(ScoreError),
 }
 
 pub struct Pipeline<'a, S, P> {
@@ -153,64 +149,54 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         let mut totals = Totals::default();
         // At least one page per invocation, so a run always progresses however little
         // time is left; then pages only while time remains.
-        let what = format!("scan segment {} of {total}", segment.segment);
         let mut first = true;
         while !segment.done && (first || stop_at.is_none_or(|t| Instant::now() < t)) {
             first = false;
             let page = self
-                .retrying(&what, &mut totals.retries, || {
-                    self.scan
-                        .page(segment.segment, total, segment.after.as_deref())
-                })
-                .await?;
-            totals.scanned += page.items.len() as u64;
-            // The page is consumed here: its items are gone before the writes are awaited,
+                .scan
+                .page(segment.segment, total, segment.after.as_deref())
+                .await
+                .map_err(RunError::ScanFailed)?;
+            totals.scanned += page.rows.len() as u64;
+            // The page is consumed here: its rows are gone before the writes are awaited,
             // so at most one page is held at a time whatever the number of segments.
-            let predictions = self.score(page.items, stamp, &mut totals)?;
+            let predictions = self.score(page.rows, stamp, &mut totals)?;
             totals.scored += predictions.len() as u64;
-            let (written, retries) = self.write(&predictions).await?;
+            let (written, resends) = self.write(&predictions).await?;
             totals.written += written;
-            totals.retries += retries;
+            totals.retries += resends;
             segment.done = page.next.is_none();
             segment.after = page.next.or(segment.after);
         }
         Ok((segment, totals))
     }
 
-    /// Valid rows become predictions; invalid ones are counted with their reason. Each item
+    /// Valid rows become predictions; invalid ones are counted with their reason. Each row
     /// is dropped as soon as it is read (while still in cache) and its id moved, not copied.
     fn score(
         &self,
-        items: Vec<aws_adapter::item::Item>,
+        rows: Vec<ScannedRow>,
         stamp: &Stamp,
         totals: &mut Totals,
     ) -> Result<Vec<Prediction>, RunError> {
         let schema = self.model.schema();
         let batch = self.settings.score_batch.max(1);
-        let mut predictions = Vec::with_capacity(items.len());
-        let mut x = Vec::with_capacity(batch.min(items.len()) * schema.len());
-        let mut ids = Vec::with_capacity(batch.min(items.len()));
-        let mut items = items.into_iter();
-        while items.len() > 0 {
+        let mut predictions = Vec::with_capacity(rows.len());
+        let mut x = Vec::with_capacity(batch.min(rows.len()) * schema.len());
+        let mut ids = Vec::with_capacity(batch.min(rows.len()));
+        let mut rows = rows.into_iter();
+        while rows.len() > 0 {
             x.clear();
-            for mut item in items.by_ref().take(batch) {
-                let read = schema.read_row(&item, &mut x);
-                let Some(AttributeValue::S(id)) = item.0.remove(PRODUCT_ID) else {
-                    if read.is_ok() {
-                        x.truncate(x.len() - schema.len());
-                    }
-                    totals.reject("", format!("an item has no string {PRODUCT_ID}"));
-                    continue;
-                };
-                match read {
-                    Ok(()) => ids.push(id),
-                    Err(e) => totals.reject(&id, e.to_string()),
+            for scanned in rows.by_ref().take(batch) {
+                match schema.read_row(&scanned.row, &mut x) {
+                    Ok(()) => ids.push(scanned.product_id),
+                    Err(e) => totals.reject(&scanned.product_id, e.to_string()),
                 }
             }
             let scores = self
                 .model
                 .score_matrix(&x)
-                .map_err(|e| RunError::Fatal(format!("scoring failed: {e}")))?;
+                .map_err(RunError::ScoringFailed)?;
             for (id, score) in ids.drain(..).zip(scores) {
                 if !score.is_finite() {
                     totals.reject(
@@ -231,7 +217,7 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         Ok(predictions)
     }
 
-    /// Writes every prediction: (written, retries).
+    /// Writes every prediction: (written, resends).
     async fn write(&self, predictions: &[Prediction]) -> Result<(u64, u64), RunError> {
         stream::iter(predictions.chunks(MAX_BATCH))
             .map(|chunk| self.write_chunk(chunk))
@@ -243,71 +229,32 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
             .await
     }
 
+    /// One chunk, resent while the store leaves part of it unwritten.
     async fn write_chunk(&self, chunk: &[Prediction]) -> Result<(u64, u64), RunError> {
-        // What is left to write once a call leaves some unprocessed; until then, the chunk
-        // itself (no copy on the common path).
-        let mut unprocessed_so_far: Option<Vec<Prediction>> = None;
-        let mut retries = 0;
-        let mut attempt = 0;
+        // What is left once a write leaves some unprocessed; until then the chunk itself
+        // (no copy on the common path).
+        let mut left: Option<Vec<Prediction>> = None;
+        let mut delays = self.settings.resend.delays();
+        let mut resends = 0;
         loop {
-            attempt += 1;
-            let pending = unprocessed_so_far.as_deref().unwrap_or(chunk);
-            let sent = pending.len();
-            let last = match self.sink.write(pending).await {
-                Ok(unprocessed) if unprocessed.is_empty() => {
-                    return Ok((chunk.len() as u64, retries))
-                }
-                Ok(unprocessed) => {
-                    let last = format!("{} of {sent} items unprocessed", unprocessed.len());
-                    unprocessed_so_far = Some(unprocessed);
-                    last
-                }
-                Err(f) if f.retryable => f.message,
-                Err(f) => return Err(RunError::Fatal(f.message)),
-            };
-            if attempt >= self.settings.retry.max_attempts {
-                let pending = unprocessed_so_far.as_deref().unwrap_or(chunk);
-                return Err(RunError::GaveUp {
-                    what: format!("writing {} predictions", pending.len()),
-                    attempts: attempt,
-                    last,
+            let pending = left.as_deref().unwrap_or(chunk);
+            let unprocessed = self
+                .sink
+                .write(pending)
+                .await
+                .map_err(RunError::WriteFailed)?;
+            if unprocessed.is_empty() {
+                return Ok((chunk.len() as u64, resends));
+            }
+            let Some(delay) = delays.next() else {
+                return Err(RunError::WritesExhausted {
+                    pending: unprocessed.len(),
+                    attempts: resends as u32 + 1,
                 });
-            }
-            retries += 1;
-            tokio::time::sleep(self.settings.retry.delay(attempt)).await;
-        }
-    }
-
-    async fn retrying<T, F, Fut>(
-        &self,
-        what: &str,
-        retries: &mut u64,
-        mut call: F,
-    ) -> Result<T, RunError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Failure>>,
-    {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match call().await {
-                Ok(value) => return Ok(value),
-                Err(f) if !f.retryable => {
-                    return Err(RunError::Fatal(format!("{what}: {}", f.message)))
-                }
-                Err(f) if attempt >= self.settings.retry.max_attempts => {
-                    return Err(RunError::GaveUp {
-                        what: what.to_owned(),
-                        attempts: attempt,
-                        last: f.message,
-                    })
-                }
-                Err(_) => {
-                    *retries += 1;
-                    tokio::time::sleep(self.settings.retry.delay(attempt)).await;
-                }
-            }
+            };
+            left = Some(unprocessed);
+            resends += 1;
+            tokio::time::sleep(delay).await;
         }
     }
 }

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use batch::pipeline::SCAN_PAGE_ITEMS;
 use batch::Summary;
-use testkit::moto::{aws_env, test_endpoint, unique_name};
+use support::{assert_every_row_once_by, products, stored_predictions, RUN_ID};
+use testkit::moto::{aws_env, unique_name};
 use testkit::resources;
 use testkit::runtime_api::{Options, RuntimeApi};
 use testkit::stack::{demo_model_bytes, Clients};
-use support::{assert_every_row_once_by, products, stored_predictions, RUN_ID};
 use tokio::process::Child;
 
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:batch:live";
@@ -24,7 +24,11 @@ struct Stack {
     env: Vec<(&'static str, String)>,
     bucket: String,
     predictions_table: String,
-    items: Vec<aws_adapter::item::Item>,
+    items: Vec<testkit::Item>,
+}
+
+fn test_endpoint() -> String {
+    testkit::moto::test_endpoint().expect("checked by moto_or_skip! first")
 }
 
 /// Bucket + model, an attribute table with `rows` products, an empty predictions table;
@@ -124,6 +128,7 @@ async fn latest_summary(stack: &Stack) -> Summary {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
+    testkit::moto_or_skip!();
     let stack = stack(400, 4).await;
     let api = runtime_api(Duration::from_secs(900)).await;
     let _child = spawn(&api, &stack.env);
@@ -158,6 +163,7 @@ async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_past_its_deadline_continues_by_invoking_itself_until_done() {
+    testkit::moto_or_skip!();
     // One segment, 2.5 pages: with a deadline inside the margin every invocation reads one
     // page, so the run takes three invocations.
     let rows = SCAN_PAGE_ITEMS * 5 / 2;
@@ -204,6 +210,7 @@ async fn a_run_past_its_deadline_continues_by_invoking_itself_until_done() {
 
 #[tokio::test]
 async fn a_start_without_its_configuration_fails_the_init_naming_the_variable() {
+    testkit::moto_or_skip!();
     let mut stack = stack(0, 1).await;
     stack.env.retain(|(name, _)| *name != "PREDICTIONS_TABLE");
     let api = runtime_api(Duration::from_secs(900)).await;

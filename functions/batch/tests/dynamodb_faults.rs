@@ -1,23 +1,26 @@
-//! Faults moto cannot make, through the real DynamoDB adapters with aws-smithy-mocks:
-//! BatchWriteItem leaving items unprocessed several times, throughput exceptions, a Scan
-//! page error. Nothing is lost and retries are counted.
+//! Faults moto cannot make, through the real DynamoDB adapters with aws-smithy-mocks and
+//! the production retry policy (`CallPolicy::BATCH`, applied by `aws_adapter::configure!`
+//! as the function does): BatchWriteItem leaving items unprocessed several times,
+//! throttling and server errors the SDK retries, errors it does not. Nothing is lost and
+//! every retry is counted.
 
 mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemError, BatchWriteItemOutput};
-use aws_sdk_dynamodb::operation::scan::{ScanError, ScanOutput};
-use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
+use aws_adapter::dynamodb::{prediction_from_item, DynamoDbPredictions, DynamoDbScan};
+use aws_adapter::{configure, CallPolicy, SdkRetries};
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use batch::Job;
-use aws_adapter::predictions::{DynamoDbPredictions, Prediction, PredictionSink};
-use aws_adapter::run_log::InMemoryRunLog;
-use aws_adapter::scan::{AttributeScan, DynamoDbScan};
+use store::predictions::{Prediction, PredictionSink};
+use store::run_log::InMemoryRunLog;
+use store::scan::AttributeScan;
+use store::{ErrorKind, RetryCount};
 use support::*;
 
 const TABLE: &str = "predictions";
@@ -32,12 +35,25 @@ fn prediction(id: &str) -> Prediction {
     }
 }
 
-fn throughput_error() -> BatchWriteItemError {
-    BatchWriteItemError::ProvisionedThroughputExceededException(
-        ProvisionedThroughputExceededException::builder()
-            .message("slow down")
-            .build(),
+/// DynamoDB's answer to a throttled call, as it is on the wire (JSON protocol, HTTP 400).
+fn throttled() -> (u16, Option<String>) {
+    (
+        400,
+        Some(
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#
+                .to_owned(),
+        ),
     )
+}
+
+/// A client of mocked DynamoDB with the batch function's own retry policy.
+fn client(rules: &[&Rule], mode: RuleMode, retries: &SdkRetries) -> Client {
+    mock_client!(aws_sdk_dynamodb, mode, rules, |c| configure!(
+        c,
+        CallPolicy::BATCH,
+        retries,
+        "dynamodb"
+    ))
 }
 
 /// A BatchWriteItem answer leaving all but the first `written` requests unprocessed.
@@ -51,9 +67,8 @@ fn unprocessed(requests: &[WriteRequest], written: usize) -> BatchWriteItemOutpu
 async fn the_adapter_hands_back_exactly_the_unprocessed_predictions() {
     let rule = mock!(Client::batch_write_item)
         .then_compute_output(|input| unprocessed(&input.request_items().unwrap()[TABLE], 3));
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&rule], |c| c
-        .retry_config(RetryConfig::disabled()));
-    let sink = DynamoDbPredictions::new(client, TABLE);
+    let retries = SdkRetries::default();
+    let sink = DynamoDbPredictions::new(client(&[&rule], RuleMode::MatchAny, &retries), TABLE);
     let batch: Vec<Prediction> = (0..5).map(|i| prediction(&format!("p{i}"))).collect();
     let rest = sink.write(&batch).await.unwrap();
     assert_eq!(
@@ -62,62 +77,106 @@ async fn the_adapter_hands_back_exactly_the_unprocessed_predictions() {
             .collect::<Vec<_>>(),
         ["p3", "p4"]
     );
+    assert_eq!(retries.retries(), 0);
 }
 
 #[tokio::test]
-async fn throughput_exceptions_are_retryable_and_validation_errors_are_not() {
-    let rule = mock!(Client::batch_write_item).then_error(throughput_error);
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&rule], |c| c
-        .retry_config(RetryConfig::disabled()));
-    let err = DynamoDbPredictions::new(client, TABLE)
-        .write(&[prediction("a")])
-        .await
-        .unwrap_err();
-    assert!(err.retryable, "{err}");
+async fn throttling_and_server_errors_are_retried_by_the_sdk_and_counted() {
+    let (status, body) = throttled();
+    let rule = mock!(Client::batch_write_item)
+        .sequence()
+        .http_status(status, body)
+        .http_status(500, None)
+        .http_status(503, None)
+        .output(|| BatchWriteItemOutput::builder().build())
+        .build();
+    let retries = SdkRetries::default();
+    let sink = DynamoDbPredictions::new(client(&[&rule], RuleMode::Sequential, &retries), TABLE);
+    assert!(sink.write(&[prediction("a")]).await.unwrap().is_empty());
+    assert_eq!(retries.retries(), 3);
+}
+
+#[tokio::test]
+async fn past_the_policys_attempts_a_throttled_call_is_unavailable() {
+    let (status, body) = throttled();
+    let rule = mock!(Client::batch_write_item)
+        .sequence()
+        .http_status(status, body)
+        .times(CallPolicy::BATCH.max_attempts as usize)
+        .build();
+    let retries = SdkRetries::default();
+    let sink = DynamoDbPredictions::new(client(&[&rule], RuleMode::Sequential, &retries), TABLE);
+    let err = sink.write(&[prediction("a")]).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
     assert!(
         err.message
             .contains("ProvisionedThroughputExceededException"),
         "{err}"
     );
-
-    let err = DynamoDbPredictions::new(mock_client!(aws_sdk_dynamodb, &[]), TABLE)
-        .write(&vec![prediction("a"); 26])
-        .await
-        .unwrap_err();
-    assert!(!err.retryable && err.message.contains("limit 25"), "{err}");
+    assert_eq!(retries.retries(), CallPolicy::BATCH.max_attempts as u64 - 1);
 }
 
 #[tokio::test]
-async fn a_scan_page_error_is_retryable_and_pages_carry_the_last_key() {
+async fn a_validation_error_is_refused_at_once() {
+    let rule = mock!(Client::batch_write_item)
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"bad item"}"#.to_owned()),
+        )
+        .build();
+    let retries = SdkRetries::default();
+    let sink = DynamoDbPredictions::new(client(&[&rule], RuleMode::Sequential, &retries), TABLE);
+    let err = sink.write(&[prediction("a")]).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Refused, "{err}");
+    assert_eq!(retries.retries(), 0);
+
+    let err = DynamoDbPredictions::new(client(&[], RuleMode::MatchAny, &retries), TABLE)
+        .write(&vec![prediction("a"); 26])
+        .await
+        .unwrap_err();
+    assert!(
+        err.kind == ErrorKind::Refused && err.message.contains("limit 25"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_scan_page_is_retried_by_the_sdk_and_carries_the_last_key() {
+    let (status, body) = throttled();
     let rule = mock!(Client::scan)
         .sequence()
-        .error(|| {
-            ScanError::ProvisionedThroughputExceededException(
-                ProvisionedThroughputExceededException::builder().build(),
-            )
-        })
+        .http_status(status, body)
         .output(|| {
             ScanOutput::builder()
-                .items(HashMap::from([(
-                    "product_id".to_owned(),
-                    AttributeValue::S("p1".into()),
-                )]))
+                .items(HashMap::from([
+                    ("product_id".to_owned(), AttributeValue::S("p1".into())),
+                    ("alcohol".to_owned(), AttributeValue::N("9.5".into())),
+                ]))
                 .last_evaluated_key("product_id", AttributeValue::S("p1".into()))
                 .build()
         })
         .build();
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[&rule], |c| c
-        .retry_config(RetryConfig::disabled()));
-    let scan = DynamoDbScan::new(client, "attributes", &["alcohol".to_owned()]);
-    let err = scan.page(0, 4, None).await.unwrap_err();
-    assert!(err.retryable, "{err}");
+    let retries = SdkRetries::default();
+    let scan = DynamoDbScan::new(
+        client(&[&rule], RuleMode::Sequential, &retries),
+        "attributes",
+        &["alcohol".to_owned()],
+    );
     let page = scan.page(0, 4, None).await.unwrap();
-    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.rows.len(), 1);
+    assert_eq!(page.rows[0].product_id, "p1");
+    assert_eq!(
+        page.rows[0].row.get("alcohol"),
+        Some(&scoring::Value::Number(9.5))
+    );
     assert_eq!(page.next.as_deref(), Some("p1"));
+    assert_eq!(retries.retries(), 1);
 }
 
-/// The whole job on mocked DynamoDB: every write request is first left partly unprocessed
-/// twice and throttled once; every scan page first fails once. Nothing is lost.
+/// The whole job on mocked DynamoDB with the production retry policy: every write request
+/// is left partly unprocessed every other call, the first scan pages and one write are
+/// throttled. Nothing is lost and the summary counts every retry, the SDK's included.
 #[tokio::test]
 async fn the_job_writes_everything_through_unprocessed_items_and_throttling() {
     let items = products(300);
@@ -135,18 +194,15 @@ async fn the_job_writes_everything_through_unprocessed_items_and_throttling() {
             .iter()
             .enumerate()
             .filter(|(i, _)| i % total == segment)
-            .map(|(_, it)| it.0.clone());
+            .map(|(_, it)| it.clone());
         ScanOutput::builder()
             .set_items(Some(page.collect()))
             .build()
     });
+    let (status, body) = throttled();
     let scan_errors = mock!(Client::scan)
         .sequence()
-        .error(|| {
-            ScanError::ProvisionedThroughputExceededException(
-                ProvisionedThroughputExceededException::builder().build(),
-            )
-        })
+        .http_status(status, body.clone())
         .times(4)
         .build();
     let (store, count) = (stored.clone(), calls.clone());
@@ -171,14 +227,14 @@ async fn the_job_writes_everything_through_unprocessed_items_and_throttling() {
     });
     let throttle_once = mock!(Client::batch_write_item)
         .sequence()
-        .error(throughput_error)
+        .http_status(status, body)
         .times(1)
         .build();
-    let client = mock_client!(
-        aws_sdk_dynamodb,
-        RuleMode::MatchAny,
+    let retries = SdkRetries::default();
+    let client = client(
         &[&scan_errors, &scan_rule, &throttle_once, &write_rule],
-        |c| c.retry_config(RetryConfig::disabled())
+        RuleMode::MatchAny,
+        &retries,
     );
 
     let job = Job {
@@ -188,6 +244,7 @@ async fn the_job_writes_everything_through_unprocessed_items_and_throttling() {
         run_log: InMemoryRunLog::default(),
         segments: 4,
         settings: fast_settings(),
+        store_retries: Box::new(retries.clone()),
     };
     let summary = invoke_scheduled(&job).await.unwrap();
     assert_eq!(
@@ -198,15 +255,17 @@ async fn the_job_writes_everything_through_unprocessed_items_and_throttling() {
         ),
         (300, 300, "complete")
     );
-    assert!(
-        summary.retries >= 4 + 1,
-        "scan errors and the throttle are counted: {}",
-        summary.retries
+    let resends = (*calls.lock().unwrap() as u64).div_ceil(2);
+    assert_eq!(retries.retries(), 4 + 1, "the SDK's: 4 scan pages, 1 write");
+    assert_eq!(
+        summary.retries,
+        4 + 1 + resends,
+        "the SDK's retries and every resend of unprocessed items"
     );
     let stored = stored.lock().unwrap();
     let written: HashMap<String, Prediction> = stored
         .iter()
-        .map(|(id, item)| (id.clone(), Prediction::from_item(item).unwrap()))
+        .map(|(id, item)| (id.clone(), prediction_from_item(item).unwrap()))
         .collect();
     assert_every_row_once(&written, &items);
 }

@@ -1,13 +1,18 @@
-//! The batch job over in-memory stores: every row once, rejects reported, faults retried
-//! without loss, continuations equal to a one-shot run, reruns idempotent.
+//! The batch job over in-memory stores: every row once, rejects reported, unprocessed
+//! items resent without loss, store failures reported by type, continuations equal to a
+//! one-shot run, reruns idempotent.
 
 mod support;
 
-use batch::continuation::RecordedContinuations;
-use batch::JobError;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
-use aws_adapter::predictions::{Fault, InMemoryPredictions};
-use aws_adapter::retry::Failure;
+use batch::continuation::RecordedContinuations;
+use batch::pipeline::RunError;
+use batch::JobError;
+use lambda_runtime::Diagnostic;
+use store::predictions::{Fault, InMemoryPredictions};
+use store::{RetryCount, StoreError};
 use support::*;
 
 #[tokio::test]
@@ -38,13 +43,9 @@ async fn every_row_is_scored_and_written_once() {
 #[tokio::test]
 async fn invalid_rows_are_counted_and_reported_not_written() {
     let mut items = products(500);
-    items[3].0.remove("alcohol");
-    items[10]
-        .0
-        .insert("ph".into(), AttributeValue::S("acidic".into()));
-    items[20]
-        .0
-        .insert("density".into(), AttributeValue::N("NaN".into()));
+    items[3].remove("alcohol");
+    items[10].insert("ph".into(), AttributeValue::S("acidic".into()));
+    items[20].insert("density".into(), AttributeValue::N("NaN".into()));
     let job = job(items.clone(), 50, InMemoryPredictions::default());
     let (summary, _) = run_to_completion(&job, false).await;
     assert_eq!(
@@ -70,7 +71,7 @@ async fn invalid_rows_are_counted_and_reported_not_written() {
             ),
             (
                 "p-00010".to_owned(),
-                "feature `ph` is not a number (found a string (S))".to_owned()
+                "feature `ph` is not a number (found a string)".to_owned()
             ),
             (
                 "p-00020".to_owned(),
@@ -84,50 +85,55 @@ async fn invalid_rows_are_counted_and_reported_not_written() {
 }
 
 #[tokio::test]
-async fn unprocessed_items_and_throttling_are_retried_until_written() {
-    let throttled = Failure::retryable("ProvisionedThroughputExceededException");
+async fn unprocessed_items_are_resent_until_written_and_counted() {
     let sink = InMemoryPredictions::with_faults([
         Fault::Unprocessed(25),
         Fault::Unprocessed(10),
         Fault::Unprocessed(3),
-        Fault::Fail(throttled.clone()),
-        Fault::Fail(throttled),
         Fault::Unprocessed(1),
     ]);
     let items = products(1000);
     let job = job(items.clone(), 100, sink);
     let (summary, _) = run_to_completion(&job, false).await;
     assert_eq!(summary.rows_written, 1000);
-    assert_eq!(summary.retries, 6);
+    assert_eq!(summary.retries, 4);
     assert_every_row_once(&job.sink.snapshot(), &items);
 }
 
+/// Retries the stores make beneath their calls (the SDK's), as their counter reports them.
+struct RisingRetries(AtomicU64);
+
+impl RetryCount for RisingRetries {
+    fn retries(&self) -> u64 {
+        // 0 before the run, 7 after it.
+        self.0.fetch_add(7, Ordering::Relaxed)
+    }
+}
+
 #[tokio::test]
-async fn scan_page_errors_are_retried_without_losing_rows() {
-    let items = products(800);
-    let job = job(items.clone(), 100, InMemoryPredictions::default());
+async fn the_stores_own_retries_are_counted_in_the_summary() {
+    let sink = InMemoryPredictions::with_faults([Fault::Unprocessed(2)]);
+    let mut job = job(products(300), 100, sink);
+    job.store_retries = Box::new(RisingRetries(AtomicU64::new(0)));
+    let summary = invoke_scheduled(&job).await.unwrap();
+    assert_eq!(summary.retries, 7 + 1);
+}
+
+#[tokio::test]
+async fn a_scan_failure_fails_the_run_as_scan_failed() {
+    let job = job(products(800), 100, InMemoryPredictions::default());
     job.scan.faults.lock().unwrap().extend([
-        Some(Failure::retryable("ThrottlingException")),
         None,
-        Some(Failure::retryable("InternalServerError")),
+        Some(StoreError::unavailable("Scan failed: ThrottlingException")),
     ]);
-    let (summary, _) = run_to_completion(&job, false).await;
-    assert_eq!(
-        (summary.rows_scanned, summary.rows_written, summary.retries),
-        (800, 800, 2)
-    );
-    assert_every_row_once(&job.sink.snapshot(), &items);
-}
-
-#[tokio::test]
-async fn a_write_that_keeps_failing_fails_the_run_loudly() {
-    let faults = std::iter::repeat_n(Fault::Unprocessed(5), 100);
-    let job = job(products(100), 100, InMemoryPredictions::with_faults(faults));
     let err = invoke_scheduled(&job).await.unwrap_err();
     assert!(
-        err.to_string().contains("still failing after 6 attempts"),
+        matches!(err, JobError::Run(RunError::ScanFailed(_))),
         "{err}"
     );
+    let diagnostic = Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "ScanFailed");
+    assert!(diagnostic.error_message.contains("ThrottlingException"));
     assert!(
         job.run_log.0.lock().unwrap().is_empty(),
         "no summary for a failed run"
@@ -135,17 +141,28 @@ async fn a_write_that_keeps_failing_fails_the_run_loudly() {
 }
 
 #[tokio::test]
-async fn a_fatal_error_is_not_retried() {
-    let sink = InMemoryPredictions::with_faults([Fault::Fail(Failure::fatal(
+async fn a_write_left_unprocessed_too_often_fails_as_writes_exhausted() {
+    let faults = std::iter::repeat_n(Fault::Unprocessed(5), 100);
+    let job = job(products(100), 100, InMemoryPredictions::with_faults(faults));
+    let err = invoke_scheduled(&job).await.unwrap_err();
+    assert!(err.to_string().contains("after 6 writes"), "{err}");
+    assert_eq!(Diagnostic::from(err).error_type, "WritesExhausted");
+    assert!(
+        job.run_log.0.lock().unwrap().is_empty(),
+        "no summary for a failed run"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_write_is_not_retried_by_the_job() {
+    let sink = InMemoryPredictions::with_faults([Fault::Fail(StoreError::refused(
         "ValidationException: bad item",
     ))]);
     let mut job = job(products(20), 100, sink);
     job.segments = 1; // one write request in all, so a retry would show as a second call
     let err = invoke_scheduled(&job).await.unwrap_err();
-    assert!(
-        matches!(err, JobError::Run(_)) && err.to_string().contains("ValidationException"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("ValidationException"), "{err}");
+    assert_eq!(Diagnostic::from(err).error_type, "WriteFailed");
     assert_eq!(*job.sink.calls.lock().unwrap(), 1);
 }
 
@@ -215,4 +232,5 @@ async fn a_continuation_refuses_a_changed_model() {
         .await
         .unwrap_err();
     assert!(matches!(err, JobError::ModelChanged { .. }), "{err}");
+    assert_eq!(Diagnostic::from(err).error_type, "ModelChanged");
 }

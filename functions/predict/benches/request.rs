@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use lambda_http::Request;
 use predict::App;
 use scoring::Model;
-use aws_adapter::attributes::InMemoryAttributes;
+use store::attributes::InMemoryAttributes;
 
 fn repository() -> std::path::PathBuf {
     testkit::moto::repository_root()
@@ -21,15 +21,17 @@ fn app() -> App<InMemoryAttributes> {
         "bench",
     )
     .unwrap();
-    let items = testkit::demo_data::repository_wines()
+    // The wines as the DynamoDB adapter reads them.
+    let rows = testkit::demo_data::repository_wines()
         .unwrap()
         .into_iter()
-        .map(|item| (item.string("product_id").unwrap().to_owned(), item))
+        .filter_map(|item| aws_adapter::dynamodb::scanned_row(item))
+        .map(|scanned| (scanned.product_id, scanned.row))
         .collect();
     App::new(
         model,
         InMemoryAttributes {
-            items,
+            rows,
             failure: None,
         },
     )

@@ -3,13 +3,13 @@
 
 use std::time::Instant;
 
-use lambda_http::http::{header, HeaderValue, StatusCode};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
 use scoring::{Model, ScoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use aws_adapter::attributes::AttributeStore;
+use store::attributes::AttributeStore;
+use store::ErrorKind;
 
 use crate::routes::{route, NoRoute, Route};
 
@@ -40,6 +40,40 @@ impl ApiError {
             message: message.into(),
             allow: None,
         }
+    }
+
+    fn unroutable(no_route: NoRoute, method: &Method, path: &str) -> Self {
+        match no_route {
+            NoRoute::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, format!("no route for {path}"))
+            }
+            NoRoute::MethodNotAllowed(allowed) => ApiError {
+                allow: Some(allowed),
+                ..ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("{method} is not allowed on {path}; use {allowed}"),
+                )
+            },
+            NoRoute::BadProductId => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the product id is not valid UTF-8 once percent-decoded",
+            ),
+        }
+    }
+
+    fn into_response(self) -> Response<Body> {
+        let mut response = json_response(
+            self.status,
+            &ErrorBody {
+                error: &self.message,
+            },
+        );
+        if let Some(allow) = self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
     }
 }
 
@@ -86,60 +120,22 @@ impl<S: AttributeStore> App<S> {
     /// a JSON error with its status. Logs one line per request.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
-        let path = routing_path(&request);
-        let (route_name, product_id, result) = match route(request.method(), &path) {
-            Ok(route) => {
-                let product_id = match route {
-                    Route::ScoreProduct(id) => {
-                        Some(path_parameter(&request).unwrap_or(id).to_owned())
-                    }
-                    _ => None,
-                };
-                let result = match route {
-                    Route::ScoreProduct(_) => {
-                        self.score_product(product_id.as_deref().unwrap_or_default())
-                            .await
-                    }
-                    Route::ScoreInstances => self.score_instances(request.body()),
-                    Route::Health => self.health(),
-                };
-                (route.name(), product_id, result)
-            }
-            Err(NoRoute::NotFound) => (
-                "none",
-                None,
-                Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    format!("no route for {path}"),
-                )),
-            ),
-            Err(NoRoute::MethodNotAllowed(allowed)) => {
-                let message = format!(
-                    "{} is not allowed on {path}; use {allowed}",
-                    request.method()
-                );
-                let error = ApiError {
-                    allow: Some(allowed),
-                    ..ApiError::new(StatusCode::METHOD_NOT_ALLOWED, message)
-                };
-                ("none", None, Err(error))
-            }
+        let path = request.uri().path();
+        let route = route(request.method(), path);
+        let answer = match &route {
+            Ok(Route::ScoreProduct(id)) => self.score_product(id).await,
+            Ok(Route::ScoreInstances) => self.score_instances(request.body()),
+            Ok(Route::Health) => Ok(self.health()),
+            Err(no_route) => Err(ApiError::unroutable(*no_route, request.method(), path)),
         };
-        let response = match result {
-            Ok(body) => json_response(StatusCode::OK, body),
-            Err(e) => {
-                let mut response = json_response(e.status, error_body(&e.message));
-                if let Some(allow) = e.allow {
-                    response
-                        .headers_mut()
-                        .insert(header::ALLOW, HeaderValue::from_static(allow));
-                }
-                response
-            }
+        let response = answer.unwrap_or_else(ApiError::into_response);
+        let product_id = match &route {
+            Ok(Route::ScoreProduct(id)) => id,
+            _ => "",
         };
         tracing::info!(
-            route = route_name,
-            product_id = product_id.as_deref().unwrap_or(""),
+            route = route.as_ref().map_or("none", Route::name),
+            product_id,
             status = response.status().as_u16(),
             latency_us = started.elapsed().as_micros() as u64,
             "request"
@@ -147,12 +143,25 @@ impl<S: AttributeStore> App<S> {
         response
     }
 
-    async fn score_product(&self, product_id: &str) -> Result<String, ApiError> {
-        let item = self
+    async fn score_product(&self, product_id: &str) -> Result<Response<Body>, ApiError> {
+        let row = self
             .store
             .attributes(product_id)
             .await
-            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading the product's attributes failed");
+                match e.kind {
+                    ErrorKind::Unavailable => ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the attribute table is unavailable right now; try again shortly",
+                    ),
+                    ErrorKind::Refused | ErrorKind::NotFound => ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the attribute table refused the read; the function's configuration \
+                         or permissions need attention",
+                    ),
+                }
+            })?
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -161,17 +170,19 @@ impl<S: AttributeStore> App<S> {
             })?;
         let score = self
             .model
-            .score_row(&item)
+            .score_row(&row)
             .map_err(|e| scoring_error(e, &format!("product {product_id:?}")))?;
-        let score = finite(score)?;
-        to_json(&ProductScore {
-            product_id,
-            score,
-            model_version: self.model.version(),
-        })
+        Ok(json_response(
+            StatusCode::OK,
+            &ProductScore {
+                product_id,
+                score: finite(score)?,
+                model_version: self.model.version(),
+            },
+        ))
     }
 
-    fn score_instances(&self, body: &Body) -> Result<String, ApiError> {
+    fn score_instances(&self, body: &Body) -> Result<Response<Body>, ApiError> {
         let bytes: &[u8] = body.as_ref();
         if bytes.len() > MAX_BODY_BYTES {
             return Err(ApiError::new(
@@ -220,47 +231,25 @@ impl<S: AttributeStore> App<S> {
             .model
             .score_rows(&rows)
             .map_err(|e| scoring_error(e, "instance"))?;
-        let predictions = scores.into_iter().map(finite).collect::<Result<_, _>>()?;
-        to_json(&Predictions {
-            predictions,
-            model_version: self.model.version(),
-        })
+        Ok(json_response(
+            StatusCode::OK,
+            &Predictions {
+                predictions: scores.into_iter().map(finite).collect::<Result<_, _>>()?,
+                model_version: self.model.version(),
+            },
+        ))
     }
 
-    fn health(&self) -> Result<String, ApiError> {
-        to_json(&Health {
-            status: "ok",
-            model_version: self.model.version(),
-            features: self.model.features(),
-        })
+    fn health(&self) -> Response<Body> {
+        json_response(
+            StatusCode::OK,
+            &Health {
+                status: "ok",
+                model_version: self.model.version(),
+                features: self.model.features(),
+            },
+        )
     }
-}
-
-/// The path to route on: the request path without an API Gateway stage prefix.
-fn routing_path(request: &Request) -> String {
-    let path = request.uri().path();
-    let stage = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.as_deref(),
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.stage.as_deref(),
-        _ => None,
-    };
-    match stage.filter(|s| *s != "$default") {
-        Some(stage) => {
-            let prefix = format!("/{stage}");
-            match path.strip_prefix(&prefix) {
-                Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_owned(),
-                _ => path.to_owned(),
-            }
-        }
-        None => path.to_owned(),
-    }
-}
-
-/// API Gateway's decoded `{product_id}`, when the route template supplied one.
-fn path_parameter(request: &Request) -> Option<&str> {
-    request
-        .path_parameters_ref()
-        .and_then(|p| p.first("product_id"))
 }
 
 fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
@@ -273,7 +262,13 @@ fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
             };
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
         }
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        other => {
+            tracing::error!(error = %other, "scoring failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the model failed to score",
+            )
+        }
     }
 }
 
@@ -288,17 +283,16 @@ fn finite(score: f32) -> Result<f32, ApiError> {
     }
 }
 
-fn to_json(body: &impl Serialize) -> Result<String, ApiError> {
-    serde_json::to_string(body)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-}
-
-fn error_body(message: &str) -> String {
-    serde_json::to_string(&ErrorBody { error: message })
-        .unwrap_or_else(|_| "{\"error\":\"error\"}".to_owned())
-}
-
-fn json_response(status: StatusCode, body: String) -> Response<Body> {
+/// A JSON answer. Serializing these plain structs cannot fail; if it ever did, the caller
+/// still gets a JSON error.
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let (status, body) = match serde_json::to_string(body) {
+        Ok(body) => (status, body),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"error":"the answer could not be encoded"}"#.to_owned(),
+        ),
+    };
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     response.headers_mut().insert(

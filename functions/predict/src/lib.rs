@@ -7,9 +7,11 @@ pub mod routes;
 
 pub use app::{ApiError, App, MAX_BODY_BYTES, MAX_INSTANCES};
 
-use aws_adapter::attributes::DynamoDbAttributes;
 use aws_adapter::config::{ConfigError, PredictConfig};
-use aws_adapter::model_source::{load_model, ModelLoadError, S3ModelSource};
+use aws_adapter::dynamodb::DynamoDbAttributes;
+use aws_adapter::s3::S3ModelSource;
+use aws_adapter::{AwsClients, CallPolicy};
+use store::model_source::{load_model, ModelLoadError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -23,16 +25,16 @@ pub enum InitError {
 /// Any failure stops the function before it serves: it never answers without a model.
 pub async fn init() -> Result<App<DynamoDbAttributes>, InitError> {
     let config = PredictConfig::from_env()?;
-    let (s3, dynamodb) = aws_adapter::aws_clients().await;
-    init_with(&config, s3, dynamodb).await
+    let clients = AwsClients::from_env(CallPolicy::ONLINE).await;
+    init_with(&config, &clients).await
 }
 
 pub async fn init_with(
     config: &PredictConfig,
-    s3: aws_adapter::aws_sdk_s3::Client,
-    dynamodb: aws_adapter::aws_sdk_dynamodb::Client,
+    clients: &AwsClients,
 ) -> Result<App<DynamoDbAttributes>, InitError> {
-    let model = load_model(&S3ModelSource::new(s3, config.model.clone())).await?;
+    let source = S3ModelSource::new(clients.s3.clone(), config.model.clone());
+    let model = load_model(&source).await?;
     tracing::info!(
         model_version = model.version(),
         features = model.features().len(),
@@ -40,6 +42,6 @@ pub async fn init_with(
     );
     Ok(App::new(
         model,
-        DynamoDbAttributes::new(dynamodb, &config.attributes_table),
+        DynamoDbAttributes::new(clients.dynamodb.clone(), &config.attributes_table),
     ))
 }

@@ -1,12 +1,16 @@
-//! Which handler a method and path go to. Paths are matched after any API Gateway stage
-//! prefix has been taken off, so REST API stages and HTTP API `$default` both work.
+//! Which handler a method and path go to: the one place the path is read. The path comes
+//! without an API Gateway stage prefix (the function runs with
+//! `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH=true`), so REST API stages and HTTP API
+//! `$default` route alike.
+
+use std::borrow::Cow;
 
 use lambda_http::http::Method;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<'a> {
-    /// `GET /predict/{product_id}`
-    ScoreProduct(&'a str),
+    /// `GET /predict/{product_id}`, the id percent-decoded.
+    ScoreProduct(Cow<'a, str>),
     /// `POST /predict`
     ScoreInstances,
     /// `GET /health`
@@ -29,12 +33,19 @@ pub enum NoRoute {
     NotFound,
     /// The path exists for another method, named here (for the `Allow` header).
     MethodNotAllowed(&'static str),
+    /// The product id is not valid UTF-8 once percent-decoded.
+    BadProductId,
 }
 
 pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, NoRoute> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (allowed, route) = match segments.as_slice() {
-        ["predict", id] if !id.is_empty() => ("GET", Route::ScoreProduct(id)),
+        ["predict", id] if !id.is_empty() => {
+            let id = percent_encoding::percent_decode_str(id)
+                .decode_utf8()
+                .map_err(|_| NoRoute::BadProductId)?;
+            ("GET", Route::ScoreProduct(id))
+        }
         ["predict"] => ("POST", Route::ScoreInstances),
         ["health"] => ("GET", Route::Health),
         _ => return Err(NoRoute::NotFound),
@@ -52,13 +63,18 @@ mod tests {
 
     #[test]
     fn routes() {
+        let product = |id: &str| Ok(Route::ScoreProduct(id.to_owned().into()));
         assert_eq!(
             route(&Method::GET, "/predict/wine-0001"),
-            Ok(Route::ScoreProduct("wine-0001"))
+            product("wine-0001")
         );
         assert_eq!(
             route(&Method::GET, "/predict/wine-0001/"),
-            Ok(Route::ScoreProduct("wine-0001"))
+            product("wine-0001")
+        );
+        assert_eq!(
+            route(&Method::GET, "/predict/wine%200001"),
+            product("wine 0001")
         );
         assert_eq!(route(&Method::POST, "/predict"), Ok(Route::ScoreInstances));
         assert_eq!(route(&Method::GET, "/health"), Ok(Route::Health));
@@ -76,6 +92,9 @@ mod tests {
         );
         assert_eq!(route(&Method::GET, "/"), Err(NoRoute::NotFound));
         assert_eq!(route(&Method::GET, "/predict/a/b"), Err(NoRoute::NotFound));
-        assert_eq!(route(&Method::GET, "/nothing"), Err(NoRoute::NotFound));
+        assert_eq!(
+            route(&Method::GET, "/predict/%FF"),
+            Err(NoRoute::BadProductId)
+        );
     }
 }

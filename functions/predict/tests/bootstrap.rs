@@ -7,12 +7,16 @@ mod support;
 
 use std::time::Duration;
 
-use testkit::moto::{test_endpoint as moto_endpoint, unique_name as unique};
+use support::{demo_model_bytes, event_files, repository, EXPECTED_STATUS};
+use testkit::moto::unique_name as unique;
 use testkit::resources;
 use testkit::runtime_api::RuntimeApi;
 use testkit::stack::Clients;
-use support::{demo_model_bytes, event_files, repository, EXPECTED_STATUS};
 use tokio::process::Child;
+
+fn moto_endpoint() -> String {
+    testkit::moto::test_endpoint().expect("checked by moto_or_skip! first")
+}
 
 /// Bucket (with the model, if given) and a table with the wines; returns the function's env.
 async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
@@ -34,6 +38,7 @@ async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
         ("MODEL_BUCKET", bucket),
         ("MODEL_KEY", "model.onnx".into()),
         ("ATTRIBUTES_TABLE", table),
+        ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true".into()),
     ]);
     env
 }
@@ -47,6 +52,7 @@ fn spawn(api: &RuntimeApi, env: Vec<(&'static str, String)>) -> Child {
 
 #[tokio::test]
 async fn every_event_through_the_bootstrap() {
+    testkit::moto_or_skip!();
     let api = RuntimeApi::start().await.unwrap();
     let mut child = spawn(&api, stack(Some(demo_model_bytes())).await);
     tokio::time::timeout(Duration::from_secs(60), api.wait_for_poll(1))
@@ -90,6 +96,7 @@ async fn every_event_through_the_bootstrap() {
 
 #[tokio::test]
 async fn a_start_without_the_model_fails_the_init_with_a_json_log_line() {
+    testkit::moto_or_skip!();
     let api = RuntimeApi::start().await.unwrap();
     let child = spawn(&api, stack(None).await);
     let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())

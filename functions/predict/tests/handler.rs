@@ -5,9 +5,10 @@ mod support;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request};
 use predict::{App, MAX_BODY_BYTES, MAX_INSTANCES};
+use scoring::Value as Attribute;
 use serde_json::{json, Value};
-use aws_adapter::attributes::InMemoryAttributes;
-use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
+use store::attributes::InMemoryAttributes;
+use store::StoreError;
 use support::{demo_app, demo_model, demo_store, json_body, request, wines};
 
 fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {
@@ -27,14 +28,12 @@ async fn call(app: &App<InMemoryAttributes>, request: Request) -> (StatusCode, V
 }
 
 fn wine_instance(index: usize) -> Value {
-    let item = &wines()[index];
-    let object = item
-        .0
+    let (_, row) = &wines()[index];
+    let object = row
         .iter()
-        .filter_map(|(k, v)| {
-            v.as_n()
-                .ok()
-                .map(|n| (k.clone(), json!(n.parse::<f64>().unwrap())))
+        .filter_map(|(k, v)| match v {
+            Attribute::Number(n) => Some((k.to_owned(), json!(n))),
+            _ => None,
         })
         .collect::<serde_json::Map<_, _>>();
     Value::Object(object)
@@ -47,7 +46,7 @@ async fn get_scores_the_stored_product_with_the_model() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["product_id"], "wine-0002");
     assert_eq!(body["model_version"], "test-version");
-    let want = demo_model().score_row(&wines()[1]).unwrap();
+    let want = demo_model().score_row(&wines()[1].1).unwrap();
     assert!(
         (body["score"].as_f64().unwrap() - want as f64).abs() < 1e-6,
         "{body}"
@@ -77,7 +76,7 @@ async fn post_scores_every_instance_in_order() {
     assert_eq!(predictions.len(), 50);
     let model = demo_model();
     for (i, p) in predictions.iter().enumerate() {
-        let want = model.score_row(&wines()[i]).unwrap() as f64;
+        let want = model.score_row(&wines()[i].1).unwrap() as f64;
         assert!((p.as_f64().unwrap() - want).abs() < 1e-6, "instance {i}");
     }
 }
@@ -96,11 +95,10 @@ async fn unknown_product_is_404() {
 #[tokio::test]
 async fn stored_product_with_a_missing_or_non_numeric_attribute_is_422_naming_it() {
     let mut store = demo_store();
-    let wine = store.items.get_mut("wine-0001").unwrap();
-    wine.0.remove("alcohol");
-    let wine = store.items.get_mut("wine-0002").unwrap();
-    wine.0
-        .insert("density".into(), AttributeValue::S("heavy".into()));
+    let wine = store.rows.get_mut("wine-0001").unwrap();
+    wine.remove("alcohol");
+    let wine = store.rows.get_mut("wine-0002").unwrap();
+    wine.insert("density", Attribute::Text("heavy".into()));
     let app = App::new(demo_model(), store);
 
     let (status, body) = call(&app, http(Method::GET, "/predict/wine-0001", Body::Empty)).await;
@@ -113,26 +111,39 @@ async fn stored_product_with_a_missing_or_non_numeric_attribute_is_422_naming_it
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         body["error"],
-        "product \"wine-0002\": feature `density` is not a number (found a string (S))"
+        "product \"wine-0002\": feature `density` is not a number (found a string)"
     );
 }
 
 #[tokio::test]
-async fn store_failure_is_503_and_says_so() {
-    let store = InMemoryAttributes {
-        failure: Some("throttled".into()),
-        ..demo_store()
-    };
-    let (status, body) = call(
-        &App::new(demo_model(), store),
-        http(Method::GET, "/predict/wine-0001", Body::Empty),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        body["error"].as_str().unwrap().contains("throttled"),
-        "{body}"
-    );
+async fn an_unavailable_store_is_503_and_a_refusing_one_500_without_internals() {
+    for (failure, status) in [
+        (
+            StoreError::unavailable("GetItem on table t failed: ThrottlingException req-id 42"),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            StoreError::refused("GetItem on table t failed: AccessDeniedException req-id 42"),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ),
+    ] {
+        let store = InMemoryAttributes {
+            failure: Some(failure),
+            ..demo_store()
+        };
+        let (got, body) = call(
+            &App::new(demo_model(), store),
+            http(Method::GET, "/predict/wine-0001", Body::Empty),
+        )
+        .await;
+        assert_eq!(got, status, "{body}");
+        let message = body["error"].as_str().unwrap();
+        assert!(message.contains("attribute table"), "{body}");
+        assert!(
+            !message.contains("req-id") && !message.contains("table t"),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -286,6 +297,6 @@ async fn get_event_answers_with_the_stored_wine() {
     let response = demo_app().handle(request("predict-get.json")).await;
     let body = json_body(&response);
     assert_eq!(body["product_id"], "wine-0001");
-    let want = demo_model().score_row(&wines()[0]).unwrap() as f64;
+    let want = demo_model().score_row(&wines()[0].1).unwrap() as f64;
     assert!((body["score"].as_f64().unwrap() - want).abs() < 1e-6);
 }

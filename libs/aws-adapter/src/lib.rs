@@ -1,28 +1,21 @@
-//! Adapters between the domain ([`scoring`]) and AWS: configuration from the environment,
-//! the model object in S3, product attributes in DynamoDB. Each store is a small trait with
-//! an AWS implementation and an in-memory twin for unit tests.
+//! The AWS implementations of the store traits, and the only crate that knows the SDK's
+//! types: the model in S3, attributes and predictions in DynamoDB, run summaries in S3,
+//! asynchronous invocations through Lambda. Each adapter speaks the domain's types
+//! ([`scoring::Row`], [`store::predictions::Prediction`]) and [`store::StoreError`].
+//!
+//! The clients are built in one place, [`clients`], with one retry policy: the SDK's own.
 
-pub mod attributes;
+pub mod clients;
 pub mod config;
-pub mod item;
-pub mod model_source;
-pub mod predictions;
-pub mod retry;
-pub mod run_log;
-pub mod scan;
+pub mod dynamodb;
+mod errors;
+pub mod lambda;
+pub mod s3;
 
-// The SDK crates, for callers that build clients or match on their types.
+pub use clients::{AwsClients, CallPolicy, SdkRetries};
+
+// The SDK crates, for the functions' `main`s and the tests that build clients.
 pub use aws_config;
 pub use aws_sdk_dynamodb;
+pub use aws_sdk_lambda;
 pub use aws_sdk_s3;
-
-/// AWS clients from the standard configuration chain: `AWS_REGION`, credentials, and
-/// `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3` / `_DYNAMODB`), which is how a local
-/// emulator is reached with no code for it.
-pub async fn aws_clients() -> (aws_sdk_s3::Client, aws_sdk_dynamodb::Client) {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    (
-        aws_sdk_s3::Client::new(&shared),
-        aws_sdk_dynamodb::Client::new(&shared),
-    )
-}

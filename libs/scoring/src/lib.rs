@@ -18,7 +18,7 @@ mod schema;
 
 pub use error::{LoadError, RowError, RowProblem, ScoreError};
 pub use model::Model;
-pub use row::{FeatureRow, FeatureValue};
+pub use row::{FeatureRow, FeatureValue, Row, Value};
 pub use schema::{FeatureSchema, InputLayout, FEATURE_NAMES_KEY};
 
 // One model serves every request of a Lambda sandbox, from whichever runtime thread.

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::fixture;
-use scoring::{FeatureRow, FeatureValue, Model, RowError, RowProblem, ScoreError};
+use scoring::{Model, Row, RowError, RowProblem, ScoreError};
 use serde_json::{json, Map, Value};
 
 fn model() -> (Model, Vec<String>) {
@@ -90,37 +90,35 @@ fn non_finite_numbers() {
     }
 }
 
-/// Numbers written as text, as DynamoDB carries them.
-struct TextRow(HashMap<String, String>);
-
-impl FeatureRow for TextRow {
-    fn feature(&self, name: &str) -> Option<FeatureValue<'_>> {
-        self.0.get(name).map(|s| FeatureValue::NumberText(s))
-    }
-}
-
+/// The domain's own row, as the stores hand it out, scores like any other row and names
+/// each value it cannot use.
 #[test]
-fn numbers_as_text() {
+fn owned_rows() {
     let (m, names) = model();
-    let text = TextRow(
-        names
-            .iter()
-            .map(|n| (n.clone(), "0.5".to_owned()))
-            .collect(),
-    );
+    let row: Row = names
+        .iter()
+        .map(|n| (n.clone(), scoring::Value::Number(0.5)))
+        .collect();
     let numbers: HashMap<String, f64> = names.iter().map(|n| (n.clone(), 0.5)).collect();
-    assert_eq!(m.score_row(&text).unwrap(), m.score_row(&numbers).unwrap());
+    assert_eq!(m.score_row(&row).unwrap(), m.score_row(&numbers).unwrap());
 
     for (bad, problem) in [
-        ("abc", "not a number"),
-        ("NaN", "not a finite number"),
-        ("1e999", "not a finite number"),
+        (
+            scoring::Value::Text("0.5".into()),
+            "not a number (found a string)",
+        ),
+        (scoring::Value::Null, "not a number (found null)"),
+        (
+            scoring::Value::Other("a list (L)"),
+            "not a number (found a list (L))",
+        ),
+        (scoring::Value::Number(f64::NAN), "not a finite number"),
     ] {
-        let mut row = TextRow(text.0.clone());
-        row.0.insert(names[2].clone(), bad.into());
+        let mut row = row.clone();
+        row.insert(names[2].clone(), bad.clone());
         let e = row_error(m.score_row(&row));
         assert_eq!(e.feature, names[2]);
-        assert!(e.to_string().contains(problem), "{bad}: {e}");
+        assert!(e.to_string().contains(problem), "{bad:?}: {e}");
     }
 }
 

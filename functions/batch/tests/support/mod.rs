@@ -4,15 +4,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
+use aws_adapter::dynamodb::prediction_from_item;
 use batch::continuation::RecordedContinuations;
-use batch::pipeline::{RetryPolicy, Settings};
+use batch::pipeline::{ResendPolicy, Settings};
 use batch::{BatchEvent, Job, Summary};
 use scoring::Model;
-use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
-use aws_adapter::item::Item;
-use aws_adapter::predictions::{InMemoryPredictions, Prediction};
-use aws_adapter::run_log::InMemoryRunLog;
-use aws_adapter::scan::InMemoryScan;
+use store::predictions::{InMemoryPredictions, Prediction};
+use store::run_log::InMemoryRunLog;
+use store::scan::{InMemoryScan, ScannedRow};
+use testkit::Item;
 
 pub const SCHEDULE_TIME: &str = "2026-11-24T02:00:00Z";
 pub const RUN_ID: &str = "nightly-2026-11-24T02:00:00Z";
@@ -22,15 +23,29 @@ pub fn demo_model() -> Model {
     Model::load(&std::fs::read(path).unwrap(), "model-v1").unwrap()
 }
 
-/// `n` products: the wines, repeated, with ids `p-00000` ...
+/// `n` products as DynamoDB items: the wines, repeated, with ids `p-00000` ...
 pub fn products(n: usize) -> Vec<Item> {
     let wines = testkit::demo_data::repository_wines().unwrap();
     (0..n)
         .map(|i| {
             let mut item = wines[i % wines.len()].clone();
-            item.0
-                .insert("product_id".into(), AttributeValue::S(format!("p-{i:05}")));
+            item.insert("product_id".into(), AttributeValue::S(format!("p-{i:05}")));
             item
+        })
+        .collect()
+}
+
+/// Items as the attribute scan hands them out (through the DynamoDB adapter's own reading).
+pub fn scanned(items: &[Item]) -> Vec<ScannedRow> {
+    items
+        .iter()
+        .map(|item| {
+            let mut item = item.clone();
+            let id = item.remove("product_id").expect("a product id");
+            ScannedRow {
+                product_id: id.as_s().expect("a string id").clone(),
+                row: aws_adapter::dynamodb::row(item),
+            }
         })
         .collect()
 }
@@ -45,9 +60,9 @@ pub fn fast_settings() -> Settings {
     Settings {
         score_batch: 200,
         writes_in_flight: 4,
-        retry: RetryPolicy {
+        resend: ResendPolicy {
             max_attempts: 6,
-            base_delay: Duration::from_millis(1),
+            min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
         },
     }
@@ -58,11 +73,12 @@ pub type MemoryJob = Job<InMemoryScan, InMemoryPredictions, InMemoryRunLog>;
 pub fn job(items: Vec<Item>, page_size: usize, sink: InMemoryPredictions) -> MemoryJob {
     Job {
         model: demo_model(),
-        scan: InMemoryScan::new(items, page_size),
+        scan: InMemoryScan::new(scanned(&items), page_size),
         sink,
         run_log: InMemoryRunLog::default(),
         segments: 4,
         settings: fast_settings(),
+        store_retries: Box::new(()),
     }
 }
 
@@ -70,9 +86,9 @@ pub fn job(items: Vec<Item>, page_size: usize, sink: InMemoryPredictions) -> Mem
 /// not sent.
 pub async fn invoke_scheduled<S, P, L>(job: &Job<S, P, L>) -> Result<Summary, batch::JobError>
 where
-    S: aws_adapter::scan::AttributeScan,
-    P: aws_adapter::predictions::PredictionSink,
-    L: aws_adapter::run_log::RunLog,
+    S: store::scan::AttributeScan,
+    P: store::predictions::PredictionSink,
+    L: store::run_log::RunLog,
 {
     job.invoke(
         scheduled_event(),
@@ -87,9 +103,9 @@ where
 /// Lambda would; `stop_now` gives every invocation a deadline already past.
 pub async fn run_to_completion<S, P, L>(job: &Job<S, P, L>, stop_now: bool) -> (Summary, usize)
 where
-    S: aws_adapter::scan::AttributeScan,
-    P: aws_adapter::predictions::PredictionSink,
-    L: aws_adapter::run_log::RunLog,
+    S: store::scan::AttributeScan,
+    P: store::predictions::PredictionSink,
+    L: store::run_log::RunLog,
 {
     let continuations = RecordedContinuations::default();
     let mut event = scheduled_event();
@@ -117,9 +133,9 @@ where
 /// The scores the model gives each valid product, by id.
 pub fn expected_scores(items: &[Item]) -> HashMap<String, f32> {
     let model = demo_model();
-    items
-        .iter()
-        .filter_map(|i| Some((i.string("product_id")?.to_owned(), model.score_row(i).ok()?)))
+    scanned(items)
+        .into_iter()
+        .filter_map(|s| Some((s.product_id, model.score_row(&s.row).ok()?)))
         .collect()
 }
 
@@ -160,7 +176,7 @@ pub async fn stored_predictions(
             .await
             .unwrap();
         for item in page.items() {
-            let p = Prediction::from_item(item).expect("a well-formed result item");
+            let p = prediction_from_item(item).expect("a well-formed result item");
             assert!(
                 all.insert(p.product_id.clone(), p).is_none(),
                 "one item per product"

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use lambda_http::{Body, Request, Response};
 use predict::App;
 use scoring::Model;
-use aws_adapter::attributes::InMemoryAttributes;
-use aws_adapter::item::Item;
+use scoring::Row;
+use store::attributes::InMemoryAttributes;
 
 /// Every file of `events/` and its expected status, whatever the backing store.
 pub const EXPECTED_STATUS: &[(&str, u16)] = &[
@@ -37,17 +37,21 @@ pub fn demo_model() -> Model {
     Model::load(&demo_model_bytes(), "test-version").unwrap()
 }
 
-pub fn wines() -> Vec<Item> {
-    testkit::demo_data::repository_wines().unwrap()
+/// The demo wines as the DynamoDB adapter reads them: (product id, attributes).
+pub fn wines() -> Vec<(String, Row)> {
+    testkit::demo_data::repository_wines()
+        .unwrap()
+        .into_iter()
+        .map(|mut item| {
+            let id = item.remove("product_id").unwrap();
+            (id.as_s().unwrap().clone(), aws_adapter::dynamodb::row(item))
+        })
+        .collect()
 }
 
 pub fn demo_store() -> InMemoryAttributes {
-    let items = wines()
-        .into_iter()
-        .map(|item| (item.string("product_id").unwrap().to_owned(), item))
-        .collect();
     InMemoryAttributes {
-        items,
+        rows: wines().into_iter().collect(),
         failure: None,
     }
 }
@@ -68,8 +72,11 @@ pub fn event_files() -> Vec<String> {
     files
 }
 
-/// An event file as the runtime would hand it to the handler.
+/// An event file as the runtime would hand it to the handler, configured as the template
+/// configures the function (no stage prefix in the path).
 pub fn request(file: &str) -> Request {
+    static STAGE_SWITCH: std::sync::Once = std::sync::Once::new();
+    STAGE_SWITCH.call_once(|| std::env::set_var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true"));
     let json = std::fs::read_to_string(repository().join("events").join(file)).unwrap();
     lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("events/{file}: {e}"))
 }

@@ -1,0 +1,192 @@
+//! The AWS clients, built once per sandbox with one retry policy: the SDK's own standard
+//! retry mode (exponential backoff with full jitter) for every transient failure, with
+//! bounded attempts and timeouts per kind of function. An interceptor counts the SDK's
+//! retries so that a run can report them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryPartition, TokenBucket};
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+
+/// How hard a client tries before a call fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallPolicy {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// The first backoff's ceiling; it doubles per retry up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub connect_timeout: Duration,
+    /// One attempt's limit, from sending the request to the whole response.
+    pub attempt_timeout: Duration,
+    /// The SDK's retry quota (a token bucket shared by the client's calls) stops retries
+    /// when many calls fail at once. Kept for a request path, where failing fast beats
+    /// piling on; lifted for a batch run, where `max_attempts` alone should bound a call.
+    pub retry_quota: bool,
+}
+
+impl CallPolicy {
+    /// The online function: a caller is waiting.
+    pub const ONLINE: CallPolicy = CallPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        connect_timeout: Duration::from_secs(1),
+        attempt_timeout: Duration::from_secs(2),
+        retry_quota: true,
+    };
+
+    /// The batch function: throughput limits are expected and waited out.
+    pub const BATCH: CallPolicy = CallPolicy {
+        max_attempts: 10,
+        initial_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(20),
+        connect_timeout: Duration::from_secs(3),
+        attempt_timeout: Duration::from_secs(30),
+        retry_quota: false,
+    };
+
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(self.max_backoff)
+    }
+
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .build()
+    }
+
+    /// The retry partition: the SDK's default quota, or none.
+    pub fn retry_partition(&self, service: &'static str) -> RetryPartition {
+        if self.retry_quota {
+            RetryPartition::new(service)
+        } else {
+            RetryPartition::custom(service)
+                .token_bucket(TokenBucket::unlimited())
+                .build()
+        }
+    }
+}
+
+/// Applies a [`CallPolicy`] and the retry counter to a service's config builder: the one
+/// place a client's retries are set, for the functions and for the fault tests alike.
+#[macro_export]
+macro_rules! configure {
+    ($builder:expr, $policy:expr, $retries:expr, $service:literal) => {
+        $builder
+            .retry_config($policy.retry_config())
+            .timeout_config($policy.timeout_config())
+            .retry_partition($policy.retry_partition($service))
+            .interceptor($retries.clone())
+    };
+}
+
+/// Counts the SDK's calls and their attempts: every attempt after a call's first is a
+/// retry, whatever the service and whatever caused it.
+#[derive(Debug, Clone, Default)]
+pub struct SdkRetries(Arc<Counts>);
+
+#[derive(Debug, Default)]
+struct Counts {
+    calls: AtomicU64,
+    attempts: AtomicU64,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Intercept for SdkRetries {
+    fn name(&self) -> &'static str {
+        "SdkRetries"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl store::RetryCount for SdkRetries {
+    fn retries(&self) -> u64 {
+        let attempts = self.0.attempts.load(Ordering::Relaxed);
+        attempts.saturating_sub(self.0.calls.load(Ordering::Relaxed))
+    }
+}
+
+/// The clients a function uses, sharing one configuration, policy and retry counter.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub retries: SdkRetries,
+    shared: SdkConfig,
+    policy: CallPolicy,
+}
+
+impl AwsClients {
+    /// From the standard configuration chain: `AWS_REGION`, credentials, and
+    /// `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`, `_DYNAMODB`, `_LAMBDA`), which is how
+    /// a local emulator is reached with no code for it.
+    pub async fn from_env(policy: CallPolicy) -> AwsClients {
+        let shared = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        AwsClients::new(&shared, policy)
+    }
+
+    pub fn new(shared: &SdkConfig, policy: CallPolicy) -> AwsClients {
+        let retries = SdkRetries::default();
+        let s3 = configure!(
+            aws_sdk_s3::config::Builder::from(shared),
+            policy,
+            retries,
+            "s3"
+        );
+        let dynamodb = configure!(
+            aws_sdk_dynamodb::config::Builder::from(shared),
+            policy,
+            retries,
+            "dynamodb"
+        );
+        AwsClients {
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            retries,
+            shared: shared.clone(),
+            policy,
+        }
+    }
+
+    /// A Lambda client under the same policy and counter (only the batch needs one).
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        let config = configure!(
+            aws_sdk_lambda::config::Builder::from(&self.shared),
+            self.policy,
+            self.retries,
+            "lambda"
+        );
+        aws_sdk_lambda::Client::from_conf(config.build())
+    }
+}

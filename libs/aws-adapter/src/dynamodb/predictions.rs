@@ -1,0 +1,105 @@
+//! The predictions table: one item per product, written with BatchWriteItem. What DynamoDB
+//! leaves unprocessed is handed back for the caller to resend.
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use store::predictions::{Prediction, PredictionSink, MAX_BATCH};
+use store::{StoreError, PRODUCT_ID};
+
+use super::Item;
+use crate::errors::store_error;
+
+pub fn prediction_item(p: &Prediction) -> Item {
+    Item::from([
+        (
+            PRODUCT_ID.to_owned(),
+            AttributeValue::S(p.product_id.clone()),
+        ),
+        ("score".to_owned(), AttributeValue::N(p.score.to_string())),
+        (
+            "model_version".to_owned(),
+            AttributeValue::S(p.model_version.to_string()),
+        ),
+        ("run_id".to_owned(), AttributeValue::S(p.run_id.to_string())),
+        (
+            "scored_at".to_owned(),
+            AttributeValue::S(p.scored_at.to_string()),
+        ),
+    ])
+}
+
+/// A stored prediction, or `None` if the item is not one.
+pub fn prediction_from_item(item: &Item) -> Option<Prediction> {
+    let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
+    Some(Prediction {
+        product_id: s(PRODUCT_ID)?.clone(),
+        score: item.get("score")?.as_n().ok()?.parse().ok()?,
+        model_version: s("model_version")?.as_str().into(),
+        run_id: s("run_id")?.as_str().into(),
+        scored_at: s("scored_at")?.as_str().into(),
+    })
+}
+
+/// BatchWriteItem's put requests for `batch`.
+pub fn write_requests(batch: &[Prediction]) -> Vec<WriteRequest> {
+    batch
+        .iter()
+        .map(|p| {
+            let put = PutRequest::builder()
+                .set_item(Some(prediction_item(p)))
+                .build()
+                .expect("a PutRequest with an item builds");
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect()
+}
+
+pub struct DynamoDbPredictions {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoDbPredictions {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        DynamoDbPredictions {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl PredictionSink for DynamoDbPredictions {
+    async fn write(&self, batch: &[Prediction]) -> Result<Vec<Prediction>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        if batch.len() > MAX_BATCH {
+            return Err(StoreError::refused(format!(
+                "{} items in one BatchWriteItem (limit {MAX_BATCH})",
+                batch.len()
+            )));
+        }
+        let out = self
+            .client
+            .batch_write_item()
+            .request_items(&self.table, write_requests(batch))
+            .send()
+            .await
+            .map_err(|e| store_error(&format!("BatchWriteItem to table {}", self.table), e))?;
+        // Map what came back unprocessed to the predictions we were given.
+        let unprocessed: Vec<String> = out
+            .unprocessed_items
+            .and_then(|mut u| u.remove(&self.table))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| match r.put_request?.item.remove(PRODUCT_ID)? {
+                AttributeValue::S(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        Ok(batch
+            .iter()
+            .filter(|p| unprocessed.contains(&p.product_id))
+            .cloned()
+            .collect())
+    }
+}

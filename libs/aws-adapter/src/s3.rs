@@ -1,0 +1,105 @@
+//! S3: the model object, fetched once at cold start, and the batch's run summaries.
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use store::model_source::{ModelObject, ModelSource};
+use store::run_log::RunLog;
+use store::StoreError;
+
+use crate::config::ModelLocation;
+use crate::errors::store_error;
+
+/// The model object. Its version is the object's VersionId when the bucket is versioned,
+/// otherwise its ETag.
+pub struct S3ModelSource {
+    client: aws_sdk_s3::Client,
+    location: ModelLocation,
+}
+
+impl S3ModelSource {
+    pub fn new(client: aws_sdk_s3::Client, location: ModelLocation) -> Self {
+        S3ModelSource { client, location }
+    }
+}
+
+impl ModelSource for S3ModelSource {
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.location.bucket, self.location.key)
+    }
+
+    async fn fetch(&self) -> Result<ModelObject, StoreError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.location.bucket)
+            .key(&self.location.key)
+            .send()
+            .await
+            .map_err(|e| match e.code() {
+                Some("NoSuchKey") => StoreError::not_found("no such key"),
+                Some("NoSuchBucket") => StoreError::not_found("no such bucket"),
+                Some("AccessDenied") => {
+                    StoreError::refused("access denied (check the function role's s3:GetObject)")
+                }
+                _ => store_error("GetObject", e),
+            })?;
+        // Unversioned buckets report the VersionId "null".
+        let version = object
+            .version_id()
+            .filter(|v| *v != "null")
+            .or(object.e_tag().map(|t| t.trim_matches('"')))
+            .unwrap_or("unversioned")
+            .to_owned();
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::unavailable(format!("reading the object failed: {e}")))?;
+        Ok(ModelObject {
+            bytes: bytes.into_bytes().to_vec(),
+            version,
+        })
+    }
+}
+
+/// Run summaries at `s3://<bucket>/<prefix><run_id>.json` and `<prefix>latest.json`.
+pub struct S3RunLog {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3RunLog {
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        S3RunLog {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn latest_key(&self) -> String {
+        format!("{}latest.json", self.prefix)
+    }
+}
+
+impl RunLog for S3RunLog {
+    async fn record(&self, run_id: &str, summary_json: &str) -> Result<(), StoreError> {
+        for key in [format!("{}{run_id}.json", self.prefix), self.latest_key()] {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .content_type("application/json")
+                .body(ByteStream::from(summary_json.as_bytes().to_vec()))
+                .send()
+                .await
+                .map_err(|e| store_error(&format!("PutObject s3://{}/{key}", self.bucket), e))?;
+        }
+        Ok(())
+    }
+}

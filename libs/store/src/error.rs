@@ -1,0 +1,43 @@
+//! What a failed store call means for its caller.
+
+/// A store call that failed, after whatever retrying the store does itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    pub kind: ErrorKind,
+    /// What failed and why, in full: for logs and operators, not for API callers.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Unreachable, throttled or failing even after retries: may pass later.
+    Unavailable,
+    /// Refused, and would be refused again: a missing table, denied access, a bad request.
+    Refused,
+    /// The object asked for does not exist.
+    NotFound,
+}
+
+impl StoreError {
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        StoreError {
+            kind: ErrorKind::Unavailable,
+            message: message.into(),
+        }
+    }
+
+    pub fn refused(message: impl Into<String>) -> Self {
+        StoreError {
+            kind: ErrorKind::Refused,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        StoreError {
+            kind: ErrorKind::NotFound,
+            message: message.into(),
+        }
+    }
+}
