@@ -3,6 +3,8 @@
 //! Dev and test only: no deployed function depends on it.
 
 pub mod demo_data;
+pub mod fault_proxy;
+pub mod memory;
 pub mod moto;
 pub mod resources;
 pub mod runtime_api;

@@ -39,14 +39,14 @@ use std::time::Instant;
 
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
 use aws_adapter::dynamodb::{scanned_row, write_requests, Item};
-use batch::continuation::RecordedContinuations;
+use batch::continuation::SelfInvoke;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use scoring::Model;
 use store::predictions::{Prediction, PredictionSink};
-use store::run_log::InMemoryRunLog;
 use store::scan::{AttributeScan, Page};
 use store::{StoreError, PRODUCT_ID};
+use testkit::memory::{InMemoryRunLog, RecordedInvocations};
 
 /// DynamoDB's cap on the data one Scan page returns.
 const PAGE_BYTES: usize = 1 << 20;
@@ -267,7 +267,11 @@ fn run_once(rt: &tokio::runtime::Runtime, job: &BenchJob, expected: f64) -> (f64
         *job.sink.score_sum.lock().unwrap(),
     );
     let generating0 = job.scan.generating_nanos.load(Ordering::Relaxed);
-    let continuations = RecordedContinuations::default();
+    let recorded = RecordedInvocations::default();
+    let continuations = SelfInvoke {
+        invoker: &recorded,
+        function: String::new(),
+    };
     let start = Instant::now();
     let summary = rt
         .block_on(job.invoke(scheduled_event(), None, chrono::Utc::now(), &continuations))

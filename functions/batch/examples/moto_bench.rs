@@ -25,14 +25,14 @@ use std::time::Instant;
 
 use aws_adapter::aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
-use batch::continuation::RecordedContinuations;
+use batch::continuation::SelfInvoke;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use scoring::Model;
 use store::predictions::{Prediction, PredictionSink};
-use store::run_log::InMemoryRunLog;
 use store::scan::{AttributeScan, Page};
 use store::{StoreError, PRODUCT_ID};
+use testkit::memory::{InMemoryRunLog, RecordedInvocations};
 use testkit::moto::{repository_root, Moto};
 use testkit::stack::Clients;
 use testkit::Item;
@@ -255,7 +255,11 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
         store_retries: Box::new(()),
         model,
     };
-    let continuations = RecordedContinuations::default();
+    let recorded = RecordedInvocations::default();
+    let continuations = SelfInvoke {
+        invoker: &recorded,
+        function: String::new(),
+    };
     let cpu = Cpu::start(&pid, tick);
     let summary = job
         .invoke(event, None, chrono::Utc::now(), &continuations)

@@ -3,7 +3,6 @@
 //! event carrying the run's state. Needs `lambda:InvokeFunction` on itself.
 
 use std::future::Future;
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use store::invoke::AsyncInvoke;
@@ -35,19 +34,5 @@ impl<I: AsyncInvoke> Continue for SelfInvoke<'_, I> {
         })
         .map_err(|e| StoreError::refused(format!("the run state cannot be serialized: {e}")))?;
         self.invoker.invoke_async(&self.function, payload).await
-    }
-}
-
-/// Records continuation events instead of sending them, for tests (which then deliver
-/// them, like Lambda would).
-#[derive(Debug, Default)]
-pub struct RecordedContinuations(pub Mutex<Vec<ContinuationEvent>>);
-
-impl Continue for RecordedContinuations {
-    async fn continue_run(&self, state: &RunState) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(ContinuationEvent {
-            continuation: state.clone(),
-        });
-        Ok(())
     }
 }

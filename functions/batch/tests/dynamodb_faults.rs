@@ -18,10 +18,10 @@ use aws_sdk_dynamodb::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use batch::Job;
 use store::predictions::{Prediction, PredictionSink};
-use store::run_log::InMemoryRunLog;
 use store::scan::AttributeScan;
 use store::{ErrorKind, RetryCount};
 use support::*;
+use testkit::memory::InMemoryRunLog;
 
 const TABLE: &str = "predictions";
 

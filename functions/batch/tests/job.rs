@@ -7,13 +7,13 @@ mod support;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
-use batch::continuation::RecordedContinuations;
 use batch::pipeline::RunError;
 use batch::JobError;
 use lambda_runtime::Diagnostic;
-use store::predictions::{Fault, InMemoryPredictions};
 use store::{RetryCount, StoreError};
 use support::*;
+use testkit::memory::RecordedInvocations;
+use testkit::memory::{Fault, InMemoryPredictions};
 
 #[tokio::test]
 async fn every_row_is_scored_and_written_once() {
@@ -215,12 +215,13 @@ async fn a_rerun_of_the_same_event_writes_the_same_items() {
 #[tokio::test]
 async fn a_continuation_refuses_a_changed_model() {
     let job = job(products(300), 10, InMemoryPredictions::default());
-    let continuations = RecordedContinuations::default();
+    let recorded = RecordedInvocations::default();
+    let continuations = continuation(&recorded);
     let stop = Some(std::time::Instant::now());
     job.invoke(scheduled_event(), stop, chrono::Utc::now(), &continuations)
         .await
         .unwrap();
-    let mut next = continuations.0.lock().unwrap().pop().unwrap();
+    let mut next = last_continuation(&recorded);
     next.continuation.model_version = "model-v0".into();
     let err = job
         .invoke(

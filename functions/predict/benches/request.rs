@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use lambda_http::Request;
 use predict::App;
 use scoring::Model;
-use store::attributes::InMemoryAttributes;
+use testkit::memory::InMemoryAttributes;
 
 fn repository() -> std::path::PathBuf {
     testkit::moto::repository_root()

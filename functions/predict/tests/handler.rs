@@ -7,9 +7,9 @@ use lambda_http::{Body, Request};
 use predict::{App, MAX_BODY_BYTES, MAX_INSTANCES};
 use scoring::Value as Attribute;
 use serde_json::{json, Value};
-use store::attributes::InMemoryAttributes;
 use store::StoreError;
 use support::{demo_app, demo_model, demo_store, json_body, request, wines};
+use testkit::memory::InMemoryAttributes;
 
 fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {
     let mut request = Request::new(body.into());

@@ -48,22 +48,21 @@ pub async fn load_model(source: &impl ModelSource) -> Result<Model, ModelLoadErr
     })
 }
 
-/// A model source in memory, for tests.
-pub struct InMemoryModelSource(pub Result<ModelObject, StoreError>);
-
-impl ModelSource for InMemoryModelSource {
-    fn location(&self) -> String {
-        "memory://model".to_owned()
-    }
-
-    async fn fetch(&self) -> Result<ModelObject, StoreError> {
-        self.0.clone()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct InMemoryModelSource(pub Result<ModelObject, StoreError>);
+
+    impl ModelSource for InMemoryModelSource {
+        fn location(&self) -> String {
+            "memory://model".to_owned()
+        }
+
+        async fn fetch(&self) -> Result<ModelObject, StoreError> {
+            self.0.clone()
+        }
+    }
 
     #[tokio::test]
     async fn errors_name_the_location_and_the_reason() {

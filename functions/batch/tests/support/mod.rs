@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
 use aws_adapter::dynamodb::prediction_from_item;
-use batch::continuation::RecordedContinuations;
+use batch::continuation::{ContinuationEvent, SelfInvoke};
 use batch::pipeline::{ResendPolicy, Settings};
 use batch::{BatchEvent, Job, Summary};
 use scoring::Model;
-use store::predictions::{InMemoryPredictions, Prediction};
-use store::run_log::InMemoryRunLog;
-use store::scan::{InMemoryScan, ScannedRow};
+use store::predictions::Prediction;
+use store::scan::ScannedRow;
+use testkit::memory::InMemoryRunLog;
+use testkit::memory::InMemoryScan;
+use testkit::memory::{InMemoryPredictions, RecordedInvocations};
 use testkit::Item;
 
 pub const SCHEDULE_TIME: &str = "2026-11-24T02:00:00Z";
@@ -90,13 +92,29 @@ where
     P: store::predictions::PredictionSink,
     L: store::run_log::RunLog,
 {
+    let recorded = RecordedInvocations::default();
     job.invoke(
         scheduled_event(),
         None,
         chrono::Utc::now(),
-        &RecordedContinuations::default(),
+        &continuation(&recorded),
     )
     .await
+}
+
+/// The function's own way to continue (invoking itself), into a twin that records the
+/// invocations instead of making them.
+pub fn continuation(recorded: &RecordedInvocations) -> SelfInvoke<'_, RecordedInvocations> {
+    SelfInvoke {
+        invoker: recorded,
+        function: "arn:aws:lambda:us-east-1:123456789012:function:batch".to_owned(),
+    }
+}
+
+/// The last continuation recorded, as Lambda would deliver it.
+pub fn last_continuation(recorded: &RecordedInvocations) -> ContinuationEvent {
+    let payload = recorded.take().pop().expect("a continuation was sent");
+    serde_json::from_slice(&payload).expect("a continuation event")
 }
 
 /// Runs a scheduled event to completion, delivering continuations (through JSON) like
@@ -107,7 +125,8 @@ where
     P: store::predictions::PredictionSink,
     L: store::run_log::RunLog,
 {
-    let continuations = RecordedContinuations::default();
+    let recorded = RecordedInvocations::default();
+    let continuations = continuation(&recorded);
     let mut event = scheduled_event();
     let mut invocations = 0;
     loop {
@@ -120,13 +139,7 @@ where
         if summary.status == "complete" {
             return (summary, invocations);
         }
-        let next = continuations
-            .0
-            .lock()
-            .unwrap()
-            .pop()
-            .expect("a continuation was sent");
-        event = serde_json::from_str(&serde_json::to_string(&next).unwrap()).unwrap();
+        event = BatchEvent::Continuation(last_continuation(&recorded));
     }
 }
 

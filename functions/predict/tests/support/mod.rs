@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use predict::App;
 use scoring::Model;
 use scoring::Row;
-use store::attributes::InMemoryAttributes;
+use testkit::memory::InMemoryAttributes;
 
 /// Every file of `events/` and its expected status, whatever the backing store.
 pub const EXPECTED_STATUS: &[(&str, u16)] = &[
