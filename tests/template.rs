@@ -966,7 +966,9 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         ("MODEL_KEY".to_owned(), model_key.to_owned()),
         ("ATTRIBUTES_TABLE".to_owned(), attributes.clone()),
     ]);
-    assert_eq!(predict_env, expected_predict);
+    let mut with_stage_switch = expected_predict.clone();
+    with_stage_switch.insert(STAGE_SWITCH.to_owned(), "true".to_owned());
+    assert_eq!(predict_env, with_stage_switch);
     let mut expected_batch = expected_predict.clone();
     expected_batch.extend([
         ("PREDICTIONS_TABLE".to_owned(), predictions.clone()),
