@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_adapter::config::BatchConfig;
+use aws_adapter::config::{BatchConfig, InitError};
 use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
 use aws_adapter::lambda::LambdaInvoker;
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
@@ -17,7 +17,7 @@ use store::model_source::load_model;
 type AwsJob = Job<DynamoDbScan, DynamoDbPredictions, S3RunLog>;
 
 // A run allocates and frees a dozen small strings per row (the SDK's items and write
-// requests); glibc's allocator showed up as a quarter of the pipeline's profile.
+// requests); glibc's allocator was a large share of the pipeline's profile.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -51,14 +51,6 @@ async fn main() -> Result<(), Error> {
         },
     ))
     .await
-}
-
-#[derive(Debug, thiserror::Error)]
-enum InitError {
-    #[error(transparent)]
-    Config(#[from] aws_adapter::config::ConfigError),
-    #[error(transparent)]
-    Model(#[from] store::model_source::ModelLoadError),
 }
 
 async fn init() -> Result<(AwsJob, LambdaInvoker, Duration), InitError> {

@@ -25,7 +25,7 @@ fn app() -> App<InMemoryAttributes> {
     let rows = testkit::demo_data::repository_wines()
         .unwrap()
         .into_iter()
-        .filter_map(|item| aws_adapter::dynamodb::scanned_row(item))
+        .filter_map(aws_adapter::dynamodb::scanned_row)
         .map(|scanned| (scanned.product_id, scanned.row))
         .collect();
     App::new(

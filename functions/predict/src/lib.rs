@@ -7,19 +7,13 @@ pub mod routes;
 
 pub use app::{ApiError, App, MAX_BODY_BYTES, MAX_INSTANCES};
 
-use aws_adapter::config::{ConfigError, PredictConfig};
+pub use aws_adapter::config::InitError;
+
+use aws_adapter::config::PredictConfig;
 use aws_adapter::dynamodb::DynamoDbAttributes;
 use aws_adapter::s3::S3ModelSource;
 use aws_adapter::{AwsClients, CallPolicy};
-use store::model_source::{load_model, ModelLoadError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Model(#[from] ModelLoadError),
-}
+use store::model_source::load_model;
 
 /// Cold start: read the configuration, build the AWS clients, fetch and build the model.
 /// Any failure stops the function before it serves: it never answers without a model.

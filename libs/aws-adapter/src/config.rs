@@ -16,6 +16,15 @@ pub enum ConfigError {
     },
 }
 
+/// Why a cold start fails: the function never serves without its configuration and model.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Model(#[from] store::model_source::ModelLoadError),
+}
+
 /// Where the model object lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelLocation {
