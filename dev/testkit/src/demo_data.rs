@@ -2,8 +2,8 @@
 //! `wine-0001` for the first data row up to `wine-1599`, and the eleven attributes under
 //! the model's snake_case names. The `quality` label is not an attribute and is left out.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use crate::Item;
+use aws_sdk_dynamodb::types::AttributeValue;
 
 pub const LABEL: &str = "quality";
 
@@ -81,8 +81,20 @@ mod tests {
     fn all_1599_wines_with_eleven_attributes_and_an_id() {
         let wines = repository_wines().unwrap();
         assert_eq!(wines.len(), 1599);
-        assert_eq!(wines[0].get("product_id").and_then(|v| v.as_s().ok()).map(String::as_str), Some("wine-0001"));
-        assert_eq!(wines[1598].get("product_id").and_then(|v| v.as_s().ok()).map(String::as_str), Some("wine-1599"));
+        assert_eq!(
+            wines[0]
+                .get("product_id")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str),
+            Some("wine-0001")
+        );
+        assert_eq!(
+            wines[1598]
+                .get("product_id")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str),
+            Some("wine-1599")
+        );
         assert_eq!(wines[0].len(), 12);
         assert_eq!(wines[0]["fixed_acidity"], AttributeValue::N("7.4".into()));
         assert_eq!(wines[0]["ph"], AttributeValue::N("3.51".into()));

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::Item;
 use crate::PRODUCT_ID;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PutRequest, ScalarAttributeType,
@@ -10,7 +11,6 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use crate::Item;
 use {aws_sdk_dynamodb as dynamodb, aws_sdk_s3 as s3};
 
 fn fail(what: &str, e: impl std::error::Error) -> String {
