@@ -155,12 +155,10 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
             settings: self.settings.clone(),
         };
         let retries_before = self.store_retries.retries();
-        let progress = pipeline.run(&state, &rfc3339(now), stop_at).await;
-        let store_retries = self.store_retries.retries().saturating_sub(retries_before);
-        let progress = progress?;
+        let progress = pipeline.run(&state, &rfc3339(now), stop_at).await?;
         state.segments = progress.segments;
         state.totals.add(progress.totals);
-        state.totals.retries += store_retries;
+        state.totals.retries += self.store_retries.retries().saturating_sub(retries_before);
         state.invocations += 1;
         state.elapsed_ms += started.elapsed().as_millis() as u64;
 
