@@ -12,9 +12,10 @@ use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
 use aws_adapter::s3::S3RunLog;
 use aws_adapter::{AwsClients, CallPolicy};
 use batch::pipeline::Settings;
-use batch::Job;
+use batch::{Job, Summary};
 use e2e::{clients, moto_or_skip, unique};
 use lambda_http::lambda_runtime::Diagnostic;
+use store::predictions::MAX_BATCH;
 use store::RetryCount;
 use support::{
     assert_every_row_once, demo_model, fast_settings, invoke_scheduled, products,
@@ -101,8 +102,22 @@ async fn stored_summaries(bucket: &str) -> Vec<String> {
         .collect()
 }
 
+/// `latest.json` of the run log, read straight from moto.
+async fn latest_summary(bucket: &str) -> Summary {
+    let object = clients()
+        .await
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(format!("{RUNS_PREFIX}latest.json"))
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
+}
+
 /// The Scan calls and BatchWriteItem calls a run makes when nothing fails: each segment's
-/// pages (as moto splits the table), and a write per 25 predictions of each page.
+/// pages (as moto splits the table), and a write per `MAX_BATCH` predictions of each page.
 async fn calls_without_faults(table: &str, segments: i32, page_size: i32) -> (u64, u64) {
     let dynamodb = clients().await.dynamodb;
     let (mut scans, mut writes) = (0, 0);
@@ -120,7 +135,7 @@ async fn calls_without_faults(table: &str, segments: i32, page_size: i32) -> (u6
                 .await
                 .unwrap();
             scans += 1;
-            writes += page.items().len().div_ceil(25) as u64;
+            writes += page.items().len().div_ceil(MAX_BATCH) as u64;
             match page.last_evaluated_key {
                 Some(key) => start = Some(key),
                 None => break,
@@ -141,7 +156,7 @@ fn sdk_retried(faults: &[Fault]) -> u64 {
 async fn throttling_errors_drops_and_partial_writes_lose_nothing_and_every_retry_is_counted() {
     moto_or_skip!();
     let started = Instant::now();
-    // 2,000 rows, 4 segments, pages of 50: about 44 Scans and 80 BatchWriteItems, with
+    // 2,000 rows, 4 segments, pages of 50: some 40 Scans and 80 BatchWriteItems, with
     // up to 4 segments x 4 writes in flight at once.
     let (rows, page_size, segments) = (2_000, 50, 4);
     let s = stack(rows, page_size, segments, fast_settings()).await;
@@ -170,7 +185,9 @@ async fn throttling_errors_drops_and_partial_writes_lose_nothing_and_every_retry
     s.proxy.inject(SCAN, scan_faults);
     s.proxy.inject(WRITE, write_faults);
 
+    let run_started = Instant::now();
     let (summary, invocations) = run_to_completion(&s.job, false).await;
+    let run_time = run_started.elapsed();
 
     assert_eq!(invocations, 1);
     assert_eq!(
@@ -180,7 +197,7 @@ async fn throttling_errors_drops_and_partial_writes_lose_nothing_and_every_retry
             summary.rows_written,
             summary.rows_rejected
         ),
-        ("complete", 2_000, 2_000, 0)
+        ("complete", rows as u64, rows as u64, 0)
     );
     // Every fault met a request: the scripts were short enough for the run.
     assert_eq!(s.proxy.injected(SCAN), scan_faults.len());
@@ -208,14 +225,11 @@ async fn throttling_errors_drops_and_partial_writes_lose_nothing_and_every_retry
     );
     assert_eq!(writes, chunks + sdk_retried(&write_faults) + unprocessed);
 
-    // The stored summary is the one returned.
-    assert_eq!(
-        stored_summaries(&s.bucket).await.len(),
-        2,
-        "latest.json and the run's own"
-    );
+    // The stored summary is the one returned, retries included.
+    assert_eq!(stored_summaries(&s.bucket).await.len(), 2);
+    assert_eq!(latest_summary(&s.bucket).await, summary);
     eprintln!(
-        "{} Scans, {writes} BatchWriteItems, {} retries in {:?}",
+        "{} Scans, {writes} BatchWriteItems, {} retries; the run {run_time:?}, the test {:?}",
         s.proxy.requests(SCAN),
         summary.retries,
         started.elapsed()
@@ -235,9 +249,11 @@ async fn a_write_throttled_past_the_policy_fails_the_run_and_a_rerun_writes_ever
     let throttles = CallPolicy::BATCH.max_attempts as usize + 2;
     s.proxy.inject(WRITE, vec![Fault::Throttle; throttles]);
 
+    let run_started = Instant::now();
     let err = invoke_scheduled(&s.job)
         .await
         .expect_err("the first write is throttled past the policy's attempts");
+    let failed_after = run_started.elapsed();
     let message = err.to_string();
     let diagnostic = Diagnostic::from(err);
     assert_eq!(diagnostic.error_type, "WriteFailed", "{message}");
@@ -258,11 +274,15 @@ async fn a_write_throttled_past_the_policy_fails_the_run_and_a_rerun_writes_ever
         stored_summaries(&s.bucket).await.is_empty(),
         "a failed run stores no summary"
     );
-    let failed_at = started.elapsed();
+    // The throttled write was the run's first: nothing was written.
+    let stored = stored_predictions(&clients().await.dynamodb, &s.predictions_table).await;
+    assert!(stored.is_empty(), "{} written", stored.len());
 
     // The same event again: the two throttles left are retried by the SDK, then the run
     // completes.
+    let rerun_started = Instant::now();
     let summary = invoke_scheduled(&s.job).await.unwrap();
+    let rerun_time = rerun_started.elapsed();
     assert_eq!(s.proxy.injected(WRITE), throttles);
     assert_eq!(
         (summary.status.as_str(), summary.run_id.as_str()),
@@ -271,9 +291,9 @@ async fn a_write_throttled_past_the_policy_fails_the_run_and_a_rerun_writes_ever
     assert_eq!((summary.rows_written, summary.retries), (200, 2));
     let stored = stored_predictions(&clients().await.dynamodb, &s.predictions_table).await;
     assert_every_row_once(&stored, &s.items);
-    assert_eq!(stored_summaries(&s.bucket).await.len(), 2);
+    assert_eq!(latest_summary(&s.bucket).await, summary);
     eprintln!(
-        "failed after {failed_at:?}, rerun complete after {:?}",
+        "failed after {failed_after:?}, the rerun {rerun_time:?}, the test {:?}",
         started.elapsed()
     );
 }
