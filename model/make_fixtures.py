@@ -34,6 +34,7 @@ from sklearn.ensemble import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
+from sklearn.neighbors import KNeighborsRegressor
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -269,6 +270,20 @@ def sklearn_fixtures():
         "Pipeline(StandardScaler, MLPRegressor(32, 16), relu): MatMul/Add/Relu graph.",
     )
     check_close("mlp", y, mlp.predict(x_te), 1e-3)
+
+    # Standard operators only (TopK, ReduceSumSquare, Scan, ...), some of which keep state
+    # inside tract's run state: the fixture that shows whether one call's rows leak into the
+    # next call's answers.
+    knn = KNeighborsRegressor(n_neighbors=5).fit(x_tr, y_tr)
+    m = with_feature_names(export(knn, len(names)), names)
+    y = write_fixture(
+        "knn",
+        m,
+        x_te,
+        names,
+        "KNeighborsRegressor(5 neighbours) on Friedman #1: standard operators only.",
+    )
+    check_close("knn", y, knn.predict(x_te), 1e-3)
 
     # One [N, 1] input per feature, named by the feature. skl2onnx only
     # joins several inputs in front of a Pipeline (a bare estimator accepts

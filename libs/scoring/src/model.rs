@@ -19,7 +19,9 @@ pub struct Model {
     plan: Arc<TypedRunnableModel>,
     /// A run state kept between calls: building one per call costs more than scoring a
     /// row of a small model. Taken with `try_lock`; a concurrent caller spawns its own.
+    /// Kept only when no op of the plan carries anything from one run to the next.
     state: Mutex<Option<TypedSimpleState>>,
+    reuse_state: bool,
     schema: FeatureSchema,
     /// For each plan input, in plan order: the schema column it takes (per-feature layout).
     input_columns: Vec<usize>,
@@ -31,6 +33,7 @@ impl Clone for Model {
         Model {
             plan: self.plan.clone(),
             state: Mutex::new(None),
+            reuse_state: self.reuse_state,
             schema: self.schema.clone(),
             input_columns: self.input_columns.clone(),
             version: self.version.clone(),
@@ -90,6 +93,7 @@ impl Model {
             .and_then(|m| m.into_runnable())
             .map_err(unsupported)?;
         Ok(Model {
+            reuse_state: keeps_nothing_between_runs(&plan),
             plan,
             state: Mutex::new(None),
             schema,
@@ -160,12 +164,16 @@ impl Model {
                 })
                 .collect::<TractResult<_>>()?,
         };
-        let outputs = match self.state.try_lock() {
-            Ok(mut state) => match state.as_mut() {
+        let kept = self
+            .reuse_state
+            .then(|| self.state.try_lock().ok())
+            .flatten();
+        let outputs = match kept {
+            Some(mut state) => match state.as_mut() {
                 Some(state) => state.run(inputs)?,
                 None => state.insert(self.plan.spawn()?).run(inputs)?,
             },
-            Err(_) => self.plan.run(inputs)?,
+            None => self.plan.run(inputs)?,
         };
         let tile = outputs[0].try_as_plain_ram()?;
         let tile = tile.as_slice::<f32>()?;
@@ -177,6 +185,17 @@ impl Model {
         scores.extend_from_slice(tile);
         Ok(())
     }
+}
+
+/// Whether a run state may serve call after call. tract builds an op state for exactly the
+/// ops that keep something from one run to the next (scans, loops, random generators):
+/// reusing a state of such a plan would carry one call's rows into another call's answers.
+fn keeps_nothing_between_runs(plan: &TypedRunnableModel) -> bool {
+    let context = tract_onnx::tract_core::plan::EvalContext::out_of_plan();
+    plan.model()
+        .nodes
+        .iter()
+        .all(|node| matches!(node.op.state(&context), Ok(None)))
 }
 
 /// One f32 output of shape [N] or [N, 1]: anything else is not one score per row.
