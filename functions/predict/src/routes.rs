@@ -76,6 +76,7 @@ mod tests {
             route(&Method::GET, "/predict/wine%200001"),
             product("wine 0001")
         );
+        assert_eq!(route(&Method::GET, "/predict/a%2Fb"), product("a/b"));
         assert_eq!(route(&Method::POST, "/predict"), Ok(Route::ScoreInstances));
         assert_eq!(route(&Method::GET, "/health"), Ok(Route::Health));
         assert_eq!(
