@@ -1,6 +1,6 @@
 //! The AWS clients, built once per sandbox with one retry policy: the SDK's own standard
 //! retry mode (exponential backoff with full jitter) for every transient failure, with
-//! bounded attempts and timeouts per kind of function. An interceptor counts the SDK's
+//! bounded attempts per kind of function. An interceptor counts the SDK's
 //! retries so that a run can report them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,8 +24,6 @@ pub struct CallPolicy {
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
     pub connect_timeout: Duration,
-    /// One attempt's limit, from sending the request to the whole response.
-    pub attempt_timeout: Duration,
     /// The SDK's retry quota (a token bucket shared by the client's calls) stops retries
     /// when many calls fail at once. Kept for a request path, where failing fast beats
     /// piling on; lifted for a batch run, where `max_attempts` alone should bound a call.
@@ -39,7 +37,6 @@ impl CallPolicy {
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
         connect_timeout: Duration::from_secs(1),
-        attempt_timeout: Duration::from_secs(2),
         retry_quota: true,
     };
 
@@ -49,7 +46,6 @@ impl CallPolicy {
         initial_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(20),
         connect_timeout: Duration::from_secs(3),
-        attempt_timeout: Duration::from_secs(30),
         retry_quota: false,
     };
 
@@ -63,7 +59,6 @@ impl CallPolicy {
     pub fn timeout_config(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect_timeout)
-            .operation_attempt_timeout(self.attempt_timeout)
             .build()
     }
 
