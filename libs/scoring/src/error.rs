@@ -22,10 +22,13 @@ pub enum LoadError {
     #[error("input `{input}` is not supported: {problem}")]
     UnsupportedInput { input: String, problem: String },
     #[error(
-        "the model's output is not a regression score: {0}; \
-         expected exactly one float output of shape [N] or [N, 1]"
+        "the model's outputs are neither a regressor's nor a classifier's: {0}; expected one \
+         numeric output of shape [N] or [N, 1] (a score per row), or a label output [N] \
+         with a probability output [N, classes] (or its ZipMap)"
     )]
     UnsupportedOutput(String),
+    #[error("operator `{op}` is not supported{}", hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
+    UnsupportedOperator { op: String, hint: Option<String> },
     #[error("the model cannot be prepared for scoring: {0}")]
     Unsupported(String),
 }
@@ -36,6 +39,10 @@ pub enum RowProblem {
     Missing,
     NotNumeric { found: String },
     NotFinite { value: f64 },
+    NotInteger { value: f64 },
+    NotText { found: String },
+    /// An explicit null where the model has no imputer or missing-value rule.
+    MissingNotHandled,
 }
 
 /// A row that cannot be scored, naming the feature and, in a batch, the row.
@@ -75,6 +82,16 @@ impl fmt::Display for RowError {
             RowProblem::Missing => write!(f, "is missing"),
             RowProblem::NotNumeric { found } => write!(f, "is not a number (found {found})"),
             RowProblem::NotFinite { value } => write!(f, "is not a finite number ({value})"),
+            RowProblem::NotInteger { value } => {
+                write!(f, "is not a 64-bit integer ({value}); the model reads it as int64")
+            }
+            RowProblem::NotText { found } => {
+                write!(f, "is categorical and takes a string (found {found})")
+            }
+            RowProblem::MissingNotHandled => write!(
+                f,
+                "is null, but the model has no imputer or missing-value rule for it"
+            ),
         }
     }
 }
@@ -88,4 +105,6 @@ pub enum ScoreError {
     Shape { values: usize, width: usize },
     #[error("the model failed while scoring: {0}")]
     Inference(String),
+    #[error("the model is a classifier: it answers labels and probabilities, not scores")]
+    NotARegressor,
 }

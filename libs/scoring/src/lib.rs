@@ -1,4 +1,5 @@
-//! The domain core: scikit-learn regression models exported to ONNX, scored with tract.
+//! The domain core: tabular models (scikit-learn, LightGBM, XGBoost) exported to ONNX,
+//! regressors and classifiers, scored with tract.
 //!
 //! - [`Model`] is built once from ONNX bytes and a version string; one optimized plan
 //!   with a symbolic batch axis serves one row or a hundred thousand.
@@ -9,17 +10,23 @@
 //!
 //! Nothing here knows about Lambda or AWS.
 
+mod batch;
 mod error;
 pub mod forest;
+mod missing;
 mod model;
 pub mod ops;
+mod outputs;
+mod prediction;
 mod row;
 mod schema;
 
+pub use batch::Batch;
 pub use error::{LoadError, RowError, RowProblem, ScoreError};
 pub use model::Model;
+pub use prediction::{ClassPrediction, Label, Prediction, Predictions, ProbabilitiesMap, Task};
 pub use row::{FeatureRow, FeatureValue, Row, Value};
-pub use schema::{FeatureSchema, InputLayout, FEATURE_NAMES_KEY};
+pub use schema::{Feature, FeatureSchema, FeatureType, InputLayout, FEATURE_NAMES_KEY, MISSING_TEXT};
 
 // One model serves every request of a Lambda sandbox, from whichever runtime thread.
 const _: () = {

@@ -1,14 +1,21 @@
-//! A loaded model: one optimized tract plan, with a symbolic batch axis, that scores any
-//! number of rows per call, plus the feature schema and version it was loaded with.
+//! A loaded model: one optimized tract plan, with a symbolic batch axis, that answers any
+//! number of rows per call, plus the feature schema, what its answers mean (a score, or a
+//! label and class probabilities) and the version it was loaded with.
 
 use std::sync::{Arc, Mutex};
 
 use tract_onnx::prelude::*;
 
+use tract_onnx::pb::GraphProto;
+use tract_onnx::Onnx;
+
+use crate::batch::Batch;
 use crate::error::{LoadError, ScoreError};
 use crate::ops;
+use crate::outputs::{self, Answer};
+use crate::prediction::{Prediction, Predictions, Task};
 use crate::row::FeatureRow;
-use crate::schema::{FeatureSchema, InputLayout};
+use crate::schema::{FeatureSchema, FeatureType, InputLayout};
 
 /// Rows per plan run: large batches are scored tile by tile, so intermediate tensors stay
 /// in cache and memory stays bounded whatever the batch size.
@@ -23,8 +30,10 @@ pub struct Model {
     state: Mutex<Option<TypedSimpleState>>,
     reuse_state: bool,
     schema: FeatureSchema,
-    /// For each plan input, in plan order: the schema column it takes (per-feature layout).
+    /// For each plan input, in plan order: the batch column it takes.
     input_columns: Vec<usize>,
+    /// Which outputs hold the answer, and what it means.
+    answer: Answer,
     version: String,
 }
 
@@ -36,6 +45,7 @@ impl Clone for Model {
             reuse_state: self.reuse_state,
             schema: self.schema.clone(),
             input_columns: self.input_columns.clone(),
+            answer: self.answer.clone(),
             version: self.version.clone(),
         }
     }
@@ -46,17 +56,25 @@ impl Model {
     /// VersionId or ETag, say). Slow-ish (milliseconds): do it once and keep the model.
     pub fn load(onnx: &[u8], version: impl Into<String>) -> Result<Model, LoadError> {
         let framework = ops::onnx();
-        let proto = framework
+        let mut proto = framework
             .proto_model_for_read(&mut &*onnx)
             .map_err(|e| LoadError::Corrupt(format!("{e:#}")))?;
         let schema = FeatureSchema::from_model(&proto)?;
+        let graph = proto
+            .graph
+            .as_mut()
+            .ok_or_else(|| LoadError::Corrupt("the model has no graph".into()))?;
+        let classes = match outputs::unwrap_zipmap(graph)? {
+            Some(classes) => Some(classes),
+            None => outputs::classifier_classes(graph),
+        };
+        refuse_unknown_ops(&framework, graph)?;
         let unsupported = |e: TractError| LoadError::Unsupported(format!("{e:#}"));
 
         let mut model = framework
             .model_for_proto_model(&proto)
             .map_err(unsupported)?;
         let batch = model.symbols.sym("N").to_dim();
-        let width = schema.len();
         let mut input_columns = Vec::new();
         for (i, outlet) in model
             .input_outlets()
@@ -66,28 +84,32 @@ impl Model {
             .enumerate()
         {
             let name = &model.node(outlet.node).name;
-            let fact = match schema.layout() {
-                InputLayout::Matrix => f32::fact([batch.clone(), width.to_dim()]),
+            let (ty, width, column) = match schema.layout() {
+                InputLayout::Matrix => (schema.features()[0].ty, schema.len(), 0),
                 InputLayout::PerFeature => {
-                    let column =
-                        schema
-                            .names()
-                            .iter()
-                            .position(|n| n == name)
-                            .ok_or_else(|| {
-                                LoadError::Unsupported(format!(
-                                    "graph input `{name}` is not among the features"
-                                ))
-                            })?;
-                    input_columns.push(column);
-                    f32::fact([batch.clone(), 1.to_dim()])
+                    let column = schema.names().iter().position(|n| n == name).ok_or_else(
+                        || {
+                            LoadError::Unsupported(format!(
+                                "graph input `{name}` is not among the features"
+                            ))
+                        },
+                    )?;
+                    (schema.features()[column].ty, 1, column)
                 }
+            };
+            input_columns.push(column);
+            let shape = [batch.clone(), width.to_dim()];
+            let fact = match ty {
+                FeatureType::Float => f32::fact(shape),
+                FeatureType::Double => f64::fact(shape),
+                FeatureType::Int64 => i64::fact(shape),
+                FeatureType::String => String::fact(shape),
             };
             model.set_input_fact(i, fact.into()).map_err(unsupported)?;
         }
 
         let typed = model.into_typed().map_err(unsupported)?;
-        check_output(&typed)?;
+        let answer = outputs::answer(&typed, classes)?;
         let plan = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
@@ -98,6 +120,7 @@ impl Model {
             state: Mutex::new(None),
             schema,
             input_columns,
+            answer,
             version: version.into(),
         })
     }
@@ -110,30 +133,50 @@ impl Model {
         &self.schema
     }
 
+    /// Regression, or classification with its classes.
+    pub fn task(&self) -> Task {
+        self.answer.task()
+    }
+
     /// Feature names in model order.
     pub fn features(&self) -> &[String] {
         self.schema.names()
     }
 
-    /// Scores one row.
-    pub fn score_row<R: FeatureRow + ?Sized>(&self, row: &R) -> Result<f32, ScoreError> {
-        let mut x = Vec::with_capacity(self.schema.len());
-        self.schema.read_row(row, &mut x)?;
-        Ok(self.score_matrix(&x)?[0])
+    /// One row's answer.
+    pub fn predict_row<R: FeatureRow + ?Sized>(&self, row: &R) -> Result<Prediction, ScoreError> {
+        let mut batch = self.schema.batch(1);
+        self.schema.read_row(row, &mut batch)?;
+        let answers = self.predict(&batch)?;
+        Ok(answers.get(0).expect("one answer per row"))
     }
 
-    /// Scores a batch in one model call; the first bad row fails the call, naming its index.
-    pub fn score_rows<R: FeatureRow>(&self, rows: &[R]) -> Result<Vec<f32>, ScoreError> {
-        let mut x = Vec::with_capacity(rows.len() * self.schema.len());
+    /// Answers a batch in one model call; the first bad row fails the call, naming its index.
+    pub fn predict_rows<R: FeatureRow>(&self, rows: &[R]) -> Result<Predictions, ScoreError> {
+        let mut batch = self.schema.batch(rows.len());
         for (i, row) in rows.iter().enumerate() {
-            self.schema.read_row(row, &mut x).map_err(|e| e.at_row(i))?;
+            self.schema
+                .read_row(row, &mut batch)
+                .map_err(|e| e.at_row(i))?;
         }
-        self.score_matrix(&x)
+        self.predict(&batch)
     }
 
-    /// Scores a row-major matrix of already-validated inputs, `features().len()` per row.
-    /// NaN is passed through (tree models route it by their missing-value rules); rows
-    /// read through [`Model::score_rows`] never contain one.
+    /// A regressor's score for one row.
+    pub fn score_row<R: FeatureRow + ?Sized>(&self, row: &R) -> Result<f32, ScoreError> {
+        self.predict_row(row)?
+            .score()
+            .ok_or(ScoreError::NotARegressor)
+    }
+
+    /// A regressor's scores for a batch of rows.
+    pub fn score_rows<R: FeatureRow>(&self, rows: &[R]) -> Result<Vec<f32>, ScoreError> {
+        into_scores(self.predict_rows(rows)?)
+    }
+
+    /// A regressor's scores for a row-major matrix of numeric inputs, `features().len()`
+    /// per row, in feature order (benchmarks and fixtures). NaN is passed through as a
+    /// missing value.
     pub fn score_matrix(&self, x: &[f32]) -> Result<Vec<f32>, ScoreError> {
         let width = self.schema.len();
         if x.len() % width != 0 {
@@ -142,28 +185,38 @@ impl Model {
                 width,
             });
         }
-        let mut scores = Vec::with_capacity(x.len() / width);
-        for tile in x.chunks(TILE_ROWS * width) {
-            self.score_tile(tile, &mut scores)
-                .map_err(|e| ScoreError::Inference(format!("{e:#}")))?;
-        }
-        Ok(scores)
+        let mut batch = self.schema.batch(x.len() / width);
+        batch
+            .extend_numeric(x)
+            .map_err(|e| ScoreError::Inference(e.to_string()))?;
+        into_scores(self.predict(&batch)?)
     }
 
-    fn score_tile(&self, x: &[f32], scores: &mut Vec<f32>) -> TractResult<()> {
-        let width = self.schema.len();
-        let rows = x.len() / width;
-        let inputs: TVec<TValue> = match self.schema.layout() {
-            InputLayout::Matrix => tvec![Tensor::from_shape(&[rows, width], x)?.into_tvalue()],
-            InputLayout::PerFeature => self
-                .input_columns
-                .iter()
-                .map(|&c| {
-                    let column: Vec<f32> = x.iter().skip(c).step_by(width).copied().collect();
-                    Ok(Tensor::from_shape(&[rows, 1], &column)?.into_tvalue())
-                })
-                .collect::<TractResult<_>>()?,
-        };
+    /// Answers every row of `batch`, tile by tile.
+    pub fn predict(&self, batch: &Batch) -> Result<Predictions, ScoreError> {
+        let mut answers = Predictions::empty(&self.answer.task());
+        let mut start = 0;
+        while start < batch.rows() {
+            let end = (start + TILE_ROWS).min(batch.rows());
+            self.predict_tile(batch, start..end, &mut answers)
+                .map_err(|e| ScoreError::Inference(format!("{e:#}")))?;
+            start = end;
+        }
+        Ok(answers)
+    }
+
+    fn predict_tile(
+        &self,
+        batch: &Batch,
+        rows: std::ops::Range<usize>,
+        answers: &mut Predictions,
+    ) -> TractResult<()> {
+        let n = rows.len();
+        let inputs: TVec<TValue> = self
+            .input_columns
+            .iter()
+            .map(|&c| batch.tensor(c, rows.clone()).map(Tensor::into_tvalue))
+            .collect::<TractResult<_>>()?;
         let kept = self
             .reuse_state
             .then(|| self.state.try_lock().ok())
@@ -175,15 +228,43 @@ impl Model {
             },
             None => self.plan.run(inputs)?,
         };
-        let tile = outputs[0].try_as_plain_ram()?;
-        let tile = tile.as_slice::<f32>()?;
-        tract_onnx::tract_hir::internal::ensure!(
-            tile.len() == rows,
-            "{} scores for {rows} rows",
-            tile.len()
-        );
-        scores.extend_from_slice(tile);
-        Ok(())
+        outputs::decode(&self.answer, &outputs, n, answers)
+    }
+}
+
+fn into_scores(answers: Predictions) -> Result<Vec<f32>, ScoreError> {
+    match answers {
+        Predictions::Scores(s) => Ok(s),
+        Predictions::Classes { .. } => Err(ScoreError::NotARegressor),
+    }
+}
+
+/// Refuses, by name, an operator that no front end knows, with the export option that
+/// avoids it where there is one.
+fn refuse_unknown_ops(framework: &Onnx, graph: &GraphProto) -> Result<(), LoadError> {
+    let Some(node) = graph
+        .node
+        .iter()
+        .find(|n| !framework.op_register.0.contains_key(&n.op_type))
+    else {
+        return Ok(());
+    };
+    let hint = match node.op_type.as_str() {
+        "ZipMap" => Some("export with ZipMap only at the end of the graph, or without it (skl2onnx: options={'zipmap': False})"),
+        "DictVectorizer" | "CastMap" => Some("feed the model a DataFrame-style export instead: one [N, 1] input per column"),
+        _ => None,
+    };
+    Err(LoadError::UnsupportedOperator {
+        op: format!("{}{}", domain_prefix(&node.domain), node.op_type),
+        hint: hint.map(str::to_owned),
+    })
+}
+
+fn domain_prefix(domain: &str) -> String {
+    if domain.is_empty() || domain == "ai.onnx" {
+        String::new()
+    } else {
+        format!("{domain}.")
     }
 }
 
@@ -196,44 +277,4 @@ fn keeps_nothing_between_runs(plan: &TypedRunnableModel) -> bool {
         .nodes
         .iter()
         .all(|node| matches!(node.op.state(&context), Ok(None)))
-}
-
-/// One f32 output of shape [N] or [N, 1]: anything else is not one score per row.
-fn check_output(model: &TypedModel) -> Result<(), LoadError> {
-    let outputs = model
-        .output_outlets()
-        .map_err(|e| LoadError::Unsupported(format!("{e:#}")))?;
-    let [outlet] = outputs else {
-        let names: Vec<&str> = outputs
-            .iter()
-            .map(|o| model.node(o.node).name.as_str())
-            .collect();
-        return Err(LoadError::UnsupportedOutput(format!(
-            "it has {} outputs ({})",
-            outputs.len(),
-            names.join(", ")
-        )));
-    };
-    let fact = model
-        .outlet_fact(*outlet)
-        .map_err(|e| LoadError::Unsupported(format!("{e:#}")))?;
-    if fact.datum_type != f32::datum_type() {
-        return Err(LoadError::UnsupportedOutput(format!(
-            "its type is {:?}",
-            fact.datum_type
-        )));
-    }
-    let dims = fact.shape.dims();
-    let one_per_row = match dims {
-        [_] => true,
-        [_, cols] => *cols == 1.to_dim(),
-        _ => false,
-    };
-    if !one_per_row {
-        return Err(LoadError::UnsupportedOutput(format!(
-            "its shape is {:?}",
-            fact.shape
-        )));
-    }
-    Ok(())
 }

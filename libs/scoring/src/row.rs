@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::{RowError, RowProblem};
 
 /// One attribute value, borrowed from whatever holds the row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,6 +19,12 @@ pub enum FeatureValue<'a> {
 /// are never read.
 pub trait FeatureRow {
     fn feature(&self, name: &str) -> Option<FeatureValue<'_>>;
+
+    /// Whether a feature left out of the row means "missing" (as in a sparse DynamoDB
+    /// item) rather than a mistake (a misspelt key in a request body).
+    fn absent_is_null(&self) -> bool {
+        false
+    }
 }
 
 /// An owned attribute value: what a store hands out.
@@ -97,32 +102,10 @@ impl FeatureRow for Row {
     fn feature(&self, name: &str) -> Option<FeatureValue<'_>> {
         self.get(name).map(Value::as_feature)
     }
-}
 
-impl FeatureValue<'_> {
-    /// The model input for numeric feature `name`: a finite f32, or why not.
-    pub fn to_input(self, name: &str) -> Result<f32, RowError> {
-        let not_numeric = |found: &str| {
-            RowError::new(
-                name,
-                RowProblem::NotNumeric {
-                    found: found.to_owned(),
-                },
-            )
-        };
-        let value = match self {
-            FeatureValue::Number(v) => v,
-            FeatureValue::Text(_) => return Err(not_numeric("a string")),
-            FeatureValue::Null => return Err(not_numeric("null")),
-            FeatureValue::Other(kind) => return Err(not_numeric(kind)),
-        };
-        let input = value as f32;
-        // Out-of-range values overflow to infinity in f32: refused like NaN and infinities.
-        if input.is_finite() {
-            Ok(input)
-        } else {
-            Err(RowError::new(name, RowProblem::NotFinite { value }))
-        }
+    /// Stores hand out sparse items: an attribute left out is a missing value.
+    fn absent_is_null(&self) -> bool {
+        true
     }
 }
 
@@ -159,6 +142,10 @@ impl<R: FeatureRow + ?Sized> FeatureRow for &R {
     fn feature(&self, name: &str) -> Option<FeatureValue<'_>> {
         (**self).feature(name)
     }
+
+    fn absent_is_null(&self) -> bool {
+        (**self).absent_is_null()
+    }
 }
 
 #[cfg(test)]
@@ -180,22 +167,5 @@ mod tests {
         assert_eq!(row.feature("b"), Some(FeatureValue::Text("x")));
         assert_eq!(row.feature("c"), Some(FeatureValue::Null));
         assert_eq!(row.feature("d"), None);
-    }
-
-    #[test]
-    fn only_finite_numbers_are_numeric_inputs() {
-        assert_eq!(FeatureValue::Number(7.5).to_input("f"), Ok(7.5));
-        for (value, found) in [
-            (FeatureValue::Text("7.5"), "a string"),
-            (FeatureValue::Null, "null"),
-            (FeatureValue::Other("a boolean"), "a boolean"),
-        ] {
-            let e = value.to_input("f").unwrap_err();
-            assert_eq!(
-                e.to_string(),
-                format!("feature `f` is not a number (found {found})")
-            );
-        }
-        assert!(FeatureValue::Number(1e300).to_input("f").is_err());
     }
 }

@@ -1,27 +1,81 @@
-//! The feature schema: which named features a model reads, in which order, and how they
-//! reach its inputs. It comes from the model file, never from code, in either shape that
-//! skl2onnx produces.
+//! The feature schema: which named features a model reads, of which type, in which order,
+//! and how they reach its inputs. It comes from the model file, never from code, in every
+//! layout the converters write.
 
 use std::collections::HashSet;
 
 use tract_onnx::pb::{
-    tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, ModelProto, ValueInfoProto,
+    tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, GraphProto, ModelProto,
+    ValueInfoProto,
 };
 
+use crate::batch::Batch;
 use crate::error::{LoadError, RowError, RowProblem};
-use crate::row::FeatureRow;
+use crate::missing;
+use crate::row::{FeatureRow, FeatureValue};
 
 /// How the features are laid out over the model's inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputLayout {
-    /// One `[N, F]` float input; column names from the `feature_names` metadata.
+    /// One `[N, F]` float or double input; column names from the `feature_names` metadata
+    /// (skl2onnx on a NumPy array, onnxmltools for LightGBM and XGBoost).
     Matrix,
-    /// One `[N, 1]` float input per feature, named by the feature.
+    /// One `[N, 1]` input per feature, named by the feature (skl2onnx on a DataFrame).
     PerFeature,
+}
+
+/// A feature's type: the element type of the input that carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureType {
+    Float,
+    Double,
+    Int64,
+    /// A categorical feature.
+    String,
+}
+
+impl FeatureType {
+    /// The ONNX name of the element type.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureType::Float => "float",
+            FeatureType::Double => "double",
+            FeatureType::Int64 => "int64",
+            FeatureType::String => "string",
+        }
+    }
+
+    /// "numeric" or "categorical".
+    pub fn kind(self) -> &'static str {
+        match self {
+            FeatureType::String => "categorical",
+            _ => "numeric",
+        }
+    }
+
+    fn from_onnx(elem_type: i32) -> Option<FeatureType> {
+        Some(match DataType::try_from(elem_type).ok()? {
+            DataType::Float => FeatureType::Float,
+            DataType::Double => FeatureType::Double,
+            DataType::Int64 => FeatureType::Int64,
+            DataType::String => FeatureType::String,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feature {
+    pub name: String,
+    pub ty: FeatureType,
+    /// Whether the model handles a missing value here (an imputer, or trees that route
+    /// missing values); elsewhere a null is refused.
+    pub accepts_missing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeatureSchema {
+    features: Vec<Feature>,
     names: Vec<String>,
     layout: InputLayout,
 }
@@ -29,45 +83,60 @@ pub struct FeatureSchema {
 /// The metadata key holding a JSON array of column names for a matrix input.
 pub const FEATURE_NAMES_KEY: &str = "feature_names";
 
+/// What a missing categorical value is fed as: skl2onnx's string imputer can only be
+/// exported with `missing_values=""`, so the empty string is the marker models know.
+pub const MISSING_TEXT: &str = "";
+
 impl FeatureSchema {
     /// Feature names, in model input order.
     pub fn names(&self) -> &[String] {
         &self.names
     }
 
+    pub fn features(&self) -> &[Feature] {
+        &self.features
+    }
+
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.features.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.features.is_empty()
     }
 
     pub fn layout(&self) -> InputLayout {
         self.layout
     }
 
-    /// Appends `row`'s features, in model order, to `out`. On error `out` is left as it was.
+    /// An empty batch of inputs for this schema, with room for `rows` rows.
+    pub fn batch(&self, rows: usize) -> Batch {
+        Batch::new(self, rows)
+    }
+
+    /// Appends `row`'s features to `batch`. On error `batch` is left as it was.
     pub fn read_row<R: FeatureRow + ?Sized>(
         &self,
         row: &R,
-        out: &mut Vec<f32>,
+        batch: &mut Batch,
     ) -> Result<(), RowError> {
-        let start = out.len();
-        out.reserve(self.names.len());
-        for name in &self.names {
-            let value = row
-                .feature(name)
-                .ok_or_else(|| RowError::new(name, RowProblem::Missing))
-                .and_then(|v| v.to_input(name));
-            match value {
-                Ok(v) => out.push(v),
-                Err(e) => {
-                    out.truncate(start);
-                    return Err(e);
+        let mark = batch.mark();
+        for (i, feature) in self.features.iter().enumerate() {
+            let value = match row.feature(&feature.name) {
+                Some(v) => v,
+                // Sparse rows (a DynamoDB item) leave out what they do not have.
+                None if row.absent_is_null() && feature.accepts_missing => FeatureValue::Null,
+                None => {
+                    batch.rewind(mark);
+                    return Err(RowError::new(&feature.name, RowProblem::Missing));
                 }
+            };
+            if let Err(problem) = batch.push(i, feature, value) {
+                batch.rewind(mark);
+                return Err(RowError::new(&feature.name, problem));
             }
         }
+        batch.end_row();
         Ok(())
     }
 
@@ -77,25 +146,29 @@ impl FeatureSchema {
             .graph
             .as_ref()
             .ok_or_else(|| LoadError::Corrupt("the model has no graph".into()))?;
-        // Old exporters also list initializers (weights) as inputs.
-        let weights: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-        let inputs: Vec<&ValueInfoProto> = graph
-            .input
-            .iter()
-            .filter(|i| !weights.contains(i.name.as_str()))
-            .collect();
+        let inputs = graph_inputs(graph);
         let metadata_names = proto
             .metadata_props
             .iter()
             .find(|p| p.key == FEATURE_NAMES_KEY)
             .map(|p| p.value.as_str());
 
-        let schema = match inputs.as_slice() {
+        let (features, layout) = match inputs.as_slice() {
             [] => return Err(LoadError::NoInputs),
             [input] => {
-                let dims = float_input_dims(input)?;
+                let (ty, dims) = input_type(input)?;
                 match (dims.as_slice(), metadata_names) {
                     ([_, width], Some(json)) => {
+                        if ty != FeatureType::Float && ty != FeatureType::Double {
+                            return Err(LoadError::UnsupportedInput {
+                                input: input.name.clone(),
+                                problem: format!(
+                                    "a [N, F] matrix of {} is not supported; export a float or \
+                                     double matrix, or one [N, 1] input per column",
+                                    ty.name()
+                                ),
+                            });
+                        }
                         let names = parse_feature_names(json)?;
                         if let Some(w) = width.filter(|&w| w != names.len() as i64) {
                             return Err(LoadError::BadFeatureNames(format!(
@@ -104,16 +177,22 @@ impl FeatureSchema {
                                 input.name
                             )));
                         }
-                        FeatureSchema {
-                            names,
-                            layout: InputLayout::Matrix,
-                        }
+                        let missing = missing::handled(graph, &input.name);
+                        let features = names
+                            .into_iter()
+                            .map(|name| Feature {
+                                name,
+                                ty,
+                                accepts_missing: missing,
+                            })
+                            .collect();
+                        (features, InputLayout::Matrix)
                     }
                     // A lone [N, 1] input without metadata: a one-feature, per-feature export.
-                    ([_, Some(1)], None) => FeatureSchema {
-                        names: vec![input.name.clone()],
-                        layout: InputLayout::PerFeature,
-                    },
+                    ([_, Some(1)], None) => (
+                        vec![per_feature(graph, input, ty)],
+                        InputLayout::PerFeature,
+                    ),
                     ([_, width], None) => {
                         return Err(LoadError::NoFeatureNames {
                             input: input.name.clone(),
@@ -132,8 +211,9 @@ impl FeatureSchema {
                 }
             }
             many => {
+                let mut features = Vec::with_capacity(many.len());
                 for input in many {
-                    let dims = float_input_dims(input)?;
+                    let (ty, dims) = input_type(input)?;
                     if !matches!(dims.as_slice(), [_, Some(1)]) {
                         return Err(LoadError::UnsupportedInput {
                             input: input.name.clone(),
@@ -145,25 +225,52 @@ impl FeatureSchema {
                             ),
                         });
                     }
+                    features.push(per_feature(graph, input, ty));
                 }
-                FeatureSchema {
-                    names: many.iter().map(|i| i.name.clone()).collect(),
-                    layout: InputLayout::PerFeature,
-                }
+                (features, InputLayout::PerFeature)
             }
         };
         let mut seen = HashSet::new();
-        if let Some(dup) = schema.names.iter().find(|n| !seen.insert(n.as_str())) {
+        if let Some(dup) = features.iter().find(|f| !seen.insert(f.name.as_str())) {
             return Err(LoadError::BadFeatureNames(format!(
-                "feature `{dup}` is named twice"
+                "feature `{}` is named twice",
+                dup.name
             )));
         }
-        Ok(schema)
+        Ok(FeatureSchema {
+            names: features.iter().map(|f| f.name.clone()).collect(),
+            features,
+            layout,
+        })
     }
 }
 
-/// The input's axes (`None` for a symbolic one), after checking that it holds f32.
-fn float_input_dims(input: &ValueInfoProto) -> Result<Vec<Option<i64>>, LoadError> {
+/// The graph's real inputs: old exporters also list initializers (weights) as inputs.
+pub(crate) fn graph_inputs(graph: &GraphProto) -> Vec<&ValueInfoProto> {
+    let weights: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    graph
+        .input
+        .iter()
+        .filter(|i| !weights.contains(i.name.as_str()))
+        .collect()
+}
+
+fn per_feature(graph: &GraphProto, input: &ValueInfoProto, ty: FeatureType) -> Feature {
+    let accepts_missing = match ty {
+        FeatureType::Float | FeatureType::Double => missing::handled(graph, &input.name),
+        FeatureType::String => missing::knows_missing_text(graph, &input.name),
+        // An integer input cannot hold a missing value.
+        FeatureType::Int64 => false,
+    };
+    Feature {
+        name: input.name.clone(),
+        ty,
+        accepts_missing,
+    }
+}
+
+/// The input's element type and axes (`None` for a symbolic one).
+fn input_type(input: &ValueInfoProto) -> Result<(FeatureType, Vec<Option<i64>>), LoadError> {
     let unsupported = |problem: String| LoadError::UnsupportedInput {
         input: input.name.clone(),
         problem,
@@ -171,28 +278,33 @@ fn float_input_dims(input: &ValueInfoProto) -> Result<Vec<Option<i64>>, LoadErro
     let Some(type_proto::Value::TensorType(tensor)) =
         input.r#type.as_ref().and_then(|t| t.value.as_ref())
     else {
-        return Err(unsupported("it is not a tensor".into()));
+        return Err(unsupported(
+            "it is not a tensor (a map or sequence input, e.g. from DictVectorizer, is not \
+             supported; export one [N, 1] input per column)"
+                .into(),
+        ));
     };
-    if tensor.elem_type != DataType::Float as i32 {
+    let ty = FeatureType::from_onnx(tensor.elem_type).ok_or_else(|| {
         let name = DataType::try_from(tensor.elem_type)
             .map(|t| t.as_str_name())
             .unwrap_or("unknown");
-        return Err(unsupported(format!(
-            "its element type is {name}; export it as float32 (skl2onnx: FloatTensorType)"
-        )));
-    }
+        unsupported(format!(
+            "its element type is {name}; inputs may be float, double, int64 or string"
+        ))
+    })?;
     let shape = tensor
         .shape
         .as_ref()
         .ok_or_else(|| unsupported("it has no declared shape".into()))?;
-    Ok(shape
+    let dims = shape
         .dim
         .iter()
         .map(|d| match d.value {
             Some(dimension::Value::DimValue(v)) if v > 0 => Some(v),
             _ => None,
         })
-        .collect())
+        .collect();
+    Ok((ty, dims))
 }
 
 fn show_dims(dims: &[Option<i64>]) -> String {
