@@ -18,6 +18,7 @@ so the fixtures cannot silently encode an onnxruntime quirk we did not mean.
 
 from fixture_io import *  # noqa: F401,F403 (the shared helpers and imports)
 from fixtures_trees import hand_built_fixtures
+from fixtures_typed import typed_fixtures
 
 # --------------------------------------------------------------------------
 # scikit-learn models
@@ -163,6 +164,7 @@ def main():
     hand_built_fixtures()
     (OUT / "manifest.json").write_text(json.dumps(MANIFEST, indent=2) + "\n")
     (OUT / "refusals.json").write_text(json.dumps(REFUSALS, indent=2) + "\n")
+    typed_fixtures()  # typed/: per-column inputs, classifiers, JSON rows (fixtures_typed.py)
     for f in sorted(OUT.iterdir()):
         print(f"{f.stat().st_size:>10,}  {f.relative_to(OUT.parent.parent.parent.parent)}")
     for entry in MANIFEST:
