@@ -130,6 +130,16 @@ def agreement(name, d, tol, max_off):
     )
 
 
+def canonical(model, name):
+    """Byte-stable across runs: the converters list opset imports in set order (string
+    hashing is salted per process) and onnxmltools names the graph with a uuid."""
+    imports = sorted(model.opset_import, key=lambda o: o.domain)
+    del model.opset_import[:]
+    model.opset_import.extend(imports)
+    model.graph.name = name
+    return model
+
+
 def write_typed(
     name,
     model,
@@ -148,6 +158,7 @@ def write_typed(
     """Runs onnxruntime on the rows, checks it against `reference` (the library's
     own predictions: scores, or (labels, probabilities)), writes the pair."""
     assert len(rows) == TEST_ROWS, (name, len(rows))
+    model = canonical(model, name)
     onnx.checker.check_model(model, full_check=True)
     fd = feeds(model, features, rows, layout)
     doc = {
@@ -224,6 +235,7 @@ def dump(doc):
 
 
 def write_typed_refusal(name, model, must_mention, why):
+    model = canonical(model, name)
     TYPED.mkdir(parents=True, exist_ok=True)
     onnx.save(model, TYPED / f"{name}.onnx")
     TYPED_REFUSALS.append({"name": name, "onnx": f"{name}.onnx", "must_mention": must_mention, "why": why})
