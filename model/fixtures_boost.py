@@ -53,7 +53,7 @@ def reg_data(seed, n_features=16, train=TRAIN_ROWS):
 def fixture(name, onx, x_te, names, description, kind, ref, tol, classes=None, max_off=0.01):
     m = with_feature_names(onx, names)
     feats, rows = matrix_rows(x_te, names)
-    extra = dict(classes=classes, zipmap=True) if kind == "classifier" else {}
+    extra = dict(classes=classes) if kind == "classifier" else {}
     return write_typed(name, m, description + NAMES_HOW, kind, feats, rows, "matrix",
                        handles_missing=names, reference=ref, tol=tol, max_off=max_off, **extra)
 
@@ -103,7 +103,8 @@ def xgboost_fixtures():
     onx = convert_xgboost(clf, initial_types=[("float_input", MLFloat([None, len(names)]))])
     fixture("xgb_classifier", onx, x_te, names,
             "XGBClassifier(100 trees, depth 5), binary int64 labels 0/1, ~5% NaN inputs "
-            "(XGBoost default directions), onnxmltools.convert_xgboost defaults (ZipMap on).",
+            "(XGBoost default directions), onnxmltools.convert_xgboost defaults: no ZipMap, "
+            "probabilities as a [N, 2] tensor, BRANCH_LT splits.",
             "classifier", (clf.predict(x_te), clf.predict_proba(x_te)), 1e-4, classes=clf.classes_)
 
     names = fnames(16)

@@ -167,7 +167,10 @@ def write_typed(
         "kind": kind,
     }
     if kind == "classifier":
-        doc["zipmap"] = bool(zipmap)
+        # From the graph: onnxmltools' XGBoost converter has no ZipMap by default.
+        has_zipmap = any(n.op_type == "ZipMap" for n in model.graph.node)
+        assert zipmap is None or zipmap == has_zipmap, (name, zipmap, has_zipmap)
+        doc["zipmap"] = has_zipmap
     doc.update(
         layout=layout,
         features=features,
