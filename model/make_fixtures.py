@@ -13,6 +13,11 @@ onnxruntime is the oracle: the Rust side must reproduce `<name>.y.f32` from
 `<name>.onnx` and `<name>.x.f32`. The hand-built TreeEnsembleRegressor models
 are also checked against a plain-Python evaluation of the ONNX-ML semantics,
 so the fixtures cannot silently encode an onnxruntime quirk we did not mean.
+
+The typed fixtures (typed/: JSON rows with string, int64, double and missing
+values; classifiers) come from fixtures_typed.py and fixtures_boost.py, format in
+typed_io.py; they are byte-stable only when written by this script (skl2onnx
+numbers some node names per process).
 """
 
 
