@@ -94,9 +94,9 @@ async fn ten_thousand_rows_over_four_segments_each_written_once_and_reruns_are_i
     assert_eq!(first.len(), second.len());
     for (id, p) in &first {
         assert_eq!(
-            (p.score, &p.run_id, &p.model_version),
+            (&p.answer, &p.run_id, &p.model_version),
             (
-                second[id].score,
+                &second[id].answer,
                 &second[id].run_id,
                 &second[id].model_version
             )

@@ -314,7 +314,7 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
             .as_ref()
             .and_then(aws_adapter::dynamodb::prediction_from_item)
             .ok_or(format!("{id}: no prediction stored"))?;
-        if got.score != *score || *got.run_id != *summary.run_id {
+        if got.answer != scoring::Prediction::Score(*score) || *got.run_id != *summary.run_id {
             return Err(format!("{id}: stored {got:?}, expected score {score}"));
         }
     }

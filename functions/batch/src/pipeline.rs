@@ -182,32 +182,29 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         let schema = self.model.schema();
         let batch = self.settings.score_batch.max(1);
         let mut predictions = Vec::with_capacity(rows.len());
-        let mut x = Vec::with_capacity(batch.min(rows.len()) * schema.len());
+        let mut inputs = schema.batch(batch.min(rows.len()));
         let mut ids = Vec::with_capacity(batch.min(rows.len()));
         let mut rows = rows.into_iter();
         while rows.len() > 0 {
-            x.clear();
+            inputs.clear();
             for scanned in rows.by_ref().take(batch) {
-                match schema.read_row(&scanned.row, &mut x) {
+                match schema.read_row(&scanned.row, &mut inputs) {
                     Ok(()) => ids.push(scanned.product_id),
                     Err(e) => totals.reject(&scanned.product_id, e.to_string()),
                 }
             }
-            let scores = self
+            let answers = self
                 .model
-                .score_matrix(&x)
+                .predict(&inputs)
                 .map_err(RunError::ScoringFailed)?;
-            for (id, score) in ids.drain(..).zip(scores) {
-                if !score.is_finite() {
-                    totals.reject(
-                        &id,
-                        format!("the model produced a non-finite score ({score})"),
-                    );
+            for (id, answer) in ids.drain(..).zip(answers.iter()) {
+                if !answer.is_finite() {
+                    totals.reject(&id, format!("the model produced a non-finite answer ({answer:?})"));
                     continue;
                 }
                 predictions.push(Prediction {
                     product_id: id,
-                    score,
+                    answer,
                     model_version: stamp.model_version.clone(),
                     run_id: stamp.run_id.clone(),
                     scored_at: stamp.scored_at.clone(),

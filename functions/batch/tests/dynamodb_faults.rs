@@ -28,7 +28,7 @@ const TABLE: &str = "predictions";
 fn prediction(id: &str) -> Prediction {
     Prediction {
         product_id: id.into(),
-        score: 5.5,
+        answer: scoring::Prediction::Score(5.5),
         model_version: "v".into(),
         run_id: "r".into(),
         scored_at: "2026-11-24T02:00:01.000Z".into(),

@@ -191,8 +191,8 @@ async fn continuations_end_like_a_one_shot_run() {
     assert_eq!(a.len(), b.len());
     for (id, p) in &a {
         assert_eq!(
-            (p.score, &p.run_id, &p.model_version),
-            (b[id].score, &b[id].run_id, &b[id].model_version),
+            (&p.answer, &p.run_id, &p.model_version),
+            (&b[id].answer, &b[id].run_id, &b[id].model_version),
             "{id}"
         );
     }
@@ -208,7 +208,7 @@ async fn a_rerun_of_the_same_event_writes_the_same_items() {
     let second = job.sink.snapshot();
     assert_eq!(first.len(), second.len());
     for (id, p) in &first {
-        assert_eq!((p.score, &p.run_id), (second[id].score, &second[id].run_id));
+        assert_eq!((&p.answer, &p.run_id), (&second[id].answer, &second[id].run_id));
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use scoring::{Model, ScoreError};
+use scoring::{Label, Model, Prediction, ProbabilitiesMap, ScoreError, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::attributes::AttributeStore;
@@ -77,16 +77,51 @@ impl ApiError {
     }
 }
 
+/// One row's answer as JSON: a regressor's score is a number; a classifier's answer is its
+/// label (a string or a number, as the model has it) and every class's probability.
 #[derive(Serialize)]
-struct ProductScore<'a> {
+#[serde(untagged)]
+enum Answer<'a> {
+    Score(f32),
+    Class {
+        label: &'a Label,
+        probabilities: ProbabilitiesMap<'a>,
+    },
+}
+
+impl<'a> Answer<'a> {
+    fn of(prediction: &'a Prediction) -> Result<Self, ApiError> {
+        if !prediction.is_finite() {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the model produced a non-finite answer",
+            ));
+        }
+        Ok(match prediction {
+            Prediction::Score(s) => Answer::Score(*s),
+            Prediction::Class(c) => Answer::Class {
+                label: c.label(),
+                probabilities: c.probabilities_map(),
+            },
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct ProductAnswer<'a> {
     product_id: &'a str,
-    score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a Label>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<ProbabilitiesMap<'a>>,
     model_version: &'a str,
 }
 
 #[derive(Serialize)]
 struct Predictions<'a> {
-    predictions: Vec<f32>,
+    predictions: Vec<Answer<'a>>,
     model_version: &'a str,
 }
 
@@ -94,7 +129,23 @@ struct Predictions<'a> {
 struct Health<'a> {
     status: &'static str,
     model_version: &'a str,
-    features: &'a [String],
+    /// "regression" or "classification".
+    task: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classes: Option<&'a [Label]>,
+    features: Vec<HealthFeature<'a>>,
+}
+
+#[derive(Serialize)]
+struct HealthFeature<'a> {
+    name: &'a str,
+    /// The input's element type: float, double, int64 or string.
+    #[serde(rename = "type")]
+    ty: &'static str,
+    /// numeric or categorical.
+    kind: &'static str,
+    /// Whether a null (or, in the attribute table, an absent attribute) is scored.
+    accepts_missing: bool,
 }
 
 #[derive(Serialize)]
@@ -168,15 +219,24 @@ impl<S: AttributeStore> App<S> {
                     format!("product {product_id:?} not found"),
                 )
             })?;
-        let score = self
+        let prediction = self
             .model
-            .score_row(&row)
+            .predict_row(&row)
             .map_err(|e| scoring_error(e, &format!("product {product_id:?}")))?;
+        let (score, label, probabilities) = match Answer::of(&prediction)? {
+            Answer::Score(s) => (Some(s), None, None),
+            Answer::Class {
+                label,
+                probabilities,
+            } => (None, Some(label), Some(probabilities)),
+        };
         Ok(json_response(
             StatusCode::OK,
-            &ProductScore {
+            &ProductAnswer {
                 product_id,
-                score: finite(score)?,
+                score,
+                label,
+                probabilities,
                 model_version: self.model.version(),
             },
         ))
@@ -196,7 +256,7 @@ impl<S: AttributeStore> App<S> {
         let request: PredictRequest = serde_json::from_slice(bytes).map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                format!("the body must be JSON like {{\"instances\": [{{\"<feature>\": <number>, ...}}]}}: {e}"),
+                format!("the body must be JSON like {{\"instances\": [{{\"<feature>\": <number, string or null>, ...}}]}}: {e}"),
             )
         })?;
         match request.instances.len() {
@@ -227,26 +287,46 @@ impl<S: AttributeStore> App<S> {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let scores = self
+        let answers: Vec<Prediction> = self
             .model
-            .score_rows(&rows)
-            .map_err(|e| scoring_error(e, "instance"))?;
+            .predict_rows(&rows)
+            .map_err(|e| scoring_error(e, "instance"))?
+            .iter()
+            .collect();
         Ok(json_response(
             StatusCode::OK,
             &Predictions {
-                predictions: scores.into_iter().map(finite).collect::<Result<_, _>>()?,
+                predictions: answers.iter().map(Answer::of).collect::<Result<_, _>>()?,
                 model_version: self.model.version(),
             },
         ))
     }
 
     fn health(&self) -> Response<Body> {
+        let task = self.model.task();
+        let (task_name, classes) = match &task {
+            Task::Regression => ("regression", None),
+            Task::Classification { classes } => ("classification", Some(&classes[..])),
+        };
         json_response(
             StatusCode::OK,
             &Health {
                 status: "ok",
                 model_version: self.model.version(),
-                features: self.model.features(),
+                task: task_name,
+                classes,
+                features: self
+                    .model
+                    .schema()
+                    .features()
+                    .iter()
+                    .map(|f| HealthFeature {
+                        name: &f.name,
+                        ty: f.ty.name(),
+                        kind: f.ty.kind(),
+                        accepts_missing: f.accepts_missing,
+                    })
+                    .collect(),
             },
         )
     }
@@ -269,17 +349,6 @@ fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
                 "the model failed to score",
             )
         }
-    }
-}
-
-fn finite(score: f32) -> Result<f32, ApiError> {
-    if score.is_finite() {
-        Ok(score)
-    } else {
-        Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the model produced a non-finite score ({score})"),
-        ))
     }
 }
 

@@ -120,7 +120,9 @@ pub(crate) fn answer(model: &TypedModel, classes: Option<Vec<Label>>) -> Result<
         [score] if is_number(score) && per_row(score) => Ok(Answer::Score { output: 0 }),
         [a, b] => {
             let is_label = |f: &TypedFact| {
-                (f.datum_type == DatumType::I64 || f.datum_type == DatumType::String) && per_row(f)
+                // tract types some integer label outputs as TDim.
+                (f.datum_type.is_integer() || f.datum_type == DatumType::TDim || f.datum_type == DatumType::String)
+                    && per_row(f)
             };
             let is_probabilities = |f: &TypedFact| f.datum_type.is_float() && f.rank() == 2;
             let (label, probabilities) = match (is_label(a), is_label(b)) {
@@ -192,7 +194,7 @@ pub(crate) fn decode(
                 classes.len()
             );
             into.extend_from_slice(p);
-            let raw = outputs[*label].try_as_plain_ram()?;
+            let raw = &outputs[*label];
             ensure!(outputs[*label].len() == rows, "{} labels for {rows} rows", outputs[*label].len());
             let find = |want: &dyn Fn(&Label) -> bool, shown: &dyn std::fmt::Display| {
                 classes
@@ -200,15 +202,18 @@ pub(crate) fn decode(
                     .position(want)
                     .ok_or_else(|| format_err!("the model answered label {shown}, not one of its classes"))
             };
-            match outputs[*label].datum_type() {
-                DatumType::I64 => {
-                    for v in raw.as_slice::<i64>()? {
-                        labels.push(find(&|c| *c == Label::Int(*v), v)?);
+            match raw.datum_type() {
+                DatumType::String => {
+                    let raw = raw.try_as_plain_ram()?;
+                    for v in raw.as_slice::<String>()? {
+                        labels.push(find(&|c| matches!(c, Label::Text(t) if **t == *v.as_str()), v)?);
                     }
                 }
                 _ => {
-                    for v in raw.as_slice::<String>()? {
-                        labels.push(find(&|c| matches!(c, Label::Text(t) if **t == *v.as_str()), v)?);
+                    let ints = raw.cast_to::<i64>()?;
+                    let ints = ints.try_as_plain_ram()?;
+                    for v in ints.as_slice::<i64>()? {
+                        labels.push(find(&|c| *c == Label::Int(*v), v)?);
                     }
                 }
             }

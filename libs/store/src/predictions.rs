@@ -14,7 +14,8 @@ pub const MAX_BATCH: usize = 25;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
     pub product_id: String,
-    pub score: f32,
+    /// A score, or a label with class probabilities.
+    pub answer: scoring::Prediction,
     pub model_version: Arc<str>,
     pub run_id: Arc<str>,
     /// RFC 3339.

@@ -166,7 +166,7 @@ pub fn assert_every_row_once_by(
     assert_eq!(written.len(), expected.len(), "one result per valid row");
     for (id, score) in &expected {
         let p = &written[id];
-        assert_eq!(p.score, *score, "{id}");
+        assert_eq!(p.answer, scoring::Prediction::Score(*score), "{id}");
         assert_eq!(&*p.run_id, RUN_ID);
         assert_eq!(&*p.model_version, model_version);
     }

@@ -2,19 +2,21 @@
 //! leaves unprocessed is handed back for the caller to resend.
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use scoring::{ClassPrediction, Label, Prediction as Answer};
 use store::predictions::{Prediction, PredictionSink, MAX_BATCH};
 use store::{StoreError, PRODUCT_ID};
 
 use super::Item;
 use crate::errors::store_error;
 
+/// A regressor's result holds `score`; a classifier's, `label` (N or S, as the model
+/// has it) and `probabilities` (a map from class to N).
 pub fn prediction_item(p: &Prediction) -> Item {
-    Item::from([
+    let mut item = Item::from([
         (
             PRODUCT_ID.to_owned(),
             AttributeValue::S(p.product_id.clone()),
         ),
-        ("score".to_owned(), AttributeValue::N(p.score.to_string())),
         (
             "model_version".to_owned(),
             AttributeValue::S(p.model_version.to_string()),
@@ -24,7 +26,65 @@ pub fn prediction_item(p: &Prediction) -> Item {
             "scored_at".to_owned(),
             AttributeValue::S(p.scored_at.to_string()),
         ),
-    ])
+    ]);
+    match &p.answer {
+        Answer::Score(score) => {
+            item.insert("score".to_owned(), AttributeValue::N(score.to_string()));
+        }
+        Answer::Class(c) => {
+            item.insert("label".to_owned(), label_value(c.label()));
+            let probabilities = c
+                .iter()
+                .map(|(class, p)| (class.to_string(), AttributeValue::N(p.to_string())))
+                .collect();
+            item.insert("probabilities".to_owned(), AttributeValue::M(probabilities));
+        }
+    }
+    item
+}
+
+fn label_value(label: &Label) -> AttributeValue {
+    match label {
+        Label::Int(v) => AttributeValue::N(v.to_string()),
+        Label::Text(s) => AttributeValue::S(s.to_string()),
+    }
+}
+
+/// A stored answer. A DynamoDB map keeps no order, so the classes come back sorted (the
+/// order scikit-learn, LightGBM and XGBoost give them).
+fn answer_from_item(item: &Item) -> Option<Answer> {
+    if let Some(score) = item.get("score") {
+        return Some(Answer::Score(score.as_n().ok()?.parse().ok()?));
+    }
+    let label = match item.get("label")? {
+        AttributeValue::N(n) => Label::Int(n.parse().ok()?),
+        AttributeValue::S(s) => Label::Text(s.as_str().into()),
+        _ => return None,
+    };
+    let mut classes: Vec<(Label, f32)> = item
+        .get("probabilities")?
+        .as_m()
+        .ok()?
+        .iter()
+        .map(|(k, v)| {
+            let class = match label {
+                Label::Int(_) => Label::Int(k.parse().ok()?),
+                Label::Text(_) => Label::Text(k.as_str().into()),
+            };
+            Some((class, v.as_n().ok()?.parse().ok()?))
+        })
+        .collect::<Option<_>>()?;
+    classes.sort_by(|a, b| match (&a.0, &b.0) {
+        (Label::Int(x), Label::Int(y)) => x.cmp(y),
+        (x, y) => x.to_string().cmp(&y.to_string()),
+    });
+    let label = classes.iter().position(|(c, _)| *c == label)?;
+    let (classes, probabilities): (Vec<Label>, Vec<f32>) = classes.into_iter().unzip();
+    Some(Answer::Class(ClassPrediction {
+        classes: classes.into(),
+        label,
+        probabilities,
+    }))
 }
 
 /// A stored prediction, or `None` if the item is not one.
@@ -32,7 +92,7 @@ pub fn prediction_from_item(item: &Item) -> Option<Prediction> {
     let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
     Some(Prediction {
         product_id: s(PRODUCT_ID)?.clone(),
-        score: item.get("score")?.as_n().ok()?.parse().ok()?,
+        answer: answer_from_item(item)?,
         model_version: s("model_version")?.as_str().into(),
         run_id: s("run_id")?.as_str().into(),
         scored_at: s("scored_at")?.as_str().into(),
