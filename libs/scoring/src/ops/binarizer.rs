@@ -27,7 +27,10 @@ pub fn parse(
 impl Binarizer {
     fn check_input(dt: DatumType) -> TractResult<()> {
         ensure!(
-            matches!(dt, DatumType::F32 | DatumType::F64 | DatumType::I64 | DatumType::I32),
+            matches!(
+                dt,
+                DatumType::F32 | DatumType::F64 | DatumType::I64 | DatumType::I32
+            ),
             "Binarizer: input of type {dt:?}, only float, double, int64 and int32 are supported"
         );
         Ok(())
@@ -72,7 +75,12 @@ impl Op for Binarizer {
     op_as_typed_op!();
 }
 
-fn binarize<T: Datum + Copy + Into<f64>>(x: &mut Tensor, threshold: f64, one: T, zero: T) -> TractResult<()> {
+fn binarize<T: Datum + Copy + Into<f64>>(
+    x: &mut Tensor,
+    threshold: f64,
+    one: T,
+    zero: T,
+) -> TractResult<()> {
     let mut view = x.try_as_plain_ram_mut()?;
     for (i, v) in view.as_slice_mut::<T>()?.iter_mut().enumerate() {
         let f: f64 = (*v).into();

@@ -36,9 +36,13 @@ pub fn parse(
 fn read(node: &NodeProto) -> TractResult<Imputer> {
     super::known_attributes(node, ATTRS)?;
     let op = Imputer {
-        floats: node.get_attr_opt_vec("imputed_value_floats")?.unwrap_or_default(),
+        floats: node
+            .get_attr_opt_vec("imputed_value_floats")?
+            .unwrap_or_default(),
         replaced_float: node.get_attr_opt("replaced_value_float")?.unwrap_or(0.0),
-        ints: node.get_attr_opt_vec("imputed_value_int64s")?.unwrap_or_default(),
+        ints: node
+            .get_attr_opt_vec("imputed_value_int64s")?
+            .unwrap_or_default(),
         replaced_int: node.get_attr_opt("replaced_value_int64")?.unwrap_or(0),
     };
     // The spec asks for exactly one of the two lists.
@@ -93,20 +97,28 @@ impl Expansion for Imputer {
 impl Imputer {
     fn typed(&self, fact: &TypedFact) -> TractResult<Impute> {
         let dt = fact.datum_type;
-        let (values, replaced) = match dt {
+        let (attr, values, replaced) = match dt {
             DatumType::F32 | DatumType::F64 => {
                 ensure!(
                     !self.floats.is_empty(),
                     "a {dt:?} input needs imputed_value_floats (only imputed_value_int64s is set)"
                 );
-                (tensor1(&self.floats), tensor0(self.replaced_float))
+                (
+                    "imputed_value_floats",
+                    tensor1(&self.floats),
+                    tensor0(self.replaced_float),
+                )
             }
             DatumType::I64 | DatumType::I32 => {
                 ensure!(
                     !self.ints.is_empty(),
                     "a {dt:?} input needs imputed_value_int64s (only imputed_value_floats is set)"
                 );
-                (tensor1(&self.ints), tensor0(self.replaced_int))
+                (
+                    "imputed_value_int64s",
+                    tensor1(&self.ints),
+                    tensor0(self.replaced_int),
+                )
             }
             _ => bail!("input of type {dt:?}: only float, double, int64 and int32 are supported"),
         };
@@ -114,7 +126,7 @@ impl Imputer {
         if let Ok(columns) = fact.shape.last().unwrap().to_usize() {
             ensure!(
                 values.len() == 1 || values.len() == columns,
-                "{} imputed values for {columns} columns (give one, or one per column)",
+                "{attr} has {} values for {columns} columns (give one, or one per column)",
                 values.len()
             );
         }

@@ -30,6 +30,8 @@ enum LabelEncoder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Lookup {
     keys: Keys,
+    /// The attribute the keys came from, for messages.
+    keys_attr: String,
     values: Arc<Tensor>,
     default: Arc<Tensor>,
 }
@@ -66,19 +68,26 @@ fn read(ctx: &ParsingContext, node: &NodeProto) -> TractResult<LabelEncoder> {
         .get_attr_opt("default_string")?
         .unwrap_or_else(|| "_Unused".to_string());
     if opset < 2 {
-        let classes: Vec<String> = node.get_attr_opt_vec("classes_strings")?.unwrap_or_default();
-        return Ok(LabelEncoder::Classes { classes, default_int, default_string });
+        let classes: Vec<String> = node
+            .get_attr_opt_vec("classes_strings")?
+            .unwrap_or_default();
+        return Ok(LabelEncoder::Classes {
+            classes,
+            default_int,
+            default_string,
+        });
     }
     ensure!(
-        node.get_attr_opt_vec::<String>("classes_strings")?.is_none(),
+        node.get_attr_opt_vec::<String>("classes_strings")?
+            .is_none(),
         "attribute classes_strings belongs to opset 1, this model imports ai.onnx.ml opset {opset}"
     );
     let nan_matches = opset >= 4;
-    let keys = one_of(ctx, node, "keys")?;
-    let values = one_of(ctx, node, "values")?;
+    let (keys_attr, keys) = one_of(ctx, node, "keys")?;
+    let (values_attr, values) = one_of(ctx, node, "values")?;
     ensure!(
         keys.len() == values.len(),
-        "{} keys but {} values",
+        "{keys_attr} has {} entries but {values_attr} has {}",
         keys.len(),
         values.len()
     );
@@ -105,14 +114,15 @@ fn read(ctx: &ParsingContext, node: &NodeProto) -> TractResult<LabelEncoder> {
     };
     Ok(LabelEncoder::Map(Lookup {
         keys: Keys::from_tensor(&keys, nan_matches)?,
+        keys_attr,
         values: values.into_arc_tensor(),
         default: default.into_arc_tensor(),
     }))
 }
 
 /// Exactly one of `<what>_strings`, `<what>_int64s`, `<what>_floats`, `<what>_tensor`,
-/// as a rank-1 tensor.
-fn one_of(ctx: &ParsingContext, node: &NodeProto, what: &str) -> TractResult<Tensor> {
+/// as a rank-1 tensor, with the attribute's name.
+fn one_of(ctx: &ParsingContext, node: &NodeProto, what: &str) -> TractResult<(String, Tensor)> {
     let mut found = vec![];
     if let Some(v) = node.get_attr_opt_vec::<String>(&format!("{what}_strings"))? {
         found.push((format!("{what}_strings"), tensor1(&v)));
@@ -125,7 +135,11 @@ fn one_of(ctx: &ParsingContext, node: &NodeProto, what: &str) -> TractResult<Ten
     }
     if let Some(t) = node.get_attr_opt::<&TensorProto>(&format!("{what}_tensor"))? {
         let t = ctx.load_tensor(t)?;
-        ensure!(t.rank() <= 1, "{what}_tensor must be rank 1, is {:?}", t.shape());
+        ensure!(
+            t.rank() <= 1,
+            "{what}_tensor must be rank 1, is {:?}",
+            t.shape()
+        );
         let n = t.len();
         found.push((format!("{what}_tensor"), t.into_shape(&[n])?));
     }
@@ -140,12 +154,18 @@ fn one_of(ctx: &ParsingContext, node: &NodeProto, what: &str) -> TractResult<Ten
                 "attribute {name} holds {:?}: only string, int64, float and double are supported",
                 t.datum_type()
             );
-            Ok(t)
+            Ok((name, t))
         }
-        0 => bail!("one of {what}_strings, {what}_int64s, {what}_floats, {what}_tensor is required"),
+        0 => {
+            bail!("one of {what}_strings, {what}_int64s, {what}_floats, {what}_tensor is required")
+        }
         _ => bail!(
             "only one of {} may be set",
-            found.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", ")
+            found
+                .iter()
+                .map(|f| f.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -157,19 +177,22 @@ impl LabelEncoder {
             LabelEncoder::Map(l) => {
                 ensure!(
                     input == l.keys.datum_type(),
-                    "LabelEncoder: input of type {input:?} but keys of type {:?}",
-                    l.keys.datum_type()
+                    "LabelEncoder: input of type {input:?} but keys of type {:?} ({})",
+                    l.keys.datum_type(),
+                    l.keys_attr
                 );
                 Ok(l.clone())
             }
             LabelEncoder::Classes { classes, default_int, default_string } => match input {
                 DatumType::String => Ok(Lookup {
                     keys: Keys::strings(classes),
+                    keys_attr: "classes_strings".into(),
                     values: rctensor1(&(0..classes.len() as i64).collect::<Vec<_>>()),
                     default: rctensor0(*default_int),
                 }),
                 DatumType::I64 => Ok(Lookup {
                     keys: Keys::ints(&(0..classes.len() as i64).collect::<Vec<_>>()),
+                    keys_attr: "classes_strings".into(),
                     values: rctensor1(classes),
                     default: rctensor0(default_string.clone()),
                 }),
@@ -195,12 +218,16 @@ impl Expansion for LabelEncoder {
         s.equals(&inputs[0].shape, &outputs[0].shape)?;
         match self {
             LabelEncoder::Map(l) => {
-                s.equals(&inputs[0].datum_type, l.keys.datum_type())?;
+                // The input type is checked when wiring, for a message naming the keys.
                 s.equals(&outputs[0].datum_type, l.values.datum_type())?;
             }
             LabelEncoder::Classes { .. } => {
                 s.given(&inputs[0].datum_type, move |s, dt| {
-                    let out = if dt == DatumType::String { DatumType::I64 } else { DatumType::String };
+                    let out = if dt == DatumType::String {
+                        DatumType::I64
+                    } else {
+                        DatumType::String
+                    };
                     s.equals(&outputs[0].datum_type, out)
                 })?;
             }
@@ -215,7 +242,9 @@ impl Expansion for LabelEncoder {
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
         let dt = model.outlet_fact(inputs[0])?.datum_type;
-        let op = self.lookup_for(dt).with_context(|| format!("LabelEncoder {prefix}"))?;
+        let op = self
+            .lookup_for(dt)
+            .with_context(|| format!("LabelEncoder {prefix}"))?;
         model.wire_node(prefix, op, inputs)
     }
 }
@@ -240,13 +269,24 @@ impl EvalOp for Lookup {
 }
 
 /// `values[i]` for each found position, `default` elsewhere: a rank-1 tensor.
-pub(super) fn pick(values: &Tensor, default: &Tensor, found: &[Option<usize>]) -> TractResult<Tensor> {
-    fn go<T: Datum>(values: &Tensor, default: &Tensor, found: &[Option<usize>]) -> TractResult<Tensor> {
+pub(super) fn pick(
+    values: &Tensor,
+    default: &Tensor,
+    found: &[Option<usize>],
+) -> TractResult<Tensor> {
+    fn go<T: Datum>(
+        values: &Tensor,
+        default: &Tensor,
+        found: &[Option<usize>],
+    ) -> TractResult<Tensor> {
         let v = values.try_as_plain_ram()?;
         let v = v.as_slice::<T>()?;
         let d = default.try_as_plain_ram()?;
         let d = &d.as_slice::<T>()?[0];
-        let out: Vec<T> = found.iter().map(|i| i.map_or(d, |i| &v[i]).clone()).collect();
+        let out: Vec<T> = found
+            .iter()
+            .map(|i| i.map_or(d, |i| &v[i]).clone())
+            .collect();
         Ok(tensor1(&out))
     }
     match values.datum_type() {
@@ -262,11 +302,15 @@ impl TypedOp for Lookup {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         ensure!(
             inputs[0].datum_type == self.keys.datum_type(),
-            "LabelEncoder: input of type {:?} but keys of type {:?}",
+            "LabelEncoder: input of type {:?} but keys of type {:?} ({})",
             inputs[0].datum_type,
-            self.keys.datum_type()
+            self.keys.datum_type(),
+            self.keys_attr
         );
-        Ok(tvec!(self.values.datum_type().fact(inputs[0].shape.clone())))
+        Ok(tvec!(self
+            .values
+            .datum_type()
+            .fact(inputs[0].shape.clone())))
     }
 
     as_op!();

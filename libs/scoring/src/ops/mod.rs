@@ -28,10 +28,12 @@ pub fn onnx() -> Onnx {
 pub fn register(onnx: &mut Onnx) {
     onnx.op_register.insert("Binarizer", binarizer::parse);
     onnx.op_register.insert("Imputer", imputer::parse);
-    onnx.op_register.insert("LabelEncoder", label_encoder::parse);
+    onnx.op_register
+        .insert("LabelEncoder", label_encoder::parse);
     // Replaces tract's: see normalizer.rs for where the two disagree.
     onnx.op_register.insert("Normalizer", normalizer::parse);
-    onnx.op_register.insert("OneHotEncoder", one_hot_encoder::parse);
+    onnx.op_register
+        .insert("OneHotEncoder", one_hot_encoder::parse);
     onnx.op_register
         .insert("FeatureVectorizer", feature_vectorizer::parse);
     onnx.op_register.insert("Scaler", scaler::parse);

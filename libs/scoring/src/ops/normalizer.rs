@@ -135,7 +135,10 @@ impl EvalOp for Normalizer {
 
 impl TypedOp for Normalizer {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs[0].datum_type == DatumType::F32, "Normalizer computes in f32");
+        ensure!(
+            inputs[0].datum_type == DatumType::F32,
+            "Normalizer computes in f32"
+        );
         Ok(tvec!(f32::fact(inputs[0].shape.clone())))
     }
 

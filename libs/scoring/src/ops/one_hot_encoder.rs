@@ -61,7 +61,11 @@ impl OneHotEncoder {
         ensure!(
             ok,
             "OneHotEncoder: input of type {dt:?} cannot match {}",
-            if dt == DatumType::String { "cats_int64s" } else { "cats_strings" }
+            if dt == DatumType::String {
+                "cats_int64s"
+            } else {
+                "cats_strings"
+            }
         );
         Ok(())
     }

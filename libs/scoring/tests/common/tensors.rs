@@ -46,8 +46,8 @@ pub fn load(name: &str) -> TensorFixture {
         let path = dir().join(format!("{name}.{ext}"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
-    let doc: Doc = serde_json::from_slice(&read("json"))
-        .unwrap_or_else(|e| panic!("{name}.json: {e}"));
+    let doc: Doc =
+        serde_json::from_slice(&read("json")).unwrap_or_else(|e| panic!("{name}.json: {e}"));
     let tensors = |specs: BTreeMap<String, Spec>| {
         specs
             .into_iter()
@@ -74,7 +74,11 @@ fn tensor(spec: &Spec) -> TractResult<Tensor> {
     }
     let d = &spec.data;
     let t = match spec.ty.as_str() {
-        "float32" => tensor1(&d.iter().map(|v| Ok(float(v)? as f32)).collect::<TractResult<Vec<_>>>()?),
+        "float32" => tensor1(
+            &d.iter()
+                .map(|v| Ok(float(v)? as f32))
+                .collect::<TractResult<Vec<_>>>()?,
+        ),
         "float64" => tensor1(&d.iter().map(float).collect::<TractResult<Vec<_>>>()?),
         "int64" => tensor1(
             &d.iter()
@@ -83,7 +87,11 @@ fn tensor(spec: &Spec) -> TractResult<Tensor> {
         ),
         "string" => tensor1(
             &d.iter()
-                .map(|v| v.as_str().map(String::from).with_context(|| format!("not a string: {v}")))
+                .map(|v| {
+                    v.as_str()
+                        .map(String::from)
+                        .with_context(|| format!("not a string: {v}"))
+                })
                 .collect::<TractResult<Vec<_>>>()?,
         ),
         other => bail!("unknown type {other}"),
@@ -171,7 +179,10 @@ pub fn assert_tensor(what: &str, got: &Tensor, want: &Tensor) {
                 } else {
                     (g - w).abs() <= 1e-4_f64.max(1e-5 * w.abs())
                 };
-                assert!(ok, "{what}[{i}]: got {g}, want {w}\n got {got:?}\nwant {want:?}");
+                assert!(
+                    ok,
+                    "{what}[{i}]: got {g}, want {w}\n got {got:?}\nwant {want:?}"
+                );
             }
         }
         _ => assert_eq!(got, want, "{what}"),
