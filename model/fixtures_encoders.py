@@ -119,6 +119,12 @@ def one_hot_encoders():
                [("X", "int64", ["N", 2])], [("Y", "float32", ["N", 2, 4])])
     write("ohe_int64", m, {"X": x})
 
+    # A repeated category: onnxruntime's map keeps its last position.
+    x = arr([1, 2], "int64", (2, 1))
+    m = single("OneHotEncoder", {"cats_int64s": [1, 2, 1]},
+               [("X", "int64", ["N", 1])], [("Y", "float32", ["N", 1, 3])])
+    write("ohe_duplicate_cats", m, {"X": x})
+
     for t in ["float32", "float64"]:
         # Truncated toward zero like a C cast: 1.9 is category 1, -0.5 is 0.
         x = arr([1.0, 1.9, 2.0, -0.5, 5.0, NAN], t, (6, 1))
@@ -167,6 +173,10 @@ def label_encoders():
         attrs = {"keys_strings": keys["string"], f"values_{suffix[vt]}": vals[vt]}
         m = single("LabelEncoder", attrs, [("X", "string", ["N", 1])], [("Y", vt, ["N", 1])], ml_opset=2)
         write(f"le2_string_{vt}_no_default", m, {"X": inputs["string"]})
+    # A repeated key: the first one counts.
+    m = single("LabelEncoder", {"keys_int64s": [1, 2, 1], "values_int64s": [10, 20, 30]},
+               [("X", "int64", ["N"])], [("Y", "int64", ["N"])], ml_opset=2)
+    write("le2_duplicate_keys", m, {"X": arr([1, 2, 3], "int64", (3,))})
     # skl2onnx's SimpleImputer on strings: "" -> 1, else 0.
     m = single("LabelEncoder", {"keys_strings": [""], "values_int64s": [1], "default_int64": 0},
                [("X", "string", ["N", 1])], [("Y", "int64", ["N", 1])], ml_opset=2)
@@ -182,6 +192,15 @@ def label_encoders():
         ("string", ["a", "b"], "string", ["A", "B"], ["?"], arr(["b", "a", "c"], "string", (3,))),
         ("int64", [5, 6], "string", ["five", "six"], None, arr([6, 5, 4], "int64", (3,))),
     ]
+    # Opset 4: NaN keys match NaN, also from keys_floats; default_float counts for float
+    # values but not for doubles (onnxruntime gives -0.0 there).
+    m = single("LabelEncoder", {"keys_floats": [0.0, NAN], "values_int64s": [7, 8]},
+               [("X", "float32", ["N"])], [("Y", "int64", ["N"])], ml_opset=4)
+    write("le4_floats_attr_nan", m, {"X": arr([NAN, -0.0, 1.0], "float32", (3,))})
+    for vt in ["float32", "float64"]:
+        attrs = {"keys_int64s": [1, 2], "values_tensor": tensor("v", [0.5, 0.25], vt), "default_float": 5.0}
+        m = single("LabelEncoder", attrs, [("X", "int64", ["N"])], [("Y", vt, ["N"])], ml_opset=4)
+        write(f"le4_int64_{vt}_default_float", m, {"X": arr([1, 3], "int64", (2,))})
     for kt, kv, vt, vv, dv, x in cases:
         attrs = {"keys_tensor": tensor("keys", kv, kt), "values_tensor": tensor("values", vv, vt)}
         if dv is not None:
@@ -207,6 +226,9 @@ def imputers():
     m = single("Imputer", {"imputed_value_floats": [7.0, 8.0, 9.0]},
                [("X", "float32", ["N", 3])], [("Y", "float32", ["N", 3])])
     write("imputer_default_replaced", m, {"X": x})
+    m = single("Imputer", {"imputed_value_floats": [1.0, 2.0]},
+               [("X", "float32", [2])], [("Y", "float32", [2])])
+    write("imputer_rank1", m, {"X": arr([0.0, 3.0], "float32", (2,))})
     x = arr([1, -1, 3, -1, 5, 6], "int64", (2, 3))
     m = single("Imputer", {"imputed_value_int64s": [100, 200, 300], "replaced_value_int64": -1},
                [("X", "int64", ["N", 3])], [("Y", "int64", ["N", 3])])
@@ -242,6 +264,9 @@ def normalizers():
         for norm in ["MAX", "L1", "L2"]:
             m = single("Normalizer", {"norm": norm}, [("X", t, ["N", 3])], [("Y", "float32", ["N", 3])])
             write(f"normalizer_{norm.lower()}_{t}", m, {"X": x})
+    for norm in ["MAX", "L1", "L2"]:
+        m = single("Normalizer", {"norm": norm}, [("X", "float32", [3])], [("Y", "float32", [3])])
+        write(f"normalizer_{norm.lower()}_rank1", m, {"X": arr([1.0, -2.0, 4.0], "float32", (3,))})
 
 
 # --------------------------------------------------------------------------

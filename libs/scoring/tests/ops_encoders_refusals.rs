@@ -210,3 +210,14 @@ fn normalizer() {
         &["Normalizer", "norm", "L3"],
     );
 }
+
+/// onnxruntime reads Imputer columns from axis 1 whatever the rank; only [C] and [N, C]
+/// are accepted, where that is also the last axis.
+#[test]
+fn imputer_rank_3() {
+    let mut f = load("imputer_nan_per_column");
+    let x = f.inputs.remove("X").unwrap().into_shape(&[3, 3, 1]).unwrap();
+    f.inputs.insert("X".into(), x);
+    let msg = format!("{:?}", plan(&f).unwrap_err());
+    assert!(msg.contains("Imputer") && msg.contains("[C] or [N, C]"), "{msg}");
+}

@@ -122,7 +122,13 @@ impl Imputer {
             }
             _ => bail!("input of type {dt:?}: only float, double, int64 and int32 are supported"),
         };
-        ensure!(fact.rank() >= 1, "input must have at least one axis");
+        // onnxruntime takes columns from axis 1 whatever the rank; [C] and [N, C] are the
+        // shapes where that and the last axis agree.
+        ensure!(
+            matches!(fact.rank(), 1 | 2),
+            "input must be [C] or [N, C], is {:?}",
+            fact.shape
+        );
         if let Ok(columns) = fact.shape.last().unwrap().to_usize() {
             ensure!(
                 values.len() == 1 || values.len() == columns,

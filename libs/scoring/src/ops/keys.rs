@@ -25,7 +25,8 @@ pub enum Keys {
 fn index<K: std::hash::Hash + Eq>(keys: impl IntoIterator<Item = K>) -> HashMap<K, usize> {
     let mut map = HashMap::new();
     for (i, k) in keys.into_iter().enumerate() {
-        // The first occurrence wins, like onnxruntime's map insertion.
+        // The first occurrence wins, like onnxruntime's LabelEncoder (OneHotEncoder calls
+        // `last_wins`).
         map.entry(k).or_insert(i);
     }
     map
@@ -68,6 +69,16 @@ impl Keys {
             map: index(keys.iter().map(|&k| bits64(k))),
             nan_matches,
         }
+    }
+
+    /// The same keys, a repeated key now mapping to its last position: onnxruntime's
+    /// OneHotEncoder overwrites its category map where its LabelEncoder keeps the first.
+    pub fn last_wins<K: std::hash::Hash + Eq + Clone>(keys: &[K]) -> HashMap<K, usize> {
+        keys.iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, k)| (k, i))
+            .collect()
     }
 
     /// Keys from a rank-1 tensor (LabelEncoder's `keys_tensor`).

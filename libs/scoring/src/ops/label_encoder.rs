@@ -106,10 +106,9 @@ fn read(ctx: &ParsingContext, node: &NodeProto) -> TractResult<LabelEncoder> {
         None => match values.datum_type() {
             DatumType::String => tensor0(default_string),
             DatumType::I64 => tensor0(default_int),
-            // default_float is the only float default attribute; doubles come from it too.
-            dt => tensor0(node.get_attr_opt::<f32>("default_float")?.unwrap_or(-0.0))
-                .cast_to_dt(dt)?
-                .into_owned(),
+            DatumType::F32 => tensor0(node.get_attr_opt::<f32>("default_float")?.unwrap_or(-0.0)),
+            // onnxruntime ignores default_float for double values: -0.0 unless default_tensor.
+            _ => tensor0(-0.0f64),
         },
     };
     Ok(LabelEncoder::Map(Lookup {

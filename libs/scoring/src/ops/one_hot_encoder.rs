@@ -36,8 +36,8 @@ fn read(node: &NodeProto) -> TractResult<OneHotEncoder> {
         "attribute zeros must be 0 or 1, is {zeros}"
     );
     let (keys, categories) = match (strings.is_empty(), ints.is_empty()) {
-        (false, true) => (Keys::strings(&strings), strings.len()),
-        (true, false) => (Keys::ints(&ints), ints.len()),
+        (false, true) => (Keys::Str(Keys::last_wins(&strings)), strings.len()),
+        (true, false) => (Keys::I64(Keys::last_wins(&ints)), ints.len()),
         (true, true) => bail!("one of cats_strings and cats_int64s must be non-empty"),
         (false, false) => bail!("only one of cats_strings and cats_int64s may be set"),
     };
