@@ -216,8 +216,16 @@ fn normalizer() {
 #[test]
 fn imputer_rank_3() {
     let mut f = load("imputer_nan_per_column");
-    let x = f.inputs.remove("X").unwrap().into_shape(&[3, 3, 1]).unwrap();
+    let x = f
+        .inputs
+        .remove("X")
+        .unwrap()
+        .into_shape(&[3, 3, 1])
+        .unwrap();
     f.inputs.insert("X".into(), x);
     let msg = format!("{:?}", plan(&f).unwrap_err());
-    assert!(msg.contains("Imputer") && msg.contains("[C] or [N, C]"), "{msg}");
+    assert!(
+        msg.contains("Imputer") && msg.contains("[C] or [N, C]"),
+        "{msg}"
+    );
 }
