@@ -1,7 +1,14 @@
 //! The ONNX-ML operators that scikit-learn exports (through skl2onnx) for regression
-//! pipelines and that tract does not translate, registered into tract's ONNX op registry.
+//! pipelines and that tract does not translate (or, for `Normalizer`, translates
+//! differently from onnxruntime), registered into tract's ONNX op registry.
 
+mod binarizer;
 mod feature_vectorizer;
+mod imputer;
+mod keys;
+mod label_encoder;
+mod normalizer;
+mod one_hot_encoder;
 mod scaler;
 mod tree_ensemble_regressor;
 
@@ -15,8 +22,18 @@ pub fn onnx() -> Onnx {
     onnx
 }
 
-/// Adds `FeatureVectorizer`, `Scaler` and `TreeEnsembleRegressor` to an ONNX front end.
+/// Adds `FeatureVectorizer`, `Scaler`, `TreeEnsembleRegressor`, the encoders
+/// (`OneHotEncoder`, `LabelEncoder`, `Imputer`, `Binarizer`, `Normalizer`) to an ONNX
+/// front end.
 pub fn register(onnx: &mut Onnx) {
+    onnx.op_register.insert("Binarizer", binarizer::parse);
+    onnx.op_register.insert("Imputer", imputer::parse);
+    onnx.op_register
+        .insert("LabelEncoder", label_encoder::parse);
+    // Replaces tract's: see normalizer.rs for where the two disagree.
+    onnx.op_register.insert("Normalizer", normalizer::parse);
+    onnx.op_register
+        .insert("OneHotEncoder", one_hot_encoder::parse);
     onnx.op_register
         .insert("FeatureVectorizer", feature_vectorizer::parse);
     onnx.op_register.insert("Scaler", scaler::parse);
@@ -31,4 +48,29 @@ fn as_f32(model: &mut TypedModel, prefix: &str, x: OutletId) -> TractResult<Outl
     }
     let cast = tract_core::ops::cast::cast(f32::datum_type());
     Ok(model.wire_node(format!("{prefix}.to_f32"), cast, &[x])?[0])
+}
+
+/// Refuses any attribute outside `known`: an attribute this code ignores would silently
+/// change the results.
+fn known_attributes(node: &tract_onnx::pb::NodeProto, known: &[&str]) -> TractResult<()> {
+    for attr in &node.attribute {
+        ensure!(
+            known.contains(&attr.name.as_str()),
+            "{} {}: attribute {} is not supported",
+            node.op_type,
+            node.name,
+            attr.name
+        );
+    }
+    Ok(())
+}
+
+/// The `ai.onnx.ml` opset the model imports (1 when it imports none).
+fn ml_opset(ctx: &tract_onnx::model::ParsingContext) -> i64 {
+    ctx.model
+        .opset_import
+        .iter()
+        .find(|o| o.domain == "ai.onnx.ml")
+        .map(|o| o.version)
+        .unwrap_or(1)
 }
