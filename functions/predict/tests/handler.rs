@@ -272,7 +272,11 @@ async fn health_names_the_model_and_its_features() {
     assert_eq!(body["status"], "ok");
     assert_eq!(body["model_version"], "test-version");
     assert_eq!(body["features"].as_array().unwrap().len(), 11);
-    assert_eq!(body["features"][8], "ph");
+    assert_eq!(body["task"], "regression");
+    assert_eq!(
+        body["features"][8],
+        serde_json::json!({"name": "ph", "type": "float", "kind": "numeric", "accepts_missing": false})
+    );
 }
 
 #[tokio::test]
