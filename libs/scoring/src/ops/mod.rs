@@ -2,7 +2,11 @@
 //! pipelines and that tract does not translate, registered into tract's ONNX op registry.
 
 mod feature_vectorizer;
+mod labels;
 mod scaler;
+mod transform;
+mod tree_classes;
+mod tree_ensemble_classifier;
 mod tree_ensemble_regressor;
 
 use tract_onnx::tract_hir::internal::*;
@@ -15,13 +19,16 @@ pub fn onnx() -> Onnx {
     onnx
 }
 
-/// Adds `FeatureVectorizer`, `Scaler` and `TreeEnsembleRegressor` to an ONNX front end.
+/// Adds `FeatureVectorizer`, `Scaler`, `TreeEnsembleRegressor` and `TreeEnsembleClassifier`
+/// to an ONNX front end (the last replacing tract's own).
 pub fn register(onnx: &mut Onnx) {
     onnx.op_register
         .insert("FeatureVectorizer", feature_vectorizer::parse);
     onnx.op_register.insert("Scaler", scaler::parse);
     onnx.op_register
         .insert("TreeEnsembleRegressor", tree_ensemble_regressor::parse);
+    onnx.op_register
+        .insert("TreeEnsembleClassifier", tree_ensemble_classifier::parse);
 }
 
 /// `x` as f32: the ops compute in f32, whatever numeric type feeds them.
