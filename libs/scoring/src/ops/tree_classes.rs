@@ -117,6 +117,13 @@ impl ClassFinish {
                 z[0] = v0;
                 z[1] = 0.0;
             }
+            // onnxruntime 1.31 applies LOGISTIC before completing; other transforms are
+            // skipped on this path (checked against it, not its older sources).
+            (PostTransform::Logistic, Second::Complement) => {
+                let p = logistic(v0);
+                z[0] = 1.0 - p;
+                z[1] = p;
+            }
             (_, Second::Complement) => {
                 z[0] = 1.0 - v0;
                 z[1] = v0;

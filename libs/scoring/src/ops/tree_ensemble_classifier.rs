@@ -94,10 +94,11 @@ fn read(ctx: &ParsingContext, node: &NodeProto) -> TractResult<Inner> {
         .into_iter()
         .map(|v| v as f32)
         .collect();
+    // onnxruntime's own limits: up to 2 values for two classes, else none or one each.
+    let k = base_values.len();
     ensure!(
-        base_values.len() <= n,
-        "{OP}: base_values has {} values for {n} classes",
-        base_values.len()
+        (n == 2 && k <= 2) || k == 0 || k == n,
+        "{OP}: base_values has {k} values for {n} classes"
     );
     let finish = ClassFinish {
         n_classes: n,

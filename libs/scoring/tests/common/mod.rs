@@ -2,6 +2,8 @@
 //! outputs, committed so tests need no Python.
 #![allow(dead_code)]
 
+pub mod tensors;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
