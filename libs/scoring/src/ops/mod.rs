@@ -1,9 +1,15 @@
 //! The ONNX-ML operators that scikit-learn exports (through skl2onnx) for regression
 //! pipelines and that tract does not translate, registered into tract's ONNX op registry.
 
+mod array_feature_extractor;
 mod feature_vectorizer;
 mod labels;
+mod linear_classifier;
+mod row_op;
 mod scaler;
+mod svm;
+mod svm_classifier;
+mod svm_regressor;
 mod transform;
 mod tree_classes;
 mod tree_ensemble_classifier;
@@ -19,8 +25,9 @@ pub fn onnx() -> Onnx {
     onnx
 }
 
-/// Adds `FeatureVectorizer`, `Scaler`, `TreeEnsembleRegressor` and `TreeEnsembleClassifier`
-/// to an ONNX front end (the last replacing tract's own).
+/// Adds `FeatureVectorizer`, `Scaler`, `TreeEnsembleRegressor`, `TreeEnsembleClassifier`
+/// (replacing tract's), `SVMRegressor`, `SVMClassifier`, and `ArrayFeatureExtractor` and
+/// `LinearClassifier` (both replacing tract's, which disagree with onnxruntime).
 pub fn register(onnx: &mut Onnx) {
     onnx.op_register
         .insert("FeatureVectorizer", feature_vectorizer::parse);
@@ -29,6 +36,12 @@ pub fn register(onnx: &mut Onnx) {
         .insert("TreeEnsembleRegressor", tree_ensemble_regressor::parse);
     onnx.op_register
         .insert("TreeEnsembleClassifier", tree_ensemble_classifier::parse);
+    onnx.op_register.insert("SVMRegressor", svm_regressor::parse);
+    onnx.op_register.insert("SVMClassifier", svm_classifier::parse);
+    onnx.op_register
+        .insert("ArrayFeatureExtractor", array_feature_extractor::parse);
+    onnx.op_register
+        .insert("LinearClassifier", linear_classifier::parse);
 }
 
 /// `x` as f32: the ops compute in f32, whatever numeric type feeds them.

@@ -137,6 +137,16 @@ pub const FLOAT_TOLERANCE: f64 = 1e-4;
 /// Floats within [`FLOAT_TOLERANCE`] (NaN where NaN), integers and strings exactly, for
 /// every output the fixture names.
 pub fn assert_matches(f: &TensorFixture, got: &BTreeMap<String, Tensor>) {
+    assert_matches_within(f, got, FLOAT_TOLERANCE, 0.0)
+}
+
+/// As [`assert_matches`], floats within `abs + rel * |expected|`.
+pub fn assert_matches_within(
+    f: &TensorFixture,
+    got: &BTreeMap<String, Tensor>,
+    abs: f64,
+    rel: f64,
+) {
     for (name, want) in &f.outputs {
         let t = got
             .get(name)
@@ -155,7 +165,7 @@ pub fn assert_matches(f: &TensorFixture, got: &BTreeMap<String, Tensor>) {
             "{}: {name} type",
             f.name
         );
-        let mismatches = mismatches(t, &wanted);
+        let mismatches = mismatches(t, &wanted, abs, rel);
         assert!(
             mismatches.is_empty(),
             "{}: {name}: {} of {} values differ, first at {:?}",
@@ -168,9 +178,11 @@ pub fn assert_matches(f: &TensorFixture, got: &BTreeMap<String, Tensor>) {
 }
 
 /// `(flat index, got, want)` for every disagreeing value.
-pub fn mismatches(got: &Tensor, want: &Tensor) -> Vec<(usize, String, String)> {
+pub fn mismatches(got: &Tensor, want: &Tensor, abs: f64, rel: f64) -> Vec<(usize, String, String)> {
     let dt = want.datum_type();
-    let cmp_float = |g: f64, w: f64| (g.is_nan() && w.is_nan()) || (g - w).abs() <= FLOAT_TOLERANCE;
+    let cmp_float = |g: f64, w: f64| {
+        (g.is_nan() && w.is_nan()) || g == w || (g - w).abs() <= abs + rel * w.abs()
+    };
     let mut out = Vec::new();
     let mut push = |i: usize, g: String, w: String| out.push((i, g, w));
     if dt.is_float() {
