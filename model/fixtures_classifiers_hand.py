@@ -206,3 +206,31 @@ def hand_built(x, xt):
     out.append(("linear_multiclass_none", linear_classifier(
         x, labels=[0, 1, 2], coefficients=coef3, intercepts=[0.1, 0.0, -0.1], post_transform="NONE"), clean))
     return out
+
+
+def refusals(x):
+    """(name, model) pairs our loader must refuse, naming op and attribute."""
+    rng = np.random.default_rng(7)
+    f = x.shape[1]
+    only0 = lambda r: [0]  # noqa: E731
+    normal = lambda r, k: r.normal(0, 1, size=k)  # noqa: E731
+    some3 = lambda r: [0, 1, 2]  # noqa: E731
+    sv = rng.normal(0, 1, size=(4, f))
+    regressor = helper.make_node(
+        "SVMRegressor", ["X"], ["variable"], domain="ai.onnx.ml", kernel_type="RBF",
+        kernel_params=[0.1, 0.0, 3.0], coefficients=[1.0, -1.0, 0.5, 0.2], rho=[0.1],
+        support_vectors=list(sv.ravel()), n_supports=4, post_transform="LOGISTIC")
+    return [
+        ("refuse_tree_binary_probit", tree_classifier(
+            rng, x, labels=[0, 1], classes_at_leaf=only0, weights=normal, post_transform="PROBIT")),
+        ("refuse_tree_base_values_length", tree_classifier(
+            rng, x, labels=[0, 1, 2], classes_at_leaf=some3, weights=normal, post_transform="NONE",
+            base_values=[0.1, 0.2])),
+        ("refuse_svm_regressor_post_transform",
+         graph_model(regressor, f, [("variable", TensorProto.FLOAT, [None, 1])])),
+        ("refuse_linear_one_model_probit", linear_classifier(
+            x, labels=[0, 1], coefficients=[0.5] * f, intercepts=[0.1], post_transform="PROBIT")),
+        ("refuse_svm_unknown_kernel", svm_classifier(
+            x, labels=[0, 1], post_transform="NONE", kernel="CUBIC", coefficients=[1.0, -1.0, 0.5, 0.2],
+            rho=[0.1], support_vectors=sv.ravel(), vectors_per_class=[2, 2])),
+    ]

@@ -114,3 +114,37 @@ mod svr_large_sums {
     }
     close!(svr_linear, svr_poly, svr_sigmoid);
 }
+
+/// Unsupported attribute combinations fail at load, naming the op and the attribute.
+mod refusals {
+    use tract_onnx::prelude::*;
+
+    fn refusal(name: &str) -> String {
+        let path = super::common::tensors::dir().join(format!("{name}.onnx"));
+        let bytes = std::fs::read(&path).unwrap();
+        let err = scoring::ops::onnx()
+            .model_for_read(&mut bytes.as_slice())
+            .and_then(|m| m.into_optimized())
+            .map(|_| ())
+            .expect_err(name);
+        format!("{err:#}")
+    }
+
+    macro_rules! refused {
+        ($($name:ident: $op:literal, $attr:literal;)*) => {$(
+            #[test]
+            fn $name() {
+                let msg = refusal(concat!("refuse_", stringify!($name)));
+                assert!(msg.contains($op) && msg.contains($attr), "{msg}");
+            }
+        )*};
+    }
+
+    refused! {
+        tree_binary_probit: "TreeEnsembleClassifier", "post_transform PROBIT";
+        tree_base_values_length: "TreeEnsembleClassifier", "base_values";
+        svm_regressor_post_transform: "SVMRegressor", "post_transform";
+        linear_one_model_probit: "LinearClassifier", "post_transform PROBIT";
+        svm_unknown_kernel: "SVMClassifier", "kernel_type";
+    }
+}

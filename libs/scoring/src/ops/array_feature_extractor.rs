@@ -60,7 +60,10 @@ impl Expansion for ArrayFeatureExtractor {
             AxisOp::Reshape(0, idx_fact.shape.to_tvec(), tvec!(k)),
             &[inputs[1]],
         )?[0];
-        let gather = Gather { axis: x_rank - 1, output_type: None };
+        let gather = Gather {
+            axis: x_rank - 1,
+            output_type: None,
+        };
         let mut z = model.wire_node(prefix, gather, &[inputs[0], idx])?;
         if x_rank == 1 {
             z = model.wire_node(format!("{prefix}.row"), AxisOp::Add(0), &z)?;

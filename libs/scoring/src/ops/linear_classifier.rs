@@ -62,7 +62,13 @@ fn read(node: &NodeProto) -> TractResult<LinearClassifier> {
         );
     }
     let width = coefficients.len() / models;
-    Ok(LinearClassifier { labels, coefficients, intercepts, transform, width })
+    Ok(LinearClassifier {
+        labels,
+        coefficients,
+        intercepts,
+        transform,
+        width,
+    })
 }
 
 impl LinearClassifier {
@@ -71,7 +77,11 @@ impl LinearClassifier {
         if models == 1 {
             let s = dot(x, &self.coefficients) + self.intercepts[0];
             // LOGISTIC is applied before completing; the other transforms are skipped.
-            let p = if self.transform == PostTransform::Logistic { logistic(s) } else { s };
+            let p = if self.transform == PostTransform::Logistic {
+                logistic(s)
+            } else {
+                s
+            };
             z[0] = 1.0 - p;
             z[1] = p;
             return Choice::Class((s > 0.0) as usize);
@@ -122,6 +132,9 @@ impl Scorer for LinearClassifier {
             .zip(z.chunks_exact_mut(k))
             .map(|(row, z)| self.row(row, z))
             .collect();
-        Ok(tvec!(self.labels.tensor(&choices)?, Tensor::from_shape(&[rows, k], &z)?))
+        Ok(tvec!(
+            self.labels.tensor(&choices)?,
+            Tensor::from_shape(&[rows, k], &z)?
+        ))
     }
 }

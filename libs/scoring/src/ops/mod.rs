@@ -36,8 +36,10 @@ pub fn register(onnx: &mut Onnx) {
         .insert("TreeEnsembleRegressor", tree_ensemble_regressor::parse);
     onnx.op_register
         .insert("TreeEnsembleClassifier", tree_ensemble_classifier::parse);
-    onnx.op_register.insert("SVMRegressor", svm_regressor::parse);
-    onnx.op_register.insert("SVMClassifier", svm_classifier::parse);
+    onnx.op_register
+        .insert("SVMRegressor", svm_regressor::parse);
+    onnx.op_register
+        .insert("SVMClassifier", svm_classifier::parse);
     onnx.op_register
         .insert("ArrayFeatureExtractor", array_feature_extractor::parse);
     onnx.op_register

@@ -101,7 +101,10 @@ impl EvalOp for RowOp {
         let input = args_1!(inputs);
         let shape = input.shape();
         let name = self.0.name();
-        ensure!(shape.len() == 2, "{name} expects a [N, F] input, got {shape:?}");
+        ensure!(
+            shape.len() == 2,
+            "{name} expects a [N, F] input, got {shape:?}"
+        );
         ensure!(
             shape[1] == self.0.n_features(),
             "{name} expects {} columns, got {}",
@@ -109,7 +112,12 @@ impl EvalOp for RowOp {
             shape[1]
         );
         let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
-        Ok(self.0.eval(x, shape[0])?.into_iter().map(|t| t.into_tvalue()).collect())
+        Ok(self
+            .0
+            .eval(x, shape[0])?
+            .into_iter()
+            .map(|t| t.into_tvalue())
+            .collect())
     }
 }
 
@@ -117,7 +125,10 @@ impl TypedOp for RowOp {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let input = inputs[0];
         let name = self.0.name();
-        ensure!(input.rank() == 2, "{name} expects a [N, F] input, got {input:?}");
+        ensure!(
+            input.rank() == 2,
+            "{name} expects a [N, F] input, got {input:?}"
+        );
         if let Ok(width) = input.shape[1].to_usize() {
             ensure!(
                 width == self.0.n_features(),

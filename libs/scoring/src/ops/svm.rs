@@ -22,10 +22,18 @@ impl Kernel {
             "{op}: kernel_params needs [gamma, coef0, degree], got {} values",
             p.len()
         );
-        let (gamma, coef0, degree) = if p.is_empty() { (0.0, 0.0, 0.0) } else { (p[0], p[1], p[2]) };
+        let (gamma, coef0, degree) = if p.is_empty() {
+            (0.0, 0.0, 0.0)
+        } else {
+            (p[0], p[1], p[2])
+        };
         Ok(match name {
             "LINEAR" => Kernel::Linear,
-            "POLY" => Kernel::Poly { gamma, coef0, degree },
+            "POLY" => Kernel::Poly {
+                gamma,
+                coef0,
+                degree,
+            },
             "RBF" => Kernel::Rbf { gamma },
             "SIGMOID" => Kernel::Sigmoid { gamma, coef0 },
             _ => bail!("{op}: unknown kernel_type {name:?}"),
@@ -35,7 +43,11 @@ impl Kernel {
     pub fn apply(self, x: &[f32], v: &[f32]) -> f32 {
         match self {
             Kernel::Linear => dot(x, v),
-            Kernel::Poly { gamma, coef0, degree } => {
+            Kernel::Poly {
+                gamma,
+                coef0,
+                degree,
+            } => {
                 let b = gamma * dot(x, v) + coef0;
                 if degree == 2.0 {
                     b * b
@@ -72,9 +84,11 @@ pub fn floats(node: &NodeProto, op: &str, name: &str) -> TractResult<Vec<f32>> {
 /// `support_vectors` as rows of `width`, with `n` rows (`n_supports` or the sum of
 /// `vectors_per_class`); `width` is derived as onnxruntime does.
 pub fn support_vectors(node: &NodeProto, op: &str, n: usize) -> TractResult<(Vec<f32>, usize)> {
-    let sv: Vec<f32> = node.get_attr_opt_vec("support_vectors")?.unwrap_or_default();
+    let sv: Vec<f32> = node
+        .get_attr_opt_vec("support_vectors")?
+        .unwrap_or_default();
     ensure!(
-        !sv.is_empty() && sv.len() % n == 0,
+        !sv.is_empty() && sv.len().is_multiple_of(n),
         "{op}: support_vectors has {} values, not a multiple of {n} vectors",
         sv.len()
     );

@@ -50,9 +50,17 @@ fn read(node: &NodeProto) -> TractResult<SvmClassifier> {
     let rho = floats(node, OP, "rho")?;
     let prob_a: Vec<f32> = node.get_attr_opt_vec("prob_a")?.unwrap_or_default();
     let prob_b: Vec<f32> = node.get_attr_opt_vec("prob_b")?.unwrap_or_default();
-    ensure!(prob_a.len() == prob_b.len(), "{OP}: prob_a and prob_b differ in length");
-    let per_class: Vec<i64> = node.get_attr_opt_vec("vectors_per_class")?.unwrap_or_default();
-    ensure!(per_class.iter().all(|&k| k >= 0), "{OP}: negative vectors_per_class");
+    ensure!(
+        prob_a.len() == prob_b.len(),
+        "{OP}: prob_a and prob_b differ in length"
+    );
+    let per_class: Vec<i64> = node
+        .get_attr_opt_vec("vectors_per_class")?
+        .unwrap_or_default();
+    ensure!(
+        per_class.iter().all(|&k| k >= 0),
+        "{OP}: negative vectors_per_class"
+    );
     let counts: Vec<usize> = per_class.iter().map(|&k| k as usize).collect();
     let total: usize = counts.iter().sum();
     let weights_all_positive = coefficients.iter().all(|&w| w >= 0.0);
@@ -71,7 +79,11 @@ fn read(node: &NodeProto) -> TractResult<SvmClassifier> {
             coefficients.len(),
             (c - 1) * total
         );
-        ensure!(rho.len() >= pairs, "{OP}: {} rho values for {pairs} class pairs", rho.len());
+        ensure!(
+            rho.len() >= pairs,
+            "{OP}: {} rho values for {pairs} class pairs",
+            rho.len()
+        );
         ensure!(
             prob_a.is_empty() || prob_a.len() >= pairs,
             "{OP}: {} prob_a values for {pairs} class pairs",
@@ -98,7 +110,10 @@ fn read(node: &NodeProto) -> TractResult<SvmClassifier> {
         (Kernel::Linear, vec![], coefficients.len() / c)
     };
     ensure!(width > 0, "{OP}: no input columns");
-    let starts = counts.iter().scan(0, |s, &k| Some(std::mem::replace(s, *s + k))).collect();
+    let starts = counts
+        .iter()
+        .scan(0, |s, &k| Some(std::mem::replace(s, *s + k)))
+        .collect();
     Ok(SvmClassifier {
         labels,
         kernel,
@@ -131,7 +146,10 @@ impl SvmClassifier {
     /// Pairwise decision values (class i vs j, i < j, in order) and the votes.
     fn pairwise(&self, row: &[f32], kernels: &mut [f32], scores: &mut Vec<f32>, votes: &mut [u32]) {
         let total = kernels.len();
-        for (k, sv) in kernels.iter_mut().zip(self.vectors.chunks_exact(self.width)) {
+        for (k, sv) in kernels
+            .iter_mut()
+            .zip(self.vectors.chunks_exact(self.width))
+        {
             *k = self.kernel.apply(row, sv);
         }
         let c = self.classes();
@@ -155,15 +173,29 @@ impl SvmClassifier {
         }
     }
 
-    fn row(&self, row: &[f32], kernels: &mut [f32], pair: &mut Vec<f32>, votes: &mut [u32], z: &mut [f32]) -> Choice {
+    fn row(
+        &self,
+        row: &[f32],
+        kernels: &mut [f32],
+        pair: &mut Vec<f32>,
+        votes: &mut [u32],
+        z: &mut [f32],
+    ) -> Choice {
         let c = self.classes();
         if !self.svc() {
             for (k, out) in z.iter_mut().enumerate() {
-                *out = dot(row, &self.coefficients[k * self.width..(k + 1) * self.width]) + self.rho[0];
+                *out = dot(
+                    row,
+                    &self.coefficients[k * self.width..(k + 1) * self.width],
+                ) + self.rho[0];
             }
             let (best, max) = first_max(z.iter().copied());
             let choice = if c == 2 && !self.probabilities() {
-                let positive = if self.weights_all_positive { max >= 0.5 } else { max > 0.0 };
+                let positive = if self.weights_all_positive {
+                    max >= 0.5
+                } else {
+                    max > 0.0
+                };
                 Choice::Class(if positive { 1 } else { best })
             } else {
                 Choice::Class(best)
@@ -300,6 +332,9 @@ impl Scorer for SvmClassifier {
             .zip(z.chunks_exact_mut(k))
             .map(|(row, z)| self.row(row, &mut kernels, &mut pair, &mut votes, z))
             .collect();
-        Ok(tvec!(self.labels.tensor(&choices)?, Tensor::from_shape(&[rows, k], &z)?))
+        Ok(tvec!(
+            self.labels.tensor(&choices)?,
+            Tensor::from_shape(&[rows, k], &z)?
+        ))
     }
 }

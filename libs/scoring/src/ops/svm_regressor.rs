@@ -54,7 +54,14 @@ fn read(node: &NodeProto) -> TractResult<SvmRegressor> {
         // Linear mode: the coefficients are the weights of the input columns.
         (Kernel::Linear, vec![], coefficients.len())
     };
-    Ok(SvmRegressor { kernel, vectors, coefficients, rho, width, one_class: one_class != 0 })
+    Ok(SvmRegressor {
+        kernel,
+        vectors,
+        coefficients,
+        rho,
+        width,
+        one_class: one_class != 0,
+    })
 }
 
 impl Scorer for SvmRegressor {

@@ -165,8 +165,14 @@ mod tests {
     fn random_forest_binary_is_one_minus_p() {
         // skl2onnx: class-1 probabilities under class id 0, no base values.
         let f = finish(&[], true, true, PostTransform::None);
-        assert_eq!(run(&f, &[0.75, 0.0], &[true, false]), (vec![0.25, 0.75], Choice::Class(1)));
-        assert_eq!(run(&f, &[0.5, 0.0], &[true, false]), (vec![0.5, 0.5], Choice::Class(0)));
+        assert_eq!(
+            run(&f, &[0.75, 0.0], &[true, false]),
+            (vec![0.25, 0.75], Choice::Class(1))
+        );
+        assert_eq!(
+            run(&f, &[0.5, 0.0], &[true, false]),
+            (vec![0.5, 0.5], Choice::Class(0))
+        );
     }
 
     #[test]
@@ -176,14 +182,20 @@ mod tests {
         assert_eq!(c, Choice::Class(0));
         assert!((z[1] - logistic(-0.5)).abs() < 1e-7 && (z[0] - logistic(0.5)).abs() < 1e-7);
         let f = finish(&[], true, false, PostTransform::None);
-        assert_eq!(run(&f, &[2.0, 0.0], &[true, false]), (vec![-2.0, 2.0], Choice::Class(1)));
+        assert_eq!(
+            run(&f, &[2.0, 0.0], &[true, false]),
+            (vec![-2.0, 2.0], Choice::Class(1))
+        );
     }
 
     #[test]
     fn binary_with_two_base_values_uses_class_zero_sum() {
         let f = finish(&[0.1, 0.2], true, false, PostTransform::None);
         // Weights on class 1 only: its own sum is dropped, as in onnxruntime.
-        assert_eq!(run(&f, &[0.0, 3.0], &[false, true]), (vec![0.0, 0.2], Choice::Class(1)));
+        assert_eq!(
+            run(&f, &[0.0, 3.0], &[false, true]),
+            (vec![0.0, 0.2], Choice::Class(1))
+        );
     }
 
     #[test]
@@ -206,8 +218,14 @@ mod tests {
         };
         let (z, c) = run(&f, &[-1.0, -2.0, 0.0], &[true, true, false]);
         assert_eq!((z, c), (vec![-1.0, -2.0, 0.0], Choice::Class(0)));
-        let f = ClassFinish { base_values: vec![0.0, 0.0, 0.5], ..f };
-        assert_eq!(run(&f, &[-1.0, -2.0, 0.0], &[true, true, false]).1, Choice::Class(2));
+        let f = ClassFinish {
+            base_values: vec![0.0, 0.0, 0.5],
+            ..f
+        };
+        assert_eq!(
+            run(&f, &[-1.0, -2.0, 0.0], &[true, true, false]).1,
+            Choice::Class(2)
+        );
     }
 
     #[test]

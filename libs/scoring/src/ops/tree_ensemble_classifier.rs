@@ -121,13 +121,22 @@ fn read(ctx: &ParsingContext, node: &NodeProto) -> TractResult<Inner> {
     let presence = if classes.contains(&Presence::Depends) {
         let ones: Vec<LeafWeight> = leaves
             .iter()
-            .map(|l| LeafWeight { weight: 1.0, ..l.clone() })
+            .map(|l| LeafWeight {
+                weight: 1.0,
+                ..l.clone()
+            })
             .collect();
         Some(Forest::new(&nodes, &ones, n, Aggregate::Max, &[])?)
     } else {
         None
     };
-    Ok(Inner { scores, presence, classes, finish, labels })
+    Ok(Inner {
+        scores,
+        presence,
+        classes,
+        finish,
+        labels,
+    })
 }
 
 /// A class always has a score if some tree carries a weight for it on every leaf.
@@ -149,7 +158,10 @@ fn presence(nodes: &[NodeSpec], leaves: &[LeafWeight], n: usize) -> Vec<Presence
             }
             if set.is_empty() {
                 Presence::Never
-            } else if per_tree.iter().any(|(t, &k)| tree_leaves.get(t) == Some(&k)) {
+            } else if per_tree
+                .iter()
+                .any(|(t, &k)| tree_leaves.get(t) == Some(&k))
+            {
                 Presence::Always
             } else {
                 Presence::Depends
@@ -185,7 +197,10 @@ impl Inner {
             let row = r * n..(r + 1) * n;
             choices.push(self.finish.row(&sums[row.clone()], &has, &mut z[row]));
         }
-        Ok((self.labels.tensor(&choices)?, Tensor::from_shape(&[rows, n], &z)?))
+        Ok((
+            self.labels.tensor(&choices)?,
+            Tensor::from_shape(&[rows, n], &z)?,
+        ))
     }
 }
 
@@ -268,7 +283,10 @@ impl EvalOp for ClassifierOp {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
         let shape = input.shape();
-        ensure!(shape.len() == 2, "{OP} expects a [N, F] input, got {shape:?}");
+        ensure!(
+            shape.len() == 2,
+            "{OP} expects a [N, F] input, got {shape:?}"
+        );
         let (rows, width) = (shape[0], shape[1]);
         let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
         let (labels, scores) = self.0.eval(x, width, rows)?;
@@ -279,7 +297,10 @@ impl EvalOp for ClassifierOp {
 impl TypedOp for ClassifierOp {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let input = inputs[0];
-        ensure!(input.rank() == 2, "{OP} expects a [N, F] input, got {input:?}");
+        ensure!(
+            input.rank() == 2,
+            "{OP} expects a [N, F] input, got {input:?}"
+        );
         if let Ok(width) = input.shape[1].to_usize() {
             ensure!(
                 width >= self.0.scores.n_features(),

@@ -104,10 +104,12 @@ pub fn run(f: &TensorFixture) -> TractResult<BTreeMap<String, Tensor>> {
     let mut inputs = TVec::new();
     for (i, outlet) in model.input_outlets()?.to_vec().into_iter().enumerate() {
         let name = model.node(outlet.node).name.clone();
-        let data = f
-            .inputs
-            .get(&name)
-            .ok_or_else(|| tract_onnx::tract_hir::internal::format_err!("{}: no fixture data for input {name}", f.name))?;
+        let data = f.inputs.get(&name).ok_or_else(|| {
+            tract_onnx::tract_hir::internal::format_err!(
+                "{}: no fixture data for input {name}",
+                f.name
+            )
+        })?;
         let mut shape: TVec<TDim> = data.shape.iter().map(|d| d.to_dim()).collect();
         shape[0] = batch.clone();
         model.set_input_fact(i, InferenceFact::dt_shape(data.datum_type(), shape))?;
@@ -188,16 +190,36 @@ pub fn mismatches(got: &Tensor, want: &Tensor, abs: f64, rel: f64) -> Vec<(usize
     if dt.is_float() {
         let g = got.cast_to::<f64>().unwrap();
         let w = want.cast_to::<f64>().unwrap();
-        let g = g.try_as_plain_ram().unwrap().as_slice::<f64>().unwrap().to_vec();
-        let w = w.try_as_plain_ram().unwrap().as_slice::<f64>().unwrap().to_vec();
+        let g = g
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<f64>()
+            .unwrap()
+            .to_vec();
+        let w = w
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<f64>()
+            .unwrap()
+            .to_vec();
         for (i, (a, b)) in g.iter().zip(&w).enumerate() {
             if !cmp_float(*a, *b) {
                 push(i, a.to_string(), b.to_string());
             }
         }
     } else if dt == String::datum_type() {
-        let g = got.try_as_plain_ram().unwrap().as_slice::<String>().unwrap().to_vec();
-        let w = want.try_as_plain_ram().unwrap().as_slice::<String>().unwrap().to_vec();
+        let g = got
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<String>()
+            .unwrap()
+            .to_vec();
+        let w = want
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<String>()
+            .unwrap()
+            .to_vec();
         for (i, (a, b)) in g.iter().zip(&w).enumerate() {
             if a != b {
                 push(i, a.clone(), b.clone());
@@ -206,8 +228,18 @@ pub fn mismatches(got: &Tensor, want: &Tensor, abs: f64, rel: f64) -> Vec<(usize
     } else {
         let g = got.cast_to::<i64>().unwrap();
         let w = want.cast_to::<i64>().unwrap();
-        let g = g.try_as_plain_ram().unwrap().as_slice::<i64>().unwrap().to_vec();
-        let w = w.try_as_plain_ram().unwrap().as_slice::<i64>().unwrap().to_vec();
+        let g = g
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<i64>()
+            .unwrap()
+            .to_vec();
+        let w = w
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<i64>()
+            .unwrap()
+            .to_vec();
         for (i, (a, b)) in g.iter().zip(&w).enumerate() {
             if a != b {
                 push(i, a.to_string(), b.to_string());
