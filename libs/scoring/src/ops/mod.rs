@@ -2,14 +2,24 @@
 //! pipelines and that tract does not translate (or, for `Normalizer`, translates
 //! differently from onnxruntime), registered into tract's ONNX op registry.
 
+mod array_feature_extractor;
 mod binarizer;
 mod feature_vectorizer;
 mod imputer;
 mod keys;
 mod label_encoder;
+mod labels;
+mod linear_classifier;
 mod normalizer;
 mod one_hot_encoder;
+mod row_op;
 mod scaler;
+mod svm;
+mod svm_classifier;
+mod svm_regressor;
+mod transform;
+mod tree_classes;
+mod tree_ensemble_classifier;
 mod tree_ensemble_regressor;
 
 use tract_onnx::tract_hir::internal::*;
@@ -22,9 +32,11 @@ pub fn onnx() -> Onnx {
     onnx
 }
 
-/// Adds `FeatureVectorizer`, `Scaler`, `TreeEnsembleRegressor`, the encoders
-/// (`OneHotEncoder`, `LabelEncoder`, `Imputer`, `Binarizer`, `Normalizer`) to an ONNX
-/// front end.
+/// Adds this crate's operators to an ONNX front end: `FeatureVectorizer`, `Scaler`,
+/// `TreeEnsembleRegressor`, `TreeEnsembleClassifier`, `SVMRegressor`, `SVMClassifier`, the
+/// encoders (`OneHotEncoder`, `LabelEncoder`, `Imputer`, `Binarizer`), and `Normalizer`,
+/// `ArrayFeatureExtractor` and `LinearClassifier`, which replace tract's where they
+/// disagree with onnxruntime.
 pub fn register(onnx: &mut Onnx) {
     onnx.op_register.insert("Binarizer", binarizer::parse);
     onnx.op_register.insert("Imputer", imputer::parse);
@@ -39,6 +51,16 @@ pub fn register(onnx: &mut Onnx) {
     onnx.op_register.insert("Scaler", scaler::parse);
     onnx.op_register
         .insert("TreeEnsembleRegressor", tree_ensemble_regressor::parse);
+    onnx.op_register
+        .insert("TreeEnsembleClassifier", tree_ensemble_classifier::parse);
+    onnx.op_register
+        .insert("SVMRegressor", svm_regressor::parse);
+    onnx.op_register
+        .insert("SVMClassifier", svm_classifier::parse);
+    onnx.op_register
+        .insert("ArrayFeatureExtractor", array_feature_extractor::parse);
+    onnx.op_register
+        .insert("LinearClassifier", linear_classifier::parse);
 }
 
 /// `x` as f32: the ops compute in f32, whatever numeric type feeds them.

@@ -37,6 +37,38 @@ fn read_forest(ctx: &ParsingContext, node: &NodeProto) -> TractResult<Forest> {
         "post_transform {post_transform:?} is not supported for a regression score (only NONE)"
     );
 
+    let nodes = read_nodes(ctx, node)?;
+
+    let leaf_trees: Vec<i64> = node.get_attr_opt_vec("target_treeids")?.unwrap_or_default();
+    let m = leaf_trees.len();
+    let leaf_nodes = ints(node, "target_nodeids", m)?;
+    let targets = ints(node, "target_ids", m)?;
+    let weights = doubles(ctx, node, "target_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
+    let mut leaves = Vec::with_capacity(m);
+    for i in 0..m {
+        ensure!(targets[i] >= 0, "negative target id {}", targets[i]);
+        leaves.push(LeafWeight {
+            tree_id: leaf_trees[i],
+            node_id: leaf_nodes[i],
+            target: targets[i] as usize,
+            weight: weights[i],
+        });
+    }
+
+    let base_values = doubles(ctx, node, "base_values", n_targets as usize)
+        .or_else(|_| doubles(ctx, node, "base_values", 1).map(|v| v.map(|b| vec![b[0]; 1])))?
+        .unwrap_or_default();
+    Ok(Forest::new(
+        &nodes,
+        &leaves,
+        n_targets as usize,
+        aggregate,
+        &base_values,
+    )?)
+}
+
+/// The `nodes_*` attributes, shared by the regressor and the classifier.
+pub(super) fn read_nodes(ctx: &ParsingContext, node: &NodeProto) -> TractResult<Vec<NodeSpec>> {
     let tree_ids: Vec<i64> = node.get_attr_vec("nodes_treeids")?;
     let n = tree_ids.len();
     let node_ids = ints(node, "nodes_nodeids", n)?;
@@ -77,47 +109,35 @@ fn read_forest(ctx: &ParsingContext, node: &NodeProto) -> TractResult<Forest> {
             missing_tracks_true: missing_true[i],
         });
     }
-
-    let leaf_trees: Vec<i64> = node.get_attr_opt_vec("target_treeids")?.unwrap_or_default();
-    let m = leaf_trees.len();
-    let leaf_nodes = ints(node, "target_nodeids", m)?;
-    let targets = ints(node, "target_ids", m)?;
-    let weights = doubles(ctx, node, "target_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
-    let mut leaves = Vec::with_capacity(m);
-    for i in 0..m {
-        ensure!(targets[i] >= 0, "negative target id {}", targets[i]);
-        leaves.push(LeafWeight {
-            tree_id: leaf_trees[i],
-            node_id: leaf_nodes[i],
-            target: targets[i] as usize,
-            weight: weights[i],
-        });
-    }
-
-    let base_values = doubles(ctx, node, "base_values", n_targets as usize)
-        .or_else(|_| doubles(ctx, node, "base_values", 1).map(|v| v.map(|b| vec![b[0]; 1])))?
-        .unwrap_or_default();
-    Ok(Forest::new(
-        &nodes,
-        &leaves,
-        n_targets as usize,
-        aggregate,
-        &base_values,
-    )?)
+    Ok(nodes)
 }
 
-fn ints(node: &NodeProto, name: &str, n: usize) -> TractResult<Vec<i64>> {
+pub(super) fn ints(node: &NodeProto, name: &str, n: usize) -> TractResult<Vec<i64>> {
     let v: Vec<i64> = node.get_attr_opt_vec(name)?.unwrap_or_default();
     ensure!(v.len() == n, "{name} has {} values, expected {n}", v.len());
     Ok(v)
 }
 
-/// A float list attribute `name`, or its opset-3 twin `name_as_tensor` (often double).
-fn doubles(
+/// A float list attribute `name`, or its opset-3 twin `name_as_tensor` (often double),
+/// with `n` values.
+pub(super) fn doubles(
     ctx: &ParsingContext,
     node: &NodeProto,
     name: &str,
     n: usize,
+) -> TractResult<Option<Vec<f64>>> {
+    let values = doubles_any(ctx, node, name)?;
+    if let Some(v) = &values {
+        ensure!(v.len() == n, "{name} has {} values, expected {n}", v.len());
+    }
+    Ok(values)
+}
+
+/// As [`doubles`], of any length.
+pub(super) fn doubles_any(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+    name: &str,
 ) -> TractResult<Option<Vec<f64>>> {
     let floats: Option<Vec<f32>> = node.get_attr_opt_vec(name)?;
     let tensor: Option<&TensorProto> = node.get_attr_opt(&format!("{name}_as_tensor"))?;
@@ -131,11 +151,6 @@ fn doubles(
         }
         (None, None) => return Ok(None),
     };
-    ensure!(
-        values.len() == n,
-        "{name} has {} values, expected {n}",
-        values.len()
-    );
     Ok(Some(values))
 }
 

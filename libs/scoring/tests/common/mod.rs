@@ -2,6 +2,9 @@
 //! outputs, committed so tests need no Python.
 #![allow(dead_code)]
 
+pub mod classifier_tensors;
+pub mod tensors;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
