@@ -62,7 +62,6 @@ fn non_numeric_values() {
     for (value, kind) in [
         (json!("7.4"), "a string"),
         (json!(true), "a boolean"),
-        (Value::Null, "null"),
         (json!([1]), "an array"),
         (json!({"a": 1}), "an object"),
     ] {
@@ -73,6 +72,12 @@ fn non_numeric_values() {
         assert_eq!(e.problem, RowProblem::NotNumeric { found: kind.into() });
         assert!(e.to_string().contains("is not a number"), "{e}");
     }
+    // A null where the model has no imputer: refused, saying why.
+    let mut row = good_row(&names);
+    row.insert(names[1].clone(), Value::Null);
+    let e = row_error(m.score_row(&row));
+    assert_eq!(e.problem, RowProblem::MissingNotHandled);
+    assert!(e.to_string().contains("no imputer"), "{e}");
 }
 
 #[test]
@@ -107,7 +112,7 @@ fn owned_rows() {
             scoring::Value::Text("0.5".into()),
             "not a number (found a string)",
         ),
-        (scoring::Value::Null, "not a number (found null)"),
+        (scoring::Value::Null, "is null, but the model has no imputer"),
         (
             scoring::Value::Other("a list (L)"),
             "not a number (found a list (L))",

@@ -214,3 +214,25 @@ fn feature_types_name_numeric_and_categorical() {
     assert_eq!(FeatureType::String.kind(), "categorical");
     assert_eq!(FeatureType::Int64.kind(), "numeric");
 }
+
+#[derive(Debug, Deserialize)]
+struct Refusal {
+    name: String,
+    onnx: String,
+    must_mention: Vec<String>,
+}
+
+/// Models with an operator nobody here implements are refused at load, by name.
+#[test]
+fn unsupported_operators_are_refused_by_name() {
+    let list = std::fs::read_to_string(dir().join("refusals.json")).unwrap();
+    let refusals: Vec<Refusal> = serde_json::from_str(&list).unwrap();
+    assert!(refusals.len() >= 3);
+    for r in refusals {
+        let bytes = std::fs::read(dir().join(&r.onnx)).unwrap();
+        let err = Model::load(&bytes, "v").expect_err(&r.name).to_string();
+        for word in &r.must_mention {
+            assert!(err.contains(word.as_str()), "{}: {err}", r.name);
+        }
+    }
+}
