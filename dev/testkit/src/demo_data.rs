@@ -63,6 +63,28 @@ pub fn wine_products(csv: &str) -> Result<Vec<Item>, String> {
         .collect()
 }
 
+/// Red and white wines together, each with its `color` ("red" or "white", a string
+/// attribute) and id `red-0001`.. / `white-0001`..: the products of the demo classifier.
+pub fn colored_wines() -> Result<Vec<Item>, String> {
+    let mut all = Vec::new();
+    for color in ["red", "white"] {
+        let path = format!(
+            "{}/../../model/data/winequality-{color}.csv",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let csv = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        for (row, mut item) in wine_products(&csv)?.into_iter().enumerate() {
+            item.insert(
+                crate::PRODUCT_ID.to_owned(),
+                AttributeValue::S(format!("{color}-{:04}", row + 1)),
+            );
+            item.insert("color".to_owned(), AttributeValue::S(color.to_owned()));
+            all.push(item);
+        }
+    }
+    Ok(all)
+}
+
 /// The committed data set, read from the repository.
 pub fn repository_wines() -> Result<Vec<Item>, String> {
     let path = concat!(

@@ -199,7 +199,10 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                 .map_err(RunError::ScoringFailed)?;
             for (id, answer) in ids.drain(..).zip(answers.iter()) {
                 if !answer.is_finite() {
-                    totals.reject(&id, format!("the model produced a non-finite answer ({answer:?})"));
+                    totals.reject(
+                        &id,
+                        format!("the model produced a non-finite answer ({answer:?})"),
+                    );
                     continue;
                 }
                 predictions.push(Prediction {

@@ -208,7 +208,10 @@ async fn a_rerun_of_the_same_event_writes_the_same_items() {
     let second = job.sink.snapshot();
     assert_eq!(first.len(), second.len());
     for (id, p) in &first {
-        assert_eq!((&p.answer, &p.run_id), (&second[id].answer, &second[id].run_id));
+        assert_eq!(
+            (&p.answer, &p.run_id),
+            (&second[id].answer, &second[id].run_id)
+        );
     }
 }
 

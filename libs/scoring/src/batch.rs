@@ -65,7 +65,10 @@ impl Batch {
     pub(crate) fn new(schema: &FeatureSchema, rows: usize) -> Batch {
         match schema.layout() {
             InputLayout::Matrix => {
-                let ty = schema.features().first().map_or(FeatureType::Float, |f| f.ty);
+                let ty = schema
+                    .features()
+                    .first()
+                    .map_or(FeatureType::Float, |f| f.ty);
                 Batch {
                     columns: vec![Column::new(ty, rows * schema.len())],
                     width: schema.len(),
@@ -111,7 +114,10 @@ impl Batch {
 
     pub(crate) fn end_row(&mut self) {
         self.rows += 1;
-        debug_assert!(self.columns.iter().all(|c| c.len() == self.rows * self.width));
+        debug_assert!(self
+            .columns
+            .iter()
+            .all(|c| c.len() == self.rows * self.width));
     }
 
     /// Appends feature `index`'s value for the row being read.
@@ -163,25 +169,31 @@ impl Batch {
             (Column::Text(_), FeatureValue::Number(_)) => Err(RowProblem::NotText {
                 found: "a number".into(),
             }),
-            (Column::Text(_), FeatureValue::Other(kind)) => Err(RowProblem::NotText {
-                found: kind.into(),
-            }),
+            (Column::Text(_), FeatureValue::Other(kind)) => {
+                Err(RowProblem::NotText { found: kind.into() })
+            }
             (_, FeatureValue::Text(_)) => Err(RowProblem::NotNumeric {
                 found: "a string".into(),
             }),
-            (_, FeatureValue::Other(kind)) => Err(RowProblem::NotNumeric {
-                found: kind.into(),
-            }),
+            (_, FeatureValue::Other(kind)) => Err(RowProblem::NotNumeric { found: kind.into() }),
         }
     }
 
     /// Appends a row-major matrix of numbers, one per feature in schema order, as they
     /// come (NaN included): for benchmarks and fixtures of numeric models.
     pub(crate) fn extend_numeric(&mut self, x: &[f32]) -> Result<(), &'static str> {
-        let features = if self.width == 1 { self.columns.len() } else { self.width };
+        let features = if self.width == 1 {
+            self.columns.len()
+        } else {
+            self.width
+        };
         for row in x.chunks_exact(features) {
             for (i, &v) in row.iter().enumerate() {
-                let column = if self.width == 1 { &mut self.columns[i] } else { &mut self.columns[0] };
+                let column = if self.width == 1 {
+                    &mut self.columns[i]
+                } else {
+                    &mut self.columns[0]
+                };
                 match column {
                     Column::F32(c) => c.push(v),
                     Column::F64(c) => c.push(f64::from(v)),

@@ -37,10 +37,18 @@ pub enum LoadError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowProblem {
     Missing,
-    NotNumeric { found: String },
-    NotFinite { value: f64 },
-    NotInteger { value: f64 },
-    NotText { found: String },
+    NotNumeric {
+        found: String,
+    },
+    NotFinite {
+        value: f64,
+    },
+    NotInteger {
+        value: f64,
+    },
+    NotText {
+        found: String,
+    },
     /// An explicit null where the model has no imputer or missing-value rule.
     MissingNotHandled,
 }
@@ -83,7 +91,10 @@ impl fmt::Display for RowError {
             RowProblem::NotNumeric { found } => write!(f, "is not a number (found {found})"),
             RowProblem::NotFinite { value } => write!(f, "is not a finite number ({value})"),
             RowProblem::NotInteger { value } => {
-                write!(f, "is not a 64-bit integer ({value}); the model reads it as int64")
+                write!(
+                    f,
+                    "is not a 64-bit integer ({value}); the model reads it as int64"
+                )
             }
             RowProblem::NotText { found } => {
                 write!(f, "is categorical and takes a string (found {found})")

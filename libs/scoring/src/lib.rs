@@ -26,7 +26,9 @@ pub use error::{LoadError, RowError, RowProblem, ScoreError};
 pub use model::Model;
 pub use prediction::{ClassPrediction, Label, Prediction, Predictions, ProbabilitiesMap, Task};
 pub use row::{FeatureRow, FeatureValue, Row, Value};
-pub use schema::{Feature, FeatureSchema, FeatureType, InputLayout, FEATURE_NAMES_KEY, MISSING_TEXT};
+pub use schema::{
+    Feature, FeatureSchema, FeatureType, InputLayout, FEATURE_NAMES_KEY, MISSING_TEXT,
+};
 
 // One model serves every request of a Lambda sandbox, from whichever runtime thread.
 const _: () = {

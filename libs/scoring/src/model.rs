@@ -87,13 +87,16 @@ impl Model {
             let (ty, width, column) = match schema.layout() {
                 InputLayout::Matrix => (schema.features()[0].ty, schema.len(), 0),
                 InputLayout::PerFeature => {
-                    let column = schema.names().iter().position(|n| n == name).ok_or_else(
-                        || {
-                            LoadError::Unsupported(format!(
-                                "graph input `{name}` is not among the features"
-                            ))
-                        },
-                    )?;
+                    let column =
+                        schema
+                            .names()
+                            .iter()
+                            .position(|n| n == name)
+                            .ok_or_else(|| {
+                                LoadError::Unsupported(format!(
+                                    "graph input `{name}` is not among the features"
+                                ))
+                            })?;
                     (schema.features()[column].ty, 1, column)
                 }
             };

@@ -16,7 +16,9 @@ use crate::prediction::{Label, Predictions, Task};
 /// Which plan outputs carry the answer.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Answer {
-    Score { output: usize },
+    Score {
+        output: usize,
+    },
     Class {
         label: usize,
         probabilities: usize,
@@ -41,16 +43,21 @@ impl Answer {
 /// has no map or sequence values).
 pub(crate) fn unwrap_zipmap(graph: &mut GraphProto) -> Result<Option<Vec<Label>>, LoadError> {
     let Some(at) = graph.node.iter().position(|n| {
-        n.op_type == "ZipMap" && graph.output.iter().any(|o| n.output.first() == Some(&o.name))
+        n.op_type == "ZipMap"
+            && graph
+                .output
+                .iter()
+                .any(|o| n.output.first() == Some(&o.name))
     }) else {
         return Ok(None);
     };
     let node = graph.node.remove(at);
-    let classes = class_attribute(&node.attribute).ok_or_else(|| {
-        LoadError::UnsupportedOutput("its ZipMap names no classes".into())
-    })?;
+    let classes = class_attribute(&node.attribute)
+        .ok_or_else(|| LoadError::UnsupportedOutput("its ZipMap names no classes".into()))?;
     let (Some(tensor), Some(map)) = (node.input.first(), node.output.first()) else {
-        return Err(LoadError::Corrupt("a ZipMap without input or output".into()));
+        return Err(LoadError::Corrupt(
+            "a ZipMap without input or output".into(),
+        ));
     };
     let unknown = tensor_shape_proto::Dimension::default();
     for output in graph.output.iter_mut().filter(|o| &o.name == map) {
@@ -121,7 +128,9 @@ pub(crate) fn answer(model: &TypedModel, classes: Option<Vec<Label>>) -> Result<
         [a, b] => {
             let is_label = |f: &TypedFact| {
                 // tract types some integer label outputs as TDim.
-                (f.datum_type.is_integer() || f.datum_type == DatumType::TDim || f.datum_type == DatumType::String)
+                (f.datum_type.is_integer()
+                    || f.datum_type == DatumType::TDim
+                    || f.datum_type == DatumType::String)
                     && per_row(f)
             };
             let is_probabilities = |f: &TypedFact| f.datum_type.is_float() && f.rank() == 2;
@@ -195,18 +204,24 @@ pub(crate) fn decode(
             );
             into.extend_from_slice(p);
             let raw = &outputs[*label];
-            ensure!(outputs[*label].len() == rows, "{} labels for {rows} rows", outputs[*label].len());
+            ensure!(
+                outputs[*label].len() == rows,
+                "{} labels for {rows} rows",
+                outputs[*label].len()
+            );
             let find = |want: &dyn Fn(&Label) -> bool, shown: &dyn std::fmt::Display| {
-                classes
-                    .iter()
-                    .position(want)
-                    .ok_or_else(|| format_err!("the model answered label {shown}, not one of its classes"))
+                classes.iter().position(want).ok_or_else(|| {
+                    format_err!("the model answered label {shown}, not one of its classes")
+                })
             };
             match raw.datum_type() {
                 DatumType::String => {
                     let raw = raw.try_as_plain_ram()?;
                     for v in raw.as_slice::<String>()? {
-                        labels.push(find(&|c| matches!(c, Label::Text(t) if **t == *v.as_str()), v)?);
+                        labels.push(find(
+                            &|c| matches!(c, Label::Text(t) if **t == *v.as_str()),
+                            v,
+                        )?);
                     }
                 }
                 _ => {

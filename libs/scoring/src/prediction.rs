@@ -36,7 +36,9 @@ impl Serialize for Label {
 pub enum Task {
     Regression,
     /// The classes in the order of the probability columns.
-    Classification { classes: Arc<[Label]> },
+    Classification {
+        classes: Arc<[Label]>,
+    },
 }
 
 /// One row's answer.
@@ -80,9 +82,7 @@ impl ClassPrediction {
 
     /// (class, probability) pairs in class order.
     pub fn iter(&self) -> impl Iterator<Item = (&Label, f32)> {
-        self.classes
-            .iter()
-            .zip(self.probabilities.iter().copied())
+        self.classes.iter().zip(self.probabilities.iter().copied())
     }
 
     /// `{"<class>": p, ...}` in class order: JSON object keys are strings, whatever the
@@ -180,7 +180,8 @@ mod tests {
 
     #[test]
     fn labels_keep_their_type_and_probabilities_their_class_order() {
-        let classes: Arc<[Label]> = vec![Label::Text("good".into()), Label::Text("bad".into())].into();
+        let classes: Arc<[Label]> =
+            vec![Label::Text("good".into()), Label::Text("bad".into())].into();
         let p = ClassPrediction {
             classes: classes.clone(),
             label: 1,
@@ -218,6 +219,9 @@ mod tests {
         assert_eq!(second.label(), &Label::Int(0));
         assert_eq!(second.probabilities, vec![0.8, 0.2]);
         assert!(batch.get(2).is_none());
-        assert_eq!(Predictions::Scores(vec![1.5]).get(0), Some(Prediction::Score(1.5)));
+        assert_eq!(
+            Predictions::Scores(vec![1.5]).get(0),
+            Some(Prediction::Score(1.5))
+        );
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-
 /// One attribute value, borrowed from whatever holds the row.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FeatureValue<'a> {

@@ -189,10 +189,9 @@ impl FeatureSchema {
                         (features, InputLayout::Matrix)
                     }
                     // A lone [N, 1] input without metadata: a one-feature, per-feature export.
-                    ([_, Some(1)], None) => (
-                        vec![per_feature(graph, input, ty)],
-                        InputLayout::PerFeature,
-                    ),
+                    ([_, Some(1)], None) => {
+                        (vec![per_feature(graph, input, ty)], InputLayout::PerFeature)
+                    }
                     ([_, width], None) => {
                         return Err(LoadError::NoFeatureNames {
                             input: input.name.clone(),

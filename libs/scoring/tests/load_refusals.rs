@@ -154,7 +154,10 @@ fn operator_nobody_implements() {
         matches!(err, LoadError::UnsupportedOperator { ref op, .. } if op == "ai.onnx.ml.NoSuchOperator"),
         "{err:?}"
     );
-    assert!(err.to_string().contains("`ai.onnx.ml.NoSuchOperator`"), "{err}");
+    assert!(
+        err.to_string().contains("`ai.onnx.ml.NoSuchOperator`"),
+        "{err}"
+    );
 }
 
 #[test]

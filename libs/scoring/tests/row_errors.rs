@@ -112,7 +112,10 @@ fn owned_rows() {
             scoring::Value::Text("0.5".into()),
             "not a number (found a string)",
         ),
-        (scoring::Value::Null, "is null, but the model has no imputer"),
+        (
+            scoring::Value::Null,
+            "is null, but the model has no imputer",
+        ),
         (
             scoring::Value::Other("a list (L)"),
             "not a number (found a list (L))",

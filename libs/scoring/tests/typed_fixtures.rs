@@ -115,7 +115,10 @@ fn check_answers(f: &Fixture, start: usize, got: &Predictions) {
                 }
             }
         }
-        _ => panic!("{}: the model's task is not the fixture's {}", f.name, f.kind),
+        _ => panic!(
+            "{}: the model's task is not the fixture's {}",
+            f.name, f.kind
+        ),
     }
 }
 
@@ -148,7 +151,10 @@ fn check(name: &str) {
     handled.sort();
     let mut want_handled: Vec<&str> = f.handles_missing.iter().map(String::as_str).collect();
     want_handled.sort();
-    assert_eq!(handled, want_handled, "{name}: features whose null the model handles");
+    assert_eq!(
+        handled, want_handled,
+        "{name}: features whose null the model handles"
+    );
 
     match (&model.task(), &f.expected) {
         (Task::Regression, Expected::Scores { .. }) => assert_eq!(f.kind, "regressor"),
