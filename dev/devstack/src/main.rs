@@ -109,59 +109,74 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
 
     nightly_batch(moto, &clients).await?;
 
-    let port = free_port().map_err(|e| e.to_string())?;
-    let bin = repository_root().join(".venv/bin");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
+    let classifier_version = stack::create_classifier_stack(&clients, |done, total| {
+        if done % 500 == 0 || done == total {
+            print!("\rloading red and white wines into {}: {done}/{total}", stack::COLORED_TABLE);
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        }
+        if done == total {
+            println!();
+        }
+    })
+    .await?;
+    println!(
+        "classifier s3://{}/{} version {classifier_version}",
+        stack::MODEL_BUCKET,
+        stack::CLASSIFIER_KEY
     );
+
+    let port = free_port().map_err(|e| e.to_string())?;
     println!(
         "starting cargo lambda watch on 127.0.0.1:{port} (the first build takes a few minutes)"
     );
-    let mut watch = Command::new(bin.join("cargo-lambda"))
-        .args([
-            "lambda",
-            "watch",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-            "-p",
-            "predict",
-        ])
-        .current_dir(repository_root())
-        .env("PATH", path)
-        .envs(moto.env())
-        .envs(stack::predict_env())
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot start cargo lambda watch: {e}"))?;
+    let mut watch = start_watch(moto, port, stack::predict_env())?;
     if let Err(e) = wait_ready(port, &mut watch).await {
         stop_group(&mut watch).await;
         return Err(e);
     }
+    // The classifier: the same function, built once, with its own model and table.
+    let classifier_port = free_port().map_err(|e| e.to_string())?;
+    println!("starting the classifier's function on 127.0.0.1:{classifier_port}");
+    let mut classifier = match start_watch(moto, classifier_port, stack::classifier_env()) {
+        Ok(child) => child,
+        Err(e) => {
+            stop_group(&mut watch).await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = wait_ready(classifier_port, &mut classifier).await {
+        stop_group(&mut classifier).await;
+        stop_group(&mut watch).await;
+        return Err(e);
+    }
     let base = format!("http://127.0.0.1:{port}");
+    let classifier_base = format!("http://127.0.0.1:{classifier_port}");
     let post_body = demo_post_body();
-    for (method, path, body) in [
-        ("GET", "/predict/wine-0001", None),
-        ("POST", "/predict", Some(post_body.as_str())),
+    let classifier_body = classifier_post_body();
+    for (port, method, path, body) in [
+        (port, "GET", "/predict/wine-0001", None),
+        (port, "POST", "/predict", Some(post_body.as_str())),
+        (classifier_port, "GET", "/predict/white-0001", None),
+        (classifier_port, "POST", "/predict", Some(classifier_body.as_str())),
     ] {
         let (status, answer) = http::call(port, method, path, body)
             .await
             .map_err(|e| e.to_string())?;
-        println!("\n{method} {path} -> {status}\n{answer}");
+        println!("\n{method} 127.0.0.1:{port}{path} -> {status}\n{answer}");
     }
-    println!("\nThe stack is up. Try:");
+    println!("\nThe stack is up. The regressor (quality score of red wines):");
     println!("  curl -s {base}/health");
     println!("  curl -s {base}/predict/wine-0042");
     println!(
         "  curl -s -X POST {base}/predict -H 'content-type: application/json' -d '{post_body}'"
     );
     println!("  curl -s {base}/predict/no-such-wine      # 404");
+    println!("The classifier (\"good\" or \"bad\", red and white wines, color categorical):");
+    println!("  curl -s {classifier_base}/health");
+    println!("  curl -s {classifier_base}/predict/red-0042");
+    println!(
+        "  curl -s -X POST {classifier_base}/predict -H 'content-type: application/json' -d '{classifier_body}'"
+    );
     println!("Ctrl-C stops everything this command started.");
 
     // Ctrl-C, or a plain `kill` (SIGTERM): either way nothing this command started is left.
@@ -171,7 +186,9 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
         _ = tokio::signal::ctrl_c() => println!("\nstopping"),
         _ = terminate.recv() => println!("\nstopping (SIGTERM)"),
         status = watch.wait() => println!("cargo lambda watch exited ({status:?})"),
+        status = classifier.wait() => println!("the classifier's cargo lambda watch exited ({status:?})"),
     }
+    stop_group(&mut classifier).await;
     stop_group(&mut watch).await;
     Ok(ExitCode::SUCCESS)
 }
@@ -300,6 +317,47 @@ async fn wait_ready(port: u16, watch: &mut tokio::process::Child) -> Result<(), 
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// `cargo lambda watch` serving the predict function on `port` with `env`, in its own
+/// process group so that stopping it stops the function too.
+fn start_watch(
+    moto: &Moto,
+    port: u16,
+    env: Vec<(&'static str, String)>,
+) -> Result<tokio::process::Child, String> {
+    let bin = repository_root().join(".venv/bin");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new(bin.join("cargo-lambda"))
+        .args([
+            "lambda",
+            "watch",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "-p",
+            "predict",
+        ])
+        .current_dir(repository_root())
+        .env("PATH", path)
+        .envs(moto.env())
+        .envs(env)
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start cargo lambda watch: {e}"))
+}
+
+/// A white wine with one gap: the model imputes the missing alcohol.
+fn classifier_post_body() -> String {
+    r#"{"instances":[{"fixed_acidity":7,"volatile_acidity":0.27,"citric_acid":0.36,"residual_sugar":20.7,"chlorides":0.045,"free_sulfur_dioxide":45,"total_sulfur_dioxide":170,"density":1.001,"ph":3,"sulphates":0.45,"alcohol":null,"color":"white"}]}"#.to_owned()
 }
 
 fn demo_post_body() -> String {

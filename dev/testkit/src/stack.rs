@@ -10,6 +10,9 @@ pub const MODEL_BUCKET: &str = "models";
 pub const MODEL_KEY: &str = "wine-quality/wine_quality.onnx";
 pub const ATTRIBUTES_TABLE: &str = "product-attributes";
 pub const PREDICTIONS_TABLE: &str = "predictions";
+/// The demo classifier's stack: its model beside the regressor's, its own products.
+pub const CLASSIFIER_KEY: &str = "wine-good/wine_good_classifier.onnx";
+pub const COLORED_TABLE: &str = "colored-wine-attributes";
 
 pub struct Clients {
     pub s3: s3::Client,
@@ -56,6 +59,35 @@ pub async fn load_wines(
     let total = wines.len();
     resources::put_items(dynamodb, table, &wines, |n| progress(n, total)).await?;
     Ok(total)
+}
+
+/// The demo classifier ("good" wine, red and white, `color` a categorical attribute) and
+/// its products (`red-0001`.., `white-0001`..). Returns the model's VersionId.
+pub async fn create_classifier_stack(
+    clients: &Clients,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<String, String> {
+    let path = moto::repository_root().join("model/wine_good_classifier.onnx");
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let version = resources::put_object(&clients.s3, MODEL_BUCKET, CLASSIFIER_KEY, bytes).await?;
+    resources::create_table(&clients.dynamodb, COLORED_TABLE).await?;
+    let wines = demo_data::colored_wines()?;
+    let total = wines.len();
+    resources::put_items(&clients.dynamodb, COLORED_TABLE, &wines, |n| progress(n, total)).await?;
+    Ok(version)
+}
+
+/// The classifier's predict function: the same binary, another model and table.
+pub fn classifier_env() -> Vec<(&'static str, String)> {
+    let mut env = predict_env();
+    for (name, value) in &mut env {
+        match *name {
+            "MODEL_KEY" => *value = CLASSIFIER_KEY.to_owned(),
+            "ATTRIBUTES_TABLE" => *value = COLORED_TABLE.to_owned(),
+            _ => {}
+        }
+    }
+    env
 }
 
 /// The predict function's configuration for this stack.
