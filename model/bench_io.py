@@ -1,6 +1,6 @@
 """Inputs for model/bench_vs_onnxruntime.py: rows as JSON objects (the typed fixtures'
 format, null = missing) turned into onnxruntime feeds, the demo classifier's rows from the
-wine CSVs, and the model rewrites the benchmark needs (ZipMap removed, Identity floors).
+wine CSVs, and the model rewrites the benchmark needs (ZipMap removed, binding floors).
 
 Feeding follows model/typed_io.py (what the fixtures were checked with): a null number is
 NaN, a null string is ""; per-feature models get one [N, 1] input per feature, matrix
@@ -90,17 +90,13 @@ def without_zipmap(model: onnx.ModelProto) -> onnx.ModelProto | None:
     return m
 
 
-def identity_like(model: onnx.ModelProto) -> onnx.ModelProto:
-    """An Identity per input of `model`, same input names, types and shapes: what the
-    Python binding costs to feed those inputs and fetch as many tensors back."""
+def inputs_floor(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A model with the same inputs (names, types, shapes) as `model` that ignores them
+    and answers one constant: what the Python binding costs to feed those inputs."""
     initializers = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
-    nodes, outputs = [], []
-    for i, inp in enumerate(inputs):
-        nodes.append(helper.make_node("Identity", [inp.name], [f"out_{i}"]))
-        out = onnx.ValueInfoProto()
-        out.CopyFrom(inp)
-        out.name = f"out_{i}"
-        outputs.append(out)
-    graph = helper.make_graph(nodes, "identity", inputs, outputs)
+    value = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
+    node = helper.make_node("Constant", [], ["out"], value=value)
+    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([node], "inputs_floor", inputs, [out])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
