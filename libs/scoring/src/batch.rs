@@ -137,22 +137,37 @@ impl Batch {
                 let _ = column;
                 Err(RowProblem::MissingNotHandled)
             }
-            (Column::F32(v), FeatureValue::Null) => Ok(v.push(f32::NAN)),
-            (Column::F64(v), FeatureValue::Null) => Ok(v.push(f64::NAN)),
-            (Column::Text(v), FeatureValue::Null) => Ok(v.push(MISSING_TEXT.to_owned())),
+            (Column::F32(v), FeatureValue::Null) => {
+                v.push(f32::NAN);
+                Ok(())
+            }
+            (Column::F64(v), FeatureValue::Null) => {
+                v.push(f64::NAN);
+                Ok(())
+            }
+            (Column::Text(v), FeatureValue::Null) => {
+                v.push(MISSING_TEXT.to_owned());
+                Ok(())
+            }
             (Column::I64(_), FeatureValue::Null) => Err(RowProblem::MissingNotHandled),
             (Column::F32(v), FeatureValue::Number(x)) => {
                 // Out-of-range values overflow to infinity in f32: refused like NaN.
                 let input = x as f32;
                 if input.is_finite() {
-                    Ok(v.push(input))
+                    {
+                        v.push(input);
+                        Ok(())
+                    }
                 } else {
                     Err(RowProblem::NotFinite { value: x })
                 }
             }
             (Column::F64(v), FeatureValue::Number(x)) => {
                 if x.is_finite() {
-                    Ok(v.push(x))
+                    {
+                        v.push(x);
+                        Ok(())
+                    }
                 } else {
                     Err(RowProblem::NotFinite { value: x })
                 }
@@ -160,12 +175,18 @@ impl Batch {
             (Column::I64(v), FeatureValue::Number(x)) => {
                 // 2^63 is exactly representable; anything from it up does not fit.
                 if x.fract() == 0.0 && x >= -(2f64.powi(63)) && x < 2f64.powi(63) {
-                    Ok(v.push(x as i64))
+                    {
+                        v.push(x as i64);
+                        Ok(())
+                    }
                 } else {
                     Err(RowProblem::NotInteger { value: x })
                 }
             }
-            (Column::Text(v), FeatureValue::Text(s)) => Ok(v.push(s.to_owned())),
+            (Column::Text(v), FeatureValue::Text(s)) => {
+                v.push(s.to_owned());
+                Ok(())
+            }
             (Column::Text(_), FeatureValue::Number(_)) => Err(RowProblem::NotText {
                 found: "a number".into(),
             }),

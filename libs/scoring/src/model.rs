@@ -182,7 +182,7 @@ impl Model {
     /// missing value.
     pub fn score_matrix(&self, x: &[f32]) -> Result<Vec<f32>, ScoreError> {
         let width = self.schema.len();
-        if x.len() % width != 0 {
+        if !x.len().is_multiple_of(width) {
             return Err(ScoreError::Shape {
                 values: x.len(),
                 width,
