@@ -72,7 +72,7 @@ impl Builder {
             hi: [1.0; FEATURES],
             mass: 1.0,
         }];
-                let mut next_id = 1;
+        let mut next_id = 1;
         while let Some((k, q)) = pick(&mut self.rng, &open) {
             let l = open.swap_remove(k);
             let f = self.rng.below(FEATURES);
@@ -195,8 +195,14 @@ fn forests(c: &mut Criterion) {
     let x: Vec<f32> = (0..10_000 * FEATURES).map(|_| rng.unit() as f32).collect();
     let all = [
         ("leaf_wise_500x63", leaf_wise("leaf_wise_500x63", 500)),
-        ("balanced_d6_200", balanced("balanced_d6_200", 200, 6, 99, 0.0)),
-        ("balanced_d8_100", balanced("balanced_d8_100", 100, 8, 5, 0.15)),
+        (
+            "balanced_d6_200",
+            balanced("balanced_d6_200", 200, 6, 99, 0.0),
+        ),
+        (
+            "balanced_d8_100",
+            balanced("balanced_d8_100", 100, 8, 5, 0.15),
+        ),
     ];
     let mut group = c.benchmark_group("forest");
     for (name, forest) in &all {
@@ -204,7 +210,11 @@ fn forests(c: &mut Criterion) {
             let mut out = vec![0.0; batch];
             group.throughput(Throughput::Elements(batch as u64));
             group.bench_with_input(BenchmarkId::new(*name, batch), &batch, |b, &batch| {
-                b.iter(|| forest.eval(&x[..batch * FEATURES], FEATURES, &mut out).unwrap())
+                b.iter(|| {
+                    forest
+                        .eval(&x[..batch * FEATURES], FEATURES, &mut out)
+                        .unwrap()
+                })
             });
         }
     }

@@ -42,7 +42,7 @@ impl Forest {
         // Per row, the fixed-depth trees are summed first, then the early-exit ones.
         self.fixed_depth::<C>(x, width, out);
         if self.n_fixed < self.trees.len() && !x.is_empty() {
-            if x.len() >= width * LANES {
+            if x.len() >= width * LANES && self.n_targets == 1 {
                 self.early_rows::<C>(x, width, out);
             } else {
                 let nt = self.n_targets;

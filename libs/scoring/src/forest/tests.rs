@@ -230,7 +230,10 @@ fn random_forest(seed: u64, trees: i64, leaves: usize, chain: f64) -> Vec<NodeSp
 fn reference_leaf(nodes: &[NodeSpec], tree: i64, row: &[f32]) -> i64 {
     let mut id = 0;
     loop {
-        let n = nodes.iter().find(|n| n.tree_id == tree && n.node_id == id).unwrap();
+        let n = nodes
+            .iter()
+            .find(|n| n.tree_id == tree && n.node_id == id)
+            .unwrap();
         let Some(mode) = n.mode else { return id };
         let x = row[n.feature];
         let yes = if x.is_nan() {
@@ -247,10 +250,14 @@ fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
     for (seed, chain, trees) in [(1, 0.9, 37), (2, 0.0, 20), (3, 0.6, 9), (4, 0.9, 3)] {
         let mut nodes = random_forest(seed, trees, 12, chain);
         // Mixed forests too: a few balanced trees after the uneven ones.
-        nodes.extend(random_forest(seed + 10, 4, 16, 0.0).into_iter().map(|mut n| {
-            n.tree_id += 1000;
-            n
-        }));
+        nodes.extend(
+            random_forest(seed + 10, 4, 16, 0.0)
+                .into_iter()
+                .map(|mut n| {
+                    n.tree_id += 1000;
+                    n
+                }),
+        );
         let ids: Vec<(i64, i64)> = nodes
             .iter()
             .filter(|n| n.mode.is_none())
@@ -260,7 +267,10 @@ fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
             .iter()
             .enumerate()
             .flat_map(|(k, &(t, id))| {
-                [weight(t, id, 0, k as f64 * 0.25), weight(t, id, 1, -(k as f64))]
+                [
+                    weight(t, id, 0, k as f64 * 0.25),
+                    weight(t, id, 1, -(k as f64)),
+                ]
             })
             .collect();
         for aggregate in [Aggregate::Sum, Aggregate::Average, Aggregate::Max] {
