@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use super::early::CHECK;
 use super::{
     Aggregate, Forest, ForestError, Mode, Node, Tree, FEATURE_MASK, MODE_SHIFT, NAN_TRUE_BIT,
 };
@@ -138,6 +137,7 @@ impl Forest {
             trees.push(Tree {
                 root: start as u32,
                 depth,
+                end: order.len() as u32,
                 early: walks_early(depth, halving),
             });
         }
@@ -222,11 +222,20 @@ impl Forest {
             .unwrap_or(0);
         trees.sort_by_key(|t| (t.early, t.depth));
         let n_fixed = trees.iter().filter(|t| !t.early).count();
-        let early_roots = trees[n_fixed..]
+        let early_roots: Vec<u32> = trees[n_fixed..]
             .iter()
             .map(|t| t.root)
-            .chain([sentinel; CHECK + 1])
+            .chain([sentinel])
             .collect();
+        // An early-exit tree's leaves lead on to the next one's root (the last tree's to the
+        // sentinel): a lane runs through its row's trees with no "which tree next?" select.
+        for (t, &next) in trees[n_fixed..].iter().zip(&early_roots[1..]) {
+            for node in &mut flat[t.root as usize..t.end as usize] {
+                if node.next[0] == node.next[1] {
+                    node.next = [next, next];
+                }
+            }
+        }
         Ok(Forest {
             nodes: flat,
             values,

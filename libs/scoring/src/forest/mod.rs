@@ -83,6 +83,8 @@ struct Tree {
     root: u32,
     /// Steps from the root to its deepest leaf.
     depth: u32,
+    /// One past its last node: a tree's nodes are contiguous.
+    end: u32,
     /// Walked with early exit (see `flatten::walks_early`).
     early: bool,
 }
@@ -98,8 +100,9 @@ pub struct Forest {
     trees: Vec<Tree>,
     /// `trees[..n_fixed]` are walked their full depth, the rest with early exit.
     n_fixed: usize,
-    /// Roots of `trees[n_fixed..]`, then `early::CHECK + 1` copies of a sentinel leaf (the
-    /// last node, whose values are the identity): finished lanes spin there harmlessly.
+    /// Roots of `trees[n_fixed..]`, then the sentinel: the last node, a leaf looping onto
+    /// itself whose values are the identity, where finished lanes spin harmlessly. The
+    /// leaves of an early-exit tree lead to the next root here, not to themselves.
     early_roots: Vec<u32>,
     /// `Some` when every branch uses the same comparison, which then compiles to one
     /// instruction instead of a per-node match.

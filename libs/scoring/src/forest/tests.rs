@@ -273,8 +273,14 @@ fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
                 ]
             })
             .collect();
-        for aggregate in [Aggregate::Sum, Aggregate::Average, Aggregate::Max] {
-            let f = Forest::new(&nodes, &leaves, 2, aggregate, &[0.5, 1.0]).unwrap();
+        // One target (lanes of rows) and two (lanes of trees for every row).
+        let combos = [Aggregate::Sum, Aggregate::Average, Aggregate::Max]
+            .into_iter()
+            .flat_map(|a| [(a, 1), (a, 2)]);
+        for (aggregate, nt) in combos {
+            let one_target: Vec<LeafWeight> =
+                leaves.iter().filter(|w| w.target < nt).cloned().collect();
+            let f = Forest::new(&nodes, &one_target, nt, aggregate, &[0.5, 1.0][..nt]).unwrap();
             if chain > 0.8 {
                 assert!(f.n_fixed < f.n_trees(), "seed {seed}: no early-exit trees");
             }
@@ -286,12 +292,12 @@ fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
                 })
                 .collect();
             let x: Vec<f32> = rows.iter().flatten().copied().collect();
-            let mut batch = vec![0.0; rows.len() * 2];
+            let mut batch = vec![0.0; rows.len() * nt];
             f.eval(&x, 3, &mut batch).unwrap();
             for (i, row) in rows.iter().enumerate() {
-                let mut one = vec![0.0; 2];
+                let mut one = vec![0.0; nt];
                 f.eval(row, 3, &mut one).unwrap();
-                assert_eq!(one, batch[i * 2..i * 2 + 2], "seed {seed} row {i}");
+                assert_eq!(one, batch[i * nt..(i + 1) * nt], "seed {seed} row {i}");
                 let mut want = vec![aggregate.identity(); 2];
                 let mut n_trees = 0.0;
                 for t in (0..trees).chain(1000..1004) {
@@ -301,12 +307,12 @@ fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
                     want[1] = aggregate.combine(want[1], -(k as f32));
                     n_trees += 1.0;
                 }
-                for (t, (w, base)) in want.iter_mut().zip([0.5, 1.0]).enumerate() {
+                for (t, (w, base)) in want.iter_mut().zip([0.5, 1.0]).take(nt).enumerate() {
                     *w = match aggregate {
                         Aggregate::Average => *w / n_trees + base,
                         _ => *w + base,
                     };
-                    let got = batch[i * 2 + t];
+                    let got = batch[i * nt + t];
                     assert!((got - *w).abs() <= 1e-4 * w.abs().max(1.0), "{got} != {w}");
                 }
             }
