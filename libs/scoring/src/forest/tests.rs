@@ -287,7 +287,13 @@ fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
             let rows: Vec<[f32; 3]> = (0..53)
                 .map(|i| {
                     let v = |k: usize| ((i * 7 + k * 3) % 9) as f32 * 0.5 - 0.5;
-                    let nan = |k: usize| if (i + k) % 11 == 0 { f32::NAN } else { v(k) };
+                    let nan = |k: usize| {
+                        if matches!((i + k) % 11, 0) {
+                            f32::NAN
+                        } else {
+                            v(k)
+                        }
+                    };
                     [nan(0), nan(1), v(2)]
                 })
                 .collect();
