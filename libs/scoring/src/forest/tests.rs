@@ -304,7 +304,7 @@ fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
                 let mut one = vec![0.0; nt];
                 f.eval(row, 3, &mut one).unwrap();
                 assert_eq!(one, batch[i * nt..(i + 1) * nt], "seed {seed} row {i}");
-                let mut want = vec![aggregate.identity(); 2];
+                let mut want = [aggregate.identity(); 2];
                 let mut n_trees = 0.0;
                 for t in (0..trees).chain(1000..1004) {
                     let id = reference_leaf(&nodes, t, row);
