@@ -4,7 +4,7 @@ use super::{Aggregate, Forest, ForestError, Mode, Node};
 
 /// Lanes walked in lock-step: enough independent loads to hide L1/L2 latency, few enough
 /// to stay in registers.
-const LANES: usize = 8;
+pub(super) const LANES: usize = 8;
 
 impl Forest {
     /// Scores `x`, a row-major matrix with `width` columns, into `out`
@@ -38,14 +38,33 @@ impl Forest {
     }
 
     fn eval_with<C: Compare>(&self, x: &[f32], width: usize, out: &mut [f32]) {
-        let nt = self.n_targets;
         out.fill(self.aggregate.identity());
+        // Per row, the fixed-depth trees are summed first, then the early-exit ones.
+        self.fixed_depth::<C>(x, width, out);
+        if self.n_fixed < self.trees.len() && !x.is_empty() {
+            if x.len() >= width * LANES && self.n_targets == 1 {
+                self.early_rows::<C>(x, width, out);
+            } else {
+                let nt = self.n_targets;
+                let mut leaf_of = Vec::new();
+                for (row, acc) in x.chunks_exact(width).zip(out.chunks_exact_mut(nt)) {
+                    self.early_trees::<C>(row, acc, &mut leaf_of);
+                }
+            }
+        }
+        self.finish(out);
+    }
+
+    /// The trees walked a fixed number of steps: all lanes of a walk end together.
+    fn fixed_depth<C: Compare>(&self, x: &[f32], width: usize, out: &mut [f32]) {
+        let nt = self.n_targets;
+        let trees = &self.trees[..self.n_fixed];
         let mut blocks = x.chunks_exact(width * LANES);
         let mut row0 = 0;
         // Batches: lanes are rows, each tree is walked by LANES rows at once.
         for block in blocks.by_ref() {
             let rows: [&[f32]; LANES] = std::array::from_fn(|l| &block[l * width..(l + 1) * width]);
-            for tree in &self.trees {
+            for tree in trees {
                 let leaves = self.walk::<C, _>([tree.root; LANES], &rows, tree.depth);
                 for (l, leaf) in leaves.into_iter().enumerate() {
                     self.accumulate(&mut out[(row0 + l) * nt..(row0 + l + 1) * nt], leaf);
@@ -57,7 +76,7 @@ impl Forest {
         for row in blocks.remainder().chunks_exact(width) {
             let acc = &mut out[row0 * nt..(row0 + 1) * nt];
             let rows = [row; LANES];
-            let mut groups = self.trees.chunks_exact(LANES);
+            let mut groups = trees.chunks_exact(LANES);
             for group in groups.by_ref() {
                 let depth = group[LANES - 1].depth; // sorted: the deepest is last
                 let leaves =
@@ -72,7 +91,6 @@ impl Forest {
             }
             row0 += 1;
         }
-        self.finish(out);
     }
 
     /// Walks `L` lanes `depth` steps; lane `l` starts at node `start[l]` with row `rows[l]`.
@@ -129,7 +147,7 @@ impl Forest {
 
 /// The branch test, chosen once per ensemble so the common single-mode case has no match
 /// in the inner loop.
-trait Compare {
+pub(super) trait Compare {
     fn compare(n: &Node, x: f32) -> bool;
 }
 

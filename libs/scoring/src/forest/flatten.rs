@@ -109,11 +109,15 @@ impl Forest {
             flat_of[root] = start as u32;
             order.push(root);
             let mut depth = 0;
+            let mut halving = 0.0;
             let mut k = start;
             while k < order.len() {
                 let i = order[k];
                 let n = &nodes[i];
                 depth = depth.max(depth_of[i]);
+                if n.mode.is_none() {
+                    halving += depth_of[i] as f64 * 0.5f64.powi(depth_of[i] as i32);
+                }
                 if n.mode.is_some() {
                     for id in [n.false_id, n.true_id] {
                         let c = child(n, id)?;
@@ -133,10 +137,12 @@ impl Forest {
             trees.push(Tree {
                 root: start as u32,
                 depth,
+                end: order.len() as u32,
+                early: walks_early(depth, halving),
             });
         }
 
-        let flat: Vec<Node> = order
+        let mut flat: Vec<Node> = order
             .iter()
             .enumerate()
             .map(|(k, &i)| {
@@ -166,6 +172,12 @@ impl Forest {
                 }
             })
             .collect();
+        let sentinel = flat.len() as u32;
+        flat.push(Node {
+            packed: 0,
+            threshold: 0.0,
+            next: [sentinel, sentinel],
+        });
 
         let mut values = vec![aggregate.identity(); flat.len() * n_targets];
         for w in leaves {
@@ -208,11 +220,28 @@ impl Forest {
             .map(|n| n.feature + 1)
             .max()
             .unwrap_or(0);
-        trees.sort_by_key(|t| t.depth);
+        trees.sort_by_key(|t| (t.early, t.depth));
+        let n_fixed = trees.iter().filter(|t| !t.early).count();
+        let early_roots: Vec<u32> = trees[n_fixed..]
+            .iter()
+            .map(|t| t.root)
+            .chain([sentinel])
+            .collect();
+        // An early-exit tree's leaves lead on to the next one's root (the last tree's to the
+        // sentinel): a lane runs through its row's trees with no "which tree next?" select.
+        for (t, &next) in trees[n_fixed..].iter().zip(&early_roots[1..]) {
+            for node in &mut flat[t.root as usize..t.end as usize] {
+                if node.next[0] == node.next[1] {
+                    node.next = [next, next];
+                }
+            }
+        }
         Ok(Forest {
             nodes: flat,
             values,
             trees,
+            n_fixed,
+            early_roots,
             uniform_mode,
             n_features,
             n_targets,
@@ -220,4 +249,14 @@ impl Forest {
             base_values,
         })
     }
+}
+
+/// Whether a tree of `depth` is cheaper to walk with early exit. ONNX carries no training
+/// counts, so a row's path is estimated as if every split halved the rows: the sum over
+/// leaves of depth * 2^-depth (`halving`), the full depth for a balanced tree, about 4 for
+/// LightGBM's 63-leaf trees of depth 15. An early-exit step costs about `EARLY_STEP_COST`
+/// fixed steps (measured with `benches/forest.rs`).
+fn walks_early(depth: u32, halving: f64) -> bool {
+    const EARLY_STEP_COST: f64 = 2.0;
+    depth as f64 > EARLY_STEP_COST * halving
 }

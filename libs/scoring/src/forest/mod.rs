@@ -7,6 +7,10 @@
 //! (row, tree) pairs, which keeps several memory loads in flight at once: lanes of rows
 //! for batches, lanes of trees for a single row.
 //!
+//! Uneven trees (LightGBM grows them leaf-wise: most rows stop a few steps down, a few go
+//! ten more) would spend most of those fixed steps looping on leaves, so they are walked
+//! by `early` instead: each lane moves on to its next tree as soon as it is on a leaf.
+//!
 //! `mode` and `aggregate` hold the ONNX-ML semantics, `flatten` validates and lays out an
 //! ensemble once at load, `eval` walks it per call.
 
@@ -33,6 +37,7 @@ macro_rules! invalid {
 }
 
 mod aggregate;
+mod early;
 mod eval;
 mod flatten;
 mod mode;
@@ -78,6 +83,10 @@ struct Tree {
     root: u32,
     /// Steps from the root to its deepest leaf.
     depth: u32,
+    /// One past its last node: a tree's nodes are contiguous.
+    end: u32,
+    /// Walked with early exit (see `flatten::walks_early`).
+    early: bool,
 }
 
 /// A validated, flattened tree ensemble.
@@ -86,8 +95,15 @@ pub struct Forest {
     nodes: Vec<Node>,
     /// `n_targets` values per node (meaningful for leaves only).
     values: Vec<f32>,
-    /// Sorted by depth, so a lane group of trees walks a similar number of steps.
+    /// The fixed-depth trees, then the early-exit ones (summed in this order), each part
+    /// sorted by depth so a lane group of trees walks a similar number of steps.
     trees: Vec<Tree>,
+    /// `trees[..n_fixed]` are walked their full depth, the rest with early exit.
+    n_fixed: usize,
+    /// Roots of `trees[n_fixed..]`, then the sentinel: the last node, a leaf looping onto
+    /// itself whose values are the identity, where finished lanes spin harmlessly. The
+    /// leaves of an early-exit tree lead to the next root here, not to themselves.
+    early_roots: Vec<u32>,
     /// `Some` when every branch uses the same comparison, which then compiles to one
     /// instruction instead of a per-node match.
     uniform_mode: Option<Mode>,

@@ -192,3 +192,136 @@ fn rows_too_narrow_for_the_features_used() {
         .0
         .contains("reads feature 1"));
 }
+
+/// Random trees: `chain` is the chance of splitting the newest leaf again (high: deep on
+/// one side, like LightGBM), else a random leaf splits. Mixed modes and NaN routing.
+fn random_forest(seed: u64, trees: i64, leaves: usize, chain: f64) -> Vec<NodeSpec> {
+    let mut s = seed;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut nodes = vec![];
+    for t in 0..trees {
+        let mut open = vec![0i64];
+        let mut next = 1;
+        while open.len() < leaves {
+            let k = if rnd() < chain {
+                open.len() - 1
+            } else {
+                (rnd() * open.len() as f64) as usize
+            };
+            let id = open.swap_remove(k);
+            let mode = Mode::ALL[(rnd() * 6.0) as usize];
+            let f = (rnd() * 3.0) as usize;
+            let th = (rnd() * 4.0).floor() / 2.0; // repeated values: Eq/Neq do matter
+            nodes.push(branch(t, id, mode, f, th, next, next + 1, rnd() < 0.5));
+            open.extend([next, next + 1]);
+            next += 2;
+        }
+        nodes.extend(open.into_iter().map(|id| leaf(t, id)));
+    }
+    nodes
+}
+
+/// The plain recursive walk of the ONNX-ML semantics.
+fn reference_leaf(nodes: &[NodeSpec], tree: i64, row: &[f32]) -> i64 {
+    let mut id = 0;
+    loop {
+        let n = nodes
+            .iter()
+            .find(|n| n.tree_id == tree && n.node_id == id)
+            .unwrap();
+        let Some(mode) = n.mode else { return id };
+        let x = row[n.feature];
+        let yes = if x.is_nan() {
+            n.missing_tracks_true || mode == Mode::Neq
+        } else {
+            mode.compare(x, n.threshold as f32)
+        };
+        id = if yes { n.true_id } else { n.false_id };
+    }
+}
+
+#[test]
+fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
+    for (seed, chain, trees) in [(1, 0.9, 37), (2, 0.0, 20), (3, 0.6, 9), (4, 0.9, 3)] {
+        let mut nodes = random_forest(seed, trees, 12, chain);
+        // Mixed forests too: a few balanced trees after the uneven ones.
+        nodes.extend(
+            random_forest(seed + 10, 4, 16, 0.0)
+                .into_iter()
+                .map(|mut n| {
+                    n.tree_id += 1000;
+                    n
+                }),
+        );
+        let ids: Vec<(i64, i64)> = nodes
+            .iter()
+            .filter(|n| n.mode.is_none())
+            .map(|n| (n.tree_id, n.node_id))
+            .collect();
+        let leaves: Vec<LeafWeight> = ids
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &(t, id))| {
+                [
+                    weight(t, id, 0, k as f64 * 0.25),
+                    weight(t, id, 1, -(k as f64)),
+                ]
+            })
+            .collect();
+        // One target (lanes of rows) and two (lanes of trees for every row).
+        let combos = [Aggregate::Sum, Aggregate::Average, Aggregate::Max]
+            .into_iter()
+            .flat_map(|a| [(a, 1), (a, 2)]);
+        for (aggregate, nt) in combos {
+            let one_target: Vec<LeafWeight> =
+                leaves.iter().filter(|w| w.target < nt).cloned().collect();
+            let f = Forest::new(&nodes, &one_target, nt, aggregate, &[0.5, 1.0][..nt]).unwrap();
+            if chain > 0.8 {
+                assert!(f.n_fixed < f.n_trees(), "seed {seed}: no early-exit trees");
+            }
+            let rows: Vec<[f32; 3]> = (0..53)
+                .map(|i| {
+                    let v = |k: usize| ((i * 7 + k * 3) % 9) as f32 * 0.5 - 0.5;
+                    let nan = |k: usize| {
+                        if matches!((i + k) % 11, 0) {
+                            f32::NAN
+                        } else {
+                            v(k)
+                        }
+                    };
+                    [nan(0), nan(1), v(2)]
+                })
+                .collect();
+            let x: Vec<f32> = rows.iter().flatten().copied().collect();
+            let mut batch = vec![0.0; rows.len() * nt];
+            f.eval(&x, 3, &mut batch).unwrap();
+            for (i, row) in rows.iter().enumerate() {
+                let mut one = vec![0.0; nt];
+                f.eval(row, 3, &mut one).unwrap();
+                assert_eq!(one, batch[i * nt..(i + 1) * nt], "seed {seed} row {i}");
+                let mut want = [aggregate.identity(); 2];
+                let mut n_trees = 0.0;
+                for t in (0..trees).chain(1000..1004) {
+                    let id = reference_leaf(&nodes, t, row);
+                    let k = ids.iter().position(|&p| p == (t, id)).unwrap();
+                    want[0] = aggregate.combine(want[0], k as f32 * 0.25);
+                    want[1] = aggregate.combine(want[1], -(k as f32));
+                    n_trees += 1.0;
+                }
+                for (t, (w, base)) in want.iter_mut().zip([0.5, 1.0]).take(nt).enumerate() {
+                    *w = match aggregate {
+                        Aggregate::Average => *w / n_trees + base,
+                        _ => *w + base,
+                    };
+                    let got = batch[i * nt + t];
+                    assert!((got - *w).abs() <= 1e-4 * w.abs().max(1.0), "{got} != {w}");
+                }
+            }
+        }
+    }
+}
