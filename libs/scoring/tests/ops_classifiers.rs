@@ -4,15 +4,19 @@
 
 mod common;
 
-use common::classifier_tensors::{assert_matches, assert_matches_within, load, run};
+use common::tensors::{check_within, Tolerance};
+
+/// Floats within 1e-4 absolute, whatever their size.
+const WITHIN_1E_4: Tolerance = Tolerance::AbsPlusRel {
+    abs: 1e-4,
+    rel: 0.0,
+};
 
 macro_rules! agree {
     ($($name:ident),* $(,)?) => {$(
         #[test]
         fn $name() {
-            let f = load(stringify!($name));
-            let got = run(&f).unwrap_or_else(|e| panic!("{}: {e:#}", stringify!($name)));
-            assert_matches(&f, &got);
+            check_within(stringify!($name), WITHIN_1E_4);
         }
     )*};
 }
@@ -106,9 +110,7 @@ mod svr_large_sums {
         ($($name:ident),*) => {$(
             #[test]
             fn $name() {
-                let f = load(stringify!($name));
-                let got = run(&f).unwrap();
-                assert_matches_within(&f, &got, 1e-4, 5e-4);
+                check_within(stringify!($name), Tolerance::AbsPlusRel { abs: 1e-4, rel: 5e-4 });
             }
         )*};
     }
@@ -120,7 +122,7 @@ mod refusals {
     use tract_onnx::prelude::*;
 
     fn refusal(name: &str) -> String {
-        let path = super::common::classifier_tensors::dir().join(format!("{name}.onnx"));
+        let path = super::common::tensors::dir().join(format!("{name}.onnx"));
         let bytes = std::fs::read(&path).unwrap();
         let err = scoring::ops::onnx()
             .model_for_read(&mut bytes.as_slice())

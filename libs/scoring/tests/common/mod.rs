@@ -2,7 +2,6 @@
 //! outputs, committed so tests need no Python.
 #![allow(dead_code)]
 
-pub mod classifier_tensors;
 pub mod tensors;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
 //! Generic tensor fixtures: `tests/fixtures/ops/<name>.onnx` plus `<name>.json` holding
 //! typed inputs and onnxruntime's outputs:
 //! `{"inputs": {name: {"type", "shape", "data"}}, "outputs": {...}}`, data flat in
-//! row-major order, NaN as `null`. Types: float32, float64, int64, string.
+//! row-major order, NaN as `null`. Types: float32, float64, int64, string. Written by the
+//! model/ fixture scripts; used by the encoder and the classifier op tests.
 //!
 //! Self-contained (serde, serde_json, tract, `scoring::ops`) so it can serve any op test.
 #![allow(dead_code)]
@@ -120,7 +121,8 @@ pub fn plan(f: &TensorFixture) -> TractResult<Arc<TypedRunnableModel>> {
     model.into_optimized()?.into_runnable()
 }
 
-/// Runs a fixture's inputs through its model; outputs keyed by the model's output names.
+/// Runs a fixture's inputs through its model; outputs keyed by the model's output names
+/// (an output's label, else its node's name).
 pub fn run(f: &TensorFixture) -> TractResult<BTreeMap<String, Tensor>> {
     let plan = plan(f)?;
     run_plan(&plan, f, f.inputs.clone())
@@ -153,45 +155,119 @@ pub fn run_plan(
     Ok(out)
 }
 
-/// Checks every expected output: same type and shape; floats within 1e-5 relative or
-/// 1e-4 absolute (NaN only where expected), ints and strings exact.
+/// How close a float output must come to onnxruntime's value `want` (NaN only where NaN).
+#[derive(Clone, Copy, Debug)]
+pub enum Tolerance {
+    /// `|got - want| <= max(abs, rel * |want|)`.
+    AbsOrRel { abs: f64, rel: f64 },
+    /// `|got - want| <= abs + rel * |want|`.
+    AbsPlusRel { abs: f64, rel: f64 },
+}
+
+impl Tolerance {
+    pub fn allows(self, got: f64, want: f64) -> bool {
+        if want.is_nan() || got.is_nan() {
+            return want.is_nan() && got.is_nan();
+        }
+        let allowed = match self {
+            Tolerance::AbsOrRel { abs, rel } => abs.max(rel * want.abs()),
+            Tolerance::AbsPlusRel { abs, rel } => abs + rel * want.abs(),
+        };
+        got == want || (got - want).abs() <= allowed
+    }
+}
+
+/// [`check`], [`assert_matches`] and [`assert_tensor`]: 1e-4 absolute or 1e-5 relative.
+pub const DEFAULT_TOLERANCE: Tolerance = Tolerance::AbsOrRel {
+    abs: 1e-4,
+    rel: 1e-5,
+};
+
+/// Loads, runs and checks one fixture within [`DEFAULT_TOLERANCE`].
+pub fn check(name: &str) {
+    check_within(name, DEFAULT_TOLERANCE)
+}
+
+/// Loads, runs and checks one fixture, floats within `tolerance`.
+pub fn check_within(name: &str, tolerance: Tolerance) {
+    let f = load(name);
+    let got = run(&f).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    assert_matches_within(&f, &got, tolerance);
+}
+
+/// Checks every expected output within [`DEFAULT_TOLERANCE`].
 pub fn assert_matches(f: &TensorFixture, got: &BTreeMap<String, Tensor>) {
+    assert_matches_within(f, got, DEFAULT_TOLERANCE)
+}
+
+/// Checks every output the fixture names with [`assert_tensor_within`].
+pub fn assert_matches_within(
+    f: &TensorFixture,
+    got: &BTreeMap<String, Tensor>,
+    tolerance: Tolerance,
+) {
     for (name, want) in &f.outputs {
         let got = got
             .get(name)
             .unwrap_or_else(|| panic!("{}: no output {name} in {:?}", f.name, got.keys()));
-        assert_tensor(&format!("{}.{name}", f.name), got, want);
+        assert_tensor_within(&format!("{}.{name}", f.name), got, want, tolerance);
     }
 }
 
 pub fn assert_tensor(what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.datum_type(), want.datum_type(), "{what}: type");
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    match want.datum_type() {
-        DatumType::F32 | DatumType::F64 => {
-            let g = got.cast_to::<f64>().unwrap().into_owned();
-            let w = want.cast_to::<f64>().unwrap().into_owned();
-            let g = g.to_plain_array_view::<f64>().unwrap();
-            let w = w.to_plain_array_view::<f64>().unwrap();
-            for (i, (g, w)) in g.iter().zip(w.iter()).enumerate() {
-                let ok = if w.is_nan() {
-                    g.is_nan()
-                } else {
-                    (g - w).abs() <= 1e-4_f64.max(1e-5 * w.abs())
-                };
-                assert!(
-                    ok,
-                    "{what}[{i}]: got {g}, want {w}\n got {got:?}\nwant {want:?}"
-                );
-            }
-        }
-        _ => assert_eq!(got, want, "{what}"),
-    }
+    assert_tensor_within(what, got, want, DEFAULT_TOLERANCE)
 }
 
-/// Loads, runs and checks one fixture.
-pub fn check(name: &str) {
-    let f = load(name);
-    let got = run(&f).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    assert_matches(&f, &got);
+/// Same shape and type; floats within `tolerance`, integers and strings exact.
+pub fn assert_tensor_within(what: &str, got: &Tensor, want: &Tensor, tolerance: Tolerance) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    // tract's ONNX Cast to int64 yields TDim (its symbolic integer): same values.
+    let got = &if got.datum_type() == TDim::datum_type() && want.datum_type() == i64::datum_type() {
+        got.cast_to::<i64>().unwrap().into_owned()
+    } else {
+        got.clone()
+    };
+    assert_eq!(got.datum_type(), want.datum_type(), "{what}: type");
+    let mismatches = mismatches(got, want, tolerance);
+    assert!(
+        mismatches.is_empty(),
+        "{what}: {} of {} values differ, first at {:?}\n got {got:?}\nwant {want:?}",
+        mismatches.len(),
+        got.len(),
+        &mismatches[..mismatches.len().min(5)]
+    );
+}
+
+/// `(flat index, got, want)` for every disagreeing value: floats compared as f64 within
+/// `tolerance`, strings and integers (as i64) exactly.
+pub fn mismatches(
+    got: &Tensor,
+    want: &Tensor,
+    tolerance: Tolerance,
+) -> Vec<(usize, String, String)> {
+    fn differing<T: Datum + ToString>(
+        got: &Tensor,
+        want: &Tensor,
+        agree: impl Fn(&T, &T) -> bool,
+    ) -> Vec<(usize, String, String)> {
+        let (g, w) = (got.cast_to::<T>().unwrap(), want.cast_to::<T>().unwrap());
+        let (g, w) = (
+            g.to_plain_array_view::<T>().unwrap(),
+            w.to_plain_array_view::<T>().unwrap(),
+        );
+        g.iter()
+            .zip(w.iter())
+            .enumerate()
+            .filter(|(_, (g, w))| !agree(g, w))
+            .map(|(i, (g, w))| (i, g.to_string(), w.to_string()))
+            .collect()
+    }
+    let dt = want.datum_type();
+    if dt.is_float() {
+        differing::<f64>(got, want, |g, w| tolerance.allows(*g, *w))
+    } else if dt == String::datum_type() {
+        differing::<String>(got, want, |g, w| g == w)
+    } else {
+        differing::<i64>(got, want, |g, w| g == w)
+    }
 }
