@@ -8,10 +8,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::array::Gather;
 use tract_onnx::tract_hir::internal::*;
 
-pub fn parse(
-    _ctx: &ParsingContext,
-    _node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub fn parse(_ctx: &ParsingContext, _node: &NodeProto) -> super::Parsed {
     Ok((expand(ArrayFeatureExtractor), vec![]))
 }
 

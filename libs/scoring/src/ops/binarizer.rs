@@ -14,10 +14,7 @@ struct Binarizer {
 
 impl Eq for Binarizer {}
 
-pub fn parse(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
     super::known_attributes(node, &["threshold"])
         .with_context(|| format!("Binarizer {}", node.name))?;
     let threshold: f32 = node.get_attr_opt("threshold")?.unwrap_or(0.0);
@@ -38,22 +35,7 @@ impl Binarizer {
 }
 
 impl Expansion for Binarizer {
-    fn name(&self) -> StaticName {
-        "Binarizer".into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        Ok(())
-    }
+    elementwise_expansion!("Binarizer", same_type);
 
     fn wire(
         &self,
@@ -67,13 +49,7 @@ impl Expansion for Binarizer {
     }
 }
 
-impl Op for Binarizer {
-    fn name(&self) -> StaticName {
-        "Binarizer".into()
-    }
-
-    op_as_typed_op!();
-}
+typed_op!(Binarizer, "Binarizer");
 
 fn binarize<T: Datum + Copy + Into<f64>>(
     x: &mut Tensor,

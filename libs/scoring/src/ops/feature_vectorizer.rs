@@ -12,10 +12,7 @@ struct FeatureVectorizer {
     widths: Vec<usize>,
 }
 
-pub fn parse(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
     let widths: Vec<i64> = node
         .get_attr_opt_vec("inputdimensions")?
         .unwrap_or_default();

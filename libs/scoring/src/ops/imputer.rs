@@ -25,10 +25,7 @@ const ATTRS: &[&str] = &[
     "replaced_value_int64",
 ];
 
-pub fn parse(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
     let op = read(node).with_context(|| format!("Imputer {}", node.name))?;
     Ok((expand(op), vec![]))
 }
@@ -63,22 +60,7 @@ struct Impute {
 }
 
 impl Expansion for Imputer {
-    fn name(&self) -> StaticName {
-        "Imputer".into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        Ok(())
-    }
+    elementwise_expansion!("Imputer", same_type);
 
     fn wire(
         &self,
@@ -143,13 +125,7 @@ impl Imputer {
     }
 }
 
-impl Op for Impute {
-    fn name(&self) -> StaticName {
-        "Imputer".into()
-    }
-
-    op_as_typed_op!();
-}
+typed_op!(Impute, "Imputer");
 
 fn impute<T: Datum + Copy + PartialEq>(
     x: &mut Tensor,

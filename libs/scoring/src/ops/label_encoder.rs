@@ -52,10 +52,7 @@ const ATTRS: &[&str] = &[
     "default_tensor",
 ];
 
-pub fn parse(
-    ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
     let op = read(ctx, node).with_context(|| format!("LabelEncoder {}", node.name))?;
     Ok((expand(op), vec![]))
 }
@@ -248,13 +245,7 @@ impl Expansion for LabelEncoder {
     }
 }
 
-impl Op for Lookup {
-    fn name(&self) -> StaticName {
-        "LabelEncoder".into()
-    }
-
-    op_as_typed_op!();
-}
+typed_op!(Lookup, "LabelEncoder");
 
 impl EvalOp for Lookup {
     op_out_of_plan!();

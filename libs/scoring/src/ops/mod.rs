@@ -2,6 +2,9 @@
 //! pipelines and that tract does not translate (or, for `Normalizer`, translates
 //! differently from onnxruntime), registered into tract's ONNX op registry.
 
+#[macro_use]
+mod op_macros;
+
 mod array_feature_extractor;
 mod binarizer;
 mod feature_vectorizer;
@@ -24,6 +27,9 @@ mod tree_ensemble_regressor;
 
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::Onnx;
+
+/// What an op's `parse` (an entry of tract's ONNX op registry) returns.
+type Parsed = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
 
 /// tract's ONNX front end with this crate's operators added.
 pub fn onnx() -> Onnx {
@@ -95,4 +101,32 @@ fn ml_opset(ctx: &tract_onnx::model::ParsingContext) -> i64 {
         .find(|o| o.domain == "ai.onnx.ml")
         .map(|o| o.version)
         .unwrap_or(1)
+}
+
+/// The rules of a one-input, one-output op whose output has its input's shape and the
+/// type `out` (`None`: the input's).
+fn same_shape_rules<'r, 'p: 'r>(
+    s: &mut Solver<'r>,
+    inputs: &'p [TensorProxy],
+    outputs: &'p [TensorProxy],
+    out: Option<DatumType>,
+) -> InferenceResult {
+    check_input_arity(inputs, 1)?;
+    check_output_arity(outputs, 1)?;
+    match out {
+        Some(dt) => s.equals(&outputs[0].datum_type, dt)?,
+        None => s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?,
+    }
+    s.equals(&inputs[0].shape, &outputs[0].shape)
+}
+
+/// `x` cast to f32 (see [`as_f32`]), then `op` wired on it.
+fn wire_on_f32(
+    model: &mut TypedModel,
+    prefix: &str,
+    x: OutletId,
+    op: impl Into<Box<dyn TypedOp>>,
+) -> TractResult<TVec<OutletId>> {
+    let x = as_f32(model, prefix, x)?;
+    model.wire_node(prefix, op, &[x])
 }

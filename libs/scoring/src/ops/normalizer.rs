@@ -19,10 +19,7 @@ enum Norm {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Normalizer(Norm);
 
-pub fn parse(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
     super::known_attributes(node, &["norm"])
         .with_context(|| format!("Normalizer {}", node.name))?;
     let norm: &str = node.get_attr_opt("norm")?.unwrap_or("MAX");
@@ -39,22 +36,7 @@ pub fn parse(
 }
 
 impl Expansion for Normalizer {
-    fn name(&self) -> StaticName {
-        "Normalizer".into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&outputs[0].datum_type, DatumType::F32)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        Ok(())
-    }
+    elementwise_expansion!("Normalizer", DatumType::F32);
 
     fn wire(
         &self,
@@ -76,18 +58,11 @@ impl Expansion for Normalizer {
             "Normalizer {prefix}: input of type {:?}, only float, double, int64 and int32 are supported",
             fact.datum_type
         );
-        let x = super::as_f32(model, prefix, inputs[0])?;
-        model.wire_node(prefix, self.clone(), &[x])
+        super::wire_on_f32(model, prefix, inputs[0], self.clone())
     }
 }
 
-impl Op for Normalizer {
-    fn name(&self) -> StaticName {
-        "Normalizer".into()
-    }
-
-    op_as_typed_op!();
-}
+typed_op!(Normalizer, "Normalizer");
 
 fn normalize(norm: Norm, row: &mut [f32]) {
     match norm {

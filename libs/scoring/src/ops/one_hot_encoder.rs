@@ -18,10 +18,7 @@ struct OneHotEncoder {
     zeros: bool,
 }
 
-pub fn parse(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
     let op = read(node).with_context(|| format!("OneHotEncoder {}", node.name))?;
     Ok((expand(op), vec![]))
 }
@@ -108,13 +105,7 @@ impl Expansion for OneHotEncoder {
     }
 }
 
-impl Op for OneHotEncoder {
-    fn name(&self) -> StaticName {
-        "OneHotEncoder".into()
-    }
-
-    op_as_typed_op!();
-}
+typed_op!(OneHotEncoder, "OneHotEncoder");
 
 /// Truncation toward zero of a float, `None` for NaN and values outside int64 (where the
 /// C cast onnxruntime uses is undefined): those match no category.

@@ -5,6 +5,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 pub trait Scorer: Debug + Send + Sync + 'static {
@@ -19,16 +20,36 @@ pub trait Scorer: Debug + Send + Sync + 'static {
     fn eval(&self, x: &[f32], rows: usize) -> TractResult<TVec<Tensor>>;
 }
 
-pub fn expand_scorer(s: impl Scorer) -> Box<dyn InferenceOp> {
-    expand(RowExpansion(Arc::new(s)))
+/// A scorer's `parse`: `read` it from the node (errors naming the node), as a [`RowOp`].
+pub fn parse_scorer<S: Scorer>(
+    node: &NodeProto,
+    op: &str,
+    read: fn(&NodeProto) -> TractResult<S>,
+) -> super::Parsed {
+    let scorer = read(node).with_context(|| format!("{op} {}", node.name))?;
+    Ok((expand(MatrixExpansion(RowOp(Arc::new(scorer)))), vec![]))
 }
 
-#[derive(Debug, Clone)]
-struct RowExpansion(Arc<dyn Scorer>);
+/// A typed op taking one `[N, F]` f32 input and returning an `[N]` label where
+/// `label_type` says so, then `[N, n_scores]` f32 scores: the tree ensembles and the
+/// [`Scorer`]s.
+pub(super) trait MatrixOp: TypedOp + Clone {
+    fn label_type(&self) -> Option<DatumType>;
+    fn n_scores(&self) -> usize;
+}
 
-impl Expansion for RowExpansion {
+/// The inference-time op of a [`MatrixOp`]: checks shapes, then wires the op on the
+/// input cast to f32.
+#[derive(Debug, Clone)]
+pub(super) struct MatrixExpansion<O>(pub O);
+
+impl<O: MatrixOp> Expansion for MatrixExpansion<O> {
     fn name(&self) -> StaticName {
-        self.0.name().into()
+        Op::name(&self.0)
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Op::info(&self.0)
     }
 
     fn rules<'r, 'p: 'r, 's: 'r>(
@@ -69,22 +90,24 @@ impl Expansion for RowExpansion {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        let x = super::as_f32(model, prefix, inputs[0])?;
-        model.wire_node(prefix, RowOp(self.0.clone()), &[x])
+        super::wire_on_f32(model, prefix, inputs[0], self.0.clone())
     }
 }
 
 #[derive(Debug, Clone)]
 struct RowOp(Arc<dyn Scorer>);
 
-// Identity, not structure: the op is built once per node and only shared.
-impl PartialEq for RowOp {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+identity_eq!(RowOp);
+
+impl MatrixOp for RowOp {
+    fn label_type(&self) -> Option<DatumType> {
+        self.0.label_type()
+    }
+
+    fn n_scores(&self) -> usize {
+        self.0.n_scores()
     }
 }
-
-impl Eq for RowOp {}
 
 impl Op for RowOp {
     fn name(&self) -> StaticName {
@@ -99,22 +122,16 @@ impl EvalOp for RowOp {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
-        let shape = input.shape();
-        let name = self.0.name();
+        let (rows, width, x) = matrix(self.0.name(), &input)?;
         ensure!(
-            shape.len() == 2,
-            "{name} expects a [N, F] input, got {shape:?}"
-        );
-        ensure!(
-            shape[1] == self.0.n_features(),
-            "{name} expects {} columns, got {}",
+            width == self.0.n_features(),
+            "{} expects {} columns, got {width}",
+            self.0.name(),
             self.0.n_features(),
-            shape[1]
         );
-        let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
         Ok(self
             .0
-            .eval(x, shape[0])?
+            .eval(x, rows)?
             .into_iter()
             .map(|t| t.into_tvalue())
             .collect())
@@ -123,20 +140,15 @@ impl EvalOp for RowOp {
 
 impl TypedOp for RowOp {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let input = inputs[0];
-        let name = self.0.name();
-        ensure!(
-            input.rank() == 2,
-            "{name} expects a [N, F] input, got {input:?}"
-        );
-        if let Ok(width) = input.shape[1].to_usize() {
+        let (rows, width) = matrix_fact(self.0.name(), inputs[0])?;
+        if let Some(width) = width {
             ensure!(
                 width == self.0.n_features(),
-                "{name} expects {} columns, its input has {width}",
+                "{} expects {} columns, its input has {width}",
+                self.0.name(),
                 self.0.n_features()
             );
         }
-        let rows = input.shape[0].clone();
         let scores = f32::fact([rows.clone(), self.0.n_scores().to_dim()]);
         Ok(match self.0.label_type() {
             Some(dt) => tvec!(dt.fact([rows]), scores),
@@ -145,4 +157,24 @@ impl TypedOp for RowOp {
     }
 
     as_op!();
+}
+
+/// An `[N, F]` f32 input of `op` at run time: `(N, F, values)`.
+pub(super) fn matrix<'t>(op: &str, input: &'t TValue) -> TractResult<(usize, usize, &'t [f32])> {
+    let shape = input.shape();
+    ensure!(
+        shape.len() == 2,
+        "{op} expects a [N, F] input, got {shape:?}"
+    );
+    let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
+    Ok((shape[0], shape[1], x))
+}
+
+/// An `[N, F]` input fact of `op`: `N`, and `F` where it is known.
+pub(super) fn matrix_fact(op: &str, input: &TypedFact) -> TractResult<(TDim, Option<usize>)> {
+    ensure!(
+        input.rank() == 2,
+        "{op} expects a [N, F] input, got {input:?}"
+    );
+    Ok((input.shape[0].clone(), input.shape[1].to_usize().ok()))
 }

@@ -13,10 +13,7 @@ struct Scaler {
     scale: Vec<f32>,
 }
 
-pub fn parse(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
     let offset: Vec<f32> = node
         .get_attr_opt_vec("offset")?
         .unwrap_or_else(|| vec![0.0]);
@@ -30,22 +27,7 @@ pub fn parse(
 }
 
 impl Expansion for Scaler {
-    fn name(&self) -> StaticName {
-        "Scaler".into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&outputs[0].datum_type, DatumType::F32)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        Ok(())
-    }
+    elementwise_expansion!("Scaler", DatumType::F32);
 
     fn wire(
         &self,
@@ -53,13 +35,11 @@ impl Expansion for Scaler {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        let mut x = inputs[0];
-        let fact = model.outlet_fact(x)?.clone();
+        let fact = model.outlet_fact(inputs[0])?.clone();
         ensure!(
             fact.rank() >= 1,
             "Scaler {prefix}: input must have at least one axis"
         );
-        x = super::as_f32(model, prefix, x)?;
         let op = ScaleColumns {
             offset: self.offset.clone(),
             scale: self.scale.clone(),
@@ -77,7 +57,7 @@ impl Expansion for Scaler {
             }
             None => op,
         };
-        model.wire_node(prefix, op, &[x])
+        super::wire_on_f32(model, prefix, inputs[0], op)
     }
 }
 
@@ -92,13 +72,7 @@ struct ScaleColumns {
 
 impl Eq for ScaleColumns {}
 
-impl Op for ScaleColumns {
-    fn name(&self) -> StaticName {
-        "Scaler".into()
-    }
-
-    op_as_typed_op!();
-}
+typed_op!(ScaleColumns, "Scaler");
 
 impl EvalOp for ScaleColumns {
     op_out_of_plan!();

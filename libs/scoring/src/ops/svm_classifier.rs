@@ -8,7 +8,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::labels::{Choice, ClassLabels};
-use super::row_op::{expand_scorer, Scorer};
+use super::row_op::{parse_scorer, Scorer};
 use super::svm::{dot, floats, support_vectors, Kernel};
 use super::transform::{logistic, PostTransform};
 
@@ -34,12 +34,8 @@ struct SvmClassifier {
     weights_all_positive: bool,
 }
 
-pub fn parse(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    let op = read(node).with_context(|| format!("{OP} {}", node.name))?;
-    Ok((expand_scorer(op), vec![]))
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+    parse_scorer(node, OP, read)
 }
 
 fn read(node: &NodeProto) -> TractResult<SvmClassifier> {

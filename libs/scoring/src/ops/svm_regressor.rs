@@ -5,7 +5,7 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
-use super::row_op::{expand_scorer, Scorer};
+use super::row_op::{parse_scorer, Scorer};
 use super::svm::{dot, floats, support_vectors, Kernel};
 
 const OP: &str = "SVMRegressor";
@@ -21,12 +21,8 @@ struct SvmRegressor {
     one_class: bool,
 }
 
-pub fn parse(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    let op = read(node).with_context(|| format!("{OP} {}", node.name))?;
-    Ok((expand_scorer(op), vec![]))
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+    parse_scorer(node, OP, read)
 }
 
 fn read(node: &NodeProto) -> TractResult<SvmRegressor> {

@@ -12,19 +12,17 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::labels::ClassLabels;
+use super::row_op::{matrix, MatrixExpansion, MatrixOp};
 use super::transform::PostTransform;
 use super::tree_classes::ClassFinish;
-use super::tree_ensemble_regressor::{doubles, doubles_any, ints, read_nodes};
+use super::tree_ensemble_regressor::{doubles, doubles_any, forest_rows, ints, read_nodes};
 use crate::forest::{Aggregate, Forest, LeafWeight, NodeSpec};
 
 const OP: &str = "TreeEnsembleClassifier";
 
-pub fn parse(
-    ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
     let op = read(ctx, node).with_context(|| format!("{OP} {}", node.name))?;
-    Ok((expand(Classifier(Arc::new(op))), vec![]))
+    Ok((expand(MatrixExpansion(ClassifierOp(Arc::new(op)))), vec![]))
 }
 
 /// Whether rows get a score for a class: the same for every row, or row-dependent.
@@ -204,62 +202,21 @@ impl Inner {
     }
 }
 
-/// The inference-time op: checks shapes, then wires the typed op below.
-#[derive(Debug, Clone)]
-struct Classifier(Arc<Inner>);
-
-impl Expansion for Classifier {
-    fn name(&self) -> StaticName {
-        OP.into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 2)?;
-        s.equals(&inputs[0].rank, 2)?;
-        s.equals(&outputs[0].datum_type, self.0.labels.datum_type())?;
-        s.equals(&outputs[0].rank, 1)?;
-        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
-        s.equals(&outputs[1].datum_type, DatumType::F32)?;
-        s.equals(&outputs[1].rank, 2)?;
-        s.equals(&outputs[1].shape[0], &inputs[0].shape[0])?;
-        s.equals(&outputs[1].shape[1], self.0.finish.n_classes.to_dim())?;
-        Ok(())
-    }
-
-    fn nboutputs(&self) -> TractResult<usize> {
-        Ok(2)
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        let x = super::as_f32(model, prefix, inputs[0])?;
-        model.wire_node(prefix, ClassifierOp(self.0.clone()), &[x])
-    }
-}
-
 /// The typed, runnable op: `[N, F]` f32 in; `[N]` labels and `[N, C]` f32 scores out.
 #[derive(Debug, Clone)]
 struct ClassifierOp(Arc<Inner>);
 
-// Identity, not structure: tract compares ops to merge duplicates, and the ensemble is
-// only ever shared, never rebuilt, within a model.
-impl PartialEq for ClassifierOp {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+identity_eq!(ClassifierOp);
+
+impl MatrixOp for ClassifierOp {
+    fn label_type(&self) -> Option<DatumType> {
+        Some(self.0.labels.datum_type())
+    }
+
+    fn n_scores(&self) -> usize {
+        self.0.finish.n_classes
     }
 }
-
-impl Eq for ClassifierOp {}
 
 impl Op for ClassifierOp {
     fn name(&self) -> StaticName {
@@ -282,13 +239,7 @@ impl EvalOp for ClassifierOp {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
-        let shape = input.shape();
-        ensure!(
-            shape.len() == 2,
-            "{OP} expects a [N, F] input, got {shape:?}"
-        );
-        let (rows, width) = (shape[0], shape[1]);
-        let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
+        let (rows, width, x) = matrix(OP, &input)?;
         let (labels, scores) = self.0.eval(x, width, rows)?;
         Ok(tvec!(labels.into_tvalue(), scores.into_tvalue()))
     }
@@ -296,19 +247,7 @@ impl EvalOp for ClassifierOp {
 
 impl TypedOp for ClassifierOp {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let input = inputs[0];
-        ensure!(
-            input.rank() == 2,
-            "{OP} expects a [N, F] input, got {input:?}"
-        );
-        if let Ok(width) = input.shape[1].to_usize() {
-            ensure!(
-                width >= self.0.scores.n_features(),
-                "{OP} reads feature {} but its input has {width} columns",
-                self.0.scores.n_features() - 1
-            );
-        }
-        let rows = input.shape[0].clone();
+        let rows = forest_rows(OP, inputs[0], &self.0.scores)?;
         Ok(tvec!(
             self.0.labels.datum_type().fact([rows.clone()]),
             f32::fact([rows, self.0.finish.n_classes.to_dim()])

@@ -11,15 +11,14 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::{NodeProto, TensorProto};
 use tract_onnx::tract_hir::internal::*;
 
+use super::row_op::{matrix, matrix_fact, MatrixExpansion, MatrixOp};
 use crate::forest::{Aggregate, Forest, LeafWeight, Mode, NodeSpec};
 
-pub fn parse(
-    ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    let forest =
-        read_forest(ctx, node).with_context(|| format!("TreeEnsembleRegressor {}", node.name))?;
-    Ok((expand(TreeEnsembleRegressor(Arc::new(forest))), vec![]))
+const OP: &str = "TreeEnsembleRegressor";
+
+pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+    let forest = read_forest(ctx, node).with_context(|| format!("{OP} {}", node.name))?;
+    Ok((expand(MatrixExpansion(ForestOp(Arc::new(forest)))), vec![]))
 }
 
 fn read_forest(ctx: &ParsingContext, node: &NodeProto) -> TractResult<Forest> {
@@ -154,67 +153,25 @@ pub(super) fn doubles_any(
     Ok(Some(values))
 }
 
-/// The inference-time op: checks shapes, then wires the typed op below.
-#[derive(Debug, Clone)]
-struct TreeEnsembleRegressor(Arc<Forest>);
-
-impl Expansion for TreeEnsembleRegressor {
-    fn name(&self) -> StaticName {
-        "TreeEnsembleRegressor".into()
-    }
-
-    fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!(
-            "{} trees, {} targets",
-            self.0.n_trees(),
-            self.0.n_targets()
-        )])
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].rank, 2)?;
-        s.equals(&outputs[0].datum_type, DatumType::F32)?;
-        s.equals(&outputs[0].rank, 2)?;
-        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
-        s.equals(&outputs[0].shape[1], self.0.n_targets().to_dim())?;
-        Ok(())
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        let x = super::as_f32(model, prefix, inputs[0])?;
-        model.wire_node(prefix, ForestOp(self.0.clone()), &[x])
-    }
-}
-
 /// The typed, runnable op: `[N, F]` f32 in, `[N, n_targets]` f32 out.
 #[derive(Debug, Clone)]
 struct ForestOp(Arc<Forest>);
 
-// Identity, not structure: tract compares ops to merge duplicates, and a forest is only
-// ever shared, never rebuilt, within a model.
-impl PartialEq for ForestOp {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+identity_eq!(ForestOp);
+
+impl MatrixOp for ForestOp {
+    fn label_type(&self) -> Option<DatumType> {
+        None
+    }
+
+    fn n_scores(&self) -> usize {
+        self.0.n_targets()
     }
 }
 
-impl Eq for ForestOp {}
-
 impl Op for ForestOp {
     fn name(&self) -> StaticName {
-        "TreeEnsembleRegressor".into()
+        OP.into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
@@ -233,13 +190,7 @@ impl EvalOp for ForestOp {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
-        let shape = input.shape();
-        ensure!(
-            shape.len() == 2,
-            "TreeEnsembleRegressor expects a [N, F] input, got {shape:?}"
-        );
-        let (rows, width) = (shape[0], shape[1]);
-        let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
+        let (rows, width, x) = matrix(OP, &input)?;
         let mut out = vec![0f32; rows * self.0.n_targets()];
         self.0.eval(x, width, &mut out)?;
         Ok(tvec!(Tensor::from_shape(
@@ -252,23 +203,23 @@ impl EvalOp for ForestOp {
 
 impl TypedOp for ForestOp {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let input = inputs[0];
-        ensure!(
-            input.rank() == 2,
-            "TreeEnsembleRegressor expects a [N, F] input, got {input:?}"
-        );
-        if let Ok(width) = input.shape[1].to_usize() {
-            ensure!(
-                width >= self.0.n_features(),
-                "TreeEnsembleRegressor reads feature {} but its input has {width} columns",
-                self.0.n_features() - 1
-            );
-        }
-        Ok(tvec!(f32::fact([
-            input.shape[0].clone(),
-            self.0.n_targets().to_dim()
-        ])))
+        let rows = forest_rows(OP, inputs[0], &self.0)?;
+        Ok(tvec!(f32::fact([rows, self.0.n_targets().to_dim()])))
     }
 
     as_op!();
+}
+
+/// The rows `N` of a forest's `[N, F]` input fact, checked to hold every feature the
+/// forest reads (when `F` is known).
+pub(super) fn forest_rows(op: &str, input: &TypedFact, forest: &Forest) -> TractResult<TDim> {
+    let (rows, width) = matrix_fact(op, input)?;
+    if let Some(width) = width {
+        ensure!(
+            width >= forest.n_features(),
+            "{op} reads feature {} but its input has {width} columns",
+            forest.n_features() - 1
+        );
+    }
+    Ok(rows)
 }
