@@ -111,7 +111,10 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
 
     let classifier_version = stack::create_classifier_stack(&clients, |done, total| {
         if done % 500 == 0 || done == total {
-            print!("\rloading red and white wines into {}: {done}/{total}", stack::COLORED_TABLE);
+            print!(
+                "\rloading red and white wines into {}: {done}/{total}",
+                stack::COLORED_TABLE
+            );
             let _ = std::io::Write::flush(&mut std::io::stdout());
         }
         if done == total {
@@ -157,7 +160,12 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
         (port, "GET", "/predict/wine-0001", None),
         (port, "POST", "/predict", Some(post_body.as_str())),
         (classifier_port, "GET", "/predict/white-0001", None),
-        (classifier_port, "POST", "/predict", Some(classifier_body.as_str())),
+        (
+            classifier_port,
+            "POST",
+            "/predict",
+            Some(classifier_body.as_str()),
+        ),
     ] {
         let (status, answer) = http::call(port, method, path, body)
             .await

@@ -5,6 +5,7 @@
 pub mod demo_data;
 pub mod fault_proxy;
 pub mod memory;
+pub mod models;
 pub mod moto;
 pub mod resources;
 pub mod runtime_api;

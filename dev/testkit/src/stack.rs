@@ -73,7 +73,10 @@ pub async fn create_classifier_stack(
     resources::create_table(&clients.dynamodb, COLORED_TABLE).await?;
     let wines = demo_data::colored_wines()?;
     let total = wines.len();
-    resources::put_items(&clients.dynamodb, COLORED_TABLE, &wines, |n| progress(n, total)).await?;
+    resources::put_items(&clients.dynamodb, COLORED_TABLE, &wines, |n| {
+        progress(n, total)
+    })
+    .await?;
     Ok(version)
 }
 

@@ -193,11 +193,22 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                     Err(e) => totals.reject(&scanned.product_id, e.to_string()),
                 }
             }
-            let answers = self
-                .model
-                .predict(&inputs)
-                .map_err(RunError::ScoringFailed)?;
-            for (id, answer) in ids.drain(..).zip(answers.iter()) {
+            let answers: Vec<Result<_, ScoreError>> = match self.model.predict(&inputs) {
+                Ok(answers) => answers.iter().map(Ok).collect(),
+                // One row's category the model refuses: answer the rows one by one so
+                // that only that row is rejected.
+                Err(ScoreError::UnknownCategory) => self.model.predict_each(&inputs),
+                Err(e) => return Err(RunError::ScoringFailed(e)),
+            };
+            for (id, answer) in ids.drain(..).zip(answers) {
+                let answer = match answer {
+                    Ok(answer) => answer,
+                    Err(e @ ScoreError::UnknownCategory) => {
+                        totals.reject(&id, e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(RunError::ScoringFailed(e)),
+                };
                 if !answer.is_finite() {
                     totals.reject(
                         &id,

@@ -238,3 +238,52 @@ async fn a_continuation_refuses_a_changed_model() {
     assert!(matches!(err, JobError::ModelChanged { .. }), "{err}");
     assert_eq!(Diagnostic::from(err).error_type, "ModelChanged");
 }
+
+/// A row whose category the model refuses (`handle_unknown="error"`) is rejected with its
+/// reason; the rows scored with it in the same model call are still written.
+#[tokio::test]
+async fn a_refused_category_rejects_only_its_row() {
+    let known = testkit::models::strict_categorical_row();
+    let item = |id: &str, color: &str| -> testkit::Item {
+        let mut item: testkit::Item = known
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    serde_json::Value::String(s) => AttributeValue::S(s.clone()),
+                    other => AttributeValue::N(other.to_string()),
+                };
+                (k.clone(), value)
+            })
+            .collect();
+        item.insert("color".into(), AttributeValue::S(color.into()));
+        item.insert("product_id".into(), AttributeValue::S(id.into()));
+        item
+    };
+    let color = known["color"].as_str().unwrap();
+    let items: Vec<testkit::Item> = (0..20)
+        .map(|i| match i {
+            7 => item("p-07", "never-seen"),
+            i => item(&format!("p-{i:02}"), color),
+        })
+        .collect();
+    let mut job = job(items, 100, InMemoryPredictions::default());
+    job.model =
+        scoring::Model::load(&testkit::models::strict_categorical_model(), "model-v1").unwrap();
+    let (summary, _) = run_to_completion(&job, false).await;
+    assert_eq!(
+        (
+            summary.rows_scanned,
+            summary.rows_written,
+            summary.rows_rejected
+        ),
+        (20, 19, 1)
+    );
+    assert_eq!(summary.rejected[0].product_id, "p-07");
+    assert!(
+        summary.rejected[0].reason.contains("handle_unknown"),
+        "{:?}",
+        summary.rejected
+    );
+    let written = job.sink.snapshot();
+    assert!(!written.contains_key("p-07") && written.len() == 19);
+}

@@ -287,12 +287,21 @@ impl<S: AttributeStore> App<S> {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let answers: Vec<Prediction> = self
-            .model
-            .predict_rows(&rows)
-            .map_err(|e| scoring_error(e, "instance"))?
-            .iter()
-            .collect();
+        let answers: Vec<Prediction> = match self.model.predict_rows(&rows) {
+            Ok(answers) => answers.iter().collect(),
+            // Name the instance: the model refuses a category in one of them.
+            Err(ScoreError::UnknownCategory) => {
+                let i = rows
+                    .iter()
+                    .position(|r| self.model.predict_row(*r).is_err())
+                    .unwrap_or_default();
+                return Err(scoring_error(
+                    ScoreError::UnknownCategory,
+                    &format!("instance {i}"),
+                ));
+            }
+            Err(e) => return Err(scoring_error(e, "instance")),
+        };
         Ok(json_response(
             StatusCode::OK,
             &Predictions {
@@ -341,6 +350,9 @@ fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
                 None => format!("{subject}: {e}"),
             };
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+        }
+        ScoreError::UnknownCategory => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{subject}: {e}"))
         }
         other => {
             tracing::error!(error = %other, "scoring failed");

@@ -304,3 +304,50 @@ async fn get_event_answers_with_the_stored_wine() {
     let want = demo_model().score_row(&wines()[0].1).unwrap() as f64;
     assert!((body["score"].as_f64().unwrap() - want).abs() < 1e-6);
 }
+
+/// A model whose encoder refuses categories it never saw (`handle_unknown="error"`): such
+/// a value is the caller's mistake, a 422 naming the instance, never a 5xx.
+#[tokio::test]
+async fn a_category_the_model_refuses_is_422_naming_the_instance() {
+    let model =
+        scoring::Model::load(&testkit::models::strict_categorical_model(), "strict").unwrap();
+    let known = testkit::models::strict_categorical_row();
+    let mut unknown = known.clone();
+    unknown.insert("color".into(), json!("never-seen"));
+    let mut rows = std::collections::HashMap::new();
+    rows.insert(
+        "p-unknown".to_owned(),
+        unknown
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    Value::String(s) => Attribute::Text(s.clone()),
+                    other => Attribute::Number(other.as_f64().unwrap()),
+                };
+                (k.clone(), value)
+            })
+            .collect(),
+    );
+    let app = App::new(
+        model,
+        InMemoryAttributes {
+            rows,
+            failure: None,
+        },
+    );
+    let body = json!({"instances": [known, unknown]}).to_string();
+    let (status, answer) = call(&app, http(Method::POST, "/predict", body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let message = answer["error"].as_str().unwrap();
+    assert!(message.starts_with("instance 1:"), "{message}");
+    assert!(message.contains("handle_unknown"), "{message}");
+
+    let (status, answer) = call(&app, http(Method::GET, "/predict/p-unknown", Body::Empty)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+
+    // The sandbox's model is fine afterwards: a known row is answered.
+    let body = json!({"instances": [known]}).to_string();
+    let (status, answer) = call(&app, http(Method::POST, "/predict", body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["predictions"][0].is_number());
+}

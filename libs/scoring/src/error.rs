@@ -118,4 +118,19 @@ pub enum ScoreError {
     Inference(String),
     #[error("the model is a classifier: it answers labels and probabilities, not scores")]
     NotARegressor,
+    /// A categorical value the model never saw, where its encoder refuses unknown values
+    /// (exported with `handle_unknown="error"`): the row's fault, not the model's.
+    #[error(
+        "a categorical value is not one the model was trained on, and its encoder refuses \
+         unknown values (exported with handle_unknown=\"error\")"
+    )]
+    UnknownCategory,
+}
+
+/// Raised by an encoder op on a value outside its categories; `Model` turns it into
+/// [`ScoreError::UnknownCategory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("element {element} is not a known category")]
+pub(crate) struct UnknownCategory {
+    pub element: usize,
 }

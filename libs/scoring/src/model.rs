@@ -10,7 +10,7 @@ use tract_onnx::pb::GraphProto;
 use tract_onnx::Onnx;
 
 use crate::batch::Batch;
-use crate::error::{LoadError, ScoreError};
+use crate::error::{LoadError, ScoreError, UnknownCategory};
 use crate::ops;
 use crate::outputs::{self, Answer};
 use crate::prediction::{Prediction, Predictions, Task};
@@ -202,7 +202,7 @@ impl Model {
         while start < batch.rows() {
             let end = (start + TILE_ROWS).min(batch.rows());
             self.predict_tile(batch, start..end, &mut answers)
-                .map_err(|e| ScoreError::Inference(format!("{e:#}")))?;
+                .map_err(inference_error)?;
             start = end;
         }
         Ok(answers)
@@ -225,13 +225,49 @@ impl Model {
             .then(|| self.state.try_lock().ok())
             .flatten();
         let outputs = match kept {
-            Some(mut state) => match state.as_mut() {
-                Some(state) => state.run(inputs)?,
-                None => state.insert(self.plan.spawn()?).run(inputs)?,
-            },
+            Some(mut kept) => {
+                let state = match kept.as_mut() {
+                    Some(state) => state,
+                    None => kept.insert(self.plan.spawn()?),
+                };
+                let outputs = state.run(inputs);
+                // A run that failed midway leaves the state mid-turn (its batch size still
+                // bound): start the next call from a fresh one.
+                if outputs.is_err() {
+                    *kept = None;
+                }
+                outputs?
+            }
             None => self.plan.run(inputs)?,
         };
         outputs::decode(&self.answer, &outputs, n, answers)
+    }
+}
+
+/// Answers every row of `batch` on its own, so that one row the model cannot answer
+/// (an unknown category) fails alone. Slower than [`Model::predict`]: for isolating the
+/// rows of a batch that failed.
+impl Model {
+    pub fn predict_each(&self, batch: &Batch) -> Vec<Result<Prediction, ScoreError>> {
+        (0..batch.rows())
+            .map(|i| {
+                let mut one = Predictions::empty(&self.answer.task());
+                self.predict_tile(batch, i..i + 1, &mut one)
+                    .map_err(inference_error)?;
+                Ok(one.get(0).expect("one answer"))
+            })
+            .collect()
+    }
+}
+
+/// A failed run: the caller's (an unknown category) or the model's.
+fn inference_error(e: TractError) -> ScoreError {
+    if e.chain()
+        .any(|cause| cause.downcast_ref::<UnknownCategory>().is_some())
+    {
+        ScoreError::UnknownCategory
+    } else {
+        ScoreError::Inference(format!("{e:#}"))
     }
 }
 

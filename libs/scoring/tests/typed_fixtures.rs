@@ -242,3 +242,58 @@ fn unsupported_operators_are_refused_by_name() {
         }
     }
 }
+
+/// A model whose encoder refuses unknown categories (`handle_unknown="error"`, ONNX
+/// `zeros=0`): a row with one is the caller's mistake, named as such, and a batch can
+/// answer its other rows one by one.
+#[test]
+fn an_encoder_that_refuses_unknown_categories_fails_only_that_row() {
+    use prost::Message;
+    let bytes = std::fs::read(dir().join("ct_regressor.onnx")).unwrap();
+    let mut proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).unwrap();
+    let mut edited = 0;
+    for node in &mut proto.graph.as_mut().unwrap().node {
+        if node.op_type == "OneHotEncoder" {
+            for a in &mut node.attribute {
+                if a.name == "zeros" {
+                    a.i = 0;
+                    edited += 1;
+                }
+            }
+        }
+    }
+    assert!(edited > 0);
+    let model = Model::load(&proto.encode_to_vec(), "strict").unwrap();
+    let (f, _) = fixture("ct_regressor");
+    let category = f.features.iter().find(|x| x.ty == "string").unwrap();
+    // Known rows: the first rows whose categories are all ones the model knows.
+    let known: Vec<&Map<String, Value>> = f
+        .rows
+        .iter()
+        .filter(|r| model.predict_row(*r).is_ok())
+        .take(3)
+        .collect();
+    assert_eq!(known.len(), 3);
+    let mut unknown = known[1].clone();
+    unknown.insert(category.name.clone(), json_str("never-seen-in-training"));
+    let rows = vec![known[0].clone(), unknown.clone(), known[2].clone()];
+    let err = model.predict_rows(&rows).unwrap_err();
+    assert_eq!(err, scoring::ScoreError::UnknownCategory, "{err}");
+    assert!(err.to_string().contains("handle_unknown"), "{err}");
+
+    let mut batch = model.schema().batch(3);
+    for r in &rows {
+        model.schema().read_row(r, &mut batch).unwrap();
+    }
+    let each = model.predict_each(&batch);
+    assert!(each[0].is_ok() && each[2].is_ok(), "{each:?}");
+    assert_eq!(each[1], Err(scoring::ScoreError::UnknownCategory));
+    assert_eq!(
+        each[0].as_ref().unwrap(),
+        &model.predict_row(known[0]).unwrap()
+    );
+}
+
+fn json_str(s: &str) -> Value {
+    Value::String(s.to_owned())
+}

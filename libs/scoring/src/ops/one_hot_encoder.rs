@@ -138,9 +138,13 @@ impl EvalOp for OneHotEncoder {
             match f {
                 Some(i) => out[row * c + i] = 1.0,
                 None if self.zeros => {}
-                None => bail!(
-                    "OneHotEncoder: element {row} is not a known category (zeros = 0 makes that an error)"
-                ),
+                // Typed, so the model can answer the caller's row, not blame itself.
+                None => {
+                    return Err(
+                        TractError::from(crate::error::UnknownCategory { element: row })
+                            .context("OneHotEncoder with zeros = 0 refuses unknown categories"),
+                    )
+                }
             }
         }
         let mut shape: TVec<usize> = x.shape().into();
