@@ -244,10 +244,10 @@ impl Model {
     }
 }
 
-/// Answers every row of `batch` on its own, so that one row the model cannot answer
-/// (an unknown category) fails alone. Slower than [`Model::predict`]: for isolating the
-/// rows of a batch that failed.
 impl Model {
+    /// Answers every row of `batch` on its own, so that one row the model cannot answer
+    /// (an unknown category) fails alone. Slower than [`Model::predict`]: for isolating
+    /// the rows of a batch that failed.
     pub fn predict_each(&self, batch: &Batch) -> Vec<Result<Prediction, ScoreError>> {
         (0..batch.rows())
             .map(|i| {
