@@ -84,6 +84,10 @@ pub enum JobError {
     HandoverFailed(StoreError),
     #[error("storing the run summary failed: {0}")]
     RunLogFailed(StoreError),
+    #[error("the invocation panicked: {0}; its event can be run again (writes are idempotent)")]
+    Panicked(String),
+    #[error("the run was still working {slack:?} before the invocation's deadline (slow or stalled calls); it was stopped so that this error is reported, and its event can be run again (writes are idempotent)", slack = crate::guard::ANSWER_SLACK)]
+    DeadlineExceeded,
 }
 
 impl JobError {
@@ -97,6 +101,8 @@ impl JobError {
             JobError::Run(RunError::ScoringFailed(_)) => "ScoringFailed",
             JobError::HandoverFailed(_) => "HandoverFailed",
             JobError::RunLogFailed(_) => "RunLogFailed",
+            JobError::Panicked(_) => "Panicked",
+            JobError::DeadlineExceeded => "DeadlineExceeded",
         }
     }
 }

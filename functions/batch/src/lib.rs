@@ -4,6 +4,7 @@
 //! table is too large for one.
 
 pub mod continuation;
+pub mod guard;
 pub mod job;
 pub mod pipeline;
 pub mod run;

@@ -9,6 +9,7 @@ use aws_adapter::lambda::LambdaInvoker;
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
 use aws_adapter::{AwsClients, CallPolicy};
 use batch::continuation::SelfInvoke;
+use batch::guard::guarded;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -35,15 +36,18 @@ async fn main() -> Result<(), Error> {
     let (job, invoker) = (&job, &invoker);
     run(service_fn(
         move |event: LambdaEvent<BatchEvent>| async move {
-            let stop_at = stop_reading_at(event.context.deadline, margin);
+            let deadline = deadline(event.context.deadline);
+            let stop_at = Some(deadline.checked_sub(margin).unwrap_or_else(Instant::now));
             // Continue through the exact function version (alias) this invocation ran as.
             let continuation = SelfInvoke {
                 invoker,
                 function: event.context.invoked_function_arn,
             };
-            let result = job
-                .invoke(event.payload, stop_at, chrono::Utc::now(), &continuation)
-                .await;
+            let result = guarded(
+                job.invoke(event.payload, stop_at, chrono::Utc::now(), &continuation),
+                deadline,
+            )
+            .await;
             if let Err(e) = &result {
                 tracing::error!(error_type = e.error_type(), error = %e, "batch run failed");
             }
@@ -88,11 +92,11 @@ async fn init() -> Result<(AwsJob, LambdaInvoker, Duration), InitError> {
     ))
 }
 
-/// The invocation's deadline (ms since the epoch) less the margin, as an `Instant`.
-fn stop_reading_at(deadline_ms: u64, margin: Duration) -> Option<Instant> {
+/// The invocation's deadline (ms since the epoch) as an `Instant`.
+fn deadline(deadline_ms: u64) -> Instant {
     let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
     let left = deadline
         .duration_since(SystemTime::now())
         .unwrap_or_default();
-    Some(Instant::now() + left.saturating_sub(margin))
+    Instant::now() + left
 }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use scoring::{Label, Model, Prediction, ProbabilitiesMap, ScoreError, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -34,7 +34,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
@@ -54,18 +54,17 @@ impl ApiError {
                     format!("{method} is not allowed on {path}; use {allowed}"),
                 )
             },
-            NoRoute::BadProductId => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "the product id is not valid UTF-8 once percent-decoded",
-            ),
+            NoRoute::BadProductId(why) => ApiError::new(StatusCode::BAD_REQUEST, why.to_string()),
         }
     }
 
-    fn into_response(self) -> Response<Body> {
+    /// The JSON error, with the request id that finds the call's log lines.
+    pub fn into_response(self, request_id: Option<&str>) -> Response<Body> {
         let mut response = json_response(
             self.status,
             &ErrorBody {
                 error: &self.message,
+                request_id,
             },
         );
         if let Some(allow) = self.allow {
@@ -94,7 +93,8 @@ impl<'a> Answer<'a> {
         if !prediction.is_finite() {
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "the model produced a non-finite answer",
+                "the model produced a non-finite answer for these inputs; the model needs \
+                 attention (report it with the request id)",
             ));
         }
         Ok(match prediction {
@@ -151,6 +151,9 @@ struct HealthFeature<'a> {
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
+    /// Lambda's request id: the key to the function's log lines for this call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -171,7 +174,15 @@ impl<S: AttributeStore> App<S> {
     /// a JSON error with its status. Logs one line per request.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
-        let path = request.uri().path();
+        let context = request.lambda_context_ref();
+        let request_id = context.map(|c| c.request_id.as_str());
+        // API Gateway's path as the caller sent it. Not the URI's: lambda_http builds that
+        // from the Host header, so a Host of "a/b" would prefix the path, and it resolves
+        // `..` segments.
+        let path = match request.raw_http_path() {
+            "" => request.uri().path(),
+            raw => raw,
+        };
         let route = route(request.method(), path);
         let answer = match &route {
             Ok(Route::ScoreProduct(id)) => self.score_product(id).await,
@@ -179,13 +190,14 @@ impl<S: AttributeStore> App<S> {
             Ok(Route::Health) => Ok(self.health()),
             Err(no_route) => Err(ApiError::unroutable(*no_route, request.method(), path)),
         };
-        let response = answer.unwrap_or_else(ApiError::into_response);
+        let response = answer.unwrap_or_else(|e| e.into_response(request_id));
         let product_id = match &route {
             Ok(Route::ScoreProduct(id)) => id,
             _ => "",
         };
         tracing::info!(
             route = route.as_ref().map_or("none", Route::name),
+            request_id,
             product_id,
             status = response.status().as_u16(),
             latency_us = started.elapsed().as_micros() as u64,
@@ -358,7 +370,8 @@ fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
             tracing::error!(error = %other, "scoring failed");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "the model failed to score",
+                "the model failed to score these inputs; retrying will not help (report it \
+                 with the request id)",
             )
         }
     }

@@ -4,8 +4,10 @@
 
 mod app;
 pub mod routes;
+mod serve;
 
 pub use app::{ApiError, App, MAX_BODY_BYTES, MAX_INSTANCES};
+pub use serve::serve;
 
 pub use aws_adapter::config::InitError;
 

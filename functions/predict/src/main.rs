@@ -1,6 +1,6 @@
 //! Lambda entry point: wires configuration, clients and the model, then serves.
 
-use lambda_http::{run, service_fn, Error, Request};
+use lambda_http::Error;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -13,9 +13,5 @@ async fn main() -> Result<(), Error> {
             std::process::exit(1);
         }
     };
-    let app = &app;
-    run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(app.handle(request).await)
-    }))
-    .await
+    predict::serve(&app).await
 }

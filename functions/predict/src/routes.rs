@@ -28,26 +28,94 @@ impl Route<'_> {
     }
 }
 
+/// DynamoDB's limit on a partition key, in UTF-8 bytes.
+pub const MAX_PRODUCT_ID_BYTES: usize = 2048;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoRoute {
     NotFound,
     /// The path exists for another method, named here (for the `Allow` header).
     MethodNotAllowed(&'static str),
-    /// The product id is not valid UTF-8 once percent-decoded.
-    BadProductId,
+    /// `GET /predict/{product_id}` with an id that cannot name a product.
+    BadProductId(BadProductId),
+}
+
+/// Why a product id is refused before any call: each is the caller's to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadProductId {
+    Empty,
+    /// Longer than a DynamoDB key can be (its length in bytes).
+    TooLong(usize),
+    /// Not valid UTF-8 once percent-decoded.
+    NotUtf8,
+    /// Holds a `/`, raw or as `%2F`: API Gateway routes one path segment, and proxies
+    /// disagree on whether `%2F` is one, so such an id cannot be addressed reliably.
+    Slash,
+    /// `.` or `..`: HTTP clients and proxies resolve these segments away.
+    DotSegment,
+}
+
+impl std::fmt::Display for BadProductId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BadProductId::Empty => write!(
+                f,
+                "the product id is empty; it must be 1 to {MAX_PRODUCT_ID_BYTES} bytes"
+            ),
+            BadProductId::TooLong(n) => write!(
+                f,
+                "the product id is {n} bytes; a product id is at most {MAX_PRODUCT_ID_BYTES} \
+                 bytes (DynamoDB's key limit)"
+            ),
+            BadProductId::NotUtf8 => {
+                write!(f, "the product id is not valid UTF-8 once percent-decoded")
+            }
+            BadProductId::Slash => write!(
+                f,
+                "the product id contains '/' (raw or as %2F); ids with '/' cannot be \
+                 addressed by GET /predict/{{product_id}}: score such a product with POST /predict"
+            ),
+            BadProductId::DotSegment => write!(
+                f,
+                "the product id is '.' or '..', which HTTP clients and proxies resolve away; \
+                 such a product cannot be addressed by GET /predict/{{product_id}}"
+            ),
+        }
+    }
+}
+
+/// The percent-decoded id of one path segment, if it can name a product.
+fn product_id(segment: &str) -> Result<Cow<'_, str>, BadProductId> {
+    let id = percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map_err(|_| BadProductId::NotUtf8)?;
+    match &*id {
+        "" => Err(BadProductId::Empty),
+        "." | ".." => Err(BadProductId::DotSegment),
+        id if id.len() > MAX_PRODUCT_ID_BYTES => Err(BadProductId::TooLong(id.len())),
+        id if id.contains('/') => Err(BadProductId::Slash),
+        _ => Ok(id),
+    }
 }
 
 pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, NoRoute> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let get = method == Method::GET;
     let (allowed, route) = match segments.as_slice() {
-        ["predict", id] if !id.is_empty() => {
-            let id = percent_encoding::percent_decode_str(id)
-                .decode_utf8()
-                .map_err(|_| NoRoute::BadProductId)?;
-            ("GET", Route::ScoreProduct(id))
-        }
+        // `/predict/` is POST's path with a trailing slash, or a GET with an empty id.
+        ["predict"] | ["predict", ""] if !get => ("POST", Route::ScoreInstances),
         ["predict"] => ("POST", Route::ScoreInstances),
-        ["health"] => ("GET", Route::Health),
+        ["predict", ""] => return Err(NoRoute::BadProductId(BadProductId::Empty)),
+        ["predict", id] | ["predict", id, ""] => (
+            "GET",
+            Route::ScoreProduct(product_id(id).map_err(NoRoute::BadProductId)?),
+        ),
+        // A raw '/' in the id: more segments than the route has.
+        ["predict", _, _, ..] if get => {
+            return Err(NoRoute::BadProductId(BadProductId::Slash))
+        }
+        ["health"] | ["health", ""] => ("GET", Route::Health),
         _ => return Err(NoRoute::NotFound),
     };
     if method.as_str() == allowed {
@@ -76,7 +144,6 @@ mod tests {
             route(&Method::GET, "/predict/wine%200001"),
             product("wine 0001")
         );
-        assert_eq!(route(&Method::GET, "/predict/a%2Fb"), product("a/b"));
         assert_eq!(route(&Method::POST, "/predict"), Ok(Route::ScoreInstances));
         assert_eq!(route(&Method::GET, "/health"), Ok(Route::Health));
         assert_eq!(
@@ -92,10 +159,40 @@ mod tests {
             Err(NoRoute::MethodNotAllowed("GET"))
         );
         assert_eq!(route(&Method::GET, "/"), Err(NoRoute::NotFound));
-        assert_eq!(route(&Method::GET, "/predict/a/b"), Err(NoRoute::NotFound));
+        assert_eq!(route(&Method::POST, "/predict/"), Ok(Route::ScoreInstances));
+        assert_eq!(route(&Method::GET, "/predict/a..b"), product("a..b"));
+        assert_eq!(route(&Method::GET, "/health/"), Ok(Route::Health));
+        assert_eq!(route(&Method::GET, "/healthz"), Err(NoRoute::NotFound));
+    }
+
+    #[test]
+    fn product_ids_that_cannot_name_a_product_are_refused_before_any_call() {
+        let bad = |path: &str| match route(&Method::GET, path) {
+            Err(NoRoute::BadProductId(why)) => why,
+            other => panic!("{path}: {other:?}"),
+        };
+        assert_eq!(bad("/predict/"), BadProductId::Empty);
+        assert_eq!(bad("/predict/%FF"), BadProductId::NotUtf8);
+        assert_eq!(bad("/predict/a%2Fb"), BadProductId::Slash);
+        assert_eq!(bad("/predict/a%2fb"), BadProductId::Slash);
+        assert_eq!(bad("/predict/a/b"), BadProductId::Slash);
+        assert_eq!(bad("/predict/../etc/passwd"), BadProductId::Slash);
+        assert_eq!(bad("/predict/.."), BadProductId::DotSegment);
+        assert_eq!(bad("/predict/%2E%2E"), BadProductId::DotSegment);
+        assert_eq!(bad("/predict/."), BadProductId::DotSegment);
+        let longest = "é".repeat(MAX_PRODUCT_ID_BYTES / 2);
+        assert!(route(&Method::GET, &format!("/predict/{longest}")).is_ok());
         assert_eq!(
-            route(&Method::GET, "/predict/%FF"),
-            Err(NoRoute::BadProductId)
+            bad(&format!("/predict/{longest}x")),
+            BadProductId::TooLong(MAX_PRODUCT_ID_BYTES + 1)
+        );
+        // Percent-encoded bytes count once decoded.
+        let encoded = "%41".repeat(MAX_PRODUCT_ID_BYTES);
+        assert!(route(&Method::GET, &format!("/predict/{encoded}")).is_ok());
+        // Other methods on the id's path are still told which method it takes.
+        assert_eq!(
+            route(&Method::POST, "/predict/a/b"),
+            Err(NoRoute::NotFound)
         );
     }
 }

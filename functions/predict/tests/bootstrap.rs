@@ -117,3 +117,133 @@ async fn a_start_without_the_model_fails_the_init_with_a_json_log_line() {
         "{error}"
     );
 }
+
+/// An event file of `events/`, as JSON, to derive odd events from.
+fn event(file: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(repository().join("events").join(file)).unwrap())
+        .unwrap()
+}
+
+/// Events a caller can make API Gateway deliver, or that a fuzzer sends straight to the
+/// function, which lambda_http cannot convert (it panics on several) or which name no
+/// product: each is the caller's mistake, a JSON 4xx, and the sandbox serves on.
+fn odd_events() -> Vec<(&'static str, serde_json::Value, u16)> {
+    let get = event("predict-get.json");
+    let post = event("predict-post.json");
+    let with = |base: &serde_json::Value, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut e = base.clone();
+        edit(&mut e);
+        e
+    };
+    let query = |q: &'static str| with(&get, &move |e| e["rawQueryString"] = q.into());
+    let host = |h: &'static str| with(&get, &move |e| e["headers"]["host"] = h.into());
+    let path = |p: String| {
+        with(&get, &move |e| {
+            e["rawPath"] = p.clone().into();
+            e["requestContext"]["http"]["path"] = p.clone().into();
+        })
+    };
+    vec![
+        ("a quote in the query string", query("a=\"b\""), 400),
+        ("angle brackets in the query string", query("q=<script>"), 400),
+        ("a space in the query string", query("a=b c"), 400),
+        ("a control character in the query string", query("a=\u{1}"), 400),
+        ("a newline in the query string", query("a=\nb"), 400),
+        ("a backslash and braces in the query string", query("a=\\{}|^`"), 200),
+        ("a lone % in the query string", query("a=%"), 200),
+        ("a Host header with a space", host("exa mple.com"), 400),
+        // The Host header must not steer the route (lambda_http builds the URI from it).
+        ("a Host header with a slash", host("a/b"), 200),
+        ("a Host header with a path", host("example.com/health?"), 200),
+        ("a Host header with a quote", host("\"evil\""), 400),
+        ("a Host header with an unclosed IPv6 bracket", host("[::1"), 400),
+        ("a Host header with a port out of range", host("example.com:99999"), 400),
+        ("an empty Host header", host(""), 200),
+        (
+            "a header value with a control character",
+            with(&get, &|e| e["headers"]["x-odd"] = "a\u{7}b".into()),
+            400,
+        ),
+        (
+            "a body marked base64 that is not",
+            with(&post, &|e| {
+                e["isBase64Encoded"] = true.into();
+                e["body"] = "not base64 at all!".into();
+            }),
+            400,
+        ),
+        (
+            "a body marked base64 holding bytes that are not JSON",
+            with(&post, &|e| {
+                e["isBase64Encoded"] = true.into();
+                e["body"] = "//79/A==".into();
+            }),
+            400,
+        ),
+        // Odd but valid keys: looked up, not found.
+        ("a raw quote in the path", path("/predict/\"x\"".into()), 404),
+        ("a space in the path", path("/predict/a b".into()), 404),
+        ("an empty product id", path("/predict/".into()), 400),
+        ("a %2F in the product id", path("/predict/a%2Fb".into()), 400),
+        ("a '..' product id", path("/predict/%2E%2E".into()), 400),
+        ("path traversal", path("/predict/../../etc/passwd".into()), 400),
+        (
+            "a product id over DynamoDB's key limit",
+            path(format!("/predict/{}", "x".repeat(2049))),
+            400,
+        ),
+        ("invalid UTF-8 in the product id", path("/predict/%C0%AF".into()), 400),
+        ("an event that is not an HTTP request", serde_json::json!({}), 400),
+        ("a JSON array", serde_json::json!([1, 2, 3]), 400),
+        ("an HTTP API event without its context", serde_json::json!({"version": "2.0", "rawPath": "/health"}), 400),
+    ]
+}
+
+#[tokio::test]
+async fn odd_events_get_a_json_4xx_and_the_sandbox_serves_on() {
+    testkit::moto_or_skip!();
+    let api = RuntimeApi::start().await.unwrap();
+    let mut child = spawn(&api, stack(Some(demo_model_bytes())).await);
+    tokio::time::timeout(Duration::from_secs(60), api.wait_for_poll(1))
+        .await
+        .expect("init in time")
+        .unwrap();
+    let mut wrong = Vec::new();
+    for (what, event, expected) in odd_events() {
+        let done = tokio::time::timeout(Duration::from_secs(30), api.invoke_json(&event))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: no answer in time"))
+            .unwrap();
+        let status = done.http_status();
+        let body = done.http_body().unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let leaks = ["panicked", ".rs:", "lambda_http", "aws_lambda_events", "attributes-"];
+        let answered = if expected == 200 {
+            json["score"].is_number()
+        } else {
+            json["error"].is_string() && json["request_id"] == done.request_id.as_str()
+        };
+        if status != Some(expected) || !answered || leaks.iter().any(|l| body.contains(l))
+        {
+            wrong.push(format!("{what}: {status:?} {body}"));
+        }
+    }
+    // The same process still answers a plain request.
+    let done = api.invoke(std::fs::read(repository().join("events/predict-get.json")).unwrap());
+    let done = tokio::time::timeout(Duration::from_secs(30), done)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.http_status(), Some(200), "{:?}", done.http_body());
+    assert!(child.try_wait().unwrap().is_none(), "the process must live on");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let logs = String::from_utf8_lossy(&out.stdout);
+    // Caller mistakes are warnings: an ERROR line would page someone for nothing.
+    for line in logs.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).expect("JSON log lines");
+        assert_ne!(line["level"], "ERROR", "{line}");
+    }
+    assert!(logs.contains("unreadable request"), "{logs}");
+}

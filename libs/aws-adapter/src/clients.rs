@@ -24,6 +24,11 @@ pub struct CallPolicy {
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
     pub connect_timeout: Duration,
+    /// One attempt, from sending the request to the answer's headers: a stalled call is
+    /// abandoned and retried.
+    pub attempt_timeout: Duration,
+    /// The whole call, every attempt and backoff included: what a caller can wait at most.
+    pub operation_timeout: Duration,
     /// The SDK's retry quota (a token bucket shared by the client's calls) stops retries
     /// when many calls fail at once. Kept for a request path, where failing fast beats
     /// piling on; lifted for a batch run, where `max_attempts` alone should bound a call.
@@ -31,21 +36,29 @@ pub struct CallPolicy {
 }
 
 impl CallPolicy {
-    /// The online function: a caller is waiting.
+    /// The online function: a caller is waiting. A call gives up after 5 s at most, half
+    /// the function's 10 s timeout (template.yaml), so that a stalled DynamoDB is answered
+    /// with the function's own JSON 503, not API Gateway's bare error.
     pub const ONLINE: CallPolicy = CallPolicy {
         max_attempts: 3,
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
         connect_timeout: Duration::from_secs(1),
+        attempt_timeout: Duration::from_secs(2),
+        operation_timeout: Duration::from_secs(5),
         retry_quota: true,
     };
 
-    /// The batch function: throughput limits are expected and waited out.
+    /// The batch function: throughput limits are expected and waited out. An attempt may
+    /// take long (a Scan page from a loaded table), but no call outlives two minutes; the
+    /// invocation's own deadline guard (batch::guard) bounds whatever is left.
     pub const BATCH: CallPolicy = CallPolicy {
         max_attempts: 10,
         initial_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(20),
         connect_timeout: Duration::from_secs(3),
+        attempt_timeout: Duration::from_secs(30),
+        operation_timeout: Duration::from_secs(120),
         retry_quota: false,
     };
 
@@ -59,6 +72,8 @@ impl CallPolicy {
     pub fn timeout_config(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.operation_timeout)
             .build()
     }
 
