@@ -1,7 +1,8 @@
 //! The predict function with the real SDK and the online policy (`CallPolicy::ONLINE`)
 //! against moto, through a proxy that throttles and drops DynamoDB's GetItem: what the SDK
 //! retries is invisible to the caller; an outage longer than the policy's attempts is the
-//! function's own JSON 503, which names neither the table nor DynamoDB's error.
+//! function's own JSON 503, which names neither the table nor DynamoDB's error; a stalled
+//! DynamoDB is that same 503, well within the function's timeout.
 
 #[path = "../functions/predict/tests/support/mod.rs"]
 mod support;
@@ -92,4 +93,29 @@ async fn throttled_past_the_policy_the_answer_is_a_json_503_that_leaks_nothing()
     let (status, body) = get_first_wine(&app).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(proxy.injected(GET_ITEM), attempts + 1);
+}
+
+/// The predict function's timeout in template.yaml.
+const FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_stalled_dynamodb_is_a_json_503_within_the_function_timeout() {
+    moto_or_skip!();
+    let (proxy, app, _, table) = app().await;
+    let stall = Fault::Stall(std::time::Duration::from_secs(60));
+    proxy.inject(GET_ITEM, vec![stall; CallPolicy::ONLINE.max_attempts as usize]);
+
+    let started = std::time::Instant::now();
+    let (status, body) = get_first_wine(&app).await;
+    let took = started.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert!(!body.to_string().contains(&table), "{body}");
+    // The SDK's operation timeout, with room left to answer.
+    assert!(took >= CallPolicy::ONLINE.operation_timeout, "{took:?}");
+    assert!(
+        took < CallPolicy::ONLINE.operation_timeout + std::time::Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert!(took < FUNCTION_TIMEOUT, "{took:?}");
+    assert!(proxy.injected(GET_ITEM) >= 2, "the stalled attempt was retried");
 }

@@ -39,6 +39,9 @@ pub enum Fault {
     /// The request is forwarded and answered upstream, then the connection is closed
     /// without an answer: the write happened, but the client never hears of it.
     DropAfterForward,
+    /// The request is held without an answer for this long (a stalled service), then
+    /// forwarded; a client that gives up first has closed the connection by then.
+    Stall(std::time::Duration),
     /// BatchWriteItem only: the last `n` write requests are held back (not forwarded) and
     /// handed back under `UnprocessedItems` in the upstream's answer, as DynamoDB does when
     /// a partition is over its throughput.
@@ -234,6 +237,10 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply,
             Err(Dropped)
         }
         Some(Fault::Unprocessed(n)) => Ok(unprocessed(&shared.upstream, request, n).await),
+        Some(Fault::Stall(duration)) => {
+            tokio::time::sleep(duration).await;
+            Ok(forward(&shared.upstream, request).await)
+        }
     }
 }
 
