@@ -84,14 +84,14 @@ mod tests {
         assert!(e.to_string().contains("index out of bounds"), "{e}");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_run_still_busy_near_the_deadline_stops_before_it() {
         let started = Instant::now();
-        let deadline = started + Duration::from_secs(900);
+        let deadline = started + ANSWER_SLACK + Duration::from_millis(300);
         let result = guarded(std::future::pending(), deadline).await;
         assert_eq!(result.unwrap_err().error_type(), "DeadlineExceeded");
         let elapsed = started.elapsed();
-        assert!(elapsed <= Duration::from_secs(900) - ANSWER_SLACK, "{elapsed:?}");
-        assert!(elapsed >= Duration::from_secs(890), "{elapsed:?}");
+        assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+        assert!(Instant::now() < deadline, "answered before the deadline");
     }
 }

@@ -164,11 +164,12 @@ async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_past_its_deadline_continues_by_invoking_itself_until_done() {
     testkit::moto_or_skip!();
-    // One segment, 2.5 pages: with a deadline inside the margin every invocation reads one
-    // page, so the run takes three invocations.
+    // One segment, 2.5 pages: with a deadline inside the margin (20 s against 60) every
+    // invocation reads one page, so the run takes three invocations. (Not much shorter:
+    // the deadline guard stops a run still busy 3 s before its deadline.)
     let rows = SCAN_PAGE_ITEMS * 5 / 2;
     let stack = stack(rows, 1).await;
-    let api = runtime_api(Duration::from_secs(1)).await;
+    let api = runtime_api(Duration::from_secs(20)).await;
     let _child = spawn(&api, &stack.env);
 
     let first = summary_of(api.push(scheduled_event())).await;
