@@ -89,12 +89,18 @@ enum Answer<'a> {
 }
 
 impl<'a> Answer<'a> {
-    fn of(prediction: &'a Prediction) -> Result<Self, ApiError> {
+    /// `subject` names the row ("instance 3", "product \"p\"") if its answer is not finite:
+    /// finite inputs the model overflows on (a linear model fed 1e38, say) are the
+    /// caller's to fix, not a failure of ours.
+    fn of(prediction: &'a Prediction, subject: impl FnOnce() -> String) -> Result<Self, ApiError> {
         if !prediction.is_finite() {
             return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the model produced a non-finite answer for these inputs; the model needs \
-                 attention (report it with the request id)",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{}: the model's answer is not a finite number; its feature values are \
+                     outside what the model can score",
+                    subject()
+                ),
             ));
         }
         Ok(match prediction {
@@ -235,7 +241,7 @@ impl<S: AttributeStore> App<S> {
             .model
             .predict_row(&row)
             .map_err(|e| scoring_error(e, &format!("product {product_id:?}")))?;
-        let (score, label, probabilities) = match Answer::of(&prediction)? {
+        let (score, label, probabilities) = match Answer::of(&prediction, || format!("product {product_id:?}"))? {
             Answer::Score(s) => (Some(s), None, None),
             Answer::Class {
                 label,
@@ -317,7 +323,11 @@ impl<S: AttributeStore> App<S> {
         Ok(json_response(
             StatusCode::OK,
             &Predictions {
-                predictions: answers.iter().map(Answer::of).collect::<Result<_, _>>()?,
+                predictions: answers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| Answer::of(a, || format!("instance {i}")))
+                    .collect::<Result<_, _>>()?,
                 model_version: self.model.version(),
             },
         ))

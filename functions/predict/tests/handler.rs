@@ -351,3 +351,28 @@ async fn a_category_the_model_refuses_is_422_naming_the_instance() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert!(answer["predictions"][0].is_number());
 }
+
+#[tokio::test]
+async fn finite_values_the_model_overflows_on_are_422_naming_the_instance() {
+    // A ridge regression: every feature at f32's largest value sums past it.
+    let bytes = std::fs::read(
+        support::repository().join("libs/scoring/tests/fixtures/typed/imputer_ridge.onnx"),
+    )
+    .unwrap();
+    let model = scoring::Model::load(&bytes, "ridge").unwrap();
+    let names: Vec<String> = model.features().to_vec();
+    let row = |x: f64| Value::Object(names.iter().map(|n| (n.clone(), json!(x))).collect());
+    let app = App::new(model, demo_store());
+    let (status, body) = call(
+        &app,
+        post(json!({ "instances": [row(1.0), row(3.0e38)] }).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.starts_with("instance 1: "), "{error}");
+    assert!(error.contains("the model's answer is not a finite number"), "{error}");
+    // The first row alone is fine.
+    let (status, body) = call(&app, post(json!({ "instances": [row(1.0)] }).to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
