@@ -254,5 +254,5 @@ async fn the_batch_writes_labels_and_probability_maps() {
         map.contains_key("good") && map.contains_key("bad"),
         "{raw:?}"
     );
-    assert!(raw.get("score").is_none());
+    assert!(!raw.contains_key("score"));
 }

@@ -103,7 +103,10 @@ async fn a_stalled_dynamodb_is_a_json_503_within_the_function_timeout() {
     moto_or_skip!();
     let (proxy, app, _, table) = app().await;
     let stall = Fault::Stall(std::time::Duration::from_secs(60));
-    proxy.inject(GET_ITEM, vec![stall; CallPolicy::ONLINE.max_attempts as usize]);
+    proxy.inject(
+        GET_ITEM,
+        vec![stall; CallPolicy::ONLINE.max_attempts as usize],
+    );
 
     let started = std::time::Instant::now();
     let (status, body) = get_first_wine(&app).await;
@@ -117,5 +120,8 @@ async fn a_stalled_dynamodb_is_a_json_503_within_the_function_timeout() {
         "{took:?}"
     );
     assert!(took < FUNCTION_TIMEOUT, "{took:?}");
-    assert!(proxy.injected(GET_ITEM) >= 2, "the stalled attempt was retried");
+    assert!(
+        proxy.injected(GET_ITEM) >= 2,
+        "the stalled attempt was retried"
+    );
 }

@@ -610,7 +610,7 @@ fn by_default_every_predict_route_requires_aws_iam() {
         "x-amazon-apigateway-authtype": "awsSigv4"
     });
     for (route, r) in &routes {
-        assert_eq!(r.schemes, [sigv4.clone()], "{route}");
+        assert_eq!(r.schemes, std::slice::from_ref(&sigv4), "{route}");
     }
     assert_eq!(
         api_body(&t, &params)["components"]["securitySchemes"]

@@ -172,7 +172,10 @@ impl PredictionSink for CountingSink {
         tokio::task::yield_now().await;
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let sum: f64 = batch.iter().map(|p| p.score as f64).sum();
+        let sum: f64 = batch
+            .iter()
+            .map(|p| p.answer.score().unwrap_or_default() as f64)
+            .sum();
         *self.score_sum.lock().unwrap() += sum;
         Ok(Vec::new())
     }
@@ -345,9 +348,9 @@ fn main() {
         args.rows, args.segments, settings.score_batch, settings.writes_in_flight
     );
 
-    // The model alone, for reference: the same rows, already a matrix.
+    // The model alone, for reference: the same rows, already a typed batch.
     let batch = settings.score_batch;
-    let mut x = Vec::with_capacity(batch * model.features().len());
+    let mut x = model.schema().batch(batch);
     for i in 0..batch as u64 {
         model
             .schema()
@@ -357,7 +360,7 @@ fn main() {
     let model_rows = args.rows.div_ceil(batch as u64) * batch as u64;
     let start = Instant::now();
     for _ in 0..model_rows / batch as u64 {
-        std::hint::black_box(model.score_matrix(&x).unwrap());
+        std::hint::black_box(model.predict(&x).unwrap());
     }
     let model_s = start.elapsed().as_secs_f64();
 
@@ -367,7 +370,7 @@ fn main() {
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     println!(
-        "| model alone (score_matrix, {batch} rows a call) | {model_rows} | {model_s:.3} | {:.0} | {:.0} | | |",
+        "| model alone (predict, {batch} rows a call) | {model_rows} | {model_s:.3} | {:.0} | {:.0} | | |",
         model_rows as f64 / model_s,
         model_s * 1e9 / model_rows as f64
     );

@@ -241,13 +241,14 @@ impl<S: AttributeStore> App<S> {
             .model
             .predict_row(&row)
             .map_err(|e| scoring_error(e, &format!("product {product_id:?}")))?;
-        let (score, label, probabilities) = match Answer::of(&prediction, || format!("product {product_id:?}"))? {
-            Answer::Score(s) => (Some(s), None, None),
-            Answer::Class {
-                label,
-                probabilities,
-            } => (None, Some(label), Some(probabilities)),
-        };
+        let (score, label, probabilities) =
+            match Answer::of(&prediction, || format!("product {product_id:?}"))? {
+                Answer::Score(s) => (Some(s), None, None),
+                Answer::Class {
+                    label,
+                    probabilities,
+                } => (None, Some(label), Some(probabilities)),
+            };
         Ok(json_response(
             StatusCode::OK,
             &ProductAnswer {

@@ -112,9 +112,7 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, NoRoute> {
             Route::ScoreProduct(product_id(id).map_err(NoRoute::BadProductId)?),
         ),
         // A raw '/' in the id: more segments than the route has.
-        ["predict", _, _, ..] if get => {
-            return Err(NoRoute::BadProductId(BadProductId::Slash))
-        }
+        ["predict", _, _, ..] if get => return Err(NoRoute::BadProductId(BadProductId::Slash)),
         ["health"] | ["health", ""] => ("GET", Route::Health),
         _ => return Err(NoRoute::NotFound),
     };
@@ -190,9 +188,6 @@ mod tests {
         let encoded = "%41".repeat(MAX_PRODUCT_ID_BYTES);
         assert!(route(&Method::GET, &format!("/predict/{encoded}")).is_ok());
         // Other methods on the id's path are still told which method it takes.
-        assert_eq!(
-            route(&Method::POST, "/predict/a/b"),
-            Err(NoRoute::NotFound)
-        );
+        assert_eq!(route(&Method::POST, "/predict/a/b"), Err(NoRoute::NotFound));
     }
 }

@@ -109,7 +109,7 @@ async fn a_start_without_the_model_fails_the_init_with_a_json_log_line() {
     let line: serde_json::Value = logs
         .lines()
         .find_map(|l| serde_json::from_str(l).ok())
-        .expect(&format!("a JSON log line: {logs}"));
+        .unwrap_or_else(|| panic!("a JSON log line: {logs}"));
     let error = line["fields"]["error"].as_str().unwrap();
     assert!(
         error.starts_with("cannot load the model from s3://models-")
@@ -120,8 +120,7 @@ async fn a_start_without_the_model_fails_the_init_with_a_json_log_line() {
 
 /// An event file of `events/`, as JSON, to derive odd events from.
 fn event(file: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(repository().join("events").join(file)).unwrap())
-        .unwrap()
+    serde_json::from_slice(&std::fs::read(repository().join("events").join(file)).unwrap()).unwrap()
 }
 
 /// Events a caller can make API Gateway deliver, or that a fuzzer sends straight to the
@@ -145,19 +144,43 @@ fn odd_events() -> Vec<(&'static str, serde_json::Value, u16)> {
     };
     vec![
         ("a quote in the query string", query("a=\"b\""), 400),
-        ("angle brackets in the query string", query("q=<script>"), 400),
+        (
+            "angle brackets in the query string",
+            query("q=<script>"),
+            400,
+        ),
         ("a space in the query string", query("a=b c"), 400),
-        ("a control character in the query string", query("a=\u{1}"), 400),
+        (
+            "a control character in the query string",
+            query("a=\u{1}"),
+            400,
+        ),
         ("a newline in the query string", query("a=\nb"), 400),
-        ("a backslash and braces in the query string", query("a=\\{}|^`"), 200),
+        (
+            "a backslash and braces in the query string",
+            query("a=\\{}|^`"),
+            200,
+        ),
         ("a lone % in the query string", query("a=%"), 200),
         ("a Host header with a space", host("exa mple.com"), 400),
         // The Host header must not steer the route (lambda_http builds the URI from it).
         ("a Host header with a slash", host("a/b"), 200),
-        ("a Host header with a path", host("example.com/health?"), 200),
+        (
+            "a Host header with a path",
+            host("example.com/health?"),
+            200,
+        ),
         ("a Host header with a quote", host("\"evil\""), 400),
-        ("a Host header with an unclosed IPv6 bracket", host("[::1"), 400),
-        ("a Host header with a port out of range", host("example.com:99999"), 400),
+        (
+            "a Host header with an unclosed IPv6 bracket",
+            host("[::1"),
+            400,
+        ),
+        (
+            "a Host header with a port out of range",
+            host("example.com:99999"),
+            400,
+        ),
         ("an empty Host header", host(""), 200),
         (
             "a header value with a control character",
@@ -181,21 +204,45 @@ fn odd_events() -> Vec<(&'static str, serde_json::Value, u16)> {
             400,
         ),
         // Odd but valid keys: looked up, not found.
-        ("a raw quote in the path", path("/predict/\"x\"".into()), 404),
+        (
+            "a raw quote in the path",
+            path("/predict/\"x\"".into()),
+            404,
+        ),
         ("a space in the path", path("/predict/a b".into()), 404),
         ("an empty product id", path("/predict/".into()), 400),
-        ("a %2F in the product id", path("/predict/a%2Fb".into()), 400),
+        (
+            "a %2F in the product id",
+            path("/predict/a%2Fb".into()),
+            400,
+        ),
         ("a '..' product id", path("/predict/%2E%2E".into()), 400),
-        ("path traversal", path("/predict/../../etc/passwd".into()), 400),
+        (
+            "path traversal",
+            path("/predict/../../etc/passwd".into()),
+            400,
+        ),
         (
             "a product id over DynamoDB's key limit",
             path(format!("/predict/{}", "x".repeat(2049))),
             400,
         ),
-        ("invalid UTF-8 in the product id", path("/predict/%C0%AF".into()), 400),
-        ("an event that is not an HTTP request", serde_json::json!({}), 400),
+        (
+            "invalid UTF-8 in the product id",
+            path("/predict/%C0%AF".into()),
+            400,
+        ),
+        (
+            "an event that is not an HTTP request",
+            serde_json::json!({}),
+            400,
+        ),
         ("a JSON array", serde_json::json!([1, 2, 3]), 400),
-        ("an HTTP API event without its context", serde_json::json!({"version": "2.0", "rawPath": "/health"}), 400),
+        (
+            "an HTTP API event without its context",
+            serde_json::json!({"version": "2.0", "rawPath": "/health"}),
+            400,
+        ),
     ]
 }
 
@@ -204,6 +251,7 @@ async fn odd_events_get_a_json_4xx_and_the_sandbox_serves_on() {
     testkit::moto_or_skip!();
     let api = RuntimeApi::start().await.unwrap();
     let mut child = spawn(&api, stack(Some(demo_model_bytes())).await);
+    let log = drain(child.stdout.take().unwrap());
     tokio::time::timeout(Duration::from_secs(60), api.wait_for_poll(1))
         .await
         .expect("init in time")
@@ -217,14 +265,19 @@ async fn odd_events_get_a_json_4xx_and_the_sandbox_serves_on() {
         let status = done.http_status();
         let body = done.http_body().unwrap_or_default();
         let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let leaks = ["panicked", ".rs:", "lambda_http", "aws_lambda_events", "attributes-"];
+        let leaks = [
+            "panicked",
+            ".rs:",
+            "lambda_http",
+            "aws_lambda_events",
+            "attributes-",
+        ];
         let answered = if expected == 200 {
             json["score"].is_number()
         } else {
             json["error"].is_string() && json["request_id"] == done.request_id.as_str()
         };
-        if status != Some(expected) || !answered || leaks.iter().any(|l| body.contains(l))
-        {
+        if status != Some(expected) || !answered || leaks.iter().any(|l| body.contains(l)) {
             wrong.push(format!("{what}: {status:?} {body}"));
         }
     }
@@ -235,15 +288,256 @@ async fn odd_events_get_a_json_4xx_and_the_sandbox_serves_on() {
         .unwrap()
         .unwrap();
     assert_eq!(done.http_status(), Some(200), "{:?}", done.http_body());
-    assert!(child.try_wait().unwrap().is_none(), "the process must live on");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the process must live on"
+    );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     child.start_kill().unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    let logs = String::from_utf8_lossy(&out.stdout);
+    child.wait().await.unwrap();
+    let logs = log.await.unwrap();
     // Caller mistakes are warnings: an ERROR line would page someone for nothing.
     for line in logs.lines() {
         let line: serde_json::Value = serde_json::from_str(line).expect("JSON log lines");
         assert_ne!(line["level"], "ERROR", "{line}");
     }
     assert!(logs.contains("unreadable request"), "{logs}");
+}
+
+/// Pieces that break URLs, headers, JSON and keys, and a few that do not.
+const ODD: &[&str] = &[
+    "\"",
+    "<",
+    ">",
+    "\\",
+    "{",
+    "}",
+    "|",
+    "^",
+    "`",
+    " ",
+    "%",
+    "%2F",
+    "%2f",
+    "%00",
+    "%FF",
+    "%C0%AF",
+    "..",
+    ".",
+    "/",
+    "?",
+    "#",
+    "&",
+    "=",
+    "\u{0}",
+    "\u{1}",
+    "\n",
+    "\r",
+    "\t",
+    "\u{7f}",
+    "é",
+    "😀",
+    "\u{202e}",
+    "a",
+    "wine-0001",
+    "9",
+    "-",
+    "_",
+    "~",
+    "'",
+    ";",
+    ",",
+    "+",
+    "*",
+    "@",
+    ":",
+    "[",
+    "]",
+    "$",
+    "!",
+    "%20",
+    "%2E%2E",
+];
+
+fn junk(rng: &mut fastrand::Rng, max: usize) -> String {
+    (0..rng.usize(0..=max))
+        .map(|_| ODD[rng.usize(..ODD.len())])
+        .collect()
+}
+
+fn junk_value(rng: &mut fastrand::Rng) -> serde_json::Value {
+    use serde_json::json;
+    match rng.u8(0..10) {
+        0 => json!(1e308),
+        1 => json!(-0.0),
+        2 => json!(junk(rng, 6)),
+        3 => serde_json::Value::Null,
+        4 => json!([]),
+        5 => json!({}),
+        6 => json!(true),
+        7 => json!(5e-324),
+        8 => json!("x".repeat(10_000)),
+        _ => json!(rng.i64(..)),
+    }
+}
+
+/// `v[key]`, made an object first if an earlier change made it something else.
+fn object<'a>(v: &'a mut serde_json::Value, key: &str) -> &'a mut serde_json::Value {
+    if !v[key].is_object() {
+        v[key] = serde_json::json!({});
+    }
+    &mut v[key]
+}
+
+/// One random change to an event, of the kinds a caller or a fuzzer can make.
+fn mutate(rng: &mut fastrand::Rng, e: &mut serde_json::Value) {
+    let v2 = e["version"] == "2.0";
+    let (path, method) = if v2 {
+        ("rawPath", None)
+    } else {
+        ("path", Some("httpMethod"))
+    };
+    match rng.u8(0..11) {
+        0 => e[path] = format!("/predict/{}", junk(rng, 12)).into(),
+        1 => e[path] = junk(rng, 12).into(),
+        2 if v2 => e["rawQueryString"] = junk(rng, 12).into(),
+        2 => e["queryStringParameters"] = serde_json::json!({ junk(rng, 3): junk(rng, 6) }),
+        3 => object(e, "headers")[junk(rng, 3)] = junk(rng, 8).into(),
+        4 => object(e, "headers")["host"] = junk(rng, 8).into(),
+        5 => {
+            e["body"] = junk(rng, 20).into();
+            e["isBase64Encoded"] = rng.bool().into();
+        }
+        6 => {
+            let feature = ["fixed_acidity", "alcohol", "pH", "nope", ""][rng.usize(..5)];
+            let mut instance = serde_json::Map::new();
+            instance.insert(feature.into(), junk_value(rng));
+            e["body"] = serde_json::json!({ "instances": [instance] })
+                .to_string()
+                .into();
+        }
+        7 => {
+            let verb =
+                ["GET", "POST", "PUT", "DELETE", "", "G E T", "PATCH", "get"][rng.usize(..8)];
+            let verb = if rng.u8(0..4) == 0 {
+                junk(rng, 4)
+            } else {
+                verb.to_owned()
+            };
+            match method {
+                Some(m) => e[m] = verb.into(),
+                None => object(object(e, "requestContext"), "http")["method"] = verb.into(),
+            }
+        }
+        8 => {
+            let keys: Vec<String> = e.as_object().unwrap().keys().cloned().collect();
+            e.as_object_mut()
+                .unwrap()
+                .remove(&keys[rng.usize(..keys.len())]);
+        }
+        9 => {
+            let keys: Vec<String> = e.as_object().unwrap().keys().cloned().collect();
+            e[&keys[rng.usize(..keys.len())]] = junk_value(rng);
+        }
+        _ => e["requestContext"] = junk_value(rng),
+    }
+}
+
+#[tokio::test]
+async fn a_seeded_fuzz_of_events_gets_no_5xx_no_leak_and_no_crash() {
+    testkit::moto_or_skip!();
+    let api = RuntimeApi::start().await.unwrap();
+    let mut child = spawn(&api, stack(Some(demo_model_bytes())).await);
+    // Read its log as it comes: a full pipe would block the process on its next log line.
+    let log = drain(child.stdout.take().unwrap());
+    let _stderr = drain(child.stderr.take().unwrap());
+    tokio::time::timeout(Duration::from_secs(60), api.wait_for_poll(1))
+        .await
+        .expect("init in time")
+        .unwrap();
+    let bases: Vec<serde_json::Value> = [
+        "predict-get.json",
+        "predict-post.json",
+        "health.json",
+        "rest-api-v1-predict-get.json",
+    ]
+    .into_iter()
+    .map(event)
+    .collect();
+    // FUZZ_SEED and FUZZ_EVENTS run another or a longer fuzz.
+    let setting = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let mut rng = fastrand::Rng::with_seed(setting("FUZZ_SEED", 11));
+    let mut wrong = Vec::new();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for i in 0..setting("FUZZ_EVENTS", 400) {
+        let mut e = bases[rng.usize(..bases.len())].clone();
+        for _ in 0..rng.usize(1..=3) {
+            mutate(&mut rng, &mut e);
+        }
+        let Ok(done) = tokio::time::timeout(Duration::from_secs(10), api.invoke_json(&e)).await
+        else {
+            let alive = child.try_wait().unwrap().is_none();
+            panic!("event {i}: no answer within the function's timeout (alive: {alive}): {e}");
+        };
+        let done = done.unwrap();
+        let Some(status) = done.http_status() else {
+            wrong.push(format!("event {i}: not an HTTP answer: {:?}", done.outcome));
+            continue;
+        };
+        *statuses.entry(status).or_default() += 1;
+        let body = done.http_body().unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let leaks = [
+            "panicked",
+            ".rs:",
+            "lambda_http",
+            "attributes-",
+            "Exception",
+        ];
+        let fine = status < 500
+            && json.is_object()
+            && (status < 400
+                || (json["error"].is_string() && json["request_id"] == done.request_id.as_str()))
+            && !leaks.iter().any(|l| body.contains(l));
+        if !fine {
+            wrong.push(format!("event {i}: {status} {body}\n  {e}"));
+        }
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the process must live on"
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // The fuzz reached the handler's answers as well as the refusals.
+    assert!(
+        statuses.contains_key(&200) && statuses.contains_key(&400),
+        "{statuses:?}"
+    );
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let log = log.await.unwrap();
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(r#""level":"ERROR""#))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "caller mistakes are not errors: {errors:?}"
+    );
+}
+
+/// Everything a child writes to `pipe`, read as it comes.
+fn drain(
+    mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut out = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut out).await;
+        String::from_utf8_lossy(&out).into_owned()
+    })
 }

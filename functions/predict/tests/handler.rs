@@ -371,7 +371,10 @@ async fn finite_values_the_model_overflows_on_are_422_naming_the_instance() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let error = body["error"].as_str().unwrap();
     assert!(error.starts_with("instance 1: "), "{error}");
-    assert!(error.contains("the model's answer is not a finite number"), "{error}");
+    assert!(
+        error.contains("the model's answer is not a finite number"),
+        "{error}"
+    );
     // The first row alone is fine.
     let (status, body) = call(&app, post(json!({ "instances": [row(1.0)] }).to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");

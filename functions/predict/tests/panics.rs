@@ -61,9 +61,10 @@ async fn requests(api: &RuntimeApi) {
     assert!(!error.contains("index out of bounds"), "{error}");
 
     // Served on: another product, through the same loop.
-    let mut other: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repository().join("events/predict-get.json")).unwrap())
-            .unwrap();
+    let mut other: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repository().join("events/predict-get.json")).unwrap(),
+    )
+    .unwrap();
     other["rawPath"] = "/predict/wine-0002".into();
     let done = tokio::time::timeout(Duration::from_secs(30), api.invoke_json(&other))
         .await

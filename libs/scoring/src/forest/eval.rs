@@ -16,7 +16,7 @@ impl Forest {
                 self.n_features.max(1) - 1
             );
         }
-        if x.len() % width != 0 {
+        if !x.len().is_multiple_of(width) {
             invalid!("{} values do not make rows of {width}", x.len());
         }
         let rows = x.len() / width;

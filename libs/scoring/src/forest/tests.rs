@@ -1,6 +1,7 @@
 use super::mode::next_down;
 use super::*;
 
+#[allow(clippy::too_many_arguments)] // one per field of a tree node
 fn branch(
     tree: i64,
     id: i64,

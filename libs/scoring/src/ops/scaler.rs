@@ -101,9 +101,12 @@ impl TypedOp for ScaleColumns {
     as_op!();
 }
 
+/// Offsets and scales, one per column.
+type PerColumn<'a> = (Cow<'a, [f32]>, Cow<'a, [f32]>);
+
 impl ScaleColumns {
     /// Offsets and scales for `columns` columns: as given, or one value repeated.
-    fn per_column(&self, columns: usize) -> TractResult<(Cow<'_, [f32]>, Cow<'_, [f32]>)> {
+    fn per_column(&self, columns: usize) -> TractResult<PerColumn<'_>> {
         Ok((
             broadcast("offset", &self.offset, columns)?,
             broadcast("scale", &self.scale, columns)?,
