@@ -541,3 +541,60 @@ fn drain(
         String::from_utf8_lossy(&out).into_owned()
     })
 }
+
+#[tokio::test]
+async fn a_dynamodb_outage_is_a_json_503_with_the_request_id_and_no_internals() {
+    testkit::moto_or_skip!();
+    let api = RuntimeApi::start().await.unwrap();
+    let mut env = stack(Some(demo_model_bytes())).await;
+    let table = env
+        .iter()
+        .find(|(k, _)| *k == "ATTRIBUTES_TABLE")
+        .unwrap()
+        .1
+        .clone();
+    // A loopback port nobody listens on: every connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    env.push(("AWS_ENDPOINT_URL_DYNAMODB", format!("http://{closed}")));
+    let mut child = spawn(&api, env);
+    let log = drain(child.stdout.take().unwrap());
+    tokio::time::timeout(Duration::from_secs(60), api.wait_for_poll(1))
+        .await
+        .expect("init in time")
+        .unwrap();
+    let get = std::fs::read(repository().join("events/predict-get.json")).unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(10), api.invoke(get))
+        .await
+        .expect("answered within the function's timeout")
+        .unwrap();
+    assert_eq!(done.http_status(), Some(503), "{:?}", done.http_body());
+    let body = done.http_body().unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["request_id"], done.request_id.as_str(), "{body}");
+    assert!(
+        json["error"].as_str().unwrap().contains("try again"),
+        "{body}"
+    );
+    for internal in [
+        table.as_str(),
+        "127.0.0.1",
+        "dispatch",
+        "GetItem",
+        "refused",
+    ] {
+        assert!(!body.contains(internal), "{internal} in {body}");
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    // The detail is in the log, under the same request id.
+    let log = log.await.unwrap();
+    assert!(
+        log.lines().any(|l| l.contains(r#""level":"ERROR""#)
+            && l.contains(&done.request_id)
+            && l.contains("GetItem")),
+        "{log}"
+    );
+}
