@@ -1367,3 +1367,28 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     assert_eq!(response.status().as_u16(), 200, "{:?}", response.body());
     assert_eq!(support::json_body(&response)["product_id"], "wine-0001");
 }
+
+/// The functions' timeouts leave room for their own answers: a call of the online policy
+/// gives up well before the predict function's timeout (so a stalled DynamoDB is its JSON
+/// 503), and the batch stops reading a margin before its deadline that outlasts a call.
+#[test]
+fn function_timeouts_agree_with_the_call_timeouts() {
+    venv_tool_or_skip!("python");
+    let t = translate(&[]);
+    let timeout = |id: &str| Duration::from_secs(props(&t, id)["Timeout"].as_u64().unwrap());
+    let (predict, batch) = (timeout("PredictFunction"), timeout("BatchFunction"));
+    let online = aws_adapter::CallPolicy::ONLINE;
+    assert!(online.operation_timeout * 2 <= predict, "{predict:?}");
+    assert!(online.attempt_timeout < online.operation_timeout);
+    let offline = aws_adapter::CallPolicy::BATCH;
+    assert_eq!(
+        props(&t, "BatchFunction")["Environment"]["Variables"]["DEADLINE_MARGIN_SECONDS"],
+        json!({ "Fn::FindInMap": ["Batch", "Settings", "DeadlineMarginSeconds"] })
+    );
+    let margin = t["Mappings"]["Batch"]["Settings"]["DeadlineMarginSeconds"]
+        .as_str()
+        .map(|s| Duration::from_secs(s.parse().unwrap()))
+        .unwrap();
+    assert!(offline.attempt_timeout < margin, "{margin:?}");
+    assert!(margin * 2 <= batch, "{batch:?}");
+}
