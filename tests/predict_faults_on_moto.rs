@@ -8,10 +8,8 @@
 mod support;
 
 use aws_adapter::config::{ModelLocation, PredictConfig};
-use aws_adapter::dynamodb::DynamoDbAttributes;
 use aws_adapter::{AwsClients, CallPolicy};
 use e2e::{clients, moto_or_skip, unique};
-use predict::App;
 use store::RetryCount;
 use support::{demo_model_bytes, json_body, request};
 use testkit::fault_proxy::{Fault, FaultProxy};
@@ -22,7 +20,7 @@ const GET_ITEM: &str = "GetItem";
 /// The model and 30 wines straight into moto; the app initialised as the function
 /// initialises itself, with its clients pointed at a fault proxy (the model is read from
 /// S3 through it, untouched).
-async fn app() -> (FaultProxy, App<DynamoDbAttributes>, AwsClients, String) {
+async fn app() -> (FaultProxy, predict::AwsApp, AwsClients, String) {
     let c = clients().await;
     let (bucket, table) = (unique("models"), unique("attributes"));
     let key = "wine/model.onnx".to_owned();
@@ -38,6 +36,8 @@ async fn app() -> (FaultProxy, App<DynamoDbAttributes>, AwsClients, String) {
     let config = PredictConfig {
         model: ModelLocation { bucket, key },
         attributes_table: table.clone(),
+        predictions_table: unique("predictions"),
+        runs_prefix: "batch-runs/".into(),
     };
     let proxy = FaultProxy::start(&e2e::endpoint()).await.unwrap();
     let sdk = testkit::moto::sdk_config(&proxy.endpoint()).await;
@@ -47,7 +47,7 @@ async fn app() -> (FaultProxy, App<DynamoDbAttributes>, AwsClients, String) {
 }
 
 /// GET /predict/wine-0001, as API Gateway delivers it.
-async fn get_first_wine(app: &App<DynamoDbAttributes>) -> (u16, serde_json::Value) {
+async fn get_first_wine(app: &predict::AwsApp) -> (u16, serde_json::Value) {
     let response = app.handle(request("predict-get.json")).await;
     (response.status().as_u16(), json_body(&response))
 }

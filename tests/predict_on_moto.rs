@@ -33,15 +33,17 @@ async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> Predict
     resources::put_items(&c.dynamodb, &table, &items[..wines], |_| {})
         .await
         .unwrap();
+    let predictions = unique("predictions");
+    support::store_nightly_result(&c.s3, &c.dynamodb, &bucket, &predictions).await;
     PredictConfig {
         model: ModelLocation { bucket, key },
         attributes_table: table,
+        predictions_table: predictions,
+        runs_prefix: "batch-runs/".into(),
     }
 }
 
-async fn init(
-    config: &PredictConfig,
-) -> Result<predict::App<aws_adapter::dynamodb::DynamoDbAttributes>, InitError> {
+async fn init(config: &PredictConfig) -> Result<predict::AwsApp, InitError> {
     init_with(config, &function_clients(CallPolicy::ONLINE).await).await
 }
 
@@ -75,8 +77,11 @@ async fn get_reads_dynamodb_and_scores_like_the_model() {
     let wines = demo_data::repository_wines().unwrap();
     for i in [0usize, 7, 29] {
         let id = demo_data::product_id(i);
-        let mut req = request("predict-get.json");
-        *req.uri_mut() = format!("/predict/{id}").parse().unwrap();
+        // API Gateway's raw path is what the function routes on.
+        let req = lambda_http::RequestExt::with_raw_http_path(
+            request("predict-get.json"),
+            format!("/predict/{id}"),
+        );
         let response = app.handle(req).await;
         let body = json_body(&response);
         assert_eq!(response.status(), 200, "{body}");

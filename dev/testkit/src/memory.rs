@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use scoring::Row;
 use store::attributes::AttributeStore;
 use store::invoke::AsyncInvoke;
-use store::predictions::{Prediction, PredictionSink};
-use store::run_log::RunLog;
+use store::predictions::{Prediction, PredictionLookup, PredictionSink};
+use store::run_log::{LatestRun, RunLog};
 use store::scan::{AttributeScan, Page, ScannedRow};
 use store::StoreError;
 
@@ -169,6 +169,12 @@ impl PredictionSink for InMemoryPredictions {
     }
 }
 
+impl PredictionLookup for InMemoryPredictions {
+    async fn stored(&self, product_id: &str) -> Result<Option<Prediction>, StoreError> {
+        Ok(self.items.lock().unwrap().get(product_id).cloned())
+    }
+}
+
 /// Summaries in memory, for tests.
 #[derive(Debug, Default)]
 pub struct InMemoryRunLog(pub Mutex<Vec<(String, String)>>);
@@ -180,6 +186,18 @@ impl RunLog for InMemoryRunLog {
             .unwrap()
             .push((run_id.to_owned(), summary_json.to_owned()));
         Ok(())
+    }
+}
+
+/// The latest recorded run is the latest completed one, as in the S3 run log.
+impl LatestRun for InMemoryRunLog {
+    async fn latest_completed(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .last()
+            .map(|(run_id, _)| run_id.clone()))
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use store::attributes::AttributeStore;
 use store::ErrorKind;
 
+use crate::results::{NoResults, Results, StoredResult};
 use crate::routes::{route, NoRoute, Route};
 
 /// Largest request body accepted (1 MiB); API Gateway itself allows more.
@@ -18,10 +19,12 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Most instances in one `POST /predict`.
 pub const MAX_INSTANCES: usize = 1000;
 
-/// What a warm call needs: the model, loaded once, and the attribute store.
-pub struct App<S> {
+/// What a warm call needs: the model, loaded once, the attribute store, and where the
+/// nightly results are read back from.
+pub struct App<S, R = NoResults> {
     model: Model,
     store: S,
+    results: R,
 }
 
 /// An answer other than 200: its status and a message naming what is wrong.
@@ -125,6 +128,25 @@ struct ProductAnswer<'a> {
     model_version: &'a str,
 }
 
+/// A nightly result, with the run it comes from and whether that run is the latest
+/// completed one: a product the latest run rejected, or that left the attribute table,
+/// still has an older run's item, answered with `from_latest_completed_run: false`.
+#[derive(Serialize)]
+struct StoredAnswer<'a> {
+    product_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a Label>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<ProbabilitiesMap<'a>>,
+    model_version: &'a str,
+    run_id: &'a str,
+    scored_at: &'a str,
+    latest_completed_run: Option<&'a str>,
+    from_latest_completed_run: bool,
+}
+
 #[derive(Serialize)]
 struct Predictions<'a> {
     predictions: Vec<Answer<'a>>,
@@ -168,8 +190,24 @@ struct PredictRequest {
 }
 
 impl<S: AttributeStore> App<S> {
+    /// Without a results store: `GET /predictions/{product_id}` answers 500.
     pub fn new(model: Model, store: S) -> Self {
-        App { model, store }
+        App {
+            model,
+            store,
+            results: NoResults,
+        }
+    }
+}
+
+impl<S: AttributeStore, R: Results> App<S, R> {
+    /// The same app, reading stored results from `results`.
+    pub fn with_results<T: Results>(self, results: T) -> App<S, T> {
+        App {
+            model: self.model,
+            store: self.store,
+            results,
+        }
     }
 
     pub fn model(&self) -> &Model {
@@ -193,12 +231,13 @@ impl<S: AttributeStore> App<S> {
         let answer = match &route {
             Ok(Route::ScoreProduct(id)) => self.score_product(id).await,
             Ok(Route::ScoreInstances) => self.score_instances(request.body()),
+            Ok(Route::StoredPrediction(id)) => self.stored_prediction(id).await,
             Ok(Route::Health) => Ok(self.health()),
             Err(no_route) => Err(ApiError::unroutable(*no_route, request.method(), path)),
         };
         let response = answer.unwrap_or_else(|e| e.into_response(request_id));
         let product_id = match &route {
-            Ok(Route::ScoreProduct(id)) => id,
+            Ok(Route::ScoreProduct(id) | Route::StoredPrediction(id)) => id,
             _ => "",
         };
         tracing::info!(
@@ -217,20 +256,7 @@ impl<S: AttributeStore> App<S> {
             .store
             .attributes(product_id)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "reading the product's attributes failed");
-                match e.kind {
-                    ErrorKind::Unavailable => ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the attribute table is unavailable right now; try again shortly",
-                    ),
-                    ErrorKind::Refused | ErrorKind::NotFound => ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "the attribute table refused the read; the function's configuration \
-                         or permissions need attention",
-                    ),
-                }
-            })?
+            .map_err(|e| store_failure(e, "the attribute table"))?
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -257,6 +283,48 @@ impl<S: AttributeStore> App<S> {
                 label,
                 probabilities,
                 model_version: self.model.version(),
+            },
+        ))
+    }
+
+    async fn stored_prediction(&self, product_id: &str) -> Result<Response<Body>, ApiError> {
+        let StoredResult {
+            prediction,
+            latest_completed_run,
+        } = self
+            .results
+            .lookup(product_id)
+            .await
+            .map_err(|e| store_failure(e, "the predictions table or the run log"))?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("no nightly run has scored product {product_id:?}"),
+                )
+            })?;
+        let from_latest_completed_run =
+            latest_completed_run.as_deref() == Some(&*prediction.run_id);
+        let (score, label, probabilities) = match Answer::of(&prediction.answer, || {
+            format!("the stored result of product {product_id:?}")
+        })? {
+            Answer::Score(s) => (Some(s), None, None),
+            Answer::Class {
+                label,
+                probabilities,
+            } => (None, Some(label), Some(probabilities)),
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            &StoredAnswer {
+                product_id,
+                score,
+                label,
+                probabilities,
+                model_version: &prediction.model_version,
+                run_id: &prediction.run_id,
+                scored_at: &prediction.scored_at,
+                latest_completed_run: latest_completed_run.as_deref(),
+                from_latest_completed_run,
             },
         ))
     }
@@ -361,6 +429,25 @@ impl<S: AttributeStore> App<S> {
                     .collect(),
             },
         )
+    }
+}
+
+/// A store's failure, after the SDK's retries, in words a caller can act on; the detail
+/// goes to the log.
+fn store_failure(e: store::StoreError, what: &str) -> ApiError {
+    tracing::error!(error = %e, "reading {what} failed");
+    match e.kind {
+        ErrorKind::Unavailable => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{what} is unavailable right now; try again shortly"),
+        ),
+        ErrorKind::Refused | ErrorKind::NotFound => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "{what} refused the read; the function's configuration or permissions need \
+                 attention"
+            ),
+        ),
     }
 }
 

@@ -13,6 +13,8 @@ pub enum Route<'a> {
     ScoreProduct(Cow<'a, str>),
     /// `POST /predict`
     ScoreInstances,
+    /// `GET /predictions/{product_id}`: the nightly run's stored result.
+    StoredPrediction(Cow<'a, str>),
     /// `GET /health`
     Health,
 }
@@ -23,6 +25,7 @@ impl Route<'_> {
         match self {
             Route::ScoreProduct(_) => "GET /predict/{product_id}",
             Route::ScoreInstances => "POST /predict",
+            Route::StoredPrediction(_) => "GET /predictions/{product_id}",
             Route::Health => "GET /health",
         }
     }
@@ -73,12 +76,12 @@ impl std::fmt::Display for BadProductId {
             BadProductId::Slash => write!(
                 f,
                 "the product id contains '/' (raw or as %2F); ids with '/' cannot be \
-                 addressed by GET /predict/{{product_id}}: score such a product with POST /predict"
+                 addressed by a path: score such a product with POST /predict"
             ),
             BadProductId::DotSegment => write!(
                 f,
                 "the product id is '.' or '..', which HTTP clients and proxies resolve away; \
-                 such a product cannot be addressed by GET /predict/{{product_id}}"
+                 such a product cannot be addressed by a path"
             ),
         }
     }
@@ -111,8 +114,15 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, NoRoute> {
             "GET",
             Route::ScoreProduct(product_id(id).map_err(NoRoute::BadProductId)?),
         ),
+        ["predictions", ""] => return Err(NoRoute::BadProductId(BadProductId::Empty)),
+        ["predictions", id] | ["predictions", id, ""] => (
+            "GET",
+            Route::StoredPrediction(product_id(id).map_err(NoRoute::BadProductId)?),
+        ),
         // A raw '/' in the id: more segments than the route has.
-        ["predict", _, _, ..] if get => return Err(NoRoute::BadProductId(BadProductId::Slash)),
+        ["predict" | "predictions", _, _, ..] if get => {
+            return Err(NoRoute::BadProductId(BadProductId::Slash))
+        }
         ["health"] | ["health", ""] => ("GET", Route::Health),
         _ => return Err(NoRoute::NotFound),
     };
@@ -160,6 +170,15 @@ mod tests {
         assert_eq!(route(&Method::POST, "/predict/"), Ok(Route::ScoreInstances));
         assert_eq!(route(&Method::GET, "/predict/a..b"), product("a..b"));
         assert_eq!(route(&Method::GET, "/health/"), Ok(Route::Health));
+        assert_eq!(
+            route(&Method::GET, "/predictions/wine%200001"),
+            Ok(Route::StoredPrediction("wine 0001".to_owned().into()))
+        );
+        assert_eq!(
+            route(&Method::POST, "/predictions/x"),
+            Err(NoRoute::MethodNotAllowed("GET"))
+        );
+        assert_eq!(route(&Method::GET, "/predictions"), Err(NoRoute::NotFound));
         assert_eq!(route(&Method::GET, "/healthz"), Err(NoRoute::NotFound));
     }
 
@@ -178,6 +197,9 @@ mod tests {
         assert_eq!(bad("/predict/.."), BadProductId::DotSegment);
         assert_eq!(bad("/predict/%2E%2E"), BadProductId::DotSegment);
         assert_eq!(bad("/predict/."), BadProductId::DotSegment);
+        assert_eq!(bad("/predictions/"), BadProductId::Empty);
+        assert_eq!(bad("/predictions/a%2Fb"), BadProductId::Slash);
+        assert_eq!(bad("/predictions/a/b"), BadProductId::Slash);
         let longest = "é".repeat(MAX_PRODUCT_ID_BYTES / 2);
         assert!(route(&Method::GET, &format!("/predict/{longest}")).is_ok());
         assert_eq!(

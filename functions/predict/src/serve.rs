@@ -18,9 +18,12 @@ use serde_json::value::RawValue;
 use store::attributes::AttributeStore;
 
 use crate::app::{ApiError, App};
+use crate::results::Results;
 
 /// Serves `app` until the runtime stops the sandbox.
-pub async fn serve<S: AttributeStore + Sync>(app: &App<S>) -> Result<(), lambda_runtime::Error> {
+pub async fn serve<S: AttributeStore, R: Results>(
+    app: &App<S, R>,
+) -> Result<(), lambda_runtime::Error> {
     log_panics();
     let handler = service_fn(move |request: Request| async move {
         Ok::<_, Infallible>(app.handle(request).await)

@@ -33,11 +33,14 @@ async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
     resources::put_items(&c.dynamodb, &table, &wines[..5], |_| {})
         .await
         .unwrap();
+    let predictions = unique("predictions");
+    support::store_nightly_result(&c.s3, &c.dynamodb, &bucket, &predictions).await;
     let mut env = testkit::moto::aws_env(&moto_endpoint());
     env.extend([
         ("MODEL_BUCKET", bucket),
         ("MODEL_KEY", "model.onnx".into()),
         ("ATTRIBUTES_TABLE", table),
+        ("PREDICTIONS_TABLE", predictions),
         ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true".into()),
     ]);
     env

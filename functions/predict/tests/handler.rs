@@ -22,7 +22,10 @@ fn post(body: impl Into<Body>) -> Request {
     http(Method::POST, "/predict", body)
 }
 
-async fn call(app: &App<InMemoryAttributes>, request: Request) -> (StatusCode, Value) {
+async fn call<R: predict::results::Results>(
+    app: &App<InMemoryAttributes, R>,
+    request: Request,
+) -> (StatusCode, Value) {
     let response = app.handle(request).await;
     (response.status(), json_body(&response))
 }
@@ -378,4 +381,80 @@ async fn finite_values_the_model_overflows_on_are_422_naming_the_instance() {
     // The first row alone is fine.
     let (status, body) = call(&app, post(json!({ "instances": [row(1.0)] }).to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn predictions_answers_the_stored_result_and_whether_its_run_is_the_latest_completed() {
+    let app = demo_app();
+    let get = |id: &str| http(Method::GET, &format!("/predictions/{id}"), Body::Empty);
+    let (status, body) = call(&app, get("wine-0001")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "product_id": "wine-0001",
+            "score": 5.25,
+            "model_version": "nightly-model",
+            "run_id": support::NIGHTLY_RUN,
+            "scored_at": "2026-11-24T02:00:07.000Z",
+            "latest_completed_run": support::NIGHTLY_RUN,
+            "from_latest_completed_run": true,
+        })
+    );
+    let (status, body) = call(&app, get("wine-0002")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("wine-0002"),
+        "{body}"
+    );
+    let (status, _) = call(&app, get("a%2Fb")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_result_from_an_older_run_is_answered_as_not_from_the_latest_completed_run() {
+    use predict::results::NightlyResults;
+    use testkit::memory::{InMemoryPredictions, InMemoryRunLog};
+    let predictions = InMemoryPredictions::default();
+    let runs = InMemoryRunLog::default();
+    let mut stale = support::nightly_result();
+    stale.run_id = "nightly-2026-11-23T02:00:00Z".into();
+    predictions
+        .items
+        .lock()
+        .unwrap()
+        .insert("wine-0001".into(), stale);
+    runs.0
+        .lock()
+        .unwrap()
+        .push((support::NIGHTLY_RUN.into(), "{}".into()));
+    let app =
+        App::new(demo_model(), demo_store()).with_results(NightlyResults::new(predictions, runs));
+    let (status, body) = call(
+        &app,
+        http(Method::GET, "/predictions/wine-0001", Body::Empty),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["run_id"], "nightly-2026-11-23T02:00:00Z");
+    assert_eq!(body["latest_completed_run"], support::NIGHTLY_RUN);
+    assert_eq!(body["from_latest_completed_run"], false);
+}
+
+#[tokio::test]
+async fn predictions_without_a_results_store_is_a_500_that_says_so() {
+    let app = App::new(demo_model(), demo_store());
+    let (status, body) = call(
+        &app,
+        http(Method::GET, "/predictions/wine-0001", Body::Empty),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the predictions table or the run log refused the read"),
+        "{body}"
+    );
 }

@@ -37,6 +37,11 @@ pub struct ModelLocation {
 pub struct PredictConfig {
     pub model: ModelLocation,
     pub attributes_table: String,
+    /// Where the nightly results are read back from (`GET /predictions/{product_id}`).
+    pub predictions_table: String,
+    /// The batch's run summaries, in the model bucket (`RUNS_PREFIX`, default
+    /// `batch-runs/`): `<prefix>latest.json` names the latest completed run.
+    pub runs_prefix: String,
 }
 
 impl PredictConfig {
@@ -49,6 +54,8 @@ impl PredictConfig {
         Ok(PredictConfig {
             model: env.model()?,
             attributes_table: env.required("ATTRIBUTES_TABLE")?,
+            predictions_table: env.required("PREDICTIONS_TABLE")?,
+            runs_prefix: env.runs_prefix()?,
         })
     }
 }
@@ -89,7 +96,7 @@ impl BatchConfig {
             attributes_table: env.required("ATTRIBUTES_TABLE")?,
             predictions_table: env.required("PREDICTIONS_TABLE")?,
             scan_segments,
-            runs_prefix: env.parsed_or("RUNS_PREFIX", "batch-runs/".to_owned())?,
+            runs_prefix: env.runs_prefix()?,
             deadline_margin_seconds: env.parsed_or("DEADLINE_MARGIN_SECONDS", 60u64)?,
         })
     }
@@ -126,6 +133,10 @@ impl Env<'_> {
         }
     }
 
+    pub(crate) fn runs_prefix(&self) -> Result<String, ConfigError> {
+        self.parsed_or("RUNS_PREFIX", "batch-runs/".to_owned())
+    }
+
     pub(crate) fn model(&self) -> Result<ModelLocation, ConfigError> {
         Ok(ModelLocation {
             bucket: self.required("MODEL_BUCKET")?,
@@ -153,8 +164,16 @@ mod tests {
             ("MODEL_BUCKET", "models"),
             ("MODEL_KEY", "wine/v1.onnx"),
             ("ATTRIBUTES_TABLE", "attributes"),
+            ("PREDICTIONS_TABLE", "predictions"),
         ]))
         .unwrap();
+        assert_eq!(
+            (
+                config.predictions_table.as_str(),
+                config.runs_prefix.as_str()
+            ),
+            ("predictions", "batch-runs/")
+        );
         assert_eq!(
             config.model,
             ModelLocation {

@@ -3,7 +3,7 @@
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use store::model_source::{ModelObject, ModelSource};
-use store::run_log::RunLog;
+use store::run_log::{LatestRun, RunLog};
 use store::StoreError;
 
 use crate::config::ModelLocation;
@@ -101,5 +101,41 @@ impl RunLog for S3RunLog {
                 .map_err(|e| store_error(&format!("PutObject s3://{}/{key}", self.bucket), e))?;
         }
         Ok(())
+    }
+}
+
+impl LatestRun for S3RunLog {
+    async fn latest_completed(&self) -> Result<Option<String>, StoreError> {
+        let key = self.latest_key();
+        let what = || format!("GetObject s3://{}/{key}", self.bucket);
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(e) if e.code() == Some("NoSuchKey") => return Ok(None),
+            Err(e) => return Err(store_error(&what(), e)),
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::unavailable(format!("{} body: {e}", what())))?
+            .into_bytes();
+        #[derive(serde::Deserialize)]
+        struct Summary {
+            run_id: String,
+        }
+        let summary: Summary = serde_json::from_slice(&bytes).map_err(|e| {
+            StoreError::refused(format!(
+                "{} is not a run summary with a run_id: {e}",
+                what()
+            ))
+        })?;
+        Ok(Some(summary.run_id))
     }
 }

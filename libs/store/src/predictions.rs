@@ -29,3 +29,12 @@ pub trait PredictionSink: Send + Sync {
         batch: &[Prediction],
     ) -> impl Future<Output = Result<Vec<Prediction>, StoreError>> + Send;
 }
+
+/// The latest stored result of each product, read back by the application.
+pub trait PredictionLookup: Send + Sync {
+    /// The product's stored result, or `None` if no run has scored it.
+    fn stored(
+        &self,
+        product_id: &str,
+    ) -> impl Future<Output = Result<Option<Prediction>, StoreError>> + Send;
+}

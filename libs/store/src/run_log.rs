@@ -12,3 +12,9 @@ pub trait RunLog: Send + Sync {
         summary_json: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// Which run last completed: what makes a stored result current or stale.
+pub trait LatestRun: Send + Sync {
+    /// The id of the latest completed run, or `None` if none has completed.
+    fn latest_completed(&self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}

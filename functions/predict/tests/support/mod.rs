@@ -5,10 +5,12 @@
 use std::path::PathBuf;
 
 use lambda_http::{Body, Request, Response};
+use predict::results::NightlyResults;
 use predict::App;
 use scoring::Model;
 use scoring::Row;
-use testkit::memory::InMemoryAttributes;
+use store::predictions::Prediction;
+use testkit::memory::{InMemoryAttributes, InMemoryPredictions, InMemoryRunLog};
 
 /// Every file of `events/` and its expected status, whatever the backing store.
 pub const EXPECTED_STATUS: &[(&str, u16)] = &[
@@ -21,6 +23,8 @@ pub const EXPECTED_STATUS: &[(&str, u16)] = &[
     ("health.json", 200),
     ("unknown-path.json", 404),
     ("rest-api-v1-predict-get.json", 200),
+    ("predictions-get.json", 200),
+    ("predictions-get-unknown.json", 404),
 ];
 
 /// The repository root (this module is also compiled into the top-level e2e tests, so it
@@ -56,8 +60,68 @@ pub fn demo_store() -> InMemoryAttributes {
     }
 }
 
-pub fn demo_app() -> App<InMemoryAttributes> {
-    App::new(demo_model(), demo_store())
+/// The app the handler tests use: the demo model, the wines, and one nightly result.
+pub type DemoApp = App<InMemoryAttributes, NightlyResults<InMemoryPredictions, InMemoryRunLog>>;
+
+pub fn demo_app() -> DemoApp {
+    let predictions = InMemoryPredictions::default();
+    let result = nightly_result();
+    predictions
+        .items
+        .lock()
+        .unwrap()
+        .insert(result.product_id.clone(), result);
+    let runs = InMemoryRunLog::default();
+    runs.0.lock().unwrap().push((
+        NIGHTLY_RUN.into(),
+        format!(r#"{{"run_id":"{NIGHTLY_RUN}"}}"#),
+    ));
+    App::new(demo_model(), demo_store()).with_results(NightlyResults::new(predictions, runs))
+}
+
+/// The completed run of the sample nightly result.
+pub const NIGHTLY_RUN: &str = "nightly-2026-11-24T02:00:00Z";
+
+/// The nightly result of `wine-0001` (what `events/predictions-get.json` asks for), from
+/// the latest completed run.
+pub fn nightly_result() -> Prediction {
+    Prediction {
+        product_id: "wine-0001".into(),
+        answer: scoring::Prediction::Score(5.25),
+        model_version: "nightly-model".into(),
+        run_id: NIGHTLY_RUN.into(),
+        scored_at: "2026-11-24T02:00:07.000Z".into(),
+    }
+}
+
+/// The same nightly result on moto: a predictions table holding it, and the run log's
+/// `batch-runs/latest.json` naming its run in `bucket`.
+pub async fn store_nightly_result(
+    s3: &aws_adapter::aws_sdk_s3::Client,
+    dynamodb: &aws_adapter::aws_sdk_dynamodb::Client,
+    bucket: &str,
+    table: &str,
+) {
+    testkit::resources::create_table(dynamodb, table)
+        .await
+        .unwrap();
+    dynamodb
+        .put_item()
+        .table_name(table)
+        .set_item(Some(aws_adapter::dynamodb::prediction_item(
+            &nightly_result(),
+        )))
+        .send()
+        .await
+        .unwrap();
+    testkit::resources::put_object(
+        s3,
+        bucket,
+        "batch-runs/latest.json",
+        format!(r#"{{"run_id":"{NIGHTLY_RUN}","status":"complete"}}"#).into_bytes(),
+    )
+    .await
+    .unwrap();
 }
 
 /// The API Gateway event files of `events/` (the `batch-*` ones are the batch function's),

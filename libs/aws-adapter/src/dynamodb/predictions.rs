@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use scoring::{ClassPrediction, Label, Prediction as Answer};
-use store::predictions::{Prediction, PredictionSink, MAX_BATCH};
+use store::predictions::{Prediction, PredictionLookup, PredictionSink, MAX_BATCH};
 use store::{StoreError, PRODUCT_ID};
 
 use super::Item;
@@ -161,5 +161,27 @@ impl PredictionSink for DynamoDbPredictions {
             .filter(|p| unprocessed.contains(&p.product_id))
             .cloned()
             .collect())
+    }
+}
+
+impl PredictionLookup for DynamoDbPredictions {
+    async fn stored(&self, product_id: &str) -> Result<Option<Prediction>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PRODUCT_ID, AttributeValue::S(product_id.to_owned()))
+            .send()
+            .await
+            .map_err(|e| store_error(&format!("GetItem on table {}", self.table), e))?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => prediction_from_item(&item).map(Some).ok_or_else(|| {
+                StoreError::refused(format!(
+                    "the item of product {product_id:?} in table {} is not a stored prediction",
+                    self.table
+                ))
+            }),
+        }
     }
 }
