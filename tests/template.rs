@@ -411,6 +411,7 @@ fn the_live_alias_moves_by_a_canary_that_alarms_roll_back() {
             [
                 "get /predict/{product_id}",
                 "post /predict",
+                "get /predictions/{product_id}",
                 "get /health",
                 "x-amazon-apigateway-any-method $default",
             ]
@@ -565,9 +566,10 @@ fn predict_routes(t: &Value, params: &BTreeMap<String, String>) -> BTreeMap<Stri
 }
 
 /// The routes of the predict function's HttpApi events.
-const PREDICT_ROUTES: [&str; 4] = [
+const PREDICT_ROUTES: [&str; 5] = [
     "get /predict/{product_id}",
     "post /predict",
+    "get /predictions/{product_id}",
     "get /health",
     "x-amazon-apigateway-any-method $default",
 ];
@@ -832,8 +834,14 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
         &[
             ("logs:CreateLogStream", &["PredictLogGroup"]),
             ("logs:PutLogEvents", &["PredictLogGroup"]),
-            ("s3:GetObject", &["${ModelBucket.Arn}/${ModelKey}"]),
-            ("dynamodb:GetItem", &["AttributesTable"]),
+            (
+                "s3:GetObject",
+                &[
+                    "${ModelBucket.Arn}/${ModelKey}",
+                    "${ModelBucket.Arn}/${RunsPrefix}latest.json",
+                ],
+            ),
+            ("dynamodb:GetItem", &["AttributesTable", "PredictionsTable"]),
         ],
     );
     assert_allows_exactly(
@@ -1104,6 +1112,7 @@ async fn deploy_to_moto(parameters: &[(&str, &str)]) -> Deployed {
         "PredictFunctionGetPredictionPermission",
         "PredictFunctionPostPredictionPermission",
         "PredictFunctionHealthPermission",
+        "PredictFunctionGetStoredPredictionPermission",
         "PredictFunctionOtherPermission",
     ]
     .map(String::from)
@@ -1299,15 +1308,15 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         ("MODEL_BUCKET".to_owned(), bucket.clone()),
         ("MODEL_KEY".to_owned(), model_key.to_owned()),
         ("ATTRIBUTES_TABLE".to_owned(), attributes.clone()),
+        ("PREDICTIONS_TABLE".to_owned(), predictions.clone()),
+        ("RUNS_PREFIX".to_owned(), "batch-runs/".to_owned()),
     ]);
     let mut with_stage_switch = expected_predict.clone();
     with_stage_switch.insert(STAGE_SWITCH.to_owned(), "true".to_owned());
     assert_eq!(predict_env, with_stage_switch);
     let mut expected_batch = expected_predict.clone();
     expected_batch.extend([
-        ("PREDICTIONS_TABLE".to_owned(), predictions.clone()),
         ("SCAN_SEGMENTS".to_owned(), "8".to_owned()),
-        ("RUNS_PREFIX".to_owned(), "batch-runs/".to_owned()),
         ("DEADLINE_MARGIN_SECONDS".to_owned(), "60".to_owned()),
     ]);
     assert_eq!(batch_env, expected_batch);
