@@ -16,7 +16,7 @@ use store::StoreError;
 pub const LATEST_RUN_TTL: Duration = Duration::from_secs(60);
 
 /// At most one early read per this long, however many newer results come by.
-const EARLY_READ_EVERY: Duration = Duration::from_secs(1);
+pub const EARLY_READ_EVERY: Duration = Duration::from_secs(1);
 
 /// A product's stored result and the latest completed run (if any run has completed).
 #[derive(Debug, Clone, PartialEq)]
