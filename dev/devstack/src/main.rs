@@ -11,7 +11,6 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use testkit::moto::{free_port, repository_root, Moto};
-use testkit::resources;
 use testkit::runtime_api::{Options, RuntimeApi};
 use testkit::stack::{self, Clients};
 use tokio::process::Command;
@@ -107,7 +106,7 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
     );
     println!("products: wine-0001 .. wine-1599 (row n of model/data/winequality-red.csv is wine-{{n:04}})");
 
-    nightly_batch(moto, &clients).await?;
+    nightly_batch(moto).await?;
 
     let classifier_version = stack::create_classifier_stack(&clients, |done, total| {
         if done % 500 == 0 || done == total {
@@ -159,6 +158,7 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
     for (port, method, path, body) in [
         (port, "GET", "/predict/wine-0001", None),
         (port, "POST", "/predict", Some(post_body.as_str())),
+        (port, "GET", "/predictions/wine-0001", None),
         (classifier_port, "GET", "/predict/white-0001", None),
         (
             classifier_port,
@@ -179,6 +179,7 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
         "  curl -s -X POST {base}/predict -H 'content-type: application/json' -d '{post_body}'"
     );
     println!("  curl -s {base}/predict/no-such-wine      # 404");
+    println!("  curl -s {base}/predictions/wine-0042     # the nightly run's stored result");
     println!("The classifier (\"good\" or \"bad\", red and white wines, color categorical):");
     println!("  curl -s {classifier_base}/health");
     println!("  curl -s {classifier_base}/predict/red-0042");
@@ -204,8 +205,7 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
 /// The nightly batch, once, as Lambda runs it: the real `batch` binary against a local
 /// Runtime API (which also serves its self-invocations), with the scheduled event from
 /// `events/`, scoring every wine into the predictions table.
-async fn nightly_batch(moto: &Moto, clients: &Clients) -> Result<(), String> {
-    resources::create_table(&clients.dynamodb, stack::PREDICTIONS_TABLE).await?;
+async fn nightly_batch(moto: &Moto) -> Result<(), String> {
     println!("\nbuilding the batch function (cargo build -p batch)");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)

@@ -13,6 +13,8 @@ pub const PREDICTIONS_TABLE: &str = "predictions";
 /// The demo classifier's stack: its model beside the regressor's, its own products.
 pub const CLASSIFIER_KEY: &str = "wine-good/wine_good_classifier.onnx";
 pub const COLORED_TABLE: &str = "colored-wine-attributes";
+/// The classifier's own results table (no nightly run fills it locally).
+pub const COLORED_PREDICTIONS_TABLE: &str = "colored-wine-predictions";
 
 pub struct Clients {
     pub s3: s3::Client,
@@ -44,6 +46,7 @@ pub async fn create_demo_stack(
     let version =
         resources::put_object(&clients.s3, MODEL_BUCKET, MODEL_KEY, demo_model_bytes()?).await?;
     resources::create_table(&clients.dynamodb, ATTRIBUTES_TABLE).await?;
+    resources::create_table(&clients.dynamodb, PREDICTIONS_TABLE).await?;
     load_wines(&clients.dynamodb, ATTRIBUTES_TABLE, &mut progress).await?;
     Ok(version)
 }
@@ -71,6 +74,7 @@ pub async fn create_classifier_stack(
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let version = resources::put_object(&clients.s3, MODEL_BUCKET, CLASSIFIER_KEY, bytes).await?;
     resources::create_table(&clients.dynamodb, COLORED_TABLE).await?;
+    resources::create_table(&clients.dynamodb, COLORED_PREDICTIONS_TABLE).await?;
     let wines = demo_data::colored_wines()?;
     let total = wines.len();
     resources::put_items(&clients.dynamodb, COLORED_TABLE, &wines, |n| {
@@ -87,6 +91,9 @@ pub fn classifier_env() -> Vec<(&'static str, String)> {
         match *name {
             "MODEL_KEY" => *value = CLASSIFIER_KEY.to_owned(),
             "ATTRIBUTES_TABLE" => *value = COLORED_TABLE.to_owned(),
+            "PREDICTIONS_TABLE" => *value = COLORED_PREDICTIONS_TABLE.to_owned(),
+            // Its own run log, which no local run writes.
+            "RUNS_PREFIX" => *value = "classifier-runs/".to_owned(),
             _ => {}
         }
     }
@@ -99,6 +106,8 @@ pub fn predict_env() -> Vec<(&'static str, String)> {
         ("MODEL_BUCKET", MODEL_BUCKET.to_owned()),
         ("MODEL_KEY", MODEL_KEY.to_owned()),
         ("ATTRIBUTES_TABLE", ATTRIBUTES_TABLE.to_owned()),
+        ("PREDICTIONS_TABLE", PREDICTIONS_TABLE.to_owned()),
+        ("RUNS_PREFIX", "batch-runs/".to_owned()),
         // As the template sets it: route on the path without the API stage.
         ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true".to_owned()),
     ]
