@@ -128,19 +128,38 @@ struct ProductAnswer<'a> {
     model_version: &'a str,
 }
 
+impl<'a> ProductAnswer<'a> {
+    /// `subject` names the product in an error.
+    fn of(
+        product_id: &'a str,
+        prediction: &'a Prediction,
+        model_version: &'a str,
+        subject: impl FnOnce() -> String,
+    ) -> Result<Self, ApiError> {
+        let (score, label, probabilities) = match Answer::of(prediction, subject)? {
+            Answer::Score(s) => (Some(s), None, None),
+            Answer::Class {
+                label,
+                probabilities,
+            } => (None, Some(label), Some(probabilities)),
+        };
+        Ok(ProductAnswer {
+            product_id,
+            score,
+            label,
+            probabilities,
+            model_version,
+        })
+    }
+}
+
 /// A nightly result, with the run it comes from and whether that run is the latest
 /// completed one: a product the latest run rejected, or that left the attribute table,
 /// still has an older run's item, answered with `from_latest_completed_run: false`.
 #[derive(Serialize)]
 struct StoredAnswer<'a> {
-    product_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    score: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    label: Option<&'a Label>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    probabilities: Option<ProbabilitiesMap<'a>>,
-    model_version: &'a str,
+    #[serde(flatten)]
+    answer: ProductAnswer<'a>,
     run_id: &'a str,
     scored_at: &'a str,
     latest_completed_run: Option<&'a str>,
@@ -267,24 +286,10 @@ impl<S: AttributeStore, R: Results> App<S, R> {
             .model
             .predict_row(&row)
             .map_err(|e| scoring_error(e, &format!("product {product_id:?}")))?;
-        let (score, label, probabilities) =
-            match Answer::of(&prediction, || format!("product {product_id:?}"))? {
-                Answer::Score(s) => (Some(s), None, None),
-                Answer::Class {
-                    label,
-                    probabilities,
-                } => (None, Some(label), Some(probabilities)),
-            };
-        Ok(json_response(
-            StatusCode::OK,
-            &ProductAnswer {
-                product_id,
-                score,
-                label,
-                probabilities,
-                model_version: self.model.version(),
-            },
-        ))
+        let answer = ProductAnswer::of(product_id, &prediction, self.model.version(), || {
+            format!("product {product_id:?}")
+        })?;
+        Ok(json_response(StatusCode::OK, &answer))
     }
 
     async fn stored_prediction(&self, product_id: &str) -> Result<Response<Body>, ApiError> {
@@ -304,23 +309,16 @@ impl<S: AttributeStore, R: Results> App<S, R> {
             })?;
         let from_latest_completed_run =
             latest_completed_run.as_deref() == Some(&*prediction.run_id);
-        let (score, label, probabilities) = match Answer::of(&prediction.answer, || {
-            format!("the stored result of product {product_id:?}")
-        })? {
-            Answer::Score(s) => (Some(s), None, None),
-            Answer::Class {
-                label,
-                probabilities,
-            } => (None, Some(label), Some(probabilities)),
-        };
+        let answer = ProductAnswer::of(
+            product_id,
+            &prediction.answer,
+            &prediction.model_version,
+            || format!("the stored result of product {product_id:?}"),
+        )?;
         Ok(json_response(
             StatusCode::OK,
             &StoredAnswer {
-                product_id,
-                score,
-                label,
-                probabilities,
-                model_version: &prediction.model_version,
+                answer,
                 run_id: &prediction.run_id,
                 scored_at: &prediction.scored_at,
                 latest_completed_run: latest_completed_run.as_deref(),

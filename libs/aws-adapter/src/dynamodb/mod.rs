@@ -17,6 +17,22 @@ pub use scan::{scanned_row, DynamoDbScan};
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// The item of `product_id` in `table` (one GetItem), if there is one.
+async fn item_of(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    product_id: &str,
+) -> Result<Option<Item>, store::StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key(store::PRODUCT_ID, AttributeValue::S(product_id.to_owned()))
+        .send()
+        .await
+        .map_err(|e| crate::errors::store_error(&format!("GetItem on table {table}"), e))?;
+    Ok(out.item)
+}
+
 /// An attribute as the domain sees it: numbers (`N`, carried as text), strings (`S`) and
 /// `NULL`; any other type is named for the error it will cause if a model reads it.
 pub fn value(attribute: AttributeValue) -> Value {

@@ -166,15 +166,7 @@ impl PredictionSink for DynamoDbPredictions {
 
 impl PredictionLookup for DynamoDbPredictions {
     async fn stored(&self, product_id: &str) -> Result<Option<Prediction>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PRODUCT_ID, AttributeValue::S(product_id.to_owned()))
-            .send()
-            .await
-            .map_err(|e| store_error(&format!("GetItem on table {}", self.table), e))?;
-        match out.item {
+        match super::item_of(&self.client, &self.table, product_id).await? {
             None => Ok(None),
             Some(item) => prediction_from_item(&item).map(Some).ok_or_else(|| {
                 StoreError::refused(format!(
