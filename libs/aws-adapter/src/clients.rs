@@ -162,10 +162,7 @@ impl AwsClients {
     /// `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`, `_DYNAMODB`, `_LAMBDA`), which is how
     /// a local emulator is reached with no code for it.
     pub async fn from_env(policy: CallPolicy) -> AwsClients {
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client())
-            .load()
-            .await;
+        let shared = aws_config::load_defaults(BehaviorVersion::latest()).await;
         AwsClients::new(&shared, policy)
     }
 
@@ -202,13 +199,4 @@ impl AwsClients {
         );
         aws_sdk_lambda::Client::from_conf(config.build())
     }
-}
-
-/// The SDK's own HTTPS client (hyper, rustls, the system's roots) with ring for its
-/// cryptography rather than the default aws-lc: the same client, a smaller bootstrap.
-pub fn https_client() -> aws_sdk_s3::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
 }
