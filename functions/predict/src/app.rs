@@ -293,10 +293,7 @@ impl<S: AttributeStore, R: Results> App<S, R> {
     }
 
     async fn stored_prediction(&self, product_id: &str) -> Result<Response<Body>, ApiError> {
-        let StoredResult {
-            prediction,
-            latest_completed_run,
-        } = self
+        let stored: StoredResult = self
             .results
             .lookup(product_id)
             .await
@@ -307,8 +304,11 @@ impl<S: AttributeStore, R: Results> App<S, R> {
                     format!("no nightly run has scored product {product_id:?}"),
                 )
             })?;
-        let from_latest_completed_run =
-            latest_completed_run.as_deref() == Some(&*prediction.run_id);
+        let from_latest_completed_run = stored.is_current();
+        let StoredResult {
+            prediction,
+            latest_completed_run,
+        } = stored;
         let answer = ProductAnswer::of(
             product_id,
             &prediction.answer,
