@@ -128,6 +128,7 @@ async fn get_and_post_answer_labels_and_probabilities_for_numbers_strings_and_ga
             key: "wine/good.onnx".into(),
         },
         attributes_table: attributes_table(&items).await,
+        model_name: "wine-good".into(),
     };
     let app = predict::init_with(&config, &function_clients(CallPolicy::ONLINE).await)
         .await

@@ -38,6 +38,7 @@ async fn app() -> (FaultProxy, App<DynamoDbAttributes>, AwsClients, String) {
     let config = PredictConfig {
         model: ModelLocation { bucket, key },
         attributes_table: table.clone(),
+        model_name: "wine-quality".into(),
     };
     let proxy = FaultProxy::start(&e2e::endpoint()).await.unwrap();
     let sdk = testkit::moto::sdk_config(&proxy.endpoint()).await;

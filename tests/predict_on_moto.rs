@@ -36,6 +36,7 @@ async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> Predict
     PredictConfig {
         model: ModelLocation { bucket, key },
         attributes_table: table,
+        model_name: "wine-quality".into(),
     }
 }
 

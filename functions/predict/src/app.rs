@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use store::attributes::AttributeStore;
 use store::ErrorKind;
 
+use crate::oip::Served;
 use crate::routes::{route, NoRoute, Route};
 
 /// Largest request body accepted (1 MiB); API Gateway itself allows more.
@@ -18,9 +19,11 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Most instances in one `POST /predict`.
 pub const MAX_INSTANCES: usize = 1000;
 
-/// What a warm call needs: the model, loaded once, and the attribute store.
+/// What a warm call needs: the model, loaded once, its name in the Open Inference
+/// Protocol routes, and the attribute store.
 pub struct App<S> {
     model: Model,
+    model_name: String,
     store: S,
 }
 
@@ -168,12 +171,22 @@ struct PredictRequest {
 }
 
 impl<S: AttributeStore> App<S> {
-    pub fn new(model: Model, store: S) -> Self {
-        App { model, store }
+    /// `model_name` names the model in the `/v2/models/{name}` routes (the configuration's
+    /// `MODEL_NAME`).
+    pub fn new(model: Model, store: S, model_name: impl Into<String>) -> Self {
+        App {
+            model,
+            model_name: model_name.into(),
+            store,
+        }
     }
 
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    pub fn model_name(&self) -> &str {
+        &self.model_name
     }
 
     /// Answers one request; never fails and never panics on input: every problem becomes
@@ -194,6 +207,15 @@ impl<S: AttributeStore> App<S> {
             Ok(Route::ScoreProduct(id)) => self.score_product(id).await,
             Ok(Route::ScoreInstances) => self.score_instances(request.body()),
             Ok(Route::Health) => Ok(self.health()),
+            Ok(Route::Oip(oip)) => crate::oip::answer(
+                &Served {
+                    model: &self.model,
+                    name: &self.model_name,
+                },
+                oip,
+                request.headers(),
+                request.body(),
+            ),
             Err(no_route) => Err(ApiError::unroutable(*no_route, request.method(), path)),
         };
         let response = answer.unwrap_or_else(|e| e.into_response(request_id));
@@ -364,7 +386,7 @@ impl<S: AttributeStore> App<S> {
     }
 }
 
-fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
+pub(crate) fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
     match e {
         ScoreError::Row(e) => {
             // "instance 3: feature `x` is missing" / "product \"p\": feature `x` ..."
@@ -390,7 +412,7 @@ fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
 
 /// A JSON answer. Serializing these plain structs cannot fail; if it ever did, the caller
 /// still gets a JSON error.
-fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
     let (status, body) = match serde_json::to_string(body) {
         Ok(body) => (status, body),
         Err(_) => (

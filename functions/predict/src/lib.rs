@@ -1,8 +1,11 @@
 //! The online prediction function: `GET /predict/{product_id}` scores a product's stored
 //! attributes (the model *in* the service), `POST /predict` scores attributes sent in the
-//! body (the model *as* a service), `GET /health` tells which model is loaded.
+//! body (the model *as* a service), `GET /health` tells which model is loaded. The Open
+//! Inference Protocol's REST routes (`/v2/...`, [`oip`]) serve the same model to
+//! KServe/Triton clients.
 
 mod app;
+pub mod oip;
 pub mod routes;
 mod serve;
 
@@ -33,11 +36,13 @@ pub async fn init_with(
     let model = load_model(&source).await?;
     tracing::info!(
         model_version = model.version(),
+        model_name = config.model_name,
         features = model.features().len(),
         "model loaded"
     );
     Ok(App::new(
         model,
         DynamoDbAttributes::new(clients.dynamodb.clone(), &config.attributes_table),
+        &config.model_name,
     ))
 }
