@@ -905,7 +905,7 @@ async fn a_category_the_model_refuses_is_422_naming_the_row() {
         "{error}"
     );
     // And the known row alone is answered as POST /predict answers it.
-    let posted = post_predict(&app, &[known.clone()]).await;
+    let posted = post_predict(&app, std::slice::from_ref(&known)).await;
     let (status, body) = infer(&app, &json!({"inputs": tensors(&app, &[known])})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(output(&body, "predict")["data"], posted["predictions"]);

@@ -75,6 +75,8 @@ impl PredictConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
+        let model = env.model()?;
+        let attributes_table = env.required("ATTRIBUTES_TABLE")?;
         let model_name = env.required("MODEL_NAME")?;
         if let Some(problem) = model_name_problem(&model_name) {
             return Err(ConfigError::Invalid {
@@ -84,8 +86,8 @@ impl PredictConfig {
             });
         }
         Ok(PredictConfig {
-            model: env.model()?,
-            attributes_table: env.required("ATTRIBUTES_TABLE")?,
+            model,
+            attributes_table,
             model_name,
         })
     }
