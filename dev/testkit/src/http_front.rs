@@ -230,3 +230,64 @@ fn gateway_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, uri: &str) -> hyper::http::request::Parts {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("x-a", "1")
+            .header("x-a", "2")
+            .header("user-agent", "t")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    #[test]
+    fn requests_become_payload_2_events() {
+        let e = event(&parts("POST", "/v2/models/m/infer?x=1"), b"{}", 7);
+        assert_eq!(e["version"], "2.0");
+        assert_eq!(e["rawPath"], "/v2/models/m/infer");
+        assert_eq!(e["rawQueryString"], "x=1");
+        assert_eq!(e["headers"]["x-a"], "1,2");
+        assert_eq!(e["requestContext"]["http"]["method"], "POST");
+        assert_eq!(e["requestContext"]["http"]["userAgent"], "t");
+        assert_eq!(e["requestContext"]["requestId"], "local-7");
+        assert_eq!(
+            (&e["body"], &e["isBase64Encoded"]),
+            (&json!("{}"), &json!(false))
+        );
+        // Bytes that are not UTF-8 travel as base64.
+        let e = event(&parts("POST", "/x"), &[0xff, 0x00], 8);
+        assert_eq!(
+            (&e["body"], &e["isBase64Encoded"]),
+            (&json!("/wA="), &json!(true))
+        );
+        // No body, no body field.
+        assert!(event(&parts("GET", "/"), b"", 9).get("body").is_none());
+    }
+
+    #[tokio::test]
+    async fn answers_become_http_responses() {
+        let answer = json!({"statusCode": 405, "headers": {"allow": "GET", "content-type": "application/json"},
+                            "body": "{\"error\":\"x\"}", "isBase64Encoded": false});
+        let r = response(&answer);
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()["allow"], "GET");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"{\"error\":\"x\"}");
+        let binary = json!({"statusCode": 200, "body": "/wA=", "isBase64Encoded": true});
+        let body = response(&binary)
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&body[..], &[0xff, 0x00]);
+    }
+}
