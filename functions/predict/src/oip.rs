@@ -172,8 +172,9 @@ struct RequestInput<'a> {
     datatype: Cow<'a, str>,
     #[serde(default)]
     parameters: Option<Map<String, Value>>,
-    #[serde(default)]
-    data: Option<Value>,
+    /// Flat in row-major order, however nested the request's `data` was.
+    #[serde(default, borrow)]
+    data: Option<TensorData<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -377,17 +378,205 @@ fn datatype(input: &str, name: &str) -> Result<Datatype, ApiError> {
     })
 }
 
-/// One input's values, in row-major order.
-enum Values<'a> {
-    Numbers(Vec<f64>),
-    Texts(Vec<&'a str>),
+/// A tensor's items as the JSON has them, read straight into one flat list (no
+/// intermediate `serde_json::Value` tree: the protocol's verbosity costs enough).
+#[derive(Debug, Default)]
+struct TensorData<'a> {
+    items: Vec<Item<'a>>,
+    /// `data` was not an array.
+    not_array: bool,
 }
 
-impl Values<'_> {
-    fn get(&self, i: usize) -> FeatureValue<'_> {
+#[derive(Debug)]
+enum Item<'a> {
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    Text(Cow<'a, str>),
+    /// Anything else, by kind: "null", "a boolean", "an object".
+    Other(&'static str),
+}
+
+impl Item<'_> {
+    fn kind(&self) -> &'static str {
         match self {
-            Values::Numbers(v) => FeatureValue::Number(v[i]),
-            Values::Texts(v) => FeatureValue::Text(v[i]),
+            Item::Int(_) | Item::Uint(_) | Item::Float(_) => "a number",
+            Item::Text(_) => "a string",
+            Item::Other(kind) => kind,
+        }
+    }
+
+    /// The number, as JSON wrote it (for messages).
+    fn show(&self) -> String {
+        match self {
+            Item::Int(v) => v.to_string(),
+            Item::Uint(v) => v.to_string(),
+            Item::Float(v) => {
+                serde_json::Number::from_f64(*v).map_or(v.to_string(), |n| n.to_string())
+            }
+            other => other.kind().to_owned(),
+        }
+    }
+}
+
+/// Appends every item of a (possibly nested) array to the list.
+struct Append<'v, 'a>(&'v mut Vec<Item<'a>>);
+
+impl<'de: 'a, 'a> serde::de::DeserializeSeed<'de> for Append<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(ItemVisitor(self.0))
+    }
+}
+
+struct ItemVisitor<'v, 'a>(&'v mut Vec<Item<'a>>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for ItemVisitor<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a tensor item")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Append(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.0.push(Item::Int(v));
+        Ok(())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.0.push(match i64::try_from(v) {
+            Ok(v) => Item::Int(v),
+            Err(_) => Item::Uint(v),
+        });
+        Ok(())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.0.push(Item::Float(v));
+        Ok(())
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        self.0.push(Item::Text(Cow::Borrowed(v)));
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.push(Item::Text(Cow::Owned(v.to_owned())));
+        Ok(())
+    }
+    fn visit_string<E>(self, v: String) -> Result<(), E> {
+        self.0.push(Item::Text(Cow::Owned(v)));
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        self.0.push(Item::Other("a boolean"));
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.push(Item::Other("null"));
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.0.push(Item::Other("null"));
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        self.0.push(Item::Other("an object"));
+        Ok(())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TensorData<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DataVisitor(std::marker::PhantomData))
+    }
+}
+
+/// `data` itself: an array (its items appended, flat), or anything else (refused later,
+/// naming the input).
+struct DataVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl DataVisitor<'_> {
+    fn not_array<'a, E>() -> Result<TensorData<'a>, E> {
+        Ok(TensorData {
+            items: Vec::new(),
+            not_array: true,
+        })
+    }
+}
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for DataVisitor<'a> {
+    type Value = TensorData<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of tensor items")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+        while seq.next_element_seed(Append(&mut items))?.is_some() {}
+        Ok(TensorData {
+            items,
+            not_array: false,
+        })
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Self::not_array()
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Self::not_array()
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Self::not_array()
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Self::not_array()
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Self::not_array()
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Self::not_array()
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Self::not_array()
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Self::not_array()
+    }
+}
+
+/// One input: its checked items and how to read them.
+struct Column<'a> {
+    items: &'a [Item<'a>],
+    datatype: Datatype,
+}
+
+impl Column<'_> {
+    /// Item `i` as a feature value: what a JSON number or string would be in
+    /// `POST /predict`, an FP32 item first rounded to `f32`. Items were checked.
+    fn get(&self, i: usize) -> FeatureValue<'_> {
+        let number = |v: f64| {
+            FeatureValue::Number(if self.datatype == Datatype::Fp32 {
+                f64::from(v as f32)
+            } else {
+                v
+            })
+        };
+        match &self.items[i] {
+            Item::Int(v) => number(*v as f64),
+            Item::Uint(v) => number(*v as f64),
+            Item::Float(v) => number(*v),
+            Item::Text(s) => FeatureValue::Text(s),
+            Item::Other(kind) => FeatureValue::Other(kind),
         }
     }
 }
@@ -396,7 +585,7 @@ impl Values<'_> {
 /// matrix (`rows` x features, row-major).
 struct Tensors<'a> {
     names: &'a [String],
-    columns: Vec<Values<'a>>,
+    columns: Vec<Column<'a>>,
     matrix: bool,
 }
 
@@ -418,44 +607,15 @@ impl FeatureRow for TensorRow<'_> {
     }
 }
 
-/// A tensor's items, flat in row-major order, whether `data` is flat or nested.
-fn flatten<'v>(input: &str, data: &'v Value, out: &mut Vec<&'v Value>) -> Result<(), ApiError> {
-    match data {
-        Value::Array(items) => {
-            for item in items {
-                match item {
-                    Value::Array(_) => flatten(input, item, out)?,
-                    other => out.push(other),
-                }
-            }
-            Ok(())
-        }
-        _ => Err(bad_request(format!(
-            "input `{input}`: data must be an array (flat or nested, row-major)"
-        ))),
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// `input`'s items as `datatype` says they are, each checked against it.
-fn read_values<'a>(
+/// Checks `input`'s items against its datatype.
+fn check_items(
     input: &str,
     datatype_name: &str,
     datatype: Datatype,
-    items: &[&'a Value],
-) -> Result<Values<'a>, ApiError> {
-    let bad_item = |i: usize, item: &Value, what: &str| {
-        let extra = if item.is_null() {
+    items: &[Item<'_>],
+) -> Result<(), ApiError> {
+    let bad_item = |i: usize, item: &Item, what: &str| {
+        let extra = if item.kind() == "null" {
             "; the Open Inference Protocol has no missing values (null is not a tensor item): \
              send a value, or score the row with POST /predict, which takes null"
         } else {
@@ -463,56 +623,35 @@ fn read_values<'a>(
         };
         bad_request(format!(
             "input `{input}`: item {i} is {}, not {what} ({datatype_name}){extra}",
-            kind_of(item)
+            item.kind()
         ))
     };
-    if datatype == Datatype::Bytes {
-        return items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| item.as_str().ok_or_else(|| bad_item(i, item, "a string")))
-            .collect::<Result<_, _>>()
-            .map(Values::Texts);
-    }
-    let mut numbers = Vec::with_capacity(items.len());
+    let out_of_range = |i: usize, item: &Item| {
+        bad_request(format!(
+            "input `{input}`: item {i} ({}) is not an integer in {datatype_name}'s range",
+            item.show()
+        ))
+    };
     for (i, item) in items.iter().enumerate() {
-        let Value::Number(n) = item else {
-            return Err(bad_item(i, item, "a number"));
-        };
-        let value = match datatype {
-            Datatype::Fp32 => {
-                let x = n.as_f64().unwrap_or(f64::INFINITY) as f32;
-                if !x.is_finite() {
-                    return Err(bad_request(format!(
-                        "input `{input}`: item {i} ({n}) is outside FP32's range"
-                    )));
-                }
-                f64::from(x)
+        match (datatype, item) {
+            (Datatype::Bytes, Item::Text(_)) => {}
+            (Datatype::Bytes, other) => return Err(bad_item(i, other, "a string")),
+            (_, Item::Text(_) | Item::Other(_)) => return Err(bad_item(i, item, "a number")),
+            (Datatype::Fp64, _) => {}
+            (Datatype::Fp32, Item::Float(v)) if !(*v as f32).is_finite() => {
+                return Err(bad_request(format!(
+                    "input `{input}`: item {i} ({}) is outside FP32's range",
+                    item.show()
+                )))
             }
-            Datatype::Fp64 => n.as_f64().unwrap_or(f64::INFINITY),
-            Datatype::Int(min, max) => match n.as_i64() {
-                Some(v) if (min..=max).contains(&v) => v as f64,
-                _ => {
-                    return Err(bad_request(format!(
-                        "input `{input}`: item {i} ({n}) is not an integer in {datatype_name}'s \
-                         range"
-                    )))
-                }
-            },
-            Datatype::Uint(max) => match n.as_u64() {
-                Some(v) if v <= max => v as f64,
-                _ => {
-                    return Err(bad_request(format!(
-                        "input `{input}`: item {i} ({n}) is not an integer in {datatype_name}'s \
-                         range"
-                    )))
-                }
-            },
-            Datatype::Bytes => unreachable!("read above"),
-        };
-        numbers.push(value);
+            (Datatype::Fp32, _) => {}
+            (Datatype::Int(min, max), Item::Int(v)) if (min..=max).contains(v) => {}
+            (Datatype::Uint(max), Item::Int(v)) if *v >= 0 && (*v as u64) <= max => {}
+            (Datatype::Uint(max), Item::Uint(v)) if *v <= max => {}
+            (Datatype::Int(..) | Datatype::Uint(_), _) => return Err(out_of_range(i, item)),
+        }
     }
-    Ok(Values::Numbers(numbers))
+    Ok(())
 }
 
 fn show_shape(shape: &[i64]) -> String {
@@ -786,8 +925,12 @@ impl Served<'_> {
                 .data
                 .as_ref()
                 .ok_or_else(|| bad_request(format!("input `{name}` has no data")))?;
-            let mut items = Vec::with_capacity(if as_matrix { n * schema.len() } else { n });
-            flatten(name, data, &mut items)?;
+            if data.not_array {
+                return Err(bad_request(format!(
+                    "input `{name}`: data must be an array (flat or nested, row-major)"
+                )));
+            }
+            let items = &data.items[..];
             let want = if as_matrix { n * schema.len() } else { n };
             if items.len() != want {
                 return Err(bad_request(format!(
@@ -796,7 +939,11 @@ impl Served<'_> {
                     items.len()
                 )));
             }
-            columns.push(read_values(name, &input.datatype, dt, &items)?);
+            check_items(name, &input.datatype, dt, items)?;
+            columns.push(Column {
+                items,
+                datatype: dt,
+            });
         }
         let rows = rows.map_or(0, |(n, _)| n);
         if rows == 0 {
