@@ -130,6 +130,7 @@ async fn get_and_post_answer_labels_and_probabilities_for_numbers_strings_and_ga
         attributes_table: attributes_table(&items).await,
         predictions_table: unique("predictions"),
         runs_prefix: "batch-runs/".into(),
+        model_name: "wine-good".into(),
     };
     let app = predict::init_with(&config, &function_clients(CallPolicy::ONLINE).await)
         .await

@@ -105,6 +105,7 @@ async fn a_product_invalid_or_gone_after_a_run_is_not_answered_as_tonights() {
         attributes_table: attributes.clone(),
         predictions_table: predictions.clone(),
         runs_prefix: "batch-runs/".into(),
+        model_name: "wine-quality".into(),
     };
     let app = predict::init_with(&config, &AwsClients::new(&sdk, CallPolicy::ONLINE))
         .await

@@ -257,7 +257,7 @@ fn translated_with(
 }
 
 #[test]
-fn a_new_model_key_memory_size_or_architecture_publishes_a_new_predict_version() {
+fn a_new_model_key_memory_size_architecture_or_model_name_publishes_a_new_predict_version() {
     venv_tool_or_skip!("python");
     let template = repository().join("template.yaml");
     let (base, base_values) = translated_with(&template, &[]);
@@ -265,6 +265,7 @@ fn a_new_model_key_memory_size_or_architecture_publishes_a_new_predict_version()
         ("ModelKey", "wine-quality/v2/wine_quality.onnx"),
         ("MemorySize", "2048"),
         ("Architecture", "x86_64"),
+        ("ModelName", "wine-quality-v2"),
     ] {
         let (t, values) = translated_with(&template, &[change]);
         assert!(
@@ -278,6 +279,52 @@ fn a_new_model_key_memory_size_or_architecture_publishes_a_new_predict_version()
     assert!(
         !publishes_a_new_version((&base, &base_values), (&same, &same_values)),
         "an unchanged deploy must not publish a version"
+    );
+}
+
+/// Lambda refuses a version description over 256 characters: the longest values the
+/// parameters allow must fit, and ModelName must allow no name the function refuses.
+#[test]
+fn the_longest_parameters_still_make_a_valid_version_description_and_model_name() {
+    venv_tool_or_skip!("python");
+    let template = repository().join("template.yaml");
+    let (t, _) = translated_with(&template, &[]);
+    let max = |name: &str| -> usize {
+        t["Parameters"][name]["MaxLength"]
+            .as_u64()
+            .or_else(|| t["Parameters"][name]["MaxLength"].as_str()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} has a MaxLength")) as usize
+    };
+    let (key, name) = ("k".repeat(max("ModelKey")), "n".repeat(max("ModelName")));
+    let longest = [
+        ("ModelKey", key.as_str()),
+        ("ModelName", name.as_str()),
+        ("MemorySize", "10240"),
+        ("Architecture", "x86_64"),
+    ];
+    let values = parameter_values(&t, &longest);
+    let (_, version) = of_function(&t, "AWS::Lambda::Version", "PredictFunction");
+    let description = resolve_parameters(&version["Properties"]["Description"], &values);
+    let description = description["Fn::Sub"]
+        .as_str()
+        .expect("a description with every parameter substituted");
+    assert!(!description.contains("${"), "{description}");
+    assert!(
+        description.len() <= 256,
+        "{} characters: {description}",
+        description.len()
+    );
+    assert!(description.contains(&name) && description.contains(&key));
+    // Every name the parameter allows is one the function accepts.
+    let pattern = t["Parameters"]["ModelName"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    assert_eq!(pattern, "[A-Za-z0-9_.-]+");
+    assert!(max("ModelName") <= aws_adapter::config::MAX_MODEL_NAME_CHARS);
+    assert_eq!(aws_adapter::config::model_name_problem(&name), None);
+    assert_eq!(
+        t["Parameters"]["ModelName"]["Default"], "wine-quality",
+        "the name the sample events and docs use"
     );
 }
 
@@ -1313,6 +1360,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     ]);
     let mut with_stage_switch = expected_predict.clone();
     with_stage_switch.insert(STAGE_SWITCH.to_owned(), "true".to_owned());
+    with_stage_switch.insert("MODEL_NAME".to_owned(), "wine-quality".to_owned());
     assert_eq!(predict_env, with_stage_switch);
     let mut expected_batch = expected_predict.clone();
     expected_batch.extend([

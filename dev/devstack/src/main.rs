@@ -155,16 +155,27 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
     let classifier_base = format!("http://127.0.0.1:{classifier_port}");
     let post_body = demo_post_body();
     let classifier_body = classifier_post_body();
+    let infer_path = format!("/v2/models/{}/infer", stack::MODEL_NAME);
+    let infer_body = demo_infer_body();
+    let classifier_infer_path = format!("/v2/models/{}/infer", stack::CLASSIFIER_NAME);
+    let classifier_infer_body = classifier_infer_body();
     for (port, method, path, body) in [
         (port, "GET", "/predict/wine-0001", None),
         (port, "POST", "/predict", Some(post_body.as_str())),
         (port, "GET", "/predictions/wine-0001", None),
+        (port, "POST", infer_path.as_str(), Some(infer_body.as_str())),
         (classifier_port, "GET", "/predict/white-0001", None),
         (
             classifier_port,
             "POST",
             "/predict",
             Some(classifier_body.as_str()),
+        ),
+        (
+            classifier_port,
+            "POST",
+            classifier_infer_path.as_str(),
+            Some(classifier_infer_body.as_str()),
         ),
     ] {
         let (status, answer) = http::call(port, method, path, body)
@@ -180,11 +191,19 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
     );
     println!("  curl -s {base}/predict/no-such-wine      # 404");
     println!("  curl -s {base}/predictions/wine-0042     # the nightly run's stored result");
+    println!("The same wine through the Open Inference Protocol (KServe v2; docs/api.md):");
+    println!(
+        "  curl -s -X POST {base}{infer_path} -H 'content-type: application/json' -d '{infer_body}'"
+    );
+    println!("  curl -s {base}/v2/models/{}", stack::MODEL_NAME);
     println!("The classifier (\"good\" or \"bad\", red and white wines, color categorical):");
     println!("  curl -s {classifier_base}/health");
     println!("  curl -s {classifier_base}/predict/red-0042");
     println!(
         "  curl -s -X POST {classifier_base}/predict -H 'content-type: application/json' -d '{classifier_body}'"
+    );
+    println!(
+        "  curl -s -X POST {classifier_base}{classifier_infer_path} -H 'content-type: application/json' -d '{classifier_infer_body}'"
     );
     println!("Ctrl-C stops everything this command started.");
 
@@ -366,6 +385,34 @@ fn start_watch(
 /// A white wine with one gap: the model imputes the missing alcohol.
 fn classifier_post_body() -> String {
     r#"{"instances":[{"fixed_acidity":7,"volatile_acidity":0.27,"citric_acid":0.36,"residual_sugar":20.7,"chlorides":0.045,"free_sulfur_dioxide":45,"total_sulfur_dioxide":170,"density":1.001,"ph":3,"sulphates":0.45,"alcohol":null,"color":"white"}]}"#.to_owned()
+}
+
+/// `demo_post_body`'s wine as Open Inference Protocol tensors, one per feature.
+fn demo_infer_body() -> String {
+    infer_body(&demo_post_body())
+}
+
+/// A red wine without gaps (the protocol has no missing values), `color` as BYTES.
+fn classifier_infer_body() -> String {
+    infer_body(
+        r#"{"instances":[{"fixed_acidity":7.4,"volatile_acidity":0.7,"citric_acid":0,"residual_sugar":1.9,"chlorides":0.076,"free_sulfur_dioxide":11,"total_sulfur_dioxide":34,"density":0.9978,"ph":3.51,"sulphates":0.56,"alcohol":9.4,"color":"red"}]}"#,
+    )
+}
+
+/// The one instance of a `POST /predict` body as an inference request: a `[1]` tensor per
+/// attribute, FP32 for numbers, BYTES for strings.
+fn infer_body(post_body: &str) -> String {
+    let body: serde_json::Value = serde_json::from_str(post_body).expect("a JSON body");
+    let inputs: Vec<serde_json::Value> = body["instances"][0]
+        .as_object()
+        .expect("one instance")
+        .iter()
+        .map(|(name, value)| {
+            let datatype = if value.is_string() { "BYTES" } else { "FP32" };
+            serde_json::json!({"name": name, "shape": [1], "datatype": datatype, "data": [value]})
+        })
+        .collect();
+    serde_json::json!({ "inputs": inputs }).to_string()
 }
 
 fn demo_post_body() -> String {

@@ -1,9 +1,11 @@
 //! Test support for the functions' tests, the end-to-end tests and the local stack:
-//! moto server on a free loopback port, a local Lambda Runtime API, the demo resources.
+//! moto server on a free loopback port, a local Lambda Runtime API (and an HTTP front that
+//! turns plain HTTP requests into API Gateway events for it), the demo resources.
 //! Dev and test only: no deployed function depends on it.
 
 pub mod demo_data;
 pub mod fault_proxy;
+pub mod http_front;
 pub mod memory;
 pub mod models;
 pub mod moto;

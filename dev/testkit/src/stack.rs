@@ -12,6 +12,10 @@ pub const ATTRIBUTES_TABLE: &str = "product-attributes";
 pub const PREDICTIONS_TABLE: &str = "predictions";
 /// The demo classifier's stack: its model beside the regressor's, its own products.
 pub const CLASSIFIER_KEY: &str = "wine-good/wine_good_classifier.onnx";
+/// The models' names in the Open Inference Protocol routes (`/v2/models/{name}`): the
+/// template's default `ModelName`, and the classifier's.
+pub const MODEL_NAME: &str = "wine-quality";
+pub const CLASSIFIER_NAME: &str = "wine-good";
 pub const COLORED_TABLE: &str = "colored-wine-attributes";
 /// The classifier's own results table (no nightly run fills it locally).
 pub const COLORED_PREDICTIONS_TABLE: &str = "colored-wine-predictions";
@@ -94,6 +98,7 @@ pub fn classifier_env() -> Vec<(&'static str, String)> {
             "PREDICTIONS_TABLE" => *value = COLORED_PREDICTIONS_TABLE.to_owned(),
             // Its own run log, which no local run writes.
             "RUNS_PREFIX" => *value = "classifier-runs/".to_owned(),
+            "MODEL_NAME" => *value = CLASSIFIER_NAME.to_owned(),
             _ => {}
         }
     }
@@ -108,6 +113,7 @@ pub fn predict_env() -> Vec<(&'static str, String)> {
         ("ATTRIBUTES_TABLE", ATTRIBUTES_TABLE.to_owned()),
         ("PREDICTIONS_TABLE", PREDICTIONS_TABLE.to_owned()),
         ("RUNS_PREFIX", "batch-runs/".to_owned()),
+        ("MODEL_NAME", MODEL_NAME.to_owned()),
         // As the template sets it: route on the path without the API stage.
         ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true".to_owned()),
     ]

@@ -34,7 +34,61 @@ fn app() -> App<InMemoryAttributes> {
             rows,
             failure: None,
         },
+        "wine-quality",
     )
+}
+
+/// `file`'s event with its body's JSON edited by `edit`.
+fn with_body(file: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(&event(file)).unwrap();
+    let mut body: serde_json::Value =
+        serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    edit(&mut body);
+    event["body"] = body.to_string().into();
+    event.to_string()
+}
+
+/// One row, the same wine, through `POST /predict` and the Open Inference Protocol's
+/// `POST /v2/models/{name}/infer` (one `[1]` FP32 tensor per feature): the protocol's
+/// overhead, event in, response out.
+fn one_row_both_ways(c: &mut Criterion) {
+    let app = app();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let post = with_body("predict-post.json", |b| {
+        b["instances"].as_array_mut().unwrap().truncate(1)
+    });
+    let infer = with_body("v2-infer.json", |b| {
+        b.as_object_mut().unwrap().remove("outputs");
+        for t in b["inputs"].as_array_mut().unwrap() {
+            t["shape"] = serde_json::json!([1]);
+            t["data"].as_array_mut().unwrap().truncate(1);
+        }
+    });
+    let answer = |json: &str| {
+        let request: Request = lambda_http::request::from_str(json).unwrap();
+        let response = runtime.block_on(app.handle(request));
+        assert_eq!(response.status(), 200, "{:?}", response.body());
+        serde_json::from_slice::<serde_json::Value>(response.body().as_ref()).unwrap()
+    };
+    // The same wine, the same answer.
+    assert_eq!(
+        answer(&infer)["outputs"][0]["data"][0],
+        answer(&post)["predictions"][0]
+    );
+    let mut group = c.benchmark_group("one_row");
+    for (name, json) in [("post_predict", &post), ("oip_infer", &infer)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let request: Request = lambda_http::request::from_str(json).unwrap();
+                let response = runtime.block_on(app.handle(request));
+                assert_eq!(response.status(), 200);
+                response
+            })
+        });
+    }
+    group.finish();
 }
 
 fn warm_requests(c: &mut Criterion) {
@@ -47,6 +101,8 @@ fn warm_requests(c: &mut Criterion) {
         ("get_predict", "predict-get.json"),
         ("post_predict_2", "predict-post.json"),
         ("health", "health.json"),
+        ("oip_infer_2", "v2-infer.json"),
+        ("oip_model_metadata", "v2-model-metadata.json"),
     ] {
         let json = event(file);
         // Event JSON -> http::Request (what lambda_http does per invoke) -> handler -> body.
@@ -65,6 +121,6 @@ fn warm_requests(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = warm_requests
+    targets = warm_requests, one_row_both_ways
 }
 criterion_main!(benches);

@@ -12,6 +12,7 @@ use store::attributes::AttributeStore;
 use store::ErrorKind;
 
 use crate::results::{NoResults, Results, StoredResult};
+use crate::oip::Served;
 use crate::routes::{route, NoRoute, Route};
 
 /// Largest request body accepted (1 MiB); API Gateway itself allows more.
@@ -19,10 +20,11 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Most instances in one `POST /predict`.
 pub const MAX_INSTANCES: usize = 1000;
 
-/// What a warm call needs: the model, loaded once, the attribute store, and where the
-/// nightly results are read back from.
+/// What a warm call needs: the model, loaded once, its name in the Open Inference
+/// Protocol routes, the attribute store, and where the nightly results are read back from.
 pub struct App<S, R = NoResults> {
     model: Model,
+    model_name: String,
     store: S,
     results: R,
 }
@@ -209,10 +211,12 @@ struct PredictRequest {
 }
 
 impl<S: AttributeStore> App<S> {
-    /// Without a results store: `GET /predictions/{product_id}` answers 500.
-    pub fn new(model: Model, store: S) -> Self {
+    /// `model_name` names the model in the `/v2/models/{name}` routes (the configuration's
+    /// `MODEL_NAME`). Without a results store: `GET /predictions/{product_id}` answers 500.
+    pub fn new(model: Model, store: S, model_name: impl Into<String>) -> Self {
         App {
             model,
+            model_name: model_name.into(),
             store,
             results: NoResults,
         }
@@ -224,6 +228,7 @@ impl<S: AttributeStore, R: Results> App<S, R> {
     pub fn with_results<T: Results>(self, results: T) -> App<S, T> {
         App {
             model: self.model,
+            model_name: self.model_name,
             store: self.store,
             results,
         }
@@ -231,6 +236,10 @@ impl<S: AttributeStore, R: Results> App<S, R> {
 
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    pub fn model_name(&self) -> &str {
+        &self.model_name
     }
 
     /// Answers one request; never fails and never panics on input: every problem becomes
@@ -252,6 +261,15 @@ impl<S: AttributeStore, R: Results> App<S, R> {
             Ok(Route::ScoreInstances) => self.score_instances(request.body()),
             Ok(Route::StoredPrediction(id)) => self.stored_prediction(id).await,
             Ok(Route::Health) => Ok(self.health()),
+            Ok(Route::Oip(oip)) => crate::oip::answer(
+                &Served {
+                    model: &self.model,
+                    name: &self.model_name,
+                },
+                oip,
+                request.headers(),
+                request.body(),
+            ),
             Err(no_route) => Err(ApiError::unroutable(*no_route, request.method(), path)),
         };
         let response = answer.unwrap_or_else(|e| e.into_response(request_id));
@@ -449,7 +467,7 @@ fn store_failure(e: store::StoreError, what: &str) -> ApiError {
     }
 }
 
-fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
+pub(crate) fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
     match e {
         ScoreError::Row(e) => {
             // "instance 3: feature `x` is missing" / "product \"p\": feature `x` ..."
@@ -475,7 +493,7 @@ fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
 
 /// A JSON answer. Serializing these plain structs cannot fail; if it ever did, the caller
 /// still gets a JSON error.
-fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
     let (status, body) = match serde_json::to_string(body) {
         Ok(body) => (status, body),
         Err(_) => (

@@ -1,9 +1,12 @@
 //! The online prediction function: `GET /predict/{product_id}` scores a product's stored
 //! attributes (the model *in* the service), `POST /predict` scores attributes sent in the
 //! body (the model *as* a service), `GET /predictions/{product_id}` reads back the nightly
-//! run's result (offline inference), `GET /health` tells which model is loaded.
+//! run's result (offline inference), `GET /health` tells which model is loaded. The Open
+//! Inference Protocol's REST routes (`/v2/...`, [`oip`]) serve the same model to
+//! KServe/Triton clients.
 
 mod app;
+pub mod oip;
 pub mod results;
 pub mod routes;
 mod serve;
@@ -36,6 +39,7 @@ pub async fn init_with(config: &PredictConfig, clients: &AwsClients) -> Result<A
     let model = load_model(&source).await?;
     tracing::info!(
         model_version = model.version(),
+        model_name = config.model_name,
         features = model.features().len(),
         "model loaded"
     );
@@ -50,6 +54,7 @@ pub async fn init_with(config: &PredictConfig, clients: &AwsClients) -> Result<A
     Ok(App::new(
         model,
         DynamoDbAttributes::new(clients.dynamodb.clone(), &config.attributes_table),
+        &config.model_name,
     )
     .with_results(results))
 }

@@ -17,6 +17,33 @@ pub enum Route<'a> {
     StoredPrediction(Cow<'a, str>),
     /// `GET /health`
     Health,
+    /// An Open Inference Protocol (v2) route, under `/v2`.
+    Oip(OipRoute<'a>),
+}
+
+/// The Open Inference Protocol's REST routes. Model names and versions are as the path
+/// has them (percent-decoded); whether they name the served model is the handler's call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OipRoute<'a> {
+    /// `GET /v2/health/live`
+    ServerLive,
+    /// `GET /v2/health/ready`
+    ServerReady,
+    /// `GET /v2`
+    ServerMetadata,
+    /// `GET /v2/models/{name}[/versions/{version}]`
+    ModelMetadata(ModelRef<'a>),
+    /// `GET /v2/models/{name}[/versions/{version}]/ready`
+    ModelReady(ModelRef<'a>),
+    /// `POST /v2/models/{name}[/versions/{version}]/infer`
+    Infer(ModelRef<'a>),
+}
+
+/// A model as a `/v2/models/...` path names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRef<'a> {
+    pub name: Cow<'a, str>,
+    pub version: Option<Cow<'a, str>>,
 }
 
 impl Route<'_> {
@@ -27,6 +54,14 @@ impl Route<'_> {
             Route::ScoreInstances => "POST /predict",
             Route::StoredPrediction(_) => "GET /predictions/{product_id}",
             Route::Health => "GET /health",
+            Route::Oip(oip) => match oip {
+                OipRoute::ServerLive => "GET /v2/health/live",
+                OipRoute::ServerReady => "GET /v2/health/ready",
+                OipRoute::ServerMetadata => "GET /v2",
+                OipRoute::ModelMetadata(_) => "GET /v2/models/{name}",
+                OipRoute::ModelReady(_) => "GET /v2/models/{name}/ready",
+                OipRoute::Infer(_) => "POST /v2/models/{name}/infer",
+            },
         }
     }
 }
@@ -101,9 +136,58 @@ fn product_id(segment: &str) -> Result<Cow<'_, str>, BadProductId> {
     }
 }
 
+/// A `/v2` path's route (the segments after `v2`, a trailing slash dropped) and the method
+/// it takes; `None` if no OIP route has this path.
+fn oip_route<'a>(segments: &[&'a str]) -> Option<(&'static str, OipRoute<'a>)> {
+    let segments = match segments {
+        [rest @ .., ""] => rest,
+        all => all,
+    };
+    // A name or version segment, percent-decoded; empty or not UTF-8 names nothing.
+    let part = |s: &'a str| -> Option<Cow<'a, str>> {
+        let decoded = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
+        (!decoded.is_empty()).then_some(decoded)
+    };
+    let model = |name: &'a str, version: Option<&'a str>| -> Option<ModelRef<'a>> {
+        Some(ModelRef {
+            name: part(name)?,
+            version: match version {
+                Some(v) => Some(part(v)?),
+                None => None,
+            },
+        })
+    };
+    Some(match segments {
+        [] => ("GET", OipRoute::ServerMetadata),
+        ["health", "live"] => ("GET", OipRoute::ServerLive),
+        ["health", "ready"] => ("GET", OipRoute::ServerReady),
+        ["models", name] => ("GET", OipRoute::ModelMetadata(model(name, None)?)),
+        ["models", name, "versions", version] => {
+            ("GET", OipRoute::ModelMetadata(model(name, Some(version))?))
+        }
+        ["models", name, "ready"] => ("GET", OipRoute::ModelReady(model(name, None)?)),
+        ["models", name, "versions", version, "ready"] => {
+            ("GET", OipRoute::ModelReady(model(name, Some(version))?))
+        }
+        ["models", name, "infer"] => ("POST", OipRoute::Infer(model(name, None)?)),
+        ["models", name, "versions", version, "infer"] => {
+            ("POST", OipRoute::Infer(model(name, Some(version))?))
+        }
+        _ => return None,
+    })
+}
+
 pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, NoRoute> {
     let path = path.strip_prefix('/').unwrap_or(path);
     let segments: Vec<&str> = path.split('/').collect();
+    if let ["v2", rest @ ..] = segments.as_slice() {
+        let (allowed, oip) = oip_route(rest).ok_or(NoRoute::NotFound)?;
+        return if method.as_str() == allowed {
+            Ok(Route::Oip(oip))
+        } else {
+            Err(NoRoute::MethodNotAllowed(allowed))
+        };
+    }
     let get = method == Method::GET;
     let (allowed, route) = match segments.as_slice() {
         // `/predict/` is POST's path with a trailing slash, or a GET with an empty id.
@@ -180,6 +264,83 @@ mod tests {
         );
         assert_eq!(route(&Method::GET, "/predictions"), Err(NoRoute::NotFound));
         assert_eq!(route(&Method::GET, "/healthz"), Err(NoRoute::NotFound));
+    }
+
+    #[test]
+    fn open_inference_protocol_routes() {
+        fn oip(method: Method, path: &str) -> Result<OipRoute<'_>, NoRoute> {
+            match route(&method, path) {
+                Ok(Route::Oip(r)) => Ok(r),
+                Ok(other) => panic!("{path}: {other:?}"),
+                Err(e) => Err(e),
+            }
+        }
+        let named = |name: &str, version: Option<&str>| ModelRef {
+            name: name.to_owned().into(),
+            version: version.map(|v| v.to_owned().into()),
+        };
+        assert_eq!(oip(Method::GET, "/v2"), Ok(OipRoute::ServerMetadata));
+        assert_eq!(oip(Method::GET, "/v2/"), Ok(OipRoute::ServerMetadata));
+        assert_eq!(
+            oip(Method::GET, "/v2/health/live"),
+            Ok(OipRoute::ServerLive)
+        );
+        assert_eq!(
+            oip(Method::GET, "/v2/health/ready/"),
+            Ok(OipRoute::ServerReady)
+        );
+        assert_eq!(
+            oip(Method::GET, "/v2/models/wine-quality"),
+            Ok(OipRoute::ModelMetadata(named("wine-quality", None)))
+        );
+        assert_eq!(
+            oip(Method::GET, "/v2/models/m/versions/v%2B1"),
+            Ok(OipRoute::ModelMetadata(named("m", Some("v+1"))))
+        );
+        assert_eq!(
+            oip(Method::GET, "/v2/models/m/ready"),
+            Ok(OipRoute::ModelReady(named("m", None)))
+        );
+        assert_eq!(
+            oip(Method::GET, "/v2/models/m/versions/7/ready"),
+            Ok(OipRoute::ModelReady(named("m", Some("7"))))
+        );
+        assert_eq!(
+            oip(Method::POST, "/v2/models/m/infer"),
+            Ok(OipRoute::Infer(named("m", None)))
+        );
+        assert_eq!(
+            oip(Method::POST, "/v2/models/m/versions/7/infer"),
+            Ok(OipRoute::Infer(named("m", Some("7"))))
+        );
+        assert_eq!(
+            oip(Method::GET, "/v2/models/m/infer"),
+            Err(NoRoute::MethodNotAllowed("POST"))
+        );
+        assert_eq!(
+            oip(Method::POST, "/v2/models/m"),
+            Err(NoRoute::MethodNotAllowed("GET"))
+        );
+        assert_eq!(
+            oip(Method::POST, "/v2/health/live"),
+            Err(NoRoute::MethodNotAllowed("GET"))
+        );
+        for unknown in [
+            "/v2/models",
+            "/v2/models/",
+            "/v2/models//infer",
+            "/v2/models/%FF/infer",
+            "/v2/models/m/explain",
+            "/v2/health",
+            "/v2/repository/index",
+            "/v3/models/m",
+        ] {
+            assert_eq!(
+                route(&Method::POST, unknown),
+                Err(NoRoute::NotFound),
+                "{unknown}"
+            );
+        }
     }
 
     #[test]

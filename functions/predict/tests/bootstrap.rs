@@ -41,6 +41,7 @@ async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
         ("MODEL_KEY", "model.onnx".into()),
         ("ATTRIBUTES_TABLE", table),
         ("PREDICTIONS_TABLE", predictions),
+        ("MODEL_NAME", support::DEMO_MODEL_NAME.into()),
         ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true".into()),
     ]);
     env

@@ -102,7 +102,7 @@ async fn stored_product_with_a_missing_or_non_numeric_attribute_is_422_naming_it
     wine.remove("alcohol");
     let wine = store.rows.get_mut("wine-0002").unwrap();
     wine.insert("density", Attribute::Text("heavy".into()));
-    let app = App::new(demo_model(), store);
+    let app = App::new(demo_model(), store, "wine-quality");
 
     let (status, body) = call(&app, http(Method::GET, "/predict/wine-0001", Body::Empty)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -135,7 +135,7 @@ async fn an_unavailable_store_is_503_and_a_refusing_one_500_without_internals() 
             ..demo_store()
         };
         let (got, body) = call(
-            &App::new(demo_model(), store),
+            &App::new(demo_model(), store, "wine-quality"),
             http(Method::GET, "/predict/wine-0001", Body::Empty),
         )
         .await;
@@ -337,6 +337,7 @@ async fn a_category_the_model_refuses_is_422_naming_the_instance() {
             rows,
             failure: None,
         },
+        "strict",
     );
     let body = json!({"instances": [known, unknown]}).to_string();
     let (status, answer) = call(&app, http(Method::POST, "/predict", body)).await;
@@ -365,7 +366,7 @@ async fn finite_values_the_model_overflows_on_are_422_naming_the_instance() {
     let model = scoring::Model::load(&bytes, "ridge").unwrap();
     let names: Vec<String> = model.features().to_vec();
     let row = |x: f64| Value::Object(names.iter().map(|n| (n.clone(), json!(x))).collect());
-    let app = App::new(model, demo_store());
+    let app = App::new(model, demo_store(), "ridge");
     let (status, body) = call(
         &app,
         post(json!({ "instances": [row(1.0), row(3.0e38)] }).to_string()),
@@ -429,7 +430,7 @@ async fn a_result_from_an_older_run_is_answered_as_not_from_the_latest_completed
         .unwrap()
         .push((support::NIGHTLY_RUN.into(), "{}".into()));
     let app =
-        App::new(demo_model(), demo_store()).with_results(NightlyResults::new(predictions, runs));
+        App::new(demo_model(), demo_store(), support::DEMO_MODEL_NAME).with_results(NightlyResults::new(predictions, runs));
     let (status, body) = call(
         &app,
         http(Method::GET, "/predictions/wine-0001", Body::Empty),
@@ -443,7 +444,7 @@ async fn a_result_from_an_older_run_is_answered_as_not_from_the_latest_completed
 
 #[tokio::test]
 async fn predictions_without_a_results_store_is_a_500_that_says_so() {
-    let app = App::new(demo_model(), demo_store());
+    let app = App::new(demo_model(), demo_store(), support::DEMO_MODEL_NAME);
     let (status, body) = call(
         &app,
         http(Method::GET, "/predictions/wine-0001", Body::Empty),

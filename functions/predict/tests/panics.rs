@@ -40,7 +40,11 @@ async fn a_panic_in_the_handler_is_a_json_500_and_the_next_request_is_served() {
     ] {
         std::env::set_var(name, value);
     }
-    let app = predict::App::new(demo_model(), PanicsOnFirstWine(support::demo_store()));
+    let app = predict::App::new(
+        demo_model(),
+        PanicsOnFirstWine(support::demo_store()),
+        support::DEMO_MODEL_NAME,
+    );
     tokio::select! {
         stopped = predict::serve(&app) => panic!("the loop ended: {stopped:?}"),
         () = requests(&api) => {}

@@ -42,6 +42,35 @@ pub struct PredictConfig {
     /// The batch's run summaries, in the model bucket (`RUNS_PREFIX`, default
     /// `batch-runs/`): `<prefix>latest.json` names the latest completed run.
     pub runs_prefix: String,
+    /// The model's name in the Open Inference Protocol routes (`/v2/models/{name}/...`):
+    /// `MODEL_NAME`, 1 to 128 characters of `A-Z a-z 0-9 _ . -`.
+    pub model_name: String,
+}
+
+/// The longest `MODEL_NAME`.
+pub const MAX_MODEL_NAME_CHARS: usize = 128;
+
+/// Why `name` cannot be a model name: it goes into URL paths unencoded, so only
+/// characters that need no percent-encoding (and no `/`).
+pub fn model_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() || name.len() > MAX_MODEL_NAME_CHARS {
+        return Some(format!(
+            "must be 1 to {MAX_MODEL_NAME_CHARS} characters (it is {})",
+            name.chars().count()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Some(format!(
+            "{c:?} is not allowed; use only letters A-Z a-z, digits, '_', '.' and '-'"
+        ));
+    }
+    if name == "." || name == ".." {
+        return Some("'.' and '..' are path segments clients resolve away".into());
+    }
+    None
 }
 
 impl PredictConfig {
@@ -51,11 +80,22 @@ impl PredictConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
+        let model = env.model()?;
+        let attributes_table = env.required("ATTRIBUTES_TABLE")?;
+        let model_name = env.required("MODEL_NAME")?;
+        if let Some(problem) = model_name_problem(&model_name) {
+            return Err(ConfigError::Invalid {
+                name: "MODEL_NAME",
+                value: model_name,
+                problem,
+            });
+        }
         Ok(PredictConfig {
-            model: env.model()?,
-            attributes_table: env.required("ATTRIBUTES_TABLE")?,
+            model,
+            attributes_table,
             predictions_table: env.required("PREDICTIONS_TABLE")?,
             runs_prefix: env.runs_prefix()?,
+            model_name,
         })
     }
 }
@@ -159,14 +199,16 @@ mod tests {
     }
 
     #[test]
-    fn predict_config_reads_its_three_variables() {
+    fn predict_config_reads_its_four_variables() {
         let config = PredictConfig::from_lookup(lookup(&[
             ("MODEL_BUCKET", "models"),
             ("MODEL_KEY", "wine/v1.onnx"),
             ("ATTRIBUTES_TABLE", "attributes"),
             ("PREDICTIONS_TABLE", "predictions"),
+            ("MODEL_NAME", "wine-quality"),
         ]))
         .unwrap();
+        assert_eq!(config.model_name, "wine-quality");
         assert_eq!(
             (
                 config.predictions_table.as_str(),
@@ -190,6 +232,54 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, ConfigError::Missing("MODEL_KEY"));
         assert_eq!(err.to_string(), "environment variable MODEL_KEY is not set");
+    }
+
+    #[test]
+    fn the_model_name_is_required_and_checked() {
+        let base = [
+            ("MODEL_BUCKET", "m"),
+            ("MODEL_KEY", "k"),
+            ("ATTRIBUTES_TABLE", "a"),
+            ("PREDICTIONS_TABLE", "p"),
+        ];
+        assert_eq!(
+            PredictConfig::from_lookup(lookup(&base)).unwrap_err(),
+            ConfigError::Missing("MODEL_NAME")
+        );
+        let longest = "n".repeat(MAX_MODEL_NAME_CHARS);
+        for good in ["wine-quality", "a", "Wine_Good.v2", "1", longest.as_str()] {
+            let mut vars = base.to_vec();
+            vars.push(("MODEL_NAME", good));
+            assert_eq!(
+                PredictConfig::from_lookup(lookup(&vars))
+                    .unwrap()
+                    .model_name,
+                good
+            );
+        }
+        let too_long = "n".repeat(MAX_MODEL_NAME_CHARS + 1);
+        for (bad, says) in [
+            ("wine quality", "' ' is not allowed"),
+            ("wine/quality", "'/' is not allowed"),
+            ("vin-rouge-\u{e9}", "is not allowed"),
+            ("..", "resolve away"),
+            (too_long.as_str(), "must be 1 to 128 characters (it is 129)"),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push(("MODEL_NAME", bad));
+            let err = PredictConfig::from_lookup(lookup(&vars)).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    ConfigError::Invalid {
+                        name: "MODEL_NAME",
+                        ..
+                    }
+                ),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

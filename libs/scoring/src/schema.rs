@@ -78,6 +78,8 @@ pub struct FeatureSchema {
     features: Vec<Feature>,
     names: Vec<String>,
     layout: InputLayout,
+    /// The model's input names, in graph order (one per feature, or the matrix's one).
+    inputs: Vec<String>,
 }
 
 /// The metadata key holding a JSON array of column names for a matrix input.
@@ -107,6 +109,12 @@ impl FeatureSchema {
 
     pub fn layout(&self) -> InputLayout {
         self.layout
+    }
+
+    /// The names of the model's inputs, in graph order: the matrix input's name
+    /// ([`InputLayout::Matrix`]), or one per feature, each the feature's name.
+    pub fn input_names(&self) -> &[String] {
+        &self.inputs
     }
 
     /// An empty batch of inputs for this schema, with room for `rows` rows.
@@ -240,6 +248,7 @@ impl FeatureSchema {
             names: features.iter().map(|f| f.name.clone()).collect(),
             features,
             layout,
+            inputs: inputs.iter().map(|i| i.name.clone()).collect(),
         })
     }
 }

@@ -25,6 +25,13 @@ pub const EXPECTED_STATUS: &[(&str, u16)] = &[
     ("rest-api-v1-predict-get.json", 200),
     ("predictions-get.json", 200),
     ("predictions-get-unknown.json", 404),
+    // The Open Inference Protocol (v2), for the model named DEMO_MODEL_NAME.
+    ("v2-server-live.json", 200),
+    ("v2-model-metadata.json", 200),
+    ("v2-model-ready.json", 200),
+    ("v2-infer.json", 200),
+    ("v2-infer-unknown-model.json", 404),
+    ("v2-infer-bad-shape.json", 400),
 ];
 
 /// The repository root (this module is also compiled into the top-level e2e tests, so it
@@ -32,6 +39,10 @@ pub const EXPECTED_STATUS: &[(&str, u16)] = &[
 pub fn repository() -> PathBuf {
     testkit::moto::repository_root()
 }
+
+/// The demo regressor's name in the `/v2` routes, as the template and `make dev` name it
+/// (and as the sample events under `events/v2-*` address it).
+pub const DEMO_MODEL_NAME: &str = "wine-quality";
 
 pub fn demo_model_bytes() -> Vec<u8> {
     std::fs::read(repository().join("model/wine_quality.onnx")).unwrap()
@@ -76,7 +87,7 @@ pub fn demo_app() -> DemoApp {
         NIGHTLY_RUN.into(),
         format!(r#"{{"run_id":"{NIGHTLY_RUN}"}}"#),
     ));
-    App::new(demo_model(), demo_store()).with_results(NightlyResults::new(predictions, runs))
+    App::new(demo_model(), demo_store(), DEMO_MODEL_NAME).with_results(NightlyResults::new(predictions, runs))
 }
 
 /// The completed run of the sample nightly result.
