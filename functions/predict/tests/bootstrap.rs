@@ -79,6 +79,41 @@ async fn every_event_through_the_bootstrap() {
         let body: serde_json::Value = serde_json::from_str(&done.http_body().unwrap()).unwrap();
         assert!(body.is_object(), "{file}: {body}");
     }
+    // The versioned routes with the version the function reports (the S3 object's, which
+    // no event file can know): the same answers as the unversioned ones.
+    let answer = |event: serde_json::Value| {
+        let api = &api;
+        async move {
+            let done = tokio::time::timeout(
+                Duration::from_secs(30),
+                api.invoke(event.to_string().into_bytes()),
+            )
+            .await
+            .expect("answer in time")
+            .unwrap();
+            let body: serde_json::Value =
+                serde_json::from_str(&done.http_body().unwrap()).unwrap();
+            (done.http_status(), body)
+        }
+    };
+    let (_, metadata) = answer(support::event_json("v2-model-metadata.json")).await;
+    let version = metadata["versions"][0].as_str().unwrap().to_owned();
+    let versioned = format!("/v2/models/{}/versions/{version}", support::DEMO_MODEL_NAME);
+    let (status, versioned_metadata) = answer(support::event_at(
+        "v2-model-metadata.json",
+        &versioned,
+    ))
+    .await;
+    assert_eq!((status, &versioned_metadata), (Some(200), &metadata));
+    let (status, unversioned) = answer(support::event_json("v2-infer.json")).await;
+    assert_eq!(status, Some(200));
+    let (status, infer) = answer(support::event_at(
+        "v2-infer.json",
+        &format!("{versioned}/infer"),
+    ))
+    .await;
+    assert_eq!((status, &infer), (Some(200), &unversioned));
+    assert_eq!(infer["model_version"], version);
     child.start_kill().unwrap();
     let out = child.wait_with_output().await.unwrap();
     // One JSON log line per request, naming route and status; no bodies.
@@ -88,7 +123,7 @@ async fn every_event_through_the_bootstrap() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|l| l["fields"]["message"] == "request")
         .collect();
-    assert_eq!(requests.len(), event_files().len(), "{logs}");
+    assert_eq!(requests.len(), event_files().len() + 4, "{logs}");
     assert!(requests
         .iter()
         .all(|r| r["fields"]["status"].is_u64() && r["fields"]["latency_us"].is_u64()));

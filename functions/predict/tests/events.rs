@@ -40,7 +40,7 @@ async fn every_event_file_gets_its_expected_answer() {
         if expected == 200 && file.starts_with("v2-") {
             // The protocol's own bodies: `model_version` only in an inference response.
             assert!(
-                ["live", "ready", "versions", "model_version"]
+                ["live", "ready", "versions", "model_version", "extensions"]
                     .iter()
                     .any(|k| body.get(k).is_some()),
                 "{file}: {body}"

@@ -27,12 +27,30 @@ pub const EXPECTED_STATUS: &[(&str, u16)] = &[
     ("predictions-get-unknown.json", 404),
     // The Open Inference Protocol (v2), for the model named DEMO_MODEL_NAME.
     ("v2-server-live.json", 200),
+    ("v2-server-ready.json", 200),
+    ("v2-server-metadata.json", 200),
+    ("v2-model-metadata-unknown-version.json", 404),
+    ("v2-infer-unknown-version.json", 404),
     ("v2-model-metadata.json", 200),
     ("v2-model-ready.json", 200),
     ("v2-infer.json", 200),
     ("v2-infer-unknown-model.json", 404),
     ("v2-infer-bad-shape.json", 400),
 ];
+
+/// `events/<file>` as JSON.
+pub fn event_json(file: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(repository().join("events").join(file)).unwrap())
+        .unwrap()
+}
+
+/// `events/<file>` sent to `path` instead (an HTTP API v2 event).
+pub fn event_at(file: &str, path: &str) -> serde_json::Value {
+    let mut event = event_json(file);
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event
+}
 
 /// The repository root (this module is also compiled into the top-level e2e tests, so it
 /// does not use its own crate's manifest directory).
