@@ -78,6 +78,13 @@ fn one_row_both_ways(c: &mut Criterion) {
         answer(&post)["predictions"][0]
     );
     let mut group = c.benchmark_group("one_row");
+    // lambda_http's event-to-request conversion alone: its cost grows with the body, and
+    // the protocol's body for one row is about three times POST /predict's.
+    for (name, json) in [("event_post_predict", &post), ("event_oip_infer", &infer)] {
+        group.bench_function(name, |b| {
+            b.iter(|| lambda_http::request::from_str(json).unwrap())
+        });
+    }
     for (name, json) in [("post_predict", &post), ("oip_infer", &infer)] {
         group.bench_function(name, |b| {
             b.iter(|| {
