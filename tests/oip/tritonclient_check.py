@@ -4,10 +4,11 @@ tritonclient.http (NVIDIA's KServe v2 REST client), pinned in requirements.txt.
 Run by functions/predict/tests/oip_client.rs, which serves the real predict binary behind
 an HTTP front on loopback. Argument: a JSON list of
     {"url": "127.0.0.1:PORT", "model": "<MODEL_NAME>", "rows": [{"<feature>": value, ...}]}
-For each model: liveness, readiness, server and model metadata, then one inference with one
+For each model: liveness, readiness, server and model metadata, then inferences with one
 InferInput per feature (FP32 for numbers, BYTES for strings), compared with POST /predict
-on the same rows through the same front (within 1e-6); the labels must be equal. Prints
-one JSON line per model; exits non-zero on the first mismatch.
+on the same rows through the same front (within 1e-6; the labels must be equal): in JSON,
+with the client's defaults (binary tensor data both ways), and through the versioned
+routes. Prints one JSON line per model; exits non-zero on the first mismatch.
 """
 
 import json
@@ -34,6 +35,13 @@ def post_predict(url, rows):
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
+
+
+def plain(array):
+    """`array` with its bytes items decoded to str."""
+    return np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(
+        array
+    )
 
 
 def features(metadata):
@@ -70,7 +78,7 @@ def check(url, model, rows):
     if not client.is_server_ready():
         fail("is_server_ready is False")
     server = client.get_server_metadata()
-    if server.get("name") != "predict" or server.get("extensions") != []:
+    if server.get("name") != "predict" or server.get("extensions") != ["binary_tensor_data"]:
         fail(f"server metadata {server}")
     if not client.is_model_ready(model):
         fail(f"is_model_ready({model!r}) is False")
@@ -137,13 +145,32 @@ def check(url, model, rows):
                 if diff > TOLERANCE:
                     fail(f"row {i}: P({cls}) differs from POST /predict by {diff}")
 
-    # The client's default, binary tensors, is refused with a message saying what to do.
+    # The client's defaults: binary input tensors, and (no outputs named) every output in
+    # binary. The same answers as JSON.
+    forms.append("binary tensor data")
+    binary = client.infer(model, inputs_for(metadata, rows, binary_data=True))
+    for name in outputs:
+        # tritonclient gives BYTES items as str from JSON and as bytes from binary data.
+        if not np.array_equal(plain(binary.as_numpy(name)), plain(result.as_numpy(name))):
+            fail(f"{name} in binary differs from {name} in JSON")
+    if binary.get_output("predict").get("parameters", {}).get("binary_data_size") is None:
+        fail(f"predict did not come back as binary: {binary.get_response()}")
+
+    # The versioned routes, with the version the function reports.
+    version = response["model_version"]
+    if client.get_model_metadata(model, model_version=version) != metadata:
+        fail("the versioned metadata differs")
+    if not client.is_model_ready(model, model_version=version):
+        fail(f"version {version} is not ready")
+    versioned = client.infer(model, inputs_for(metadata, rows), model_version=version)
+    if not np.array_equal(plain(versioned.as_numpy("predict")), plain(predict)):
+        fail("the versioned infer answers differently")
     try:
-        client.infer(model, inputs_for(metadata, rows, binary_data=True))
-        fail("a binary request was answered")
+        client.infer(model, inputs_for(metadata, rows), model_version="no-such-version")
+        fail("an unknown version was answered")
     except InferenceServerException as e:
-        if "binary_data=False" not in str(e):
-            fail(f"the binary request's error does not say what to do: {e}")
+        if "not found" not in str(e):
+            fail(f"unexpected error for an unknown version: {e}")
     # An unknown model is the server's error, with its message.
     try:
         client.get_model_metadata(model + "-absent")

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use store::attributes::AttributeStore;
 use store::ErrorKind;
 
-use crate::results::{NoResults, Results, StoredResult};
 use crate::oip::Served;
+use crate::results::{NoResults, Results, StoredResult};
 use crate::routes::{route, NoRoute, Route};
 
 /// Largest request body accepted (1 MiB); API Gateway itself allows more.

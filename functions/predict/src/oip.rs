@@ -15,9 +15,16 @@
 //! value within its range) and `FP32` or `FP64`; an `FP32` item is rounded to `f32` first
 //! (it is an `f32`), and every value then reaches the model as `POST /predict` sends a JSON
 //! number (rounded to the feature's `float`; an `int64` feature takes whole numbers only).
-//! Categorical features take `BYTES` (JSON strings). `BOOL`, `FP16` and `BF16` are refused,
-//! as is Triton's binary data extension. JSON `null` is no tensor item in the protocol, so
-//! missing values cannot be sent here: `POST /predict` takes them.
+//! Categorical features take `BYTES` (JSON strings). `BOOL`, `FP16` and `BF16` are refused.
+//! JSON `null` is no tensor item in the protocol, so missing values cannot be sent here
+//! (nor NaN in binary data): `POST /predict` takes them.
+//!
+//! Triton's binary tensor data extension is served, because `tritonclient` uses it by
+//! default: an input's data may follow the JSON part of the body as raw little-endian
+//! bytes (`parameters.binary_data_size`, the JSON part's length in the
+//! `Inference-Header-Content-Length` header), and outputs asked for with
+//! `parameters.binary_data` (or all of them, with the request's `binary_data_output`) are
+//! answered the same way.
 //!
 //! Outputs are named as MLServer's scikit-learn runtime names them, each `[N, 1]` or
 //! `[N, C]` as it shapes them: `predict` (a regressor's `FP32` score; a classifier's label,
@@ -47,8 +54,11 @@ pub const PREDICT: &str = "predict";
 /// A classifier's probabilities, `[N, C]`.
 pub const PREDICT_PROBA: &str = "predict_proba";
 
-/// Triton's binary tensor extension announces the JSON part's length in this header.
+/// Triton's binary tensor extension announces the JSON part's length in this header, in
+/// requests and answers.
 const BINARY_HEADER: &str = "inference-header-content-length";
+/// The extension's name in the server metadata.
+const BINARY_EXTENSION: &str = "binary_tensor_data";
 
 /// The one model the function serves, as the protocol names it.
 pub(crate) struct Served<'a> {
@@ -72,7 +82,7 @@ pub(crate) fn answer(
             &ServerMetadata {
                 name: env!("CARGO_PKG_NAME"),
                 version: env!("CARGO_PKG_VERSION"),
-                extensions: [],
+                extensions: [BINARY_EXTENSION],
             },
         ),
         OipRoute::ModelReady(model) => {
@@ -118,8 +128,8 @@ struct ModelReady<'a> {
 struct ServerMetadata {
     name: &'static str,
     version: &'static str,
-    /// No protocol extensions (Triton's binary data, shared memory, ...) are served.
-    extensions: [&'static str; 0],
+    /// The one protocol extension served: Triton's binary tensor data.
+    extensions: [&'static str; 1],
 }
 
 #[derive(Serialize)]
@@ -160,7 +170,9 @@ struct InferenceRequest<'a> {
     inputs: Vec<RequestInput<'a>>,
     #[serde(default, borrow)]
     outputs: Option<Vec<RequestOutput<'a>>>,
-    // `parameters` (request-wide) is read by nobody: ignored, as are unknown fields.
+    /// Only `binary_data_output` is read; unknown fields are ignored.
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
 }
 
 #[derive(Deserialize)]
@@ -181,7 +193,20 @@ struct RequestInput<'a> {
 struct RequestOutput<'a> {
     #[serde(borrow)]
     name: Cow<'a, str>,
-    // `parameters` (e.g. tritonclient's `binary_data`) ignored: outputs are always JSON.
+    /// Only `binary_data` is read (others, such as `classification`, are ignored).
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+}
+
+/// `parameters[key]` as a flag: absent is false; anything but a boolean is refused.
+fn flag(parameters: Option<&Map<String, Value>>, key: &str, whose: &str) -> Result<bool, ApiError> {
+    match parameters.and_then(|p| p.get(key)) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(bad_request(format!(
+            "{whose}: parameters.{key} must be true or false, not {other}"
+        ))),
+    }
 }
 
 #[derive(Serialize)]
@@ -198,7 +223,16 @@ struct ResponseOutput<'a> {
     name: &'static str,
     datatype: &'static str,
     shape: [usize; 2],
-    data: OutputData<'a>,
+    /// Absent when the data follows the JSON as binary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<OutputData<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinarySize>,
+}
+
+#[derive(Serialize)]
+struct BinarySize {
+    binary_data_size: usize,
 }
 
 #[derive(Serialize)]
@@ -681,13 +715,6 @@ fn rows_of(input: &str, shape: &[i64], width: usize, matrix: bool) -> Result<usi
 
 impl Served<'_> {
     fn infer(&self, headers: &HeaderMap, body: &Body) -> Result<Response<Body>, ApiError> {
-        if headers.contains_key(BINARY_HEADER) {
-            return Err(bad_request(
-                "binary tensor data (Triton's binary data extension, the \
-                 Inference-Header-Content-Length header) is not supported: send every \
-                 tensor's data as JSON (tritonclient: binary_data=False)",
-            ));
-        }
         let bytes: &[u8] = body.as_ref();
         if bytes.len() > MAX_BODY_BYTES {
             return Err(ApiError::new(
@@ -698,14 +725,21 @@ impl Served<'_> {
                 ),
             ));
         }
-        let request: InferenceRequest = serde_json::from_slice(bytes).map_err(|e| {
+        let (json, binary) = split_binary(headers, bytes)?;
+        let mut request: InferenceRequest = serde_json::from_slice(json).map_err(|e| {
             bad_request(format!(
                 "the body must be an Open Inference Protocol inference request, JSON like \
                  {{\"inputs\": [{{\"name\": ..., \"shape\": [...], \"datatype\": ..., \
                  \"data\": [...]}}]}}: {e}"
             ))
         })?;
-        let outputs = self.requested_outputs(request.outputs.as_deref())?;
+        read_binary_inputs(&mut request.inputs, binary)?;
+        let all_binary = flag(
+            request.parameters.as_ref(),
+            "binary_data_output",
+            "the request",
+        )?;
+        let outputs = self.requested_outputs(request.outputs.as_deref(), all_binary)?;
         let schema = self.model.schema();
         let (tensors, rows) = self.read_inputs(schema, &request.inputs)?;
 
@@ -747,30 +781,46 @@ impl Served<'_> {
                 ),
             ));
         }
+        let mut binary = Vec::new();
         let outputs = outputs
             .iter()
-            .map(|&name| output(name, &predictions, rows))
+            .map(|&(name, as_binary)| {
+                let mut out = output(name, &predictions, rows);
+                if as_binary {
+                    if let Some(data) = out.data.take() {
+                        let start = binary.len();
+                        data.write_binary(&mut binary);
+                        out.parameters = Some(BinarySize {
+                            binary_data_size: binary.len() - start,
+                        });
+                    }
+                }
+                out
+            })
             .collect();
-        Ok(json_response(
-            StatusCode::OK,
-            &InferenceResponse {
-                model_name: self.name,
-                model_version: self.model.version(),
-                id: request.id.as_deref(),
-                outputs,
-            },
-        ))
+        let answer = InferenceResponse {
+            model_name: self.name,
+            model_version: self.model.version(),
+            id: request.id.as_deref(),
+            outputs,
+        };
+        if binary.is_empty() {
+            return Ok(json_response(StatusCode::OK, &answer));
+        }
+        binary_response(&answer, binary)
     }
 
     /// The outputs to answer, in order: those asked for, or all.
+    /// The outputs to answer, in order, each with whether its data goes in binary.
     fn requested_outputs(
         &self,
         asked: Option<&[RequestOutput<'_>]>,
-    ) -> Result<Vec<&'static str>, ApiError> {
+        all_binary: bool,
+    ) -> Result<Vec<(&'static str, bool)>, ApiError> {
         let task = self.model.task();
         let known = output_names(&task);
         let asked = match asked {
-            None | Some([]) => return Ok(known.to_vec()),
+            None | Some([]) => return Ok(known.iter().map(|&n| (n, all_binary)).collect()),
             Some(asked) => asked,
         };
         let mut names = Vec::with_capacity(asked.len());
@@ -782,10 +832,16 @@ impl Served<'_> {
                     known.join(", ")
                 ))
             })?;
-            if names.contains(name) {
+            if names.iter().any(|(n, _)| n == name) {
                 return Err(bad_request(format!("output `{name}` is asked for twice")));
             }
-            names.push(*name);
+            let as_binary = all_binary
+                || flag(
+                    output.parameters.as_ref(),
+                    "binary_data",
+                    &format!("output `{name}`"),
+                )?;
+            names.push((*name, as_binary));
         }
         Ok(names)
     }
@@ -881,17 +937,6 @@ impl Served<'_> {
         };
         for (input, ty) in tensors {
             let name = &*input.name;
-            if input
-                .parameters
-                .as_ref()
-                .is_some_and(|p| p.contains_key("binary_data_size"))
-            {
-                return Err(bad_request(format!(
-                    "input `{name}` is sent as binary data (Triton's binary data extension), \
-                     which is not supported: send its data as JSON (tritonclient: \
-                     binary_data=False)"
-                )));
-            }
             let dt = datatype(name, &input.datatype)?;
             let categorical = ty == Some(FeatureType::String);
             match (categorical, dt) {
@@ -973,7 +1018,8 @@ fn output<'a>(name: &'static str, predictions: &'a Predictions, rows: usize) -> 
             name,
             datatype: "FP32",
             shape: [rows, 1],
-            data: OutputData::Numbers(scores),
+            data: Some(OutputData::Numbers(scores)),
+            parameters: None,
         },
         (
             PREDICT,
@@ -984,7 +1030,10 @@ fn output<'a>(name: &'static str, predictions: &'a Predictions, rows: usize) -> 
             name,
             datatype: label_datatype(classes),
             shape: [rows, 1],
-            data: OutputData::Labels(labels.iter().map(|&i| &classes[i]).collect()),
+            data: Some(OutputData::Labels(
+                labels.iter().map(|&i| &classes[i]).collect(),
+            )),
+            parameters: None,
         },
         (
             _,
@@ -997,13 +1046,235 @@ fn output<'a>(name: &'static str, predictions: &'a Predictions, rows: usize) -> 
             name,
             datatype: "FP32",
             shape: [rows, classes.len()],
-            data: OutputData::Numbers(probabilities),
+            data: Some(OutputData::Numbers(probabilities)),
+            parameters: None,
         },
         (_, Predictions::Scores(scores)) => ResponseOutput {
             name,
             datatype: "FP32",
             shape: [rows, 1],
-            data: OutputData::Numbers(scores),
+            data: Some(OutputData::Numbers(scores)),
+            parameters: None,
         },
     }
+}
+
+// ------------------------------------------------------------------ binary tensor data
+
+/// The body's JSON part and the binary data after it (empty without the header).
+fn split_binary<'b>(headers: &HeaderMap, body: &'b [u8]) -> Result<(&'b [u8], &'b [u8]), ApiError> {
+    let Some(value) = headers.get(BINARY_HEADER) else {
+        return Ok((body, &[]));
+    };
+    let json_len = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .ok_or_else(|| {
+            bad_request(format!(
+                "the Inference-Header-Content-Length header must be the JSON part's length in \
+                 bytes, not {:?}",
+                String::from_utf8_lossy(value.as_bytes())
+            ))
+        })?;
+    if json_len > body.len() {
+        return Err(bad_request(format!(
+            "the Inference-Header-Content-Length header says the JSON part is {json_len} \
+             bytes, but the body has {}",
+            body.len()
+        )));
+    }
+    Ok(body.split_at(json_len))
+}
+
+/// Bytes per item of a fixed-size datatype.
+fn item_width(datatype: &str) -> Option<usize> {
+    Some(match datatype {
+        "INT8" | "UINT8" => 1,
+        "INT16" | "UINT16" => 2,
+        "INT32" | "UINT32" | "FP32" => 4,
+        "INT64" | "UINT64" | "FP64" => 8,
+        _ => return None,
+    })
+}
+
+/// Replaces each binary input's missing `data` with its items, read from `binary` in the
+/// inputs' order; every byte must belong to an input.
+fn read_binary_inputs<'a>(
+    inputs: &mut [RequestInput<'a>],
+    binary: &'a [u8],
+) -> Result<(), ApiError> {
+    let mut rest = binary;
+    for input in inputs.iter_mut() {
+        let name = &*input.name;
+        let Some(size) = input
+            .parameters
+            .as_ref()
+            .and_then(|p| p.get("binary_data_size"))
+        else {
+            continue;
+        };
+        let size = size
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| {
+                bad_request(format!(
+                    "input `{name}`: parameters.binary_data_size must be a byte count, not {size}"
+                ))
+            })?;
+        if input.data.is_some() {
+            return Err(bad_request(format!(
+                "input `{name}` has both data and parameters.binary_data_size: send one"
+            )));
+        }
+        if size > rest.len() {
+            return Err(bad_request(format!(
+                "input `{name}` has binary_data_size {size}, but only {} bytes of binary data \
+                 are left{}",
+                rest.len(),
+                if binary.is_empty() {
+                    " (binary data needs the Inference-Header-Content-Length header giving \
+                     the JSON part's length)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let (bytes, after) = rest.split_at(size);
+        rest = after;
+        let items = decode_binary(name, &input.datatype, bytes)?;
+        input.data = Some(TensorData {
+            items,
+            not_array: false,
+        });
+    }
+    if !rest.is_empty() {
+        return Err(bad_request(format!(
+            "{} bytes of binary data are left after the inputs' binary_data_size",
+            rest.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The items of one input's binary data: little-endian fixed-size values, or for `BYTES`
+/// each item's 4-byte little-endian length and then its bytes.
+fn decode_binary<'a>(
+    input: &str,
+    datatype_name: &str,
+    bytes: &'a [u8],
+) -> Result<Vec<Item<'a>>, ApiError> {
+    let dt = datatype(input, datatype_name)?;
+    if dt == Datatype::Bytes {
+        let mut items = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let i = items.len();
+            let cut = |what: &str| {
+                bad_request(format!(
+                    "input `{input}`: the binary data ends inside item {i}'s {what}"
+                ))
+            };
+            let (len, after) = rest.split_first_chunk::<4>().ok_or_else(|| cut("length"))?;
+            let len = u32::from_le_bytes(*len) as usize;
+            if len > after.len() {
+                return Err(cut("bytes"));
+            }
+            let (text, after) = after.split_at(len);
+            let text = std::str::from_utf8(text)
+                .map_err(|_| bad_request(format!("input `{input}`: item {i} is not UTF-8 text")))?;
+            items.push(Item::Text(Cow::Borrowed(text)));
+            rest = after;
+        }
+        return Ok(items);
+    }
+    let width = item_width(datatype_name).expect("every numeric datatype has a width");
+    if bytes.len() % width != 0 {
+        return Err(bad_request(format!(
+            "input `{input}`: binary_data_size {} is not a whole number of {datatype_name} \
+             items ({width} bytes each)",
+            bytes.len()
+        )));
+    }
+    bytes
+        .chunks_exact(width)
+        .enumerate()
+        .map(|(i, b)| {
+            let item = match (datatype_name, dt) {
+                ("FP32", _) => Item::Float(f32::from_le_bytes(b.try_into().unwrap()).into()),
+                ("FP64", _) => Item::Float(f64::from_le_bytes(b.try_into().unwrap())),
+                (_, Datatype::Int(..)) => Item::Int(match width {
+                    1 => i8::from_le_bytes(b.try_into().unwrap()).into(),
+                    2 => i16::from_le_bytes(b.try_into().unwrap()).into(),
+                    4 => i32::from_le_bytes(b.try_into().unwrap()).into(),
+                    _ => i64::from_le_bytes(b.try_into().unwrap()),
+                }),
+                _ => {
+                    let v: u64 = match width {
+                        1 => b[0].into(),
+                        2 => u16::from_le_bytes(b.try_into().unwrap()).into(),
+                        4 => u32::from_le_bytes(b.try_into().unwrap()).into(),
+                        _ => u64::from_le_bytes(b.try_into().unwrap()),
+                    };
+                    i64::try_from(v).map_or(Item::Uint(v), Item::Int)
+                }
+            };
+            match item {
+                Item::Float(v) if !v.is_finite() => Err(bad_request(format!(
+                    "input `{input}`: item {i} is {v}, not a finite number; the protocol has \
+                     no missing values: send a value, or score the row with POST /predict, \
+                     which takes null"
+                ))),
+                item => Ok(item),
+            }
+        })
+        .collect()
+}
+
+impl OutputData<'_> {
+    /// The data as the binary extension sends it: little-endian `FP32`, `INT64` labels, or
+    /// `BYTES` labels each as its 4-byte little-endian length and its UTF-8.
+    fn write_binary(&self, out: &mut Vec<u8>) {
+        match self {
+            OutputData::Numbers(values) => {
+                out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+            }
+            OutputData::Labels(labels) => {
+                for label in labels {
+                    match label {
+                        Label::Int(v) => out.extend(v.to_le_bytes()),
+                        Label::Text(text) => {
+                            out.extend((text.len() as u32).to_le_bytes());
+                            out.extend(text.as_bytes());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The JSON answer followed by its outputs' binary data, the JSON's length in the
+/// `Inference-Header-Content-Length` header.
+fn binary_response(
+    answer: &InferenceResponse<'_>,
+    binary: Vec<u8>,
+) -> Result<Response<Body>, ApiError> {
+    let mut body = serde_json::to_vec(answer).map_err(|e| {
+        tracing::error!(error = %e, "encoding an inference answer failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the answer could not be encoded",
+        )
+    })?;
+    let json_len = body.len();
+    body.extend(binary);
+    let mut response = Response::new(Body::Binary(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(BINARY_HEADER, json_len.into());
+    Ok(response)
 }

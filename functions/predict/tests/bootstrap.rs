@@ -91,19 +91,15 @@ async fn every_event_through_the_bootstrap() {
             .await
             .expect("answer in time")
             .unwrap();
-            let body: serde_json::Value =
-                serde_json::from_str(&done.http_body().unwrap()).unwrap();
+            let body: serde_json::Value = serde_json::from_str(&done.http_body().unwrap()).unwrap();
             (done.http_status(), body)
         }
     };
     let (_, metadata) = answer(support::event_json("v2-model-metadata.json")).await;
     let version = metadata["versions"][0].as_str().unwrap().to_owned();
     let versioned = format!("/v2/models/{}/versions/{version}", support::DEMO_MODEL_NAME);
-    let (status, versioned_metadata) = answer(support::event_at(
-        "v2-model-metadata.json",
-        &versioned,
-    ))
-    .await;
+    let (status, versioned_metadata) =
+        answer(support::event_at("v2-model-metadata.json", &versioned)).await;
     assert_eq!((status, &versioned_metadata), (Some(200), &metadata));
     let (status, unversioned) = answer(support::event_json("v2-infer.json")).await;
     assert_eq!(status, Some(200));

@@ -429,8 +429,8 @@ async fn a_result_from_an_older_run_is_answered_as_not_from_the_latest_completed
         .lock()
         .unwrap()
         .push((support::NIGHTLY_RUN.into(), "{}".into()));
-    let app =
-        App::new(demo_model(), demo_store(), support::DEMO_MODEL_NAME).with_results(NightlyResults::new(predictions, runs));
+    let app = App::new(demo_model(), demo_store(), support::DEMO_MODEL_NAME)
+        .with_results(NightlyResults::new(predictions, runs));
     let (status, body) = call(
         &app,
         http(Method::GET, "/predictions/wine-0001", Body::Empty),

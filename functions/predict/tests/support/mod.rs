@@ -40,8 +40,7 @@ pub const EXPECTED_STATUS: &[(&str, u16)] = &[
 
 /// `events/<file>` as JSON.
 pub fn event_json(file: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(repository().join("events").join(file)).unwrap())
-        .unwrap()
+    serde_json::from_slice(&std::fs::read(repository().join("events").join(file)).unwrap()).unwrap()
 }
 
 /// `events/<file>` sent to `path` instead (an HTTP API v2 event).
@@ -105,7 +104,8 @@ pub fn demo_app() -> DemoApp {
         NIGHTLY_RUN.into(),
         format!(r#"{{"run_id":"{NIGHTLY_RUN}"}}"#),
     ));
-    App::new(demo_model(), demo_store(), DEMO_MODEL_NAME).with_results(NightlyResults::new(predictions, runs))
+    App::new(demo_model(), demo_store(), DEMO_MODEL_NAME)
+        .with_results(NightlyResults::new(predictions, runs))
 }
 
 /// The completed run of the sample nightly result.
