@@ -1189,7 +1189,7 @@ fn decode_binary<'a>(
         return Ok(items);
     }
     let width = item_width(datatype_name).expect("every numeric datatype has a width");
-    if bytes.len() % width != 0 {
+    if !bytes.len().is_multiple_of(width) {
         return Err(bad_request(format!(
             "input `{input}`: binary_data_size {} is not a whole number of {datatype_name} \
              items ({width} bytes each)",
