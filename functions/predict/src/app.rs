@@ -346,16 +346,7 @@ impl<S: AttributeStore, R: Results> App<S, R> {
     }
 
     fn score_instances(&self, body: &Body) -> Result<Response<Body>, ApiError> {
-        let bytes: &[u8] = body.as_ref();
-        if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
-                    bytes.len()
-                ),
-            ));
-        }
+        let bytes = bounded_body(body)?;
         let request: PredictRequest = serde_json::from_slice(bytes).map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -493,6 +484,21 @@ pub(crate) fn scoring_error(e: ScoreError, subject: &str) -> ApiError {
 
 /// A JSON answer. Serializing these plain structs cannot fail; if it ever did, the caller
 /// still gets a JSON error.
+/// The body's bytes, if within the limit; 413 otherwise.
+pub(crate) fn bounded_body(body: &Body) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = body.as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
     let (status, body) = match serde_json::to_string(body) {
         Ok(body) => (status, body),

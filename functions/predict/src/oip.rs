@@ -44,7 +44,7 @@ use scoring::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::app::{json_response, scoring_error, ApiError, MAX_BODY_BYTES, MAX_INSTANCES};
+use crate::app::{bounded_body, json_response, scoring_error, ApiError, MAX_INSTANCES};
 use crate::routes::{ModelRef, OipRoute};
 
 /// The model platform the metadata reports.
@@ -715,16 +715,7 @@ fn rows_of(input: &str, shape: &[i64], width: usize, matrix: bool) -> Result<usi
 
 impl Served<'_> {
     fn infer(&self, headers: &HeaderMap, body: &Body) -> Result<Response<Body>, ApiError> {
-        let bytes: &[u8] = body.as_ref();
-        if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
-                    bytes.len()
-                ),
-            ));
-        }
+        let bytes = bounded_body(body)?;
         let (json, binary) = split_binary(headers, bytes)?;
         let mut request: InferenceRequest = serde_json::from_slice(json).map_err(|e| {
             bad_request(format!(
