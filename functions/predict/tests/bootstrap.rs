@@ -432,7 +432,7 @@ fn mutate(rng: &mut fastrand::Rng, e: &mut serde_json::Value) {
     } else {
         ("path", Some("httpMethod"))
     };
-    match rng.u8(0..11) {
+    match rng.u8(0..13) {
         0 => e[path] = format!("/predict/{}", junk(rng, 12)).into(),
         1 => e[path] = junk(rng, 12).into(),
         2 if v2 => e["rawQueryString"] = junk(rng, 12).into(),
@@ -474,6 +474,36 @@ fn mutate(rng: &mut fastrand::Rng, e: &mut serde_json::Value) {
             let keys: Vec<String> = e.as_object().unwrap().keys().cloned().collect();
             e[&keys[rng.usize(..keys.len())]] = junk_value(rng);
         }
+        // An Open Inference Protocol tensor with one field made odd.
+        10 => {
+            let mut body: serde_json::Value =
+                serde_json::from_str(e["body"].as_str().unwrap_or_default()).unwrap_or_default();
+            let Some(inputs) = body["inputs"].as_array_mut().filter(|i| !i.is_empty()) else {
+                e["body"] = r#"{"inputs": [{"name": "ph", "shape": [1], "datatype": "FP32", "data": [3.2]}]}"#.into();
+                return;
+            };
+            let at = rng.usize(..inputs.len());
+            let field = ["name", "shape", "datatype", "data", "parameters"][rng.usize(..5)];
+            inputs[at][field] = match (field, rng.bool()) {
+                ("datatype", true) => {
+                    ["FP16", "BOOL", "BYTES", "INT8", "UINT64", "fp32", ""][rng.usize(..7)].into()
+                }
+                ("parameters", true) => {
+                    serde_json::json!({ "binary_data_size": junk_value(rng) })
+                }
+                ("shape", true) => serde_json::json!([rng.i64(-2..3), rng.i64(-2..3)]),
+                _ => junk_value(rng),
+            };
+            e["body"] = body.to_string().into();
+        }
+        // Triton's binary data header, sane or not.
+        11 => {
+            object(e, "headers")["inference-header-content-length"] = if rng.bool() {
+                rng.u32(..2000).to_string().into()
+            } else {
+                junk(rng, 4).into()
+            }
+        }
         _ => e["requestContext"] = junk_value(rng),
     }
 }
@@ -495,6 +525,8 @@ async fn a_seeded_fuzz_of_events_gets_no_5xx_no_leak_and_no_crash() {
         "predict-post.json",
         "health.json",
         "rest-api-v1-predict-get.json",
+        "v2-infer.json",
+        "v2-model-metadata.json",
     ]
     .into_iter()
     .map(event)
