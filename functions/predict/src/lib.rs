@@ -5,13 +5,15 @@
 //! Inference Protocol's REST routes (`/v2/...`, [`oip`]) serve the same model to
 //! KServe/Triton clients.
 
+mod api_error;
 mod app;
 pub mod oip;
 pub mod results;
 pub mod routes;
 mod serve;
 
-pub use app::{ApiError, App, MAX_BODY_BYTES, MAX_INSTANCES};
+pub use api_error::ApiError;
+pub use app::{App, MAX_BODY_BYTES, MAX_INSTANCES};
 pub use serve::serve;
 
 pub use aws_adapter::config::InitError;

@@ -17,7 +17,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use store::attributes::AttributeStore;
 
-use crate::app::{ApiError, App};
+use crate::api_error::ApiError;
+use crate::app::App;
 use crate::results::Results;
 
 /// Serves `app` until the runtime stops the sandbox.

@@ -1,0 +1,346 @@
+//! Inference: the request's inputs read as rows through the model's schema, scored, and
+//! answered as the protocol's outputs.
+
+use super::binary::{binary_response, read_binary_inputs, split_binary};
+use super::tensors::*;
+use super::*;
+impl Served<'_> {
+    pub(super) fn infer(
+        &self,
+        headers: &HeaderMap,
+        body: &Body,
+    ) -> Result<Response<Body>, ApiError> {
+        let bytes = bounded_body(body)?;
+        let (json, binary) = split_binary(headers, bytes)?;
+        let mut request: InferenceRequest = serde_json::from_slice(json).map_err(|e| {
+            bad_request(format!(
+                "the body must be an Open Inference Protocol inference request, JSON like \
+                 {{\"inputs\": [{{\"name\": ..., \"shape\": [...], \"datatype\": ..., \
+                 \"data\": [...]}}]}}: {e}"
+            ))
+        })?;
+        read_binary_inputs(&mut request.inputs, binary)?;
+        let all_binary = flag(
+            request.parameters.as_ref(),
+            "binary_data_output",
+            "the request",
+        )?;
+        let outputs = self.requested_outputs(request.outputs.as_deref(), all_binary)?;
+        let schema = self.model.schema();
+        let (tensors, rows) = self.read_inputs(schema, &request.inputs)?;
+
+        let mut batch = schema.batch(rows);
+        for row in 0..rows {
+            let view = TensorRow {
+                tensors: &tensors,
+                row,
+            };
+            schema.read_row(&view, &mut batch).map_err(|e| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("row {row}: {e}"))
+            })?;
+        }
+        let predictions = match self.model.predict(&batch) {
+            Ok(p) => p,
+            // Name the row: the model refuses a category in one of them.
+            Err(ScoreError::UnknownCategory) => {
+                let row = self
+                    .model
+                    .predict_each(&batch)
+                    .iter()
+                    .position(Result::is_err)
+                    .unwrap_or_default();
+                return Err(scoring_error(
+                    ScoreError::UnknownCategory,
+                    &format!("row {row}"),
+                ));
+            }
+            Err(e) => return Err(scoring_error(e, "row")),
+        };
+        if let Some(row) =
+            (0..predictions.len()).find(|&i| !predictions.get(i).is_some_and(|p| p.is_finite()))
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "row {row}: the model's answer is not a finite number; its feature values \
+                     are outside what the model can score"
+                ),
+            ));
+        }
+        let mut binary = Vec::new();
+        let outputs = outputs
+            .iter()
+            .map(|&(name, as_binary)| {
+                let mut out = output(name, &predictions, rows);
+                if as_binary {
+                    if let Some(data) = out.data.take() {
+                        let start = binary.len();
+                        data.write_binary(&mut binary);
+                        out.parameters = Some(BinarySize {
+                            binary_data_size: binary.len() - start,
+                        });
+                    }
+                }
+                out
+            })
+            .collect();
+        let answer = InferenceResponse {
+            model_name: self.name,
+            model_version: self.model.version(),
+            id: request.id.as_deref(),
+            outputs,
+        };
+        if binary.is_empty() {
+            return Ok(json_response(StatusCode::OK, &answer));
+        }
+        binary_response(&answer, binary)
+    }
+
+    /// The outputs to answer, in order: those asked for, or all.
+    /// The outputs to answer, in order, each with whether its data goes in binary.
+    fn requested_outputs(
+        &self,
+        asked: Option<&[RequestOutput<'_>]>,
+        all_binary: bool,
+    ) -> Result<Vec<(&'static str, bool)>, ApiError> {
+        let task = self.model.task();
+        let known = output_names(&task);
+        let asked = match asked {
+            None | Some([]) => return Ok(known.iter().map(|&n| (n, all_binary)).collect()),
+            Some(asked) => asked,
+        };
+        let mut names = Vec::with_capacity(asked.len());
+        for output in asked {
+            let name = known.iter().find(|k| **k == output.name).ok_or_else(|| {
+                bad_request(format!(
+                    "unknown output `{}`; this model's outputs are {}",
+                    output.name,
+                    known.join(", ")
+                ))
+            })?;
+            if names.iter().any(|(n, _)| n == name) {
+                return Err(bad_request(format!("output `{name}` is asked for twice")));
+            }
+            let as_binary = all_binary
+                || flag(
+                    output.parameters.as_ref(),
+                    "binary_data",
+                    &format!("output `{name}`"),
+                )?;
+            names.push((*name, as_binary));
+        }
+        Ok(names)
+    }
+
+    /// The request's inputs as tensors in schema order, and their row count.
+    fn read_inputs<'a>(
+        &self,
+        schema: &'a FeatureSchema,
+        inputs: &'a [RequestInput<'a>],
+    ) -> Result<(Tensors<'a>, usize), ApiError> {
+        let matrix = matrix_input(schema);
+        let expected = || match matrix {
+            Some(m) => format!(
+                "one tensor per feature ({}), or the matrix `{m}` [N, {}]",
+                schema.names().join(", "),
+                schema.len()
+            ),
+            None => format!("one tensor per feature ({})", schema.names().join(", ")),
+        };
+        if inputs.is_empty() {
+            return Err(bad_request(format!("inputs is empty; send {}", expected())));
+        }
+        let mut seen: Vec<&str> = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            if seen.contains(&&*input.name) {
+                return Err(bad_request(format!(
+                    "input `{}` is given twice",
+                    input.name
+                )));
+            }
+            seen.push(&input.name);
+        }
+        let as_matrix = matrix.is_some_and(|m| seen.contains(&m));
+        if as_matrix && inputs.len() > 1 {
+            return Err(bad_request(format!(
+                "input `{}` is the model's whole [N, {}] matrix: send it alone, or one tensor \
+                 per feature instead",
+                matrix.unwrap_or_default(),
+                schema.len()
+            )));
+        }
+        // Where each feature's tensor is in the request.
+        let mut slots: Vec<Option<&RequestInput>> = vec![None; schema.len()];
+        if !as_matrix {
+            for input in inputs {
+                let at = schema
+                    .names()
+                    .iter()
+                    .position(|n| *n == input.name)
+                    .ok_or_else(|| {
+                        bad_request(format!(
+                            "unknown input `{}`; this model takes {}",
+                            input.name,
+                            expected()
+                        ))
+                    })?;
+                slots[at] = Some(input);
+            }
+            let missing: Vec<&str> = schema
+                .names()
+                .iter()
+                .zip(&slots)
+                .filter(|(_, s)| s.is_none())
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if !missing.is_empty() {
+                return Err(bad_request(format!(
+                    "input `{}` is missing{}; this model takes {}",
+                    missing[0],
+                    if missing.len() > 1 {
+                        format!(
+                            " (and {} more: {})",
+                            missing.len() - 1,
+                            missing[1..].join(", ")
+                        )
+                    } else {
+                        String::new()
+                    },
+                    expected()
+                )));
+            }
+        }
+        let mut rows: Option<(usize, &str)> = None;
+        let mut columns = Vec::with_capacity(inputs.len());
+        let tensors: Vec<(&RequestInput, Option<FeatureType>)> = if as_matrix {
+            vec![(&inputs[0], Some(schema.features()[0].ty))]
+        } else {
+            slots
+                .iter()
+                .zip(schema.features())
+                .map(|(s, f)| (s.expect("every feature has its tensor"), Some(f.ty)))
+                .collect()
+        };
+        for (input, ty) in tensors {
+            let name = &*input.name;
+            let dt = datatype(name, &input.datatype)?;
+            let categorical = ty == Some(FeatureType::String);
+            match (categorical, dt) {
+                (true, Datatype::Bytes) | (false, Datatype::Fp32 | Datatype::Fp64) => {}
+                (false, Datatype::Int(..) | Datatype::Uint(_)) => {}
+                (true, _) => {
+                    return Err(bad_request(format!(
+                        "input `{name}` is a categorical feature: its datatype must be BYTES \
+                         (strings), not {}",
+                        input.datatype
+                    )))
+                }
+                (false, _) => {
+                    return Err(bad_request(format!(
+                        "input `{name}` is numeric: its datatype must be {NUMERIC}, not {}",
+                        input.datatype
+                    )))
+                }
+            }
+            let n = rows_of(name, &input.shape, schema.len(), as_matrix)?;
+            match rows {
+                Some((first, other)) if first != n => {
+                    return Err(bad_request(format!(
+                        "input `{name}` has {n} rows but `{other}` has {first}: every input \
+                         must have the same number of rows"
+                    )))
+                }
+                _ => rows = Some((n, name)),
+            }
+            let data = input
+                .data
+                .as_ref()
+                .ok_or_else(|| bad_request(format!("input `{name}` has no data")))?;
+            if data.not_array {
+                return Err(bad_request(format!(
+                    "input `{name}`: data must be an array (flat or nested, row-major)"
+                )));
+            }
+            let items = &data.items[..];
+            let want = if as_matrix { n * schema.len() } else { n };
+            if items.len() != want {
+                return Err(bad_request(format!(
+                    "input `{name}` has shape {} but {} data items; the shape holds {want}",
+                    show_shape(&input.shape),
+                    items.len()
+                )));
+            }
+            check_items(name, &input.datatype, dt, items)?;
+            columns.push(Column {
+                items,
+                datatype: dt,
+            });
+        }
+        let rows = rows.map_or(0, |(n, _)| n);
+        if rows == 0 {
+            return Err(bad_request("the inputs have no rows; send 1 to 1000"));
+        }
+        if rows > MAX_INSTANCES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{rows} rows; at most {MAX_INSTANCES} per request"),
+            ));
+        }
+        Ok((
+            Tensors {
+                names: schema.names(),
+                columns,
+                matrix: as_matrix,
+            },
+            rows,
+        ))
+    }
+}
+
+/// One output of the answers for `rows` rows.
+fn output<'a>(name: &'static str, predictions: &'a Predictions, rows: usize) -> ResponseOutput<'a> {
+    match (name, predictions) {
+        (PREDICT, Predictions::Scores(scores)) => ResponseOutput {
+            name,
+            datatype: "FP32",
+            shape: [rows, 1],
+            data: Some(OutputData::Numbers(scores)),
+            parameters: None,
+        },
+        (
+            PREDICT,
+            Predictions::Classes {
+                classes, labels, ..
+            },
+        ) => ResponseOutput {
+            name,
+            datatype: label_datatype(classes),
+            shape: [rows, 1],
+            data: Some(OutputData::Labels(
+                labels.iter().map(|&i| &classes[i]).collect(),
+            )),
+            parameters: None,
+        },
+        (
+            _,
+            Predictions::Classes {
+                classes,
+                probabilities,
+                ..
+            },
+        ) => ResponseOutput {
+            name,
+            datatype: "FP32",
+            shape: [rows, classes.len()],
+            data: Some(OutputData::Numbers(probabilities)),
+            parameters: None,
+        },
+        (_, Predictions::Scores(scores)) => ResponseOutput {
+            name,
+            datatype: "FP32",
+            shape: [rows, 1],
+            data: Some(OutputData::Numbers(scores)),
+            parameters: None,
+        },
+    }
+}
