@@ -18,6 +18,7 @@ mod model;
 pub mod ops;
 mod outputs;
 mod prediction;
+pub mod profile;
 mod row;
 mod schema;
 
