@@ -19,6 +19,11 @@ pub enum LoadError {
     NoFeatureNames { input: String, width: String },
     #[error("the `feature_names` metadata is unusable: {0}")]
     BadFeatureNames(String),
+    #[error(
+        "the `model_card` metadata is unusable: {0}; fix or remove it (a model without a \
+         card loads, unwatched)"
+    )]
+    BadModelCard(String),
     #[error("input `{input}` is not supported: {problem}")]
     UnsupportedInput { input: String, problem: String },
     #[error(

@@ -11,6 +11,7 @@
 //! Nothing here knows about Lambda or AWS.
 
 mod batch;
+pub mod card;
 mod error;
 pub mod forest;
 mod missing;

@@ -10,6 +10,7 @@ use tract_onnx::pb::GraphProto;
 use tract_onnx::Onnx;
 
 use crate::batch::Batch;
+use crate::card::{ModelCard, MODEL_CARD_KEY};
 use crate::error::{LoadError, ScoreError, UnknownCategory};
 use crate::ops;
 use crate::outputs::{self, Answer};
@@ -35,6 +36,8 @@ pub struct Model {
     /// Which outputs hold the answer, and what it means.
     answer: Answer,
     version: String,
+    /// What the model was trained on, when its file says (the model card).
+    card: Option<Arc<ModelCard>>,
 }
 
 impl Clone for Model {
@@ -47,6 +50,7 @@ impl Clone for Model {
             input_columns: self.input_columns.clone(),
             answer: self.answer.clone(),
             version: self.version.clone(),
+            card: self.card.clone(),
         }
     }
 }
@@ -60,6 +64,12 @@ impl Model {
             .proto_model_for_read(&mut &*onnx)
             .map_err(|e| LoadError::Corrupt(format!("{e:#}")))?;
         let schema = FeatureSchema::from_model(&proto)?;
+        let card = proto
+            .metadata_props
+            .iter()
+            .find(|p| p.key == MODEL_CARD_KEY)
+            .map(|p| ModelCard::parse(&p.value, &schema).map(Arc::new))
+            .transpose()?;
         let graph = proto
             .graph
             .as_mut()
@@ -125,11 +135,17 @@ impl Model {
             input_columns,
             answer,
             version: version.into(),
+            card,
         })
     }
 
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The model card, if the model file has one.
+    pub fn card(&self) -> Option<&ModelCard> {
+        self.card.as_deref()
     }
 
     pub fn schema(&self) -> &FeatureSchema {

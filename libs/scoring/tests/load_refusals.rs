@@ -210,3 +210,73 @@ fn tree_ensemble_with_unsupported_post_transform() {
         "{err}"
     );
 }
+
+fn set_card(proto: &mut ModelProto, value: &str) {
+    proto.metadata_props.retain(|p| p.key != "model_card");
+    proto.metadata_props.push(StringStringEntryProto {
+        key: "model_card".into(),
+        value: value.into(),
+    });
+}
+
+/// A profile of one feature of the ridge fixture, as JSON.
+fn profile(min: f64, max: f64) -> String {
+    let mid = (min + max) / 2.0;
+    format!(r#"{{"min": {min}, "max": {max}, "edges": [{mid}], "shares": [0.5, 0.5]}}"#)
+}
+
+#[test]
+fn a_model_card_is_read_and_its_absence_tolerated() {
+    let proto = ridge();
+    assert!(load(&proto).unwrap().card().is_none());
+    let mut with_card = proto.clone();
+    let feature = load(&proto).unwrap().features()[0].clone();
+    set_card(
+        &mut with_card,
+        &format!(
+            r#"{{"features": {{"{feature}": {}}}, "score": {}}}"#,
+            profile(0.0, 10.0),
+            profile(3.0, 8.0)
+        ),
+    );
+    let model = load(&with_card).unwrap();
+    let card = model.card().expect("the card is read");
+    assert_eq!(card.features[&feature].max, 10.0);
+    assert_eq!(card.score.as_ref().unwrap().min, 3.0);
+}
+
+#[test]
+fn an_unusable_model_card_is_refused_naming_what_is_wrong() {
+    let feature = load(&ridge()).unwrap().features()[0].clone();
+    for (card, says) in [
+        ("not json".to_owned(), "expected ident at line 1"),
+        (
+            format!(
+                r#"{{"features": {{"no_such_feature": {}}}}}"#,
+                profile(0.0, 1.0)
+            ),
+            "feature `no_such_feature` is not one of the model's",
+        ),
+        (
+            format!(r#"{{"features": {{"{feature}": {}}}}}"#, profile(5.0, 1.0)),
+            "must be finite with min <= max",
+        ),
+        (
+            r#"{"score": {"min": 0, "max": 1, "edges": [0.5], "shares": [0.7, 0.7]}}"#.to_owned(),
+            "score: shares sum to",
+        ),
+        (
+            r#"{"labels": {"good": 0.3}}"#.to_owned(),
+            "labels: shares must",
+        ),
+        (r#"{"drift": 1}"#.to_owned(), "unknown field `drift`"),
+    ] {
+        let mut proto = ridge();
+        set_card(&mut proto, &card);
+        let err = load(&proto).unwrap_err();
+        assert!(matches!(err, LoadError::BadModelCard(_)), "{card}: {err:?}");
+        let message = err.to_string();
+        assert!(message.contains(says), "{card}: {message}");
+        assert!(message.contains("model_card"), "{message}");
+    }
+}
