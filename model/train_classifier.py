@@ -30,6 +30,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from model_card import model_card, write_model_card
 from train import FEATURES, TARGET, snake
 
 HERE = Path(__file__).resolve().parent
@@ -134,6 +135,12 @@ def main():
     if rows_off > MAX_ROWS_OFF or agree < 1 - MAX_LABELS_OFF:
         sys.exit("export mismatch")
 
+    # The card: the training rows' numeric features and the labels the model gives them.
+    feeds = {c: x_train[[c]].to_numpy(dtype=np.float32) for c in FEATURES}
+    feeds["color"] = x_train[["color"]].to_numpy(dtype=object)
+    train_labels, _ = sess.run(None, feeds)
+    card = model_card({c: x_train[c].to_numpy(dtype=np.float32) for c in FEATURES}, labels=train_labels)
+    write_model_card(onx, card)
     onnx.save(onx, OUT)
     print(f"wrote {OUT.relative_to(HERE.parent)} ({OUT.stat().st_size:,} bytes)")
 

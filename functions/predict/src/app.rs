@@ -218,12 +218,20 @@ impl<S: AttributeStore, R: Results> App<S, R> {
             Ok(Route::ScoreProduct(id) | Route::StoredPrediction(id)) => id,
             _ => "",
         };
+        let route_name = route.as_ref().map_or("none", Route::name);
+        let latency = started.elapsed();
+        crate::telemetry::request(
+            self.model.version(),
+            route_name,
+            response.status().as_u16(),
+            latency,
+        );
         tracing::info!(
-            route = route.as_ref().map_or("none", Route::name),
+            route = route_name,
             request_id,
             product_id,
             status = response.status().as_u16(),
-            latency_us = started.elapsed().as_micros() as u64,
+            latency_us = latency.as_micros() as u64,
             "request"
         );
         response
@@ -241,10 +249,16 @@ impl<S: AttributeStore, R: Results> App<S, R> {
                     format!("product {product_id:?} not found"),
                 )
             })?;
-        let prediction = self
-            .model
-            .predict_row(&row)
-            .map_err(|e| scoring_error(e, &format!("product {product_id:?}")))?;
+        let subject = || format!("product {product_id:?}");
+        let schema = self.model.schema();
+        let mut batch = schema.batch(1);
+        schema
+            .read_row(&row, &mut batch)
+            .map_err(|e| scoring_error(e.into(), &subject()))?;
+        let prediction = crate::telemetry::predict(&self.model, &batch)
+            .map_err(|e| scoring_error(e, &subject()))?
+            .get(0)
+            .expect("one answer per row");
         let answer = ProductAnswer::of(product_id, &prediction, self.model.version(), || {
             format!("product {product_id:?}")
         })?;
@@ -322,7 +336,14 @@ impl<S: AttributeStore, R: Results> App<S, R> {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let answers: Vec<Prediction> = match self.model.predict_rows(&rows) {
+        let schema = self.model.schema();
+        let mut batch = schema.batch(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            schema
+                .read_row(*row, &mut batch)
+                .map_err(|e| scoring_error(e.at_row(i).into(), "instance"))?;
+        }
+        let answers: Vec<Prediction> = match crate::telemetry::predict(&self.model, &batch) {
             Ok(answers) => answers.iter().collect(),
             // Name the instance: the model refuses a category in one of them.
             Err(ScoreError::UnknownCategory) => {

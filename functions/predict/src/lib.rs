@@ -11,6 +11,7 @@ pub mod oip;
 pub mod results;
 pub mod routes;
 mod serve;
+pub mod telemetry;
 
 pub use api_error::ApiError;
 pub use app::{App, MAX_BODY_BYTES, MAX_INSTANCES};
@@ -23,26 +24,48 @@ use aws_adapter::dynamodb::{DynamoDbAttributes, DynamoDbPredictions};
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
 use aws_adapter::{AwsClients, CallPolicy};
 use results::NightlyResults;
-use store::model_source::load_model;
+use std::time::Instant;
+
+use store::model_source::{load_model_timed, LoadTimes};
+use telemetry::InitTimes;
 
 /// The app as deployed: DynamoDB for attributes and results, S3 for the run log.
 pub type AwsApp = App<DynamoDbAttributes, NightlyResults<DynamoDbPredictions, S3RunLog>>;
 
 /// Cold start: read the configuration, build the AWS clients, fetch and build the model.
 /// Any failure stops the function before it serves: it never answers without a model.
-pub async fn init() -> Result<AwsApp, InitError> {
+/// Returns how long each step took, for the cold-start metrics.
+pub async fn init() -> Result<(AwsApp, InitTimes), InitError> {
+    let started = Instant::now();
     let config = PredictConfig::from_env()?;
+    let configured = Instant::now();
     let clients = AwsClients::from_env(CallPolicy::ONLINE).await;
-    init_with(&config, &clients).await
+    let built = Instant::now();
+    let (app, load) = build(&config, &clients).await?;
+    let times = InitTimes {
+        config: configured - started,
+        clients: built - configured,
+        model_fetch: load.fetch,
+        model_build: load.build,
+    };
+    Ok((app, times))
 }
 
 pub async fn init_with(config: &PredictConfig, clients: &AwsClients) -> Result<AwsApp, InitError> {
+    Ok(build(config, clients).await?.0)
+}
+
+async fn build(
+    config: &PredictConfig,
+    clients: &AwsClients,
+) -> Result<(AwsApp, LoadTimes), InitError> {
     let source = S3ModelSource::new(clients.s3.clone(), config.model.clone());
-    let model = load_model(&source).await?;
+    let (model, load) = load_model_timed(&source).await?;
     tracing::info!(
         model_version = model.version(),
         model_name = config.model_name,
         features = model.features().len(),
+        model_card = model.card().is_some(),
         "model loaded"
     );
     let results = NightlyResults::new(
@@ -53,10 +76,11 @@ pub async fn init_with(config: &PredictConfig, clients: &AwsClients) -> Result<A
             &config.runs_prefix,
         ),
     );
-    Ok(App::new(
+    let app = App::new(
         model,
         DynamoDbAttributes::new(clients.dynamodb.clone(), &config.attributes_table),
         &config.model_name,
     )
-    .with_results(results))
+    .with_results(results);
+    Ok((app, load))
 }

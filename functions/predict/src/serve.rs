@@ -7,6 +7,7 @@
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use lambda_http::http::StatusCode;
@@ -17,13 +18,17 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use store::attributes::AttributeStore;
 
+use aws_adapter::emf::Emf;
+
 use crate::api_error::ApiError;
 use crate::app::App;
 use crate::results::Results;
 
-/// Serves `app` until the runtime stops the sandbox.
+/// Serves `app` until the runtime stops the sandbox, writing the metrics recorded for
+/// each request to `metrics` before answering it.
 pub async fn serve<S: AttributeStore, R: Results>(
     app: &App<S, R>,
+    metrics: Option<&Emf>,
 ) -> Result<(), lambda_runtime::Error> {
     log_panics();
     let handler = service_fn(move |request: Request| async move {
@@ -66,6 +71,18 @@ pub async fn serve<S: AttributeStore, R: Results>(
                     Reply::Refusal(Refusal::of(refusal, &request_id))
                 }
             };
+            if let Reply::Refusal(refusal) = &reply {
+                // What the handler did not see: unreadable events and its panics.
+                crate::telemetry::request(
+                    app.model().version(),
+                    "none",
+                    refusal.status_code,
+                    Duration::ZERO,
+                );
+            }
+            if let Some(metrics) = metrics {
+                metrics.flush();
+            }
             Ok::<_, lambda_runtime::Error>(reply)
         }
     }))

@@ -46,7 +46,7 @@ async fn a_panic_in_the_handler_is_a_json_500_and_the_next_request_is_served() {
         support::DEMO_MODEL_NAME,
     );
     tokio::select! {
-        stopped = predict::serve(&app) => panic!("the loop ended: {stopped:?}"),
+        stopped = predict::serve(&app, None) => panic!("the loop ended: {stopped:?}"),
         () = requests(&api) => {}
     }
 }

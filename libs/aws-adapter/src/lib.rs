@@ -8,6 +8,7 @@
 pub mod clients;
 pub mod config;
 pub mod dynamodb;
+pub mod emf;
 mod errors;
 pub mod lambda;
 pub mod s3;

@@ -11,6 +11,7 @@ use tract_onnx::Onnx;
 
 use crate::batch::Batch;
 use crate::card::{ModelCard, MODEL_CARD_KEY};
+use crate::watch::Watch;
 use crate::error::{LoadError, ScoreError, UnknownCategory};
 use crate::ops;
 use crate::outputs::{self, Answer};
@@ -37,7 +38,7 @@ pub struct Model {
     answer: Answer,
     version: String,
     /// What the model was trained on, when its file says (the model card).
-    card: Option<Arc<ModelCard>>,
+    watch: Option<Arc<Watch>>,
 }
 
 impl Clone for Model {
@@ -50,7 +51,7 @@ impl Clone for Model {
             input_columns: self.input_columns.clone(),
             answer: self.answer.clone(),
             version: self.version.clone(),
-            card: self.card.clone(),
+            watch: self.watch.clone(),
         }
     }
 }
@@ -64,11 +65,11 @@ impl Model {
             .proto_model_for_read(&mut &*onnx)
             .map_err(|e| LoadError::Corrupt(format!("{e:#}")))?;
         let schema = FeatureSchema::from_model(&proto)?;
-        let card = proto
+        let watch = proto
             .metadata_props
             .iter()
             .find(|p| p.key == MODEL_CARD_KEY)
-            .map(|p| ModelCard::parse(&p.value, &schema).map(Arc::new))
+            .map(|p| ModelCard::parse(&p.value, &schema).map(|c| Arc::new(Watch::new(c, &schema))))
             .transpose()?;
         let graph = proto
             .graph
@@ -135,7 +136,7 @@ impl Model {
             input_columns,
             answer,
             version: version.into(),
-            card,
+            watch,
         })
     }
 
@@ -145,7 +146,12 @@ impl Model {
 
     /// The model card, if the model file has one.
     pub fn card(&self) -> Option<&ModelCard> {
-        self.card.as_deref()
+        self.watch.as_deref().map(Watch::card)
+    }
+
+    /// The model card resolved for watching inputs and answers, if the file has one.
+    pub fn watch(&self) -> Option<&Watch> {
+        self.watch.as_deref()
     }
 
     pub fn schema(&self) -> &FeatureSchema {

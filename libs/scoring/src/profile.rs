@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 /// The share an empty bin counts as in the PSI.
 pub const EMPTY_BIN_SHARE: f64 = 1e-4;
 
+/// Relative slack on the training range (a few float32 ulps).
+const RANGE_SLACK: f64 = 1e-6;
+
 /// A variable's training distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -62,9 +65,11 @@ impl Profile {
         self.edges.partition_point(|edge| *edge <= value)
     }
 
-    /// Whether `value` is within the training range.
+    /// Whether `value` is within the training range, give or take float32 rounding: the
+    /// runtime's sums may differ from the exporter's in the last bit.
     pub fn in_range(&self, value: f64) -> bool {
-        (self.min..=self.max).contains(&value)
+        let slack = RANGE_SLACK * self.min.abs().max(self.max.abs());
+        (self.min - slack..=self.max + slack).contains(&value)
     }
 
     /// The sample's count per bin (NaN, a missing value, is counted nowhere).
@@ -79,22 +84,28 @@ impl Profile {
     /// The PSI of a sample's bin counts against the training shares; `None` for an empty
     /// sample or counts of another length.
     pub fn psi(&self, counts: &[u64]) -> Option<f64> {
-        let total: u64 = counts.iter().sum();
-        if total == 0 || counts.len() != self.shares.len() {
-            return None;
-        }
-        Some(
-            counts
-                .iter()
-                .zip(&self.shares)
-                .map(|(&count, &expected)| {
-                    let actual = (count as f64 / total as f64).max(EMPTY_BIN_SHARE);
-                    let expected = expected.max(EMPTY_BIN_SHARE);
-                    (actual - expected) * (actual / expected).ln()
-                })
-                .sum(),
-        )
+        psi(&self.shares, counts)
     }
+}
+
+/// The PSI of `counts` against the `expected` shares of the same bins; `None` for an
+/// empty sample or lengths that differ.
+pub fn psi(expected: &[f64], counts: &[u64]) -> Option<f64> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 || counts.len() != expected.len() {
+        return None;
+    }
+    Some(
+        counts
+            .iter()
+            .zip(expected)
+            .map(|(&count, &expected)| {
+                let actual = (count as f64 / total as f64).max(EMPTY_BIN_SHARE);
+                let expected = expected.max(EMPTY_BIN_SHARE);
+                (actual - expected) * (actual / expected).ln()
+            })
+            .sum(),
+    )
 }
 
 #[cfg(test)]

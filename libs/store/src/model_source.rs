@@ -2,6 +2,7 @@
 //! was stored as.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use scoring::{LoadError, Model};
 
@@ -33,8 +34,23 @@ pub enum ModelLoadError {
     Invalid { location: String, source: LoadError },
 }
 
+/// How long a cold start's model load took, by step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadTimes {
+    pub fetch: Duration,
+    pub build: Duration,
+}
+
 /// Fetches the model and builds it, once.
 pub async fn load_model(source: &impl ModelSource) -> Result<Model, ModelLoadError> {
+    load_model_timed(source).await.map(|(model, _)| model)
+}
+
+/// [`load_model`], with how long each step took.
+pub async fn load_model_timed(
+    source: &impl ModelSource,
+) -> Result<(Model, LoadTimes), ModelLoadError> {
+    let started = Instant::now();
     let object = source
         .fetch()
         .await
@@ -42,10 +58,17 @@ pub async fn load_model(source: &impl ModelSource) -> Result<Model, ModelLoadErr
             location: source.location(),
             source: source_error,
         })?;
-    Model::load(&object.bytes, object.version).map_err(|e| ModelLoadError::Invalid {
-        location: source.location(),
-        source: e,
-    })
+    let fetched = Instant::now();
+    let model =
+        Model::load(&object.bytes, object.version).map_err(|e| ModelLoadError::Invalid {
+            location: source.location(),
+            source: e,
+        })?;
+    let times = LoadTimes {
+        fetch: fetched - started,
+        build: fetched.elapsed(),
+    };
+    Ok((model, times))
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ impl Served<'_> {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("row {row}: {e}"))
             })?;
         }
-        let predictions = match self.model.predict(&batch) {
+        let predictions = match crate::telemetry::predict(self.model, &batch) {
             Ok(p) => p,
             // Name the row: the model refuses a category in one of them.
             Err(ScoreError::UnknownCategory) => {

@@ -1,0 +1,355 @@
+//! The online function's metrics, as CloudWatch would read them: the EMF lines written by
+//! the installed recorder after requests through the handler are checked against the
+//! embedded metric format's rules, then for each metric and dimension the function
+//! promises. Also the canary's metric: a model trained on the wrong units pushes the share
+//! of rows outside training over the alarm's threshold within 100 requests; the right
+//! model stays under it.
+//!
+//! The recorder is process-wide, so the tests take turns (`turn`) and each starts by
+//! draining what another left.
+
+mod support;
+
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use aws_adapter::emf::Emf;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request};
+use predict::telemetry::{self, InitTimes, CANARY_OUTSIDE_TRAINING_PERCENT};
+use predict::App;
+use scoring::{Model, Value as Attribute};
+use serde_json::{json, Value};
+use support::{demo_app, demo_store, repository, wines, DEMO_MODEL_NAME};
+
+const NAMESPACE: &str = "ModelServingTest";
+const FUNCTION: &str = "predict-test";
+/// The share of traffic the template's canary (Canary10Percent5Minutes) sends to a new
+/// version: the alarm sees the bad version's rows diluted by the old one's.
+const CANARY_TRAFFIC_SHARE: f64 = 0.10;
+
+fn emf() -> &'static Emf {
+    static EMF: OnceLock<Emf> = OnceLock::new();
+    EMF.get_or_init(|| {
+        let emf = Emf::install(NAMESPACE, FUNCTION).expect("the only recorder");
+        telemetry::describe();
+        emf
+    })
+}
+
+/// This test's turn with the recorder, with nothing left over from another.
+fn turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    let guard = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    emf().flush_to(std::io::sink()).unwrap();
+    guard
+}
+
+/// The EMF documents flushed now, each checked against the format's rules.
+fn flushed() -> Vec<Value> {
+    let mut out = Vec::new();
+    emf().flush_to(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    text.lines().map(checked_document).collect()
+}
+
+const UNITS: &[&str] = &[
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes",
+    "Gigabytes", "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits",
+    "Percent", "Count", "Bytes/Second", "Kilobytes/Second", "Megabytes/Second",
+    "Gigabytes/Second", "Terabytes/Second", "Bits/Second", "Kilobits/Second",
+    "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+];
+
+/// One line parsed and checked as an EMF document: the `_aws` metadata, every dimension
+/// a string member, every metric a number or an array of at most 100 numbers.
+fn checked_document(line: &str) -> Value {
+    let doc: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let aws = &doc["_aws"];
+    assert!(aws["Timestamp"].is_u64(), "{line}");
+    let directives = aws["CloudWatchMetrics"].as_array().expect(line);
+    assert!(!directives.is_empty(), "{line}");
+    for directive in directives {
+        assert_eq!(directive["Namespace"], NAMESPACE, "{line}");
+        for set in directive["Dimensions"].as_array().expect(line) {
+            let set = set.as_array().expect(line);
+            assert!(set.len() <= 30, "{line}");
+            for key in set {
+                let key = key.as_str().expect(line);
+                assert!(doc[key].is_string(), "dimension {key} has no value: {line}");
+            }
+        }
+        for metric in directive["Metrics"].as_array().expect(line) {
+            let name = metric["Name"].as_str().expect(line);
+            if let Some(unit) = metric.get("Unit") {
+                assert!(UNITS.contains(&unit.as_str().unwrap()), "{line}");
+            }
+            match &doc[name] {
+                Value::Number(_) => {}
+                Value::Array(values) => {
+                    assert!(!values.is_empty() && values.len() <= 100, "{line}");
+                    assert!(values.iter().all(Value::is_number), "{line}");
+                }
+                other => panic!("metric {name} has value {other}: {line}"),
+            }
+        }
+    }
+    doc
+}
+
+/// The dimension names of a document (its one dimension set), sorted.
+fn dimensions(doc: &Value) -> Vec<String> {
+    let mut set: Vec<String> = doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_owned())
+        .collect();
+    set.sort();
+    set
+}
+
+fn unit(doc: &Value, metric: &str) -> Option<String> {
+    doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Name"] == metric)
+        .and_then(|m| m["Unit"].as_str().map(str::to_owned))
+}
+
+/// The documents carrying `metric` with exactly the dimensions `dims` (plus FunctionName).
+fn with<'a>(docs: &'a [Value], metric: &str, dims: &[&str]) -> Vec<&'a Value> {
+    let mut want: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    want.push("FunctionName".into());
+    want.sort();
+    docs.iter()
+        .filter(|d| !d[metric].is_null() && dimensions(d) == want)
+        .collect()
+}
+
+/// A metric's values summed over documents (a number, or an array's items).
+fn sum(docs: &[&Value], metric: &str) -> f64 {
+    docs.iter()
+        .map(|d| match &d[metric] {
+            Value::Array(values) => values.iter().filter_map(Value::as_f64).sum(),
+            v => v.as_f64().unwrap_or(0.0),
+        })
+        .sum()
+}
+
+fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {
+    let mut request = Request::new(body.into());
+    *request.method_mut() = method;
+    *request.uri_mut() = path.parse().unwrap();
+    request
+}
+
+fn instance(index: usize) -> Value {
+    let object = wines()[index]
+        .1
+        .iter()
+        .filter_map(|(k, v)| match v {
+            Attribute::Number(n) => Some((k.to_owned(), json!(n))),
+            _ => None,
+        })
+        .collect::<serde_json::Map<_, _>>();
+    Value::Object(object)
+}
+
+fn model(file: &str, version: &str) -> Model {
+    Model::load(&std::fs::read(repository().join("model").join(file)).unwrap(), version).unwrap()
+}
+
+#[tokio::test]
+async fn each_request_metric_and_dimension_is_emitted_as_emf() {
+    let _turn = turn();
+    let app = demo_app();
+    assert!(app.model().card().is_some(), "the demo model carries its card");
+    let instances = json!({"instances": (0..120).map(instance).collect::<Vec<_>>()});
+    app.handle(http(Method::GET, "/predict/wine-0002", Body::Empty)).await;
+    app.handle(http(Method::GET, "/predict/nope", Body::Empty)).await;
+    app.handle(http(Method::POST, "/predict", instances.to_string()))
+        .await;
+    telemetry::cold_start(
+        app.model().version(),
+        &InitTimes {
+            config: Duration::from_micros(10),
+            clients: Duration::from_millis(2),
+            model_fetch: Duration::from_millis(30),
+            model_build: Duration::from_millis(5),
+        },
+    );
+    let docs = flushed();
+    for doc in &docs {
+        assert_eq!(doc["FunctionName"], FUNCTION);
+    }
+
+    // Requests and latency by model version, route and status class.
+    let by_route = ["ModelVersion", "Route", "StatusClass"];
+    let requests = with(&docs, "Requests", &by_route);
+    assert_eq!(sum(&requests, "Requests"), 3.0);
+    let answered = |route: &str, class: &str| {
+        requests
+            .iter()
+            .find(|d| d["Route"] == route && d["StatusClass"] == class)
+            .map(|d| d["Requests"].as_f64().unwrap())
+    };
+    assert_eq!(answered("GET /predict/{product_id}", "2xx"), Some(1.0));
+    assert_eq!(answered("GET /predict/{product_id}", "4xx"), Some(1.0));
+    assert_eq!(answered("POST /predict", "2xx"), Some(1.0));
+    for doc in &requests {
+        assert_eq!(doc["ModelVersion"], "test-version");
+        assert_eq!(unit(doc, "Latency").as_deref(), Some("Milliseconds"));
+        assert_eq!(doc["Latency"].as_array().unwrap().len(), 1);
+    }
+
+    // The answers and their inputs, per version and, for the canary alarm, across them.
+    let per_version = with(&docs, "RowsScored", &["ModelVersion"]);
+    assert_eq!(sum(&per_version, "RowsScored"), 121.0);
+    assert_eq!(sum(&with(&docs, "RowsScored", &[]), "RowsScored"), 121.0);
+    // The demo wines are the training data's: wines 0..120 and 1 are all inside it, and
+    // counters that stay at zero are left out.
+    assert!(with(&docs, "RowsOutsideTraining", &["ModelVersion"]).is_empty());
+    let scores = with(&docs, "Score", &["ModelVersion"]);
+    let values: Vec<f64> = scores
+        .iter()
+        .flat_map(|d| d["Score"].as_array().unwrap().clone())
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    // One from the GET; the 120 instances sampled evenly, every third.
+    assert!(telemetry::MAX_SCORES_PER_REQUEST < 120);
+    let step = 120usize.div_ceil(telemetry::MAX_SCORES_PER_REQUEST);
+    assert_eq!(values.len(), 1 + 120usize.div_ceil(step));
+    assert!(values.iter().all(|s| (3.0..8.0).contains(s)), "{values:?}");
+
+    // The cold start, broken down.
+    for metric in [
+        "ColdStart",
+        "InitConfig",
+        "InitClients",
+        "InitModelFetch",
+        "InitModelBuild",
+        "InitTotal",
+    ] {
+        let docs = with(&docs, metric, &["ModelVersion"]);
+        assert_eq!(docs.len(), 1, "{metric}");
+    }
+    let init = with(&docs, "InitTotal", &["ModelVersion"])[0];
+    assert_eq!(init["InitTotal"], json!([37.01]));
+    assert_eq!(init["ColdStart"], 1);
+    assert_eq!(unit(init, "InitModelFetch").as_deref(), Some("Milliseconds"));
+
+    // Nothing is emitted twice.
+    assert!(flushed().is_empty());
+}
+
+#[tokio::test]
+async fn a_classifier_counts_its_predicted_labels() {
+    let _turn = turn();
+    let app = App::new(
+        model("wine_good_classifier.onnx", "cls-1"),
+        demo_store(),
+        DEMO_MODEL_NAME,
+    );
+    assert!(app.model().card().unwrap().labels.is_some());
+    let rows: Vec<Value> = (0..200)
+        .map(|i| {
+            let mut row = instance(i);
+            row["color"] = json!("red");
+            row
+        })
+        .collect();
+    let response = app
+        .handle(http(Method::POST, "/predict", json!({ "instances": rows }).to_string()))
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    let docs = flushed();
+    let labels = with(&docs, "PredictedLabel", &["ModelVersion", "Label"]);
+    assert_eq!(sum(&labels, "PredictedLabel"), 200.0);
+    for doc in &labels {
+        let label = doc["Label"].as_str().unwrap();
+        let answered = body["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["label"] == label)
+            .count();
+        assert_eq!(doc["PredictedLabel"].as_f64().unwrap() as usize, answered, "{label}");
+    }
+    // No score histogram for a classifier.
+    assert!(with(&docs, "Score", &["ModelVersion"]).is_empty());
+}
+
+#[tokio::test]
+async fn a_model_without_a_card_serves_and_reports_no_range_counts() {
+    let _turn = turn();
+    // A fixture model with no card: ridge regression over ten features.
+    let fixtures = repository().join("libs/scoring/tests/fixtures");
+    let model = Model::load(&std::fs::read(fixtures.join("ridge.onnx")).unwrap(), "no-card").unwrap();
+    assert!(model.card().is_none());
+    let x = std::fs::read(fixtures.join("ridge.x.f32")).unwrap();
+    let row: serde_json::Map<String, Value> = model
+        .features()
+        .iter()
+        .zip(x.chunks_exact(4))
+        .map(|(name, b)| (name.clone(), json!(f32::from_le_bytes(b.try_into().unwrap()))))
+        .collect();
+    let app = App::new(model, demo_store(), DEMO_MODEL_NAME);
+    let response = app
+        .handle(http(Method::POST, "/predict", json!({ "instances": [row] }).to_string()))
+        .await;
+    assert_eq!(response.status(), 200);
+    let docs = flushed();
+    assert_eq!(sum(&with(&docs, "RowsScored", &[]), "RowsScored"), 1.0);
+    assert_eq!(with(&docs, "Score", &["ModelVersion"]).len(), 1);
+    assert!(docs.iter().all(|d| d["RowsOutsideTraining"].is_null()
+        && d["RowsFeatureOutOfRange"].is_null()
+        && d["ScoresOutOfRange"].is_null()));
+}
+
+/// Serves `model` the demo products one GET at a time, as a canary would see them, and
+/// returns after how many requests the alarm's share (rows outside training over rows
+/// scored, across versions, in percent) went over `over`, and the share after `requests`.
+async fn share_outside_training(model: Model, requests: usize, over: f64) -> (Option<usize>, f64) {
+    let app = App::new(model, demo_store(), DEMO_MODEL_NAME);
+    let (mut outside, mut scored, mut crossed) = (0.0, 0.0, None);
+    for (i, (id, _)) in wines().iter().take(requests).enumerate() {
+        let response = app
+            .handle(http(Method::GET, &format!("/predict/{id}"), Body::Empty))
+            .await;
+        assert_eq!(response.status(), 200);
+        let docs = flushed();
+        outside += sum(&with(&docs, "RowsOutsideTraining", &[]), "RowsOutsideTraining");
+        scored += sum(&with(&docs, "RowsScored", &[]), "RowsScored");
+        if crossed.is_none() && 100.0 * outside / scored > over {
+            crossed = Some(i + 1);
+        }
+    }
+    (crossed, 100.0 * outside / scored)
+}
+
+#[tokio::test]
+async fn a_model_trained_on_the_wrong_units_trips_the_canary_metric_and_the_right_one_does_not() {
+    let _turn = turn();
+    // The bad version alone must be so far out that a tenth of the traffic still
+    // crosses the threshold.
+    let diluted = CANARY_OUTSIDE_TRAINING_PERCENT / CANARY_TRAFFIC_SHARE;
+    let (crossed, share) =
+        share_outside_training(model("wine_quality_wrong_units.onnx", "wrong"), 100, diluted)
+            .await;
+    let crossed = crossed.unwrap_or_else(|| panic!("never over {diluted}%: {share}%"));
+    assert!(crossed <= 100, "{crossed}");
+    println!("wrong units: over {diluted}% after {crossed} requests; {share:.1}% after 100");
+
+    let every = wines().len();
+    let (crossed, share) = share_outside_training(
+        model("wine_quality.onnx", "right"),
+        every,
+        CANARY_OUTSIDE_TRAINING_PERCENT,
+    )
+    .await;
+    assert_eq!(crossed, None, "the right model crossed: {share}%");
+    println!("right model: {share:.2}% of {every} products outside training");
+}

@@ -1,0 +1,295 @@
+//! Watching a model at work against its model card: per scored batch, how many rows had a
+//! feature outside its training range and how many scores left the training range (what
+//! the online function reports per request, and the canary alarms on); over a whole run,
+//! each variable's bin counts and their population stability index against training
+//! (the nightly drift report).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::batch::Batch;
+use crate::card::ModelCard;
+use crate::prediction::Predictions;
+use crate::profile::{psi, Profile};
+use crate::schema::FeatureSchema;
+
+/// The PSI above which a variable is reported as drifted: the usual "significant shift"
+/// (under 0.1 stable, 0.1 to 0.25 moderate).
+pub const DRIFT_PSI_THRESHOLD: f64 = 0.25;
+
+/// A model's card, resolved against its schema once at load.
+#[derive(Debug)]
+pub struct Watch {
+    card: ModelCard,
+    /// Each profiled feature's index in the schema, in the card's (name) order.
+    features: Vec<usize>,
+}
+
+/// What one batch of answers looked like next to training.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    pub rows: u64,
+    /// Rows with at least one feature outside the training range.
+    pub rows_feature_out_of_range: u64,
+    /// A regressor's scores outside the training scores' range.
+    pub scores_out_of_range: u64,
+    /// Rows with either: what the canary alarm's share counts.
+    pub rows_outside_training: u64,
+}
+
+impl Observation {
+    pub fn add(&mut self, other: Observation) {
+        self.rows += other.rows;
+        self.rows_feature_out_of_range += other.rows_feature_out_of_range;
+        self.scores_out_of_range += other.scores_out_of_range;
+        self.rows_outside_training += other.rows_outside_training;
+    }
+}
+
+impl Watch {
+    pub(crate) fn new(card: ModelCard, schema: &FeatureSchema) -> Watch {
+        // The card was checked against the schema: every name is found.
+        let features = card
+            .features
+            .keys()
+            .filter_map(|name| schema.names().iter().position(|n| n == name))
+            .collect();
+        Watch { card, features }
+    }
+
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    fn profiles(&self) -> impl Iterator<Item = (&String, &Profile, usize)> {
+        self.card
+            .features
+            .iter()
+            .zip(&self.features)
+            .map(|((name, profile), &index)| (name, profile, index))
+    }
+
+    fn feature_out_of_range(&self, batch: &Batch, row: usize) -> bool {
+        self.profiles().any(|(_, profile, index)| {
+            batch
+                .number(index, row)
+                .is_some_and(|v| !profile.in_range(v))
+        })
+    }
+
+    fn score_out_of_range(&self, answers: Option<&Predictions>, row: usize) -> bool {
+        match (&self.card.score, answers.and_then(Predictions::scores)) {
+            (Some(profile), Some(scores)) => scores
+                .get(row)
+                .is_some_and(|&s| !s.is_nan() && !profile.in_range(f64::from(s))),
+            _ => false,
+        }
+    }
+
+    /// How `batch`'s rows and their `answers` (row for row) compare with training.
+    pub fn observe(&self, batch: &Batch, answers: Option<&Predictions>) -> Observation {
+        let mut seen = Observation::default();
+        for row in 0..batch.rows() {
+            let features = self.feature_out_of_range(batch, row);
+            let score = self.score_out_of_range(answers, row);
+            seen.rows += 1;
+            seen.rows_feature_out_of_range += u64::from(features);
+            seen.scores_out_of_range += u64::from(score);
+            seen.rows_outside_training += u64::from(features || score);
+        }
+        seen
+    }
+}
+
+/// A run's counts per training bin, summed batch by batch (and, being counts, over
+/// invocations and workers).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftTally {
+    pub observed: Observation,
+    /// Per profiled feature: its rows per training bin, and how many were out of range.
+    #[serde(default)]
+    features: BTreeMap<String, BinCounts>,
+    #[serde(default)]
+    score: BinCounts,
+    /// A classifier's predicted labels, by label as text.
+    #[serde(default)]
+    labels: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct BinCounts {
+    bins: Vec<u64>,
+    out_of_range: u64,
+}
+
+impl BinCounts {
+    fn add(&mut self, profile: &Profile, value: f64) {
+        if self.bins.len() != profile.shares.len() {
+            self.bins = vec![0; profile.shares.len()];
+        }
+        self.bins[profile.bin(value)] += 1;
+        self.out_of_range += u64::from(!profile.in_range(value));
+    }
+
+    fn merge(&mut self, other: BinCounts) {
+        if self.bins.is_empty() {
+            self.bins = other.bins;
+        } else if self.bins.len() == other.bins.len() {
+            self.bins.iter_mut().zip(other.bins).for_each(|(a, b)| *a += b);
+        }
+        self.out_of_range += other.out_of_range;
+    }
+
+    fn drift(&self, profile: &Profile) -> VariableDrift {
+        let seen: u64 = self.bins.iter().sum();
+        VariableDrift {
+            psi: psi(&profile.shares, &self.bins),
+            rows: seen,
+            out_of_range_share: if seen == 0 {
+                0.0
+            } else {
+                self.out_of_range as f64 / seen as f64
+            },
+        }
+    }
+}
+
+/// One variable's drift over a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariableDrift {
+    /// `None` when the run saw no value of it (all missing).
+    pub psi: Option<f64>,
+    /// Values seen (missing ones are not).
+    pub rows: u64,
+    pub out_of_range_share: f64,
+}
+
+/// A run's drift against the model card: PSI per feature, of the scores or of the labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    /// The measure: "psi" (population stability index over the card's bins).
+    pub measure: String,
+    /// The PSI a variable must exceed to be listed in `drifted`.
+    pub threshold: f64,
+    pub rows: u64,
+    pub features: BTreeMap<String, VariableDrift>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<VariableDrift>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<VariableDrift>,
+    /// The largest PSI of any variable (what the drift alarm watches).
+    pub max_psi: Option<f64>,
+    /// The variables over the threshold ("score" and "labels" for the answers).
+    pub drifted: Vec<String>,
+}
+
+impl DriftTally {
+    /// Counts `batch`'s rows, and their answers when given.
+    pub fn add(&mut self, watch: &Watch, batch: &Batch, answers: Option<&Predictions>) {
+        self.observed.add(watch.observe(batch, answers));
+        for (name, profile, index) in watch.profiles() {
+            let counts = self.features.entry(name.clone()).or_default();
+            for row in 0..batch.rows() {
+                if let Some(value) = batch.number(index, row) {
+                    counts.add(profile, value);
+                }
+            }
+        }
+        match (answers, &watch.card.score) {
+            (Some(Predictions::Scores(scores)), Some(profile)) => {
+                for &s in scores.iter().filter(|s| !s.is_nan()) {
+                    self.score.add(profile, f64::from(s));
+                }
+            }
+            (
+                Some(Predictions::Classes {
+                    classes, labels, ..
+                }),
+                _,
+            ) if watch.card.labels.is_some() => {
+                for &label in labels {
+                    *self.labels.entry(classes[label].to_string()).or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds another part of the same run.
+    pub fn merge(&mut self, other: DriftTally) {
+        self.observed.add(other.observed);
+        for (name, counts) in other.features {
+            self.features.entry(name).or_default().merge(counts);
+        }
+        self.score.merge(other.score);
+        for (label, n) in other.labels {
+            *self.labels.entry(label).or_default() += n;
+        }
+    }
+
+    /// The run's drift against `watch`'s card.
+    pub fn report(&self, watch: &Watch) -> DriftReport {
+        let card = &watch.card;
+        let features: BTreeMap<String, VariableDrift> = card
+            .features
+            .iter()
+            .map(|(name, profile)| {
+                let counts = self.features.get(name).cloned().unwrap_or_default();
+                (name.clone(), counts.drift(profile))
+            })
+            .collect();
+        let score = card.score.as_ref().map(|p| self.score.drift(p));
+        let labels = card.labels.as_ref().map(|shares| {
+            // Training's labels in order, then any label training never gave.
+            let mut expected: Vec<f64> = shares.values().copied().collect();
+            let mut counts: Vec<u64> = shares
+                .keys()
+                .map(|l| self.labels.get(l).copied().unwrap_or(0))
+                .collect();
+            let unseen: u64 = self
+                .labels
+                .iter()
+                .filter(|(l, _)| !shares.contains_key(*l))
+                .map(|(_, n)| n)
+                .sum();
+            expected.push(0.0);
+            counts.push(unseen);
+            let rows = counts.iter().sum();
+            VariableDrift {
+                psi: psi(&expected, &counts),
+                rows,
+                out_of_range_share: if rows == 0 {
+                    0.0
+                } else {
+                    unseen as f64 / rows as f64
+                },
+            }
+        });
+        let named = features
+            .iter()
+            .map(|(n, d)| (n.as_str(), d))
+            .chain(score.iter().map(|d| ("score", d)))
+            .chain(labels.iter().map(|d| ("labels", d)));
+        let mut max_psi: Option<f64> = None;
+        let mut drifted = Vec::new();
+        for (name, drift) in named {
+            if let Some(p) = drift.psi {
+                max_psi = Some(max_psi.map_or(p, |m| m.max(p)));
+                if p > DRIFT_PSI_THRESHOLD {
+                    drifted.push(name.to_owned());
+                }
+            }
+        }
+        DriftReport {
+            measure: "psi".into(),
+            threshold: DRIFT_PSI_THRESHOLD,
+            rows: self.observed.rows,
+            features,
+            score,
+            labels,
+            max_psi,
+            drifted,
+        }
+    }
+}
