@@ -104,16 +104,14 @@ async fn stored_summaries(bucket: &str) -> Vec<String> {
 
 /// `latest.json` of the run log, read straight from moto.
 async fn latest_summary(bucket: &str) -> Summary {
-    let object = clients()
-        .await
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(format!("{RUNS_PREFIX}latest.json"))
-        .send()
-        .await
-        .unwrap();
-    serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
+    let json = testkit::resources::get_object(
+        &clients().await.s3,
+        bucket,
+        &format!("{RUNS_PREFIX}latest.json"),
+    )
+    .await
+    .unwrap();
+    serde_json::from_str(&json).unwrap()
 }
 
 /// The Scan calls and BatchWriteItem calls a run makes when nothing fails: each segment's

@@ -25,6 +25,13 @@ struct Stack {
 }
 
 async fn stack(rows: usize, page_size: Option<i32>) -> (Stack, Vec<testkit::Item>) {
+    stack_of(products(rows), page_size).await
+}
+
+async fn stack_of(
+    items: Vec<testkit::Item>,
+    page_size: Option<i32>,
+) -> (Stack, Vec<testkit::Item>) {
     let c = clients().await;
     // The clients the function builds: its retry policy, and the counter of its retries.
     let f = function_clients(CallPolicy::BATCH).await;
@@ -37,7 +44,6 @@ async fn stack(rows: usize, page_size: Option<i32>) -> (Stack, Vec<testkit::Item
         .await
         .unwrap();
     resources::create_bucket(&c.s3, &bucket).await.unwrap();
-    let items = products(rows);
     resources::put_items(&c.dynamodb, &attributes, &items, |_| {})
         .await
         .unwrap();
@@ -139,4 +145,63 @@ async fn a_run_cut_into_continuations_ends_like_a_one_shot_run() {
     assert_eq!(summary.invocations as usize, invocations);
     assert_eq!(summary.rows_written, 1_500);
     assert_every_row_once(&results(&s.predictions_table).await, &items);
+    // The drift tallies travel with the run: cut into pieces, the same figures.
+    let (one_shot, _) = run_to_completion(&s.job, false).await;
+    let drift = summary.drift.expect("the demo model has a card");
+    assert_eq!(Some(&drift), one_shot.drift.as_ref());
+    assert_eq!(drift.rows, 1_500);
+}
+
+/// The demo wines with `feature` multiplied by `factor`.
+fn shifted(feature: &str, factor: f64) -> Vec<testkit::Item> {
+    let mut items = products(1_599);
+    for item in &mut items {
+        let value: f64 = item[feature].as_n().unwrap().parse().unwrap();
+        item.insert(
+            feature.into(),
+            aws_adapter::aws_sdk_dynamodb::types::AttributeValue::N((value * factor).to_string()),
+        );
+    }
+    items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_summary_reports_drift_a_shifted_table_drifts_and_the_training_table_does_not() {
+    moto_or_skip!();
+    let (s, _) = stack(1_599, None).await;
+    let (summary, _) = run_to_completion(&s.job, false).await;
+    let drift = summary.drift.expect("the demo model has a card");
+    assert_eq!(drift.measure, "psi");
+    assert_eq!(drift.rows, 1_599);
+    assert_eq!(drift.features.len(), 11);
+    assert!(drift.drifted.is_empty(), "{drift:?}");
+    let max = drift.max_psi.unwrap();
+    // The demo products are the training rows plus the held-out fifth: stable (< 0.1).
+    assert!(max < 0.1, "{drift:?}");
+    assert!(drift.score.as_ref().unwrap().psi.unwrap() < 0.1);
+    // The stored summary carries the same figures.
+    let stored: serde_json::Value = serde_json::from_str(
+        &testkit::resources::get_object(&clients().await.s3, &s.bucket, "batch-runs/latest.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let close = |a: Option<f64>, b: Option<f64>| (a.unwrap() - b.unwrap()).abs() < 1e-12;
+    assert!(close(stored["drift"]["max_psi"].as_f64(), Some(max)));
+    assert!(close(
+        stored["drift"]["features"]["alcohol"]["psi"].as_f64(),
+        drift.features["alcohol"].psi
+    ));
+
+    // Alcohol 20% higher: that feature drifts, the others do not.
+    let (s, _) = stack_of(shifted("alcohol", 1.2), None).await;
+    let (summary, _) = run_to_completion(&s.job, false).await;
+    let drift = summary.drift.unwrap();
+    assert!(drift.drifted.contains(&"alcohol".to_owned()), "{drift:?}");
+    assert!(drift.features["alcohol"].psi.unwrap() > drift.threshold);
+    assert!(drift.features["alcohol"].out_of_range_share > 0.0);
+    for (name, d) in drift.features.iter().filter(|(n, _)| *n != "alcohol") {
+        assert!(d.psi.unwrap() < 0.1, "{name}: {d:?}");
+    }
+    assert!(drift.max_psi.unwrap() >= drift.features["alcohol"].psi.unwrap());
 }

@@ -56,6 +56,24 @@ pub async fn put_object(
     Ok(out.version_id().unwrap_or_default().to_owned())
 }
 
+/// An object's body as text.
+pub async fn get_object(client: &s3::Client, bucket: &str, key: &str) -> Result<String, String> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| fail(&format!("download s3://{bucket}/{key}"), e))?;
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| format!("download s3://{bucket}/{key}: {e}"))?
+        .into_bytes();
+    String::from_utf8(bytes.to_vec()).map_err(|e| format!("s3://{bucket}/{key}: {e}"))
+}
+
 /// An on-demand table keyed by `product_id` (string), as in the SAM template.
 pub async fn create_table(client: &dynamodb::Client, table: &str) -> Result<(), String> {
     client

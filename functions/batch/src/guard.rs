@@ -54,6 +54,7 @@ mod tests {
             duration_ms: 0,
             invocations: 1,
             rejected: vec![],
+            drift: None,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use lambda_runtime::Diagnostic;
-use scoring::Model;
+use scoring::{DriftReport, Model, Watch};
 use serde::{Deserialize, Serialize};
 use store::predictions::PredictionSink;
 use store::run_log::RunLog;
@@ -28,7 +28,7 @@ pub enum BatchEvent {
 
 /// The run summary: returned by the handler, logged as one JSON line, and stored with the
 /// run log when the run completes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub run_id: String,
     /// `complete`, or `continuing` when a new invocation takes over.
@@ -45,10 +45,14 @@ pub struct Summary {
     pub invocations: u32,
     /// The first 100 rejected rows and why.
     pub rejected: Vec<Rejection>,
+    /// The scanned features and the scores (or labels) against the model card: PSI per
+    /// variable; absent when the model has no card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftReport>,
 }
 
 impl Summary {
-    fn of(state: &RunState, status: &str) -> Summary {
+    fn of(state: &RunState, status: &str, watch: Option<&Watch>) -> Summary {
         let t = &state.totals;
         Summary {
             run_id: state.run_id.clone(),
@@ -62,6 +66,7 @@ impl Summary {
             duration_ms: state.elapsed_ms,
             invocations: state.invocations,
             rejected: t.rejections.clone(),
+            drift: watch.map(|w| t.drift.report(w)),
         }
     }
 }
@@ -169,7 +174,7 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
         state.elapsed_ms += started.elapsed().as_millis() as u64;
 
         let summary = if state.is_complete() {
-            let summary = Summary::of(&state, "complete");
+            let summary = Summary::of(&state, "complete", self.model.watch());
             let json = serde_json::to_string(&summary).map_err(|e| {
                 JobError::RunLogFailed(StoreError::refused(format!(
                     "the summary cannot be serialized: {e}"
@@ -185,9 +190,10 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
                 .continue_run(&state)
                 .await
                 .map_err(JobError::HandoverFailed)?;
-            Summary::of(&state, "continuing")
+            Summary::of(&state, "continuing", self.model.watch())
         };
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "batch run");
+        crate::telemetry::run_completed(&summary);
         Ok(summary)
     }
 }

@@ -8,5 +8,6 @@ pub mod guard;
 pub mod job;
 pub mod pipeline;
 pub mod run;
+pub mod telemetry;
 
 pub use job::{BatchEvent, Job, JobError, Summary};

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_adapter::config::{BatchConfig, InitError};
 use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
+use aws_adapter::emf::Emf;
 use aws_adapter::lambda::LambdaInvoker;
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
 use aws_adapter::{AwsClients, CallPolicy};
@@ -33,7 +34,14 @@ async fn main() -> Result<(), Error> {
             std::process::exit(1);
         }
     };
-    let (job, invoker) = (&job, &invoker);
+    // Metrics are worth having, not worth failing the cold start for.
+    let metrics = Emf::install_from_env("batch")
+        .inspect_err(|e| tracing::warn!(error = %e, "running without metrics"))
+        .ok();
+    if metrics.is_some() {
+        batch::telemetry::describe();
+    }
+    let (job, invoker, metrics) = (&job, &invoker, metrics.as_ref());
     run(service_fn(
         move |event: LambdaEvent<BatchEvent>| async move {
             let deadline = deadline(event.context.deadline);
@@ -50,6 +58,9 @@ async fn main() -> Result<(), Error> {
             .await;
             if let Err(e) = &result {
                 tracing::error!(error_type = e.error_type(), error = %e, "batch run failed");
+            }
+            if let Some(metrics) = metrics {
+                metrics.flush();
             }
             result
         },

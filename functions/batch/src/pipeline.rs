@@ -194,10 +194,20 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                 }
             }
             let answers: Vec<Result<_, ScoreError>> = match self.model.predict(&inputs) {
-                Ok(answers) => answers.iter().map(Ok).collect(),
+                Ok(answers) => {
+                    if let Some(watch) = self.model.watch() {
+                        totals.drift.add(watch, &inputs, Some(&answers));
+                    }
+                    answers.iter().map(Ok).collect()
+                }
                 // One row's category the model refuses: answer the rows one by one so
-                // that only that row is rejected.
-                Err(ScoreError::UnknownCategory) => self.model.predict_each(&inputs),
+                // that only that row is rejected (its inputs still count for drift).
+                Err(ScoreError::UnknownCategory) => {
+                    if let Some(watch) = self.model.watch() {
+                        totals.drift.add(watch, &inputs, None);
+                    }
+                    self.model.predict_each(&inputs)
+                }
                 Err(e) => return Err(RunError::ScoringFailed(e)),
             };
             for (id, answer) in ids.drain(..).zip(answers) {

@@ -1,6 +1,7 @@
 //! A run's identity and progress, carried from one invocation to the next.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use scoring::DriftTally;
 use serde::{Deserialize, Serialize};
 
 /// Most rejected rows listed (with reasons) in a run summary; all are counted.
@@ -30,6 +31,10 @@ pub struct Totals {
     pub rejected: u64,
     pub retries: u64,
     pub rejections: Vec<Rejection>,
+    /// The scanned features and the answers, binned as the model card bins them (empty
+    /// without a card).
+    #[serde(default)]
+    pub drift: DriftTally,
 }
 
 impl Totals {
@@ -52,6 +57,7 @@ impl Totals {
         let room = MAX_LISTED_REJECTIONS.saturating_sub(self.rejections.len());
         self.rejections
             .extend(other.rejections.into_iter().take(room));
+        self.drift.merge(other.drift);
     }
 }
 

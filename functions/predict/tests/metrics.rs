@@ -54,11 +54,33 @@ fn flushed() -> Vec<Value> {
 }
 
 const UNITS: &[&str] = &[
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes",
-    "Gigabytes", "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits",
-    "Percent", "Count", "Bytes/Second", "Kilobytes/Second", "Megabytes/Second",
-    "Gigabytes/Second", "Terabytes/Second", "Bits/Second", "Kilobits/Second",
-    "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
 ];
 
 /// One line parsed and checked as an EMF document: the `_aws` metadata, every dimension
@@ -158,17 +180,26 @@ fn instance(index: usize) -> Value {
 }
 
 fn model(file: &str, version: &str) -> Model {
-    Model::load(&std::fs::read(repository().join("model").join(file)).unwrap(), version).unwrap()
+    Model::load(
+        &std::fs::read(repository().join("model").join(file)).unwrap(),
+        version,
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 async fn each_request_metric_and_dimension_is_emitted_as_emf() {
     let _turn = turn();
     let app = demo_app();
-    assert!(app.model().card().is_some(), "the demo model carries its card");
+    assert!(
+        app.model().card().is_some(),
+        "the demo model carries its card"
+    );
     let instances = json!({"instances": (0..120).map(instance).collect::<Vec<_>>()});
-    app.handle(http(Method::GET, "/predict/wine-0002", Body::Empty)).await;
-    app.handle(http(Method::GET, "/predict/nope", Body::Empty)).await;
+    app.handle(http(Method::GET, "/predict/wine-0002", Body::Empty))
+        .await;
+    app.handle(http(Method::GET, "/predict/nope", Body::Empty))
+        .await;
     app.handle(http(Method::POST, "/predict", instances.to_string()))
         .await;
     telemetry::cold_start(
@@ -238,7 +269,10 @@ async fn each_request_metric_and_dimension_is_emitted_as_emf() {
     let init = with(&docs, "InitTotal", &["ModelVersion"])[0];
     assert_eq!(init["InitTotal"], json!([37.01]));
     assert_eq!(init["ColdStart"], 1);
-    assert_eq!(unit(init, "InitModelFetch").as_deref(), Some("Milliseconds"));
+    assert_eq!(
+        unit(init, "InitModelFetch").as_deref(),
+        Some("Milliseconds")
+    );
 
     // Nothing is emitted twice.
     assert!(flushed().is_empty());
@@ -261,7 +295,11 @@ async fn a_classifier_counts_its_predicted_labels() {
         })
         .collect();
     let response = app
-        .handle(http(Method::POST, "/predict", json!({ "instances": rows }).to_string()))
+        .handle(http(
+            Method::POST,
+            "/predict",
+            json!({ "instances": rows }).to_string(),
+        ))
         .await;
     assert_eq!(response.status(), 200);
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
@@ -276,7 +314,11 @@ async fn a_classifier_counts_its_predicted_labels() {
             .iter()
             .filter(|p| p["label"] == label)
             .count();
-        assert_eq!(doc["PredictedLabel"].as_f64().unwrap() as usize, answered, "{label}");
+        assert_eq!(
+            doc["PredictedLabel"].as_f64().unwrap() as usize,
+            answered,
+            "{label}"
+        );
     }
     // No score histogram for a classifier.
     assert!(with(&docs, "Score", &["ModelVersion"]).is_empty());
@@ -287,18 +329,31 @@ async fn a_model_without_a_card_serves_and_reports_no_range_counts() {
     let _turn = turn();
     // A fixture model with no card: ridge regression over ten features.
     let fixtures = repository().join("libs/scoring/tests/fixtures");
-    let model = Model::load(&std::fs::read(fixtures.join("ridge.onnx")).unwrap(), "no-card").unwrap();
+    let model = Model::load(
+        &std::fs::read(fixtures.join("ridge.onnx")).unwrap(),
+        "no-card",
+    )
+    .unwrap();
     assert!(model.card().is_none());
     let x = std::fs::read(fixtures.join("ridge.x.f32")).unwrap();
     let row: serde_json::Map<String, Value> = model
         .features()
         .iter()
         .zip(x.chunks_exact(4))
-        .map(|(name, b)| (name.clone(), json!(f32::from_le_bytes(b.try_into().unwrap()))))
+        .map(|(name, b)| {
+            (
+                name.clone(),
+                json!(f32::from_le_bytes(b.try_into().unwrap())),
+            )
+        })
         .collect();
     let app = App::new(model, demo_store(), DEMO_MODEL_NAME);
     let response = app
-        .handle(http(Method::POST, "/predict", json!({ "instances": [row] }).to_string()))
+        .handle(http(
+            Method::POST,
+            "/predict",
+            json!({ "instances": [row] }).to_string(),
+        ))
         .await;
     assert_eq!(response.status(), 200);
     let docs = flushed();
@@ -321,7 +376,10 @@ async fn share_outside_training(model: Model, requests: usize, over: f64) -> (Op
             .await;
         assert_eq!(response.status(), 200);
         let docs = flushed();
-        outside += sum(&with(&docs, "RowsOutsideTraining", &[]), "RowsOutsideTraining");
+        outside += sum(
+            &with(&docs, "RowsOutsideTraining", &[]),
+            "RowsOutsideTraining",
+        );
         scored += sum(&with(&docs, "RowsScored", &[]), "RowsScored");
         if crossed.is_none() && 100.0 * outside / scored > over {
             crossed = Some(i + 1);
@@ -336,9 +394,12 @@ async fn a_model_trained_on_the_wrong_units_trips_the_canary_metric_and_the_righ
     // The bad version alone must be so far out that a tenth of the traffic still
     // crosses the threshold.
     let diluted = CANARY_OUTSIDE_TRAINING_PERCENT / CANARY_TRAFFIC_SHARE;
-    let (crossed, share) =
-        share_outside_training(model("wine_quality_wrong_units.onnx", "wrong"), 100, diluted)
-            .await;
+    let (crossed, share) = share_outside_training(
+        model("wine_quality_wrong_units.onnx", "wrong"),
+        100,
+        diluted,
+    )
+    .await;
     let crossed = crossed.unwrap_or_else(|| panic!("never over {diluted}%: {share}%"));
     assert!(crossed <= 100, "{crossed}");
     println!("wrong units: over {diluted}% after {crossed} requests; {share:.1}% after 100");

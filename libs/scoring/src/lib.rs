@@ -28,11 +28,11 @@ pub use batch::Batch;
 pub use error::{LoadError, RowError, RowProblem, ScoreError};
 pub use model::Model;
 pub use prediction::{ClassPrediction, Label, Prediction, Predictions, ProbabilitiesMap, Task};
-pub use watch::{DriftReport, DriftTally, Observation, VariableDrift, Watch, DRIFT_PSI_THRESHOLD};
 pub use row::{FeatureRow, FeatureValue, Row, Value};
 pub use schema::{
     Feature, FeatureSchema, FeatureType, InputLayout, FEATURE_NAMES_KEY, MISSING_TEXT,
 };
+pub use watch::{DriftReport, DriftTally, Observation, VariableDrift, Watch, DRIFT_PSI_THRESHOLD};
 
 // One model serves every request of a Lambda sandbox, from whichever runtime thread.
 const _: () = {

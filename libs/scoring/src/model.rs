@@ -11,13 +11,13 @@ use tract_onnx::Onnx;
 
 use crate::batch::Batch;
 use crate::card::{ModelCard, MODEL_CARD_KEY};
-use crate::watch::Watch;
 use crate::error::{LoadError, ScoreError, UnknownCategory};
 use crate::ops;
 use crate::outputs::{self, Answer};
 use crate::prediction::{Prediction, Predictions, Task};
 use crate::row::FeatureRow;
 use crate::schema::{FeatureSchema, FeatureType, InputLayout};
+use crate::watch::Watch;
 
 /// Rows per plan run: large batches are scored tile by tile, so intermediate tensors stay
 /// in cache and memory stays bounded whatever the batch size.

@@ -136,7 +136,10 @@ impl BinCounts {
         if self.bins.is_empty() {
             self.bins = other.bins;
         } else if self.bins.len() == other.bins.len() {
-            self.bins.iter_mut().zip(other.bins).for_each(|(a, b)| *a += b);
+            self.bins
+                .iter_mut()
+                .zip(other.bins)
+                .for_each(|(a, b)| *a += b);
         }
         self.out_of_range += other.out_of_range;
     }
@@ -173,6 +176,8 @@ pub struct DriftReport {
     /// The PSI a variable must exceed to be listed in `drifted`.
     pub threshold: f64,
     pub rows: u64,
+    /// Rows with a feature or the score outside the training range.
+    pub rows_outside_training: u64,
     pub features: BTreeMap<String, VariableDrift>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<VariableDrift>,
@@ -285,6 +290,7 @@ impl DriftTally {
             measure: "psi".into(),
             threshold: DRIFT_PSI_THRESHOLD,
             rows: self.observed.rows,
+            rows_outside_training: self.observed.rows_outside_training,
             features,
             score,
             labels,

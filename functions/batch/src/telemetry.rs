@@ -1,0 +1,98 @@
+//! What the batch reports as metrics when a run completes, through the `metrics` facade
+//! (the AWS adapter's `Emf` writes them in CloudWatch's embedded metric format): the run's
+//! figures, and its drift against the model card. Per model version; the largest PSI is
+//! also recorded without it, for the drift alarm.
+
+use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
+
+use crate::job::Summary;
+
+/// Metric names (also in the template's alarm and dashboard, and the README).
+pub mod names {
+    pub const RUNS_COMPLETED: &str = "RunsCompleted";
+    pub const ROWS_SCANNED: &str = "RowsScanned";
+    pub const ROWS_SCORED: &str = "RowsScored";
+    pub const ROWS_REJECTED: &str = "RowsRejected";
+    pub const ROWS_WRITTEN: &str = "RowsWritten";
+    pub const RETRIES: &str = "Retries";
+    pub const ROWS_PER_SECOND: &str = "RowsPerSecond";
+    pub const RUN_DURATION: &str = "RunDuration";
+    pub const INVOCATIONS: &str = "Invocations";
+    pub const ROWS_OUTSIDE_TRAINING: &str = "RowsOutsideTraining";
+    pub const FEATURE_PSI: &str = "FeaturePsi";
+    pub const SCORE_PSI: &str = "ScorePsi";
+    pub const LABEL_PSI: &str = "LabelPsi";
+    pub const MAX_PSI: &str = "MaxPsi";
+}
+
+/// Units, once the recorder is installed.
+pub fn describe() {
+    use names::*;
+    for name in [
+        RUNS_COMPLETED,
+        ROWS_SCANNED,
+        ROWS_SCORED,
+        ROWS_REJECTED,
+        ROWS_WRITTEN,
+        RETRIES,
+        INVOCATIONS,
+        ROWS_OUTSIDE_TRAINING,
+    ] {
+        describe_counter!(name, Unit::Count, "");
+    }
+    describe_histogram!(ROWS_PER_SECOND, Unit::CountPerSecond, "");
+    describe_histogram!(RUN_DURATION, Unit::Milliseconds, "");
+    for name in [FEATURE_PSI, SCORE_PSI, LABEL_PSI, MAX_PSI] {
+        describe_histogram!(name, Unit::Count, "");
+    }
+}
+
+// Values are histograms, not gauges: the recorder writes a gauge again at every flush,
+// and a value must be written once, for the run it belongs to.
+
+/// Records a completed run (a run still continuing records nothing: its figures are
+/// partial).
+pub fn run_completed(summary: &Summary) {
+    use names::*;
+    if summary.status != "complete" {
+        return;
+    }
+    let version = || ("ModelVersion", summary.model_version.clone());
+    let labels = [version()];
+    counter!(RUNS_COMPLETED, &labels).increment(1);
+    for (name, n) in [
+        (ROWS_SCANNED, summary.rows_scanned),
+        (ROWS_SCORED, summary.rows_scored),
+        (ROWS_REJECTED, summary.rows_rejected),
+        (ROWS_WRITTEN, summary.rows_written),
+        (RETRIES, summary.retries),
+        (INVOCATIONS, u64::from(summary.invocations)),
+    ] {
+        counter!(name, &labels).increment(n);
+    }
+    let seconds = summary.duration_ms as f64 / 1e3;
+    histogram!(RUN_DURATION, &labels).record(summary.duration_ms as f64);
+    if seconds > 0.0 {
+        histogram!(ROWS_PER_SECOND, &labels).record(summary.rows_scored as f64 / seconds);
+    }
+    let Some(drift) = &summary.drift else {
+        return;
+    };
+    counter!(ROWS_OUTSIDE_TRAINING, &labels).increment(drift.rows_outside_training);
+    for (feature, d) in &drift.features {
+        if let Some(psi) = d.psi {
+            histogram!(FEATURE_PSI, "ModelVersion" => summary.model_version.clone(), "Feature" => feature.clone())
+                .record(psi);
+        }
+    }
+    if let Some(psi) = drift.score.as_ref().and_then(|d| d.psi) {
+        histogram!(SCORE_PSI, &labels).record(psi);
+    }
+    if let Some(psi) = drift.labels.as_ref().and_then(|d| d.psi) {
+        histogram!(LABEL_PSI, &labels).record(psi);
+    }
+    if let Some(psi) = drift.max_psi {
+        histogram!(MAX_PSI, &labels).record(psi);
+        histogram!(MAX_PSI).record(psi);
+    }
+}
