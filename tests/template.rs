@@ -202,6 +202,16 @@ fn every_variable_the_code_reads_is_set_by_the_template_for_that_function() {
         BatchConfig::from_lookup(lookup).expect("\"1\" for every variable is a valid config");
     });
     assert!(predict.contains("MODEL_KEY") && batch.contains("PREDICTIONS_TABLE"));
+    // The metrics' settings; the function's name is Lambda's own variable.
+    let metrics = variables_read(|lookup| {
+        aws_adapter::emf::Emf::settings(lookup, "local");
+    });
+    let (mut predict, mut batch) = (predict, batch);
+    for name in metrics.iter().filter(|n| *n != "AWS_LAMBDA_FUNCTION_NAME") {
+        predict.insert(name.clone());
+        batch.insert(name.clone());
+    }
+    assert!(predict.contains("METRICS_NAMESPACE"));
     // lambda_http's own switch: route on the path without the API stage.
     let mut predict = predict;
     predict.insert(STAGE_SWITCH.to_owned());
@@ -400,6 +410,11 @@ fn the_live_alias_moves_by_a_canary_that_alarms_roll_back() {
     let mut metrics = BTreeSet::new();
     for alarm in &alarms {
         let p = props(&t, alarm);
+        if p["Metrics"].is_array() {
+            // The model's own alarm (metric math): checked in its own test.
+            metrics.insert(alarm.to_string());
+            continue;
+        }
         metrics.insert(format!(
             "{}/{}",
             p["Namespace"].as_str().unwrap(),
@@ -432,6 +447,7 @@ fn the_live_alias_moves_by_a_canary_that_alarms_roll_back() {
             "AWS/ApiGateway/5xx".to_owned(),
             "AWS/Lambda/Duration".to_owned(),
             "AWS/Lambda/Errors".to_owned(),
+            "PredictOutsideTrainingAlarm".to_owned(),
         ])
     );
     let latency = alarms
@@ -1060,13 +1076,14 @@ fn data_logs_and_the_batch_function_are_configured_as_documented() {
 
 /// Resource types moto's CloudFormation does not create. They are left out of the
 /// deployment, with whatever refers to them (the API's permissions on the alias).
-const NOT_IN_MOTO: [&str; 9] = [
+const NOT_IN_MOTO: [&str; 10] = [
     "AWS::ApiGatewayV2::Api",
     "AWS::ApiGatewayV2::Stage",
     "AWS::Lambda::Alias",
     "AWS::CodeDeploy::Application",
     "AWS::CodeDeploy::DeploymentGroup",
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
     "AWS::S3::BucketPolicy",
     "AWS::SQS::QueuePolicy",
     "AWS::Lambda::EventInvokeConfig",
@@ -1152,7 +1169,10 @@ async fn deploy_to_moto(parameters: &[(&str, &str)]) -> Deployed {
         "PredictNewVersionErrorsAlarm",
         "PredictNewVersionLatencyAlarm",
         "PredictApi5xxAlarm",
+        "PredictOutsideTrainingAlarm",
         "BatchFailedAlarm",
+        "BatchDriftAlarm",
+        "ModelDashboard",
         "ModelBucketPolicy",
         "BatchFailureQueuePolicy",
         "BatchFunctionEventInvokeConfig",
@@ -1448,4 +1468,170 @@ fn function_timeouts_agree_with_the_call_timeouts() {
         .unwrap();
     assert!(offline.attempt_timeout < margin, "{margin:?}");
     assert!(margin * 2 <= batch, "{batch:?}");
+}
+
+// ------------------------------------------------------------------ watching the model
+
+/// The template parameter `name`'s default.
+fn default_of(t: &Value, name: &str) -> f64 {
+    let d = &t["Parameters"][name]["Default"];
+    d.as_f64()
+        .or_else(|| d.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("{name} has no numeric default"))
+}
+
+#[test]
+fn the_canary_also_rolls_back_a_model_whose_rows_leave_its_training_data() {
+    venv_tool_or_skip!("python");
+    let t = translate(&[]);
+    let (_, alias) = of_function(&t, "AWS::Lambda::Alias", "PredictFunction");
+    let group_ref = &alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]["DeploymentGroupName"];
+    let group = props(&t, group_ref["Ref"].as_str().unwrap());
+    assert!(group["AlarmConfiguration"]["Alarms"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({ "Name": { "Ref": "PredictOutsideTrainingAlarm" } })));
+    // The share the metrics test drives over the threshold: the function's own counts.
+    let alarm = props(&t, "PredictOutsideTrainingAlarm");
+    let metrics = alarm["Metrics"].as_array().unwrap();
+    let stat = |id: &str| &metrics.iter().find(|m| m["Id"] == id).unwrap()["MetricStat"];
+    use predict::telemetry::names;
+    for (id, name) in [
+        ("outside", names::ROWS_OUTSIDE_TRAINING),
+        ("scored", names::ROWS_SCORED),
+    ] {
+        let s = stat(id);
+        assert_eq!(s["Metric"]["MetricName"], name);
+        assert_eq!(
+            s["Metric"]["Namespace"],
+            json!({ "Ref": "MetricsNamespace" })
+        );
+        // Across versions: exactly the dimension the function records it under.
+        assert_eq!(
+            s["Metric"]["Dimensions"],
+            json!([{ "Name": aws_adapter::emf::FUNCTION_DIMENSION, "Value": { "Ref": "PredictFunction" } }])
+        );
+        assert_eq!(s["Stat"], "Sum");
+    }
+    let share = metrics.iter().find(|m| m["ReturnData"] == true).unwrap();
+    assert_eq!(share["Expression"], "100 * FILL(outside, 0) / scored");
+    assert_eq!(
+        alarm["Threshold"],
+        json!({ "Ref": "OutsideTrainingAlarmPercent" })
+    );
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(alarm["TreatMissingData"], "notBreaching");
+    assert_eq!(
+        default_of(&t, "OutsideTrainingAlarmPercent"),
+        predict::telemetry::CANARY_OUTSIDE_TRAINING_PERCENT
+    );
+    // Both functions write to the namespace the alarms read.
+    for function in ["PredictFunction", "BatchFunction"] {
+        assert_eq!(
+            props(&t, function)["Environment"]["Variables"]["METRICS_NAMESPACE"],
+            json!({ "Ref": "MetricsNamespace" })
+        );
+    }
+    assert_eq!(
+        t["Parameters"]["MetricsNamespace"]["Default"],
+        aws_adapter::emf::DEFAULT_NAMESPACE
+    );
+}
+
+#[test]
+fn a_drifting_batch_run_sets_off_the_drift_alarm_and_the_dashboard_shows_each_metric() {
+    venv_tool_or_skip!("python");
+    let t = translate(&[]);
+    let alarm = props(&t, "BatchDriftAlarm");
+    assert_eq!(alarm["MetricName"], batch::telemetry::names::MAX_PSI);
+    assert_eq!(alarm["Namespace"], json!({ "Ref": "MetricsNamespace" }));
+    assert_eq!(
+        alarm["Dimensions"],
+        json!([{ "Name": "FunctionName", "Value": { "Ref": "BatchFunction" } }])
+    );
+    assert_eq!(alarm["Statistic"], "Maximum");
+    assert_eq!(alarm["Threshold"], json!({ "Ref": "DriftPsiThreshold" }));
+    assert_eq!(
+        default_of(&t, "DriftPsiThreshold"),
+        scoring::DRIFT_PSI_THRESHOLD
+    );
+
+    // The dashboard: valid JSON once substituted, with every metric the functions emit.
+    let body = props(&t, "ModelDashboard")["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("one !Sub string")
+        .to_owned();
+    let mut substituted = String::new();
+    let mut rest = body.as_str();
+    while let Some(start) = rest.find("${") {
+        let end = start + rest[start..].find('}').unwrap();
+        substituted.push_str(&rest[..start]);
+        let name = &rest[start + 2..end];
+        substituted.push_str(
+            if name.ends_with("Percent") || name.ends_with("Threshold") {
+                "1"
+            } else {
+                "x"
+            },
+        );
+        rest = &rest[end + 1..];
+    }
+    substituted.push_str(rest);
+    let dashboard: Value = serde_json::from_str(&substituted).expect("the dashboard is JSON");
+    let widgets = dashboard["widgets"].as_array().unwrap();
+    let text = body.as_str();
+    {
+        use predict::telemetry::names::*;
+        for metric in [
+            REQUESTS,
+            LATENCY,
+            SCORE,
+            PREDICTED_LABEL,
+            ROWS_SCORED,
+            ROWS_OUTSIDE_TRAINING,
+            ROWS_FEATURE_OUT_OF_RANGE,
+            SCORES_OUT_OF_RANGE,
+        ] {
+            assert!(text.contains(&format!("\"{metric}")), "predict's {metric}");
+        }
+    }
+    {
+        use batch::telemetry::names::*;
+        for metric in [
+            ROWS_SCANNED,
+            ROWS_SCORED,
+            ROWS_REJECTED,
+            ROWS_WRITTEN,
+            RETRIES,
+            ROWS_PER_SECOND,
+            RUN_DURATION,
+            FEATURE_PSI,
+            SCORE_PSI,
+            LABEL_PSI,
+            MAX_PSI,
+        ] {
+            assert!(
+                text.contains(&format!("{metric}\\\"")) || text.contains(&format!("\"{metric}\"")),
+                "batch's {metric}"
+            );
+        }
+    }
+    // The canary's state: every alarm the deployment watches, and the batch's.
+    let alarms: Vec<&str> = widgets
+        .iter()
+        .filter(|w| w["type"] == "alarm")
+        .flat_map(|w| w["properties"]["alarms"].as_array().unwrap())
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(alarms.len(), 6);
+    for alarm in [
+        "PredictNewVersionErrorsAlarm",
+        "PredictNewVersionLatencyAlarm",
+        "PredictApi5xxAlarm",
+        "PredictOutsideTrainingAlarm",
+        "BatchFailedAlarm",
+        "BatchDriftAlarm",
+    ] {
+        assert!(text.contains(&format!("${{{alarm}.Arn}}")), "{alarm}");
+    }
 }

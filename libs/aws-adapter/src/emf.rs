@@ -23,10 +23,16 @@ impl Emf {
     /// `FunctionName` dimension from Lambda's `AWS_LAMBDA_FUNCTION_NAME` (`local_name` when
     /// run outside Lambda). Fails if a recorder is already installed.
     pub fn install_from_env(local_name: &str) -> Result<Emf, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Emf::install(
-            &var("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
-            &var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| local_name.into()),
+        let (namespace, function) = Emf::settings(|name| std::env::var(name).ok(), local_name);
+        Emf::install(&namespace, &function)
+    }
+
+    /// The namespace and the function's name, from `lookup` (the environment).
+    pub fn settings(lookup: impl Fn(&str) -> Option<String>, local_name: &str) -> (String, String) {
+        let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        (
+            var("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+            var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| local_name.into()),
         )
     }
 
