@@ -1377,6 +1377,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         ("ATTRIBUTES_TABLE".to_owned(), attributes.clone()),
         ("PREDICTIONS_TABLE".to_owned(), predictions.clone()),
         ("RUNS_PREFIX".to_owned(), "batch-runs/".to_owned()),
+        ("METRICS_NAMESPACE".to_owned(), "ModelServing".to_owned()),
     ]);
     let mut with_stage_switch = expected_predict.clone();
     with_stage_switch.insert(STAGE_SWITCH.to_owned(), "true".to_owned());
