@@ -239,6 +239,7 @@ async fn nightly_batch(moto: &Moto) -> Result<(), String> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repository_root().join("target"));
+    let target = target.canonicalize().unwrap_or(target);
     let log_path = target.join("devstack-batch.log");
     let log =
         std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
@@ -305,7 +306,71 @@ async fn nightly_batch(moto: &Moto) -> Result<(), String> {
         moto.endpoint,
         stack::MODEL_BUCKET
     );
+    print_drift(&summary["drift"]);
+    print_metric_lines(&log_path);
     Ok(())
+}
+
+/// The run summary's drift report, in a few lines.
+fn print_drift(drift: &serde_json::Value) {
+    if drift.is_null() {
+        println!("drift: none reported (the model has no model card)");
+        return;
+    }
+    let psi = |v: &serde_json::Value| v["psi"].as_f64().map_or("-".into(), |p| format!("{p:.3}"));
+    let mut features: Vec<(&String, &serde_json::Value)> = drift["features"]
+        .as_object()
+        .map(|f| f.iter().collect())
+        .unwrap_or_default();
+    features.sort_by(|a, b| {
+        let key = |v: &serde_json::Value| v["psi"].as_f64().unwrap_or(0.0);
+        key(b.1).total_cmp(&key(a.1))
+    });
+    println!(
+        "drift (PSI against the model card; over {} counts as drifted): largest {}, drifted: {}",
+        drift["threshold"],
+        drift["max_psi"]
+            .as_f64()
+            .map_or("-".into(), |p| format!("{p:.3}")),
+        match drift["drifted"].as_array() {
+            Some(d) if !d.is_empty() => d
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => "none".into(),
+        }
+    );
+    let top: Vec<String> = features
+        .iter()
+        .take(4)
+        .map(|(n, v)| format!("{n} {}", psi(v)))
+        .collect();
+    println!(
+        "  features, highest first: {}; score {}",
+        top.join(", "),
+        psi(&drift["score"])
+    );
+}
+
+/// Where the metric lines (CloudWatch's embedded metric format) are, with one of them.
+fn print_metric_lines(batch_log: &std::path::Path) {
+    let log = std::fs::read_to_string(batch_log).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().filter(|l| l.starts_with("{\"_aws\"")).collect();
+    println!(
+        "metric lines (CloudWatch EMF: one JSON object with an \"_aws\" key per line): the batch's, \
+         {} from this run, in {}; the predict functions' go to this terminal with their logs \
+         (one to three per request). For example:",
+        lines.len(),
+        batch_log.display()
+    );
+    if let Some(line) = lines
+        .iter()
+        .find(|l| l.contains("MaxPsi"))
+        .or(lines.first())
+    {
+        println!("  {line}");
+    }
 }
 
 /// Stops `cargo lambda watch` and the function it runs (its own process group): an

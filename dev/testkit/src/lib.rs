@@ -4,6 +4,7 @@
 //! Dev and test only: no deployed function depends on it.
 
 pub mod demo_data;
+pub mod emf;
 pub mod fault_proxy;
 pub mod http_front;
 pub mod memory;

@@ -42,9 +42,7 @@ pub fn describe() {
     }
     describe_histogram!(ROWS_PER_SECOND, Unit::CountPerSecond, "");
     describe_histogram!(RUN_DURATION, Unit::Milliseconds, "");
-    for name in [FEATURE_PSI, SCORE_PSI, LABEL_PSI, MAX_PSI] {
-        describe_histogram!(name, Unit::Count, "");
-    }
+    // PSI is unitless: no unit, which CloudWatch shows as None.
 }
 
 // Values are histograms, not gauges: the recorder writes a gauge again at every flush,
