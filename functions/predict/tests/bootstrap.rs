@@ -127,6 +127,35 @@ async fn every_event_through_the_bootstrap() {
         !logs.contains("instances"),
         "request bodies must not be logged"
     );
+    // The metrics: EMF lines on the same stdout, whole lines between the log lines, with
+    // the cold start once and every request counted.
+    let metrics: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| l.starts_with(r#"{"_aws""#))
+        .map(|l| testkit::emf::checked_document(l, aws_adapter::emf::DEFAULT_NAMESPACE))
+        .collect();
+    let cold = testkit::emf::with(&metrics, "ColdStart", &["ModelVersion"]);
+    assert_eq!(testkit::emf::sum(&cold, "ColdStart"), 1.0, "{logs}");
+    for step in [
+        "InitConfig",
+        "InitClients",
+        "InitModelFetch",
+        "InitModelBuild",
+        "InitTotal",
+    ] {
+        assert!(cold[0][step][0].as_f64().unwrap() >= 0.0, "{step}");
+    }
+    let counted = testkit::emf::with(
+        &metrics,
+        "Requests",
+        &["ModelVersion", "Route", "StatusClass"],
+    );
+    assert_eq!(
+        testkit::emf::sum(&counted, "Requests") as usize,
+        requests.len(),
+        "{logs}"
+    );
+    assert!(metrics.iter().all(|m| m["FunctionName"] == "predict"));
 }
 
 #[tokio::test]
