@@ -125,9 +125,50 @@ fn warm_requests(c: &mut Criterion) {
     group.finish();
 }
 
+/// The metrics' cost on the warm path: the same requests before the recorder is installed
+/// (the facade's calls reach no recorder) and after, with each request's EMF lines
+/// written to /dev/null as `serve` writes them to stdout. Runs last: the recorder, once
+/// installed, stays for the process.
+fn metrics_off_then_on(c: &mut Criterion) {
+    let app = app();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let post = with_body("predict-post.json", |b| {
+        b["instances"].as_array_mut().unwrap().truncate(1)
+    });
+    let get = event("predict-get.json");
+    let handle = |json: &str| {
+        let request: Request = lambda_http::request::from_str(json).unwrap();
+        let response = runtime.block_on(app.handle(request));
+        assert_eq!(response.status(), 200);
+        response
+    };
+    let mut group = c.benchmark_group("metrics");
+    let requests = [("get_predict", &get), ("post_predict", &post)];
+    for (name, json) in requests {
+        group.bench_function(format!("{name}/off"), |b| b.iter(|| handle(json)));
+    }
+    let emf = aws_adapter::emf::Emf::install("Bench", "bench").unwrap();
+    predict::telemetry::describe();
+    let mut null = std::fs::File::create("/dev/null").unwrap();
+    for (name, json) in requests {
+        group.bench_function(format!("{name}/on"), |b| {
+            b.iter(|| {
+                let response = handle(json);
+                let mut lines = Vec::with_capacity(2048);
+                emf.flush_to(&mut lines).unwrap();
+                std::io::Write::write_all(&mut null, &lines).unwrap();
+                response
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = warm_requests, one_row_both_ways
+    targets = warm_requests, one_row_both_ways, metrics_off_then_on
 }
 criterion_main!(benches);

@@ -90,6 +90,24 @@ pub const FEATURE_NAMES_KEY: &str = "feature_names";
 pub const MISSING_TEXT: &str = "";
 
 impl FeatureSchema {
+    /// A float matrix input of `names`, each accepting missing values (unit tests).
+    #[cfg(test)]
+    pub(crate) fn matrix_for_tests(names: &[&str]) -> FeatureSchema {
+        FeatureSchema {
+            features: names
+                .iter()
+                .map(|n| Feature {
+                    name: n.to_string(),
+                    ty: FeatureType::Float,
+                    accepts_missing: true,
+                })
+                .collect(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            layout: InputLayout::Matrix,
+            inputs: vec!["features".into()],
+        }
+    }
+
     /// Feature names, in model input order.
     pub fn names(&self) -> &[String] {
         &self.names

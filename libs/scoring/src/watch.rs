@@ -299,3 +299,120 @@ impl DriftTally {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prediction::Label;
+    use crate::schema::FeatureSchema;
+    use std::sync::Arc;
+
+    /// Two numeric features `a` and `b`, a matrix input.
+    fn schema() -> FeatureSchema {
+        FeatureSchema::matrix_for_tests(&["a", "b"])
+    }
+
+    fn uniform(min: f64, max: f64) -> Profile {
+        let step = (max - min) / 4.0;
+        Profile {
+            min,
+            max,
+            edges: (1..4).map(|i| min + step * f64::from(i)).collect(),
+            shares: vec![0.25; 4],
+        }
+    }
+
+    fn watch(labels: bool) -> Watch {
+        let card = ModelCard {
+            features: [("a".to_owned(), uniform(0.0, 4.0))].into(),
+            score: (!labels).then(|| uniform(10.0, 14.0)),
+            labels: labels.then(|| [("x".to_owned(), 0.5), ("y".to_owned(), 0.5)].into()),
+        };
+        Watch::new(card, &schema())
+    }
+
+    fn batch(rows: &[[f32; 2]]) -> Batch {
+        let mut batch = schema().batch(rows.len());
+        batch.extend_numeric(rows.concat().as_slice()).unwrap();
+        batch
+    }
+
+    #[test]
+    fn rows_and_scores_outside_training_are_counted_once_per_row() {
+        let w = watch(false);
+        // Row 0 inside; row 1 feature a out; row 2 score out; row 3 both; b is not profiled.
+        let inputs = batch(&[[1.0, 1e9], [5.0, 0.0], [2.0, 0.0], [-1.0, 0.0]]);
+        let scores = Predictions::Scores(vec![11.0, 12.0, 20.0, 9.0]);
+        assert_eq!(
+            w.observe(&inputs, Some(&scores)),
+            Observation {
+                rows: 4,
+                rows_feature_out_of_range: 2,
+                scores_out_of_range: 2,
+                rows_outside_training: 3,
+            }
+        );
+        // Without answers only the features count; a missing value is never out of range.
+        let seen = w.observe(&batch(&[[f32::NAN, 0.0]]), None);
+        assert_eq!((seen.rows, seen.rows_outside_training), (1, 0));
+    }
+
+    #[test]
+    fn tallies_merge_into_the_same_report_as_one_pass() {
+        let w = watch(false);
+        let rows: Vec<[f32; 2]> = (0..40).map(|i| [(i % 8) as f32 * 0.5, 0.0]).collect();
+        let scores: Vec<f32> = (0..40).map(|i| 10.0 + (i % 4) as f32).collect();
+        let mut whole = DriftTally::default();
+        whole.add(
+            &w,
+            &batch(&rows),
+            Some(&Predictions::Scores(scores.clone())),
+        );
+        let mut first = DriftTally::default();
+        first.add(
+            &w,
+            &batch(&rows[..15]),
+            Some(&Predictions::Scores(scores[..15].to_vec())),
+        );
+        let mut second = DriftTally::default();
+        second.add(
+            &w,
+            &batch(&rows[15..]),
+            Some(&Predictions::Scores(scores[15..].to_vec())),
+        );
+        first.merge(second);
+        assert_eq!(first, whole);
+        let report = whole.report(&w);
+        assert_eq!(report.rows, 40);
+        assert!(report.features["a"].psi.unwrap() < 1e-9, "{report:?}");
+        assert!(report.drifted.is_empty());
+        // Serialized (the continuation state) and back: the same counts.
+        let json = serde_json::to_string(&whole).unwrap();
+        assert_eq!(serde_json::from_str::<DriftTally>(&json).unwrap(), whole);
+    }
+
+    #[test]
+    fn a_shifted_feature_and_skewed_labels_are_reported_drifted() {
+        let w = watch(true);
+        let rows: Vec<[f32; 2]> = (0..100).map(|i| [3.5 + (i % 3) as f32, 0.0]).collect();
+        let classes: Arc<[Label]> = vec![Label::Text("x".into()), Label::Text("z".into())].into();
+        let answers = Predictions::Classes {
+            classes,
+            labels: (0..100).map(|i| usize::from(i % 10 == 0)).collect(),
+            probabilities: vec![0.5; 200],
+        };
+        let mut tally = DriftTally::default();
+        tally.add(&w, &batch(&rows), Some(&answers));
+        let report = tally.report(&w);
+        assert!(report.features["a"].psi.unwrap() > DRIFT_PSI_THRESHOLD);
+        assert!(report.features["a"].out_of_range_share > 0.6);
+        let labels = report.labels.as_ref().unwrap();
+        // 90% "x" where training had 50%, and 10% of a label training never gave.
+        assert!(labels.psi.unwrap() > DRIFT_PSI_THRESHOLD);
+        assert!((labels.out_of_range_share - 0.1).abs() < 1e-12);
+        assert_eq!(report.drifted, vec!["a".to_owned(), "labels".to_owned()]);
+        let largest = report.features["a"].psi.unwrap().max(labels.psi.unwrap());
+        assert_eq!(report.max_psi, Some(largest));
+        assert!(report.score.is_none());
+    }
+}
