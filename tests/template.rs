@@ -213,7 +213,6 @@ fn every_variable_the_code_reads_is_set_by_the_template_for_that_function() {
     }
     assert!(predict.contains("METRICS_NAMESPACE"));
     // lambda_http's own switch: route on the path without the API stage.
-    let mut predict = predict;
     predict.insert(STAGE_SWITCH.to_owned());
     assert_eq!(
         resource(&t, "PredictFunction")["Properties"]["Environment"]["Variables"][STAGE_SWITCH],

@@ -10,7 +10,7 @@
 
 mod support;
 
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_adapter::emf::Emf;
@@ -22,6 +22,7 @@ use scoring::{Model, Value as Attribute};
 use serde_json::{json, Value};
 use support::{demo_app, demo_store, repository, wines, DEMO_MODEL_NAME};
 use testkit::emf::{checked_document, sum, unit, with};
+use tokio::sync::{Mutex, MutexGuard};
 
 const NAMESPACE: &str = "ModelServingTest";
 const FUNCTION: &str = "predict-test";
@@ -39,9 +40,9 @@ fn emf() -> &'static Emf {
 }
 
 /// This test's turn with the recorder, with nothing left over from another.
-fn turn() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    let guard = TURN.lock().unwrap_or_else(|p| p.into_inner());
+async fn turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    let guard = TURN.lock().await;
     emf().flush_to(std::io::sink()).unwrap();
     guard
 }
@@ -85,7 +86,7 @@ fn model(file: &str, version: &str) -> Model {
 
 #[tokio::test]
 async fn each_request_metric_and_dimension_is_emitted_as_emf() {
-    let _turn = turn();
+    let _turn = turn().await;
     let app = demo_app();
     assert!(
         app.model().card().is_some(),
@@ -145,7 +146,7 @@ async fn each_request_metric_and_dimension_is_emitted_as_emf() {
         .map(|v| v.as_f64().unwrap())
         .collect();
     // One from the GET; the 120 instances sampled evenly, every third.
-    assert!(telemetry::MAX_SCORES_PER_REQUEST < 120);
+    const { assert!(telemetry::MAX_SCORES_PER_REQUEST < 120) };
     let step = 120usize.div_ceil(telemetry::MAX_SCORES_PER_REQUEST);
     assert_eq!(values.len(), 1 + 120usize.div_ceil(step));
     assert!(values.iter().all(|s| (3.0..8.0).contains(s)), "{values:?}");
@@ -176,7 +177,7 @@ async fn each_request_metric_and_dimension_is_emitted_as_emf() {
 
 #[tokio::test]
 async fn a_classifier_counts_its_predicted_labels() {
-    let _turn = turn();
+    let _turn = turn().await;
     let app = App::new(
         model("wine_good_classifier.onnx", "cls-1"),
         demo_store(),
@@ -222,7 +223,7 @@ async fn a_classifier_counts_its_predicted_labels() {
 
 #[tokio::test]
 async fn a_model_without_a_card_serves_and_reports_no_range_counts() {
-    let _turn = turn();
+    let _turn = turn().await;
     // A fixture model with no card: ridge regression over ten features.
     let fixtures = repository().join("libs/scoring/tests/fixtures");
     let model = Model::load(
@@ -286,7 +287,7 @@ async fn share_outside_training(model: Model, requests: usize, over: f64) -> (Op
 
 #[tokio::test]
 async fn a_model_trained_on_the_wrong_units_trips_the_canary_metric_and_the_right_one_does_not() {
-    let _turn = turn();
+    let _turn = turn().await;
     // The bad version alone must be so far out that a tenth of the traffic still
     // crosses the threshold.
     let diluted = CANARY_OUTSIDE_TRAINING_PERCENT / CANARY_TRAFFIC_SHARE;
