@@ -48,6 +48,13 @@ fn with_body(file: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
     event.to_string()
 }
 
+/// `POST /predict` with one instance.
+fn one_row_post() -> String {
+    with_body("predict-post.json", |b| {
+        b["instances"].as_array_mut().unwrap().truncate(1)
+    })
+}
+
 /// One row, the same wine, through `POST /predict` and the Open Inference Protocol's
 /// `POST /v2/models/{name}/infer` (one `[1]` FP32 tensor per feature): the protocol's
 /// overhead, event in, response out.
@@ -56,9 +63,7 @@ fn one_row_both_ways(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let post = with_body("predict-post.json", |b| {
-        b["instances"].as_array_mut().unwrap().truncate(1)
-    });
+    let post = one_row_post();
     let infer = with_body("v2-infer.json", |b| {
         b.as_object_mut().unwrap().remove("outputs");
         for t in b["inputs"].as_array_mut().unwrap() {
@@ -134,9 +139,7 @@ fn metrics_off_then_on(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let post = with_body("predict-post.json", |b| {
-        b["instances"].as_array_mut().unwrap().truncate(1)
-    });
+    let post = one_row_post();
     let get = event("predict-get.json");
     let handle = |json: &str| {
         let request: Request = lambda_http::request::from_str(json).unwrap();

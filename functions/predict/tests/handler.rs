@@ -8,7 +8,7 @@ use predict::{App, MAX_BODY_BYTES, MAX_INSTANCES};
 use scoring::Value as Attribute;
 use serde_json::{json, Value};
 use store::StoreError;
-use support::{demo_app, demo_model, demo_store, json_body, request, wines};
+use support::{demo_app, demo_model, demo_store, json_body, request, wine_instance, wines};
 use testkit::memory::InMemoryAttributes;
 
 fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {
@@ -28,18 +28,6 @@ async fn call<R: predict::results::Results>(
 ) -> (StatusCode, Value) {
     let response = app.handle(request).await;
     (response.status(), json_body(&response))
-}
-
-fn wine_instance(index: usize) -> Value {
-    let (_, row) = &wines()[index];
-    let object = row
-        .iter()
-        .filter_map(|(k, v)| match v {
-            Attribute::Number(n) => Some((k.to_owned(), json!(n))),
-            _ => None,
-        })
-        .collect::<serde_json::Map<_, _>>();
-    Value::Object(object)
 }
 
 #[tokio::test]

@@ -18,9 +18,9 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request};
 use predict::telemetry::{self, InitTimes, CANARY_OUTSIDE_TRAINING_PERCENT};
 use predict::App;
-use scoring::{Model, Value as Attribute};
+use scoring::Model;
 use serde_json::{json, Value};
-use support::{demo_app, demo_store, repository, wines, DEMO_MODEL_NAME};
+use support::{demo_app, demo_store, repository, wine_instance, wines, DEMO_MODEL_NAME};
 use testkit::emf::{checked_document, sum, unit, with};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -64,18 +64,6 @@ fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {
     request
 }
 
-fn instance(index: usize) -> Value {
-    let object = wines()[index]
-        .1
-        .iter()
-        .filter_map(|(k, v)| match v {
-            Attribute::Number(n) => Some((k.to_owned(), json!(n))),
-            _ => None,
-        })
-        .collect::<serde_json::Map<_, _>>();
-    Value::Object(object)
-}
-
 fn model(file: &str, version: &str) -> Model {
     Model::load(
         &std::fs::read(repository().join("model").join(file)).unwrap(),
@@ -92,7 +80,7 @@ async fn each_request_metric_and_dimension_is_emitted_as_emf() {
         app.model().card().is_some(),
         "the demo model carries its card"
     );
-    let instances = json!({"instances": (0..120).map(instance).collect::<Vec<_>>()});
+    let instances = json!({"instances": (0..120).map(wine_instance).collect::<Vec<_>>()});
     app.handle(http(Method::GET, "/predict/wine-0002", Body::Empty))
         .await;
     app.handle(http(Method::GET, "/predict/nope", Body::Empty))
@@ -186,7 +174,7 @@ async fn a_classifier_counts_its_predicted_labels() {
     assert!(app.model().card().unwrap().labels.is_some());
     let rows: Vec<Value> = (0..200)
         .map(|i| {
-            let mut row = instance(i);
+            let mut row = wine_instance(i);
             row["color"] = json!("red");
             row
         })

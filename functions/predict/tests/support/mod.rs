@@ -81,6 +81,19 @@ pub fn wines() -> Vec<(String, Row)> {
         .collect()
 }
 
+/// Wine `index`'s numeric attributes as a `POST /predict` instance.
+pub fn wine_instance(index: usize) -> serde_json::Value {
+    let object = wines()[index]
+        .1
+        .iter()
+        .filter_map(|(k, v)| match v {
+            scoring::Value::Number(n) => Some((k.to_owned(), serde_json::json!(n))),
+            _ => None,
+        })
+        .collect::<serde_json::Map<_, _>>();
+    serde_json::Value::Object(object)
+}
+
 pub fn demo_store() -> InMemoryAttributes {
     InMemoryAttributes {
         rows: wines().into_iter().collect(),
