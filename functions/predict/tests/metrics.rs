@@ -249,28 +249,49 @@ async fn a_model_without_a_card_serves_and_reports_no_range_counts() {
         && d["ScoresOutOfRange"].is_null()));
 }
 
-/// Serves `model` the demo products one GET at a time, as a canary would see them, and
-/// returns after how many requests the alarm's share (rows outside training over rows
-/// scored, across versions, in percent) went over `over`, and the share after `requests`.
-async fn share_outside_training(model: Model, requests: usize, over: f64) -> (Option<usize>, f64) {
+/// What the canary saw of `model` serving the demo products one GET at a time.
+struct CanaryView {
+    /// After how many requests the alarm's share (rows outside training over rows scored,
+    /// across versions, in percent) first went over the threshold given.
+    crossed: Option<usize>,
+    /// The share after the last request.
+    share: f64,
+    /// The per-version counts: rows with a feature out of range, scores out of range, rows
+    /// outside training (either).
+    features: f64,
+    scores: f64,
+    either: f64,
+}
+
+async fn serve_demo_products(model: Model, requests: usize, over: f64) -> CanaryView {
     let app = App::new(model, demo_store(), DEMO_MODEL_NAME);
     let (mut outside, mut scored, mut crossed) = (0.0, 0.0, None);
+    let (mut features, mut scores, mut either) = (0.0, 0.0, 0.0);
     for (i, (id, _)) in wines().iter().take(requests).enumerate() {
         let response = app
             .handle(http(Method::GET, &format!("/predict/{id}"), Body::Empty))
             .await;
         assert_eq!(response.status(), 200);
         let docs = flushed();
-        outside += sum(
-            &with(&docs, "RowsOutsideTraining", &[]),
-            "RowsOutsideTraining",
-        );
-        scored += sum(&with(&docs, "RowsScored", &[]), "RowsScored");
+        let across = |metric: &str| sum(&with(&docs, metric, &[]), metric);
+        let per_version = |metric: &str| sum(&with(&docs, metric, &["ModelVersion"]), metric);
+        outside += across("RowsOutsideTraining");
+        scored += across("RowsScored");
+        features += per_version("RowsFeatureOutOfRange");
+        scores += per_version("ScoresOutOfRange");
+        either += per_version("RowsOutsideTraining");
         if crossed.is_none() && 100.0 * outside / scored > over {
             crossed = Some(i + 1);
         }
     }
-    (crossed, 100.0 * outside / scored)
+    assert_eq!(either, outside, "per version and across versions agree");
+    CanaryView {
+        crossed,
+        share: 100.0 * outside / scored,
+        features,
+        scores,
+        either,
+    }
 }
 
 #[tokio::test]
@@ -279,23 +300,47 @@ async fn a_model_trained_on_the_wrong_units_trips_the_canary_metric_and_the_righ
     // The bad version alone must be so far out that a tenth of the traffic still
     // crosses the threshold.
     let diluted = CANARY_OUTSIDE_TRAINING_PERCENT / CANARY_TRAFFIC_SHARE;
-    let (crossed, share) = share_outside_training(
+    let wrong = serve_demo_products(
         model("wine_quality_wrong_units.onnx", "wrong"),
         100,
         diluted,
     )
     .await;
-    let crossed = crossed.unwrap_or_else(|| panic!("never over {diluted}%: {share}%"));
+    let crossed = wrong
+        .crossed
+        .unwrap_or_else(|| panic!("never over {diluted}%: {}%", wrong.share));
     assert!(crossed <= 100, "{crossed}");
-    println!("wrong units: over {diluted}% after {crossed} requests; {share:.1}% after 100");
+    // Every product has features in other units than the model's.
+    assert_eq!(wrong.features, 100.0);
+    println!(
+        "wrong units: over {diluted}% after {crossed} requests; {:.1}% after 100",
+        wrong.share
+    );
 
     let every = wines().len();
-    let (crossed, share) = share_outside_training(
+    let right = serve_demo_products(
         model("wine_quality.onnx", "right"),
         every,
         CANARY_OUTSIDE_TRAINING_PERCENT,
     )
     .await;
-    assert_eq!(crossed, None, "the right model crossed: {share}%");
-    println!("right model: {share:.2}% of {every} products outside training");
+    assert_eq!(
+        right.crossed, None,
+        "the right model crossed: {}%",
+        right.share
+    );
+    // The held-out fifth of the data has a few rows past the training extremes, in a
+    // feature and in the score: each counted under its own metric, a row once in all.
+    assert!(
+        right.features >= 1.0 && right.scores >= 1.0,
+        "{} {}",
+        right.features,
+        right.scores
+    );
+    assert!(right.either >= right.features.max(right.scores));
+    assert!(right.either <= right.features + right.scores);
+    println!(
+        "right model: {:.2}% of {every} products outside training ({} by a feature, {} by the score)",
+        right.share, right.features, right.scores
+    );
 }
