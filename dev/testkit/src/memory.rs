@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use scoring::Row;
 use store::attributes::AttributeStore;
-use store::invoke::AsyncInvoke;
+use store::orchestrator::{Orchestrator, Started};
 use store::predictions::{Prediction, PredictionLookup, PredictionSink};
 use store::run_log::{LatestRun, RunLog};
 use store::scan::{AttributeScan, Page, ScannedRow};
@@ -177,7 +177,10 @@ impl PredictionLookup for InMemoryPredictions {
 
 /// Summaries in memory, for tests.
 #[derive(Debug, Default)]
-pub struct InMemoryRunLog(pub Mutex<Vec<(String, String)>>);
+pub struct InMemoryRunLog(pub Mutex<Vec<(String, String)>>, pub Mutex<SliceLog>);
+
+/// Slices' figures by run id and slice.
+pub type SliceLog = HashMap<(String, u32), String>;
 
 impl RunLog for InMemoryRunLog {
     async fn record(&self, run_id: &str, summary_json: &str) -> Result<(), StoreError> {
@@ -186,6 +189,18 @@ impl RunLog for InMemoryRunLog {
             .unwrap()
             .push((run_id.to_owned(), summary_json.to_owned()));
         Ok(())
+    }
+
+    async fn record_slice(&self, run_id: &str, slice: u32, json: &str) -> Result<(), StoreError> {
+        self.1
+            .lock()
+            .unwrap()
+            .insert((run_id.to_owned(), slice), json.to_owned());
+        Ok(())
+    }
+
+    async fn slice(&self, run_id: &str, slice: u32) -> Result<Option<String>, StoreError> {
+        Ok(self.1.lock().unwrap().get(&(run_id.to_owned(), slice)).cloned())
     }
 }
 
@@ -201,24 +216,29 @@ impl LatestRun for InMemoryRunLog {
     }
 }
 
-/// Records invocations instead of making them, for tests (which then deliver them, as
-/// Lambda would).
+/// Records the runs it is asked to start instead of starting them, for tests (which then
+/// run the plan themselves); a name asked for again is already started, as in Step
+/// Functions.
 #[derive(Debug, Default)]
-pub struct RecordedInvocations(pub Mutex<Vec<(String, Vec<u8>)>>);
+pub struct RecordedStarts(pub Mutex<Vec<(String, String)>>);
 
-impl RecordedInvocations {
-    /// Takes the payloads recorded so far, oldest first.
-    pub fn take(&self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-            .into_iter()
-            .map(|(_, payload)| payload)
-            .collect()
+impl RecordedStarts {
+    /// The inputs of the runs started so far, oldest first.
+    pub fn inputs(&self) -> Vec<String> {
+        self.0.lock().unwrap().iter().map(|(_, input)| input.clone()).collect()
     }
 }
 
-impl AsyncInvoke for RecordedInvocations {
-    async fn invoke_async(&self, function: &str, payload: Vec<u8>) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push((function.to_owned(), payload));
-        Ok(())
+impl Orchestrator for RecordedStarts {
+    async fn start_run(&self, name: &str, input: String) -> Result<Started, StoreError> {
+        let mut started = self.0.lock().unwrap();
+        let already_started = started.iter().any(|(n, _)| n == name);
+        if !already_started {
+            started.push((name.to_owned(), input));
+        }
+        Ok(Started {
+            execution: format!("local:{name}"),
+            already_started,
+        })
     }
 }

@@ -39,14 +39,13 @@ use std::time::Instant;
 
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
 use aws_adapter::dynamodb::{scanned_row, write_requests, Item};
-use batch::continuation::SelfInvoke;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use scoring::Model;
 use store::predictions::{Prediction, PredictionSink};
 use store::scan::{AttributeScan, Page};
 use store::{StoreError, PRODUCT_ID};
-use testkit::memory::{InMemoryRunLog, RecordedInvocations};
+use testkit::memory::{InMemoryRunLog, RecordedStarts};
 
 /// DynamoDB's cap on the data one Scan page returns.
 const PAGE_BYTES: usize = 1 << 20;
@@ -244,6 +243,7 @@ fn job(model: Model, rows: u64, page: Option<usize>, args: &Args) -> BenchJob {
         sink: CountingSink::default(),
         run_log: InMemoryRunLog::default(),
         segments: args.segments,
+        workers: 1,
         settings: Settings::default(),
         store_retries: Box::new(()),
     }
@@ -270,15 +270,14 @@ fn run_once(rt: &tokio::runtime::Runtime, job: &BenchJob, expected: f64) -> (f64
         *job.sink.score_sum.lock().unwrap(),
     );
     let generating0 = job.scan.generating_nanos.load(Ordering::Relaxed);
-    let recorded = RecordedInvocations::default();
-    let continuations = SelfInvoke {
-        invoker: &recorded,
-        function: String::new(),
-    };
     let start = Instant::now();
-    let summary = rt
-        .block_on(job.invoke(scheduled_event(), None, chrono::Utc::now(), &continuations))
-        .unwrap();
+    let summary = match rt
+        .block_on(job.invoke(scheduled_event(), None, chrono::Utc::now(), None::<&RecordedStarts>))
+        .unwrap()
+    {
+        batch::Answer::Summary(summary) => summary,
+        other => panic!("expected a run summary, got {other:?}"),
+    };
     let seconds = start.elapsed().as_secs_f64();
     let rows = job.scan.rows;
     assert_eq!(summary.status, "complete");

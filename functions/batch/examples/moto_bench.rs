@@ -25,14 +25,13 @@ use std::time::Instant;
 
 use aws_adapter::aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
-use batch::continuation::SelfInvoke;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use scoring::Model;
 use store::predictions::{Prediction, PredictionSink};
 use store::scan::{AttributeScan, Page};
 use store::{StoreError, PRODUCT_ID};
-use testkit::memory::{InMemoryRunLog, RecordedInvocations};
+use testkit::memory::{InMemoryRunLog, RecordedStarts};
 use testkit::moto::{repository_root, Moto};
 use testkit::stack::Clients;
 use testkit::Item;
@@ -251,20 +250,20 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
         },
         run_log: InMemoryRunLog::default(),
         segments,
+        workers: 1,
         settings: Settings::default(),
         store_retries: Box::new(()),
         model,
     };
-    let recorded = RecordedInvocations::default();
-    let continuations = SelfInvoke {
-        invoker: &recorded,
-        function: String::new(),
-    };
     let cpu = Cpu::start(&pid, tick);
-    let summary = job
-        .invoke(event, None, chrono::Utc::now(), &continuations)
+    let summary = match job
+        .invoke(event, None, chrono::Utc::now(), None::<&RecordedStarts>)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+    {
+        batch::Answer::Summary(summary) => summary,
+        other => return Err(format!("expected a run summary, got {other:?}")),
+    };
     let run = cpu.stop();
     phase_row("Job::invoke (scan -> score -> write)", rows, run);
 

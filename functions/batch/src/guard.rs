@@ -12,17 +12,17 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
-use crate::job::{JobError, Summary};
+use crate::job::JobError;
 
 /// How long before the deadline a stopped run answers: room for the error to reach the
 /// runtime and be logged.
 pub const ANSWER_SLACK: Duration = Duration::from_secs(3);
 
 /// Runs `work` until it answers, panics, or `deadline` less [`ANSWER_SLACK`] passes.
-pub async fn guarded(
-    work: impl Future<Output = Result<Summary, JobError>>,
+pub async fn guarded<T>(
+    work: impl Future<Output = Result<T, JobError>>,
     deadline: Instant,
-) -> Result<Summary, JobError> {
+) -> Result<T, JobError> {
     let stop = deadline.checked_sub(ANSWER_SLACK).unwrap_or(deadline);
     match tokio::time::timeout_at(stop.into(), AssertUnwindSafe(work).catch_unwind()).await {
         Ok(Ok(result)) => result,
@@ -40,6 +40,7 @@ pub async fn guarded(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::Summary;
 
     fn summary() -> Summary {
         Summary {
@@ -89,7 +90,7 @@ mod tests {
     async fn a_run_still_busy_near_the_deadline_stops_before_it() {
         let started = Instant::now();
         let deadline = started + ANSWER_SLACK + Duration::from_millis(300);
-        let result = guarded(std::future::pending(), deadline).await;
+        let result: Result<Summary, _> = guarded(std::future::pending(), deadline).await;
         assert_eq!(result.unwrap_err().error_type(), "DeadlineExceeded");
         let elapsed = started.elapsed();
         assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");

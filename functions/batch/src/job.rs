@@ -1,6 +1,9 @@
-//! One invocation of the batch function: start a run from the schedule, or continue one;
-//! score until done or near the deadline; then record the summary or hand the rest over to
-//! a new invocation.
+//! One invocation of the batch function, in one of its roles:
+//! - the schedule's event: plan the night and start the state machine's execution with the
+//!   plan (or, with no state machine configured, score the whole table in this invocation);
+//! - a slice: score it from its cursor until done or near the deadline, and return where it
+//!   stands for the state machine to go round again;
+//! - finish: sum the slices, store the run summary and mark the run complete.
 
 use std::time::Instant;
 
@@ -9,21 +12,47 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::Diagnostic;
 use scoring::{DriftReport, Model, Watch};
 use serde::{Deserialize, Serialize};
+use store::orchestrator::Orchestrator;
 use store::predictions::PredictionSink;
 use store::run_log::RunLog;
 use store::scan::AttributeScan;
 use store::{RetryCount, StoreError};
 
-use crate::continuation::{ContinuationEvent, Continue};
 use crate::pipeline::{Pipeline, RunError, Settings};
-use crate::run::{rfc3339, run_id_for, Rejection, RunState};
+use crate::run::{execution_name, rfc3339, run_id_for, Plan, Rejection, RunState, SliceState};
 
 /// What the function is invoked with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum BatchEvent {
-    Continuation(ContinuationEvent),
+    /// `{"slice": {...}}`: score this slice from its cursor.
+    Slice { slice: SliceState },
+    /// `{"finish": <plan>}`: every slice is done; sum them and complete the run.
+    Finish { finish: Plan },
     Scheduled(EventBridgeEvent),
+}
+
+/// What an invocation answers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// A run completed (the finish step, or a whole table in one invocation).
+    Summary(Summary),
+    /// A slice, where it now stands: the state machine's next input.
+    Slice { slice: SliceState },
+    /// The planner started the night's execution (or found it started).
+    Started(StartedRun),
+}
+
+/// The planner's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartedRun {
+    pub run_id: String,
+    pub execution: String,
+    /// A repeated delivery of the night's event: the run was started before, nothing now.
+    pub already_started: bool,
+    pub model_version: String,
+    pub slices: u32,
 }
 
 /// The run summary: returned by the handler, logged as one JSON line, and stored with the
@@ -31,7 +60,7 @@ pub enum BatchEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub run_id: String,
-    /// `complete`, or `continuing` when a new invocation takes over.
+    /// `complete`.
     pub status: String,
     pub model_version: String,
     pub rows_scanned: u64,
@@ -41,7 +70,9 @@ pub struct Summary {
     /// Every retry made reading and writing the rows: the SDK's own (throttling, server
     /// errors, timeouts, dropped connections) and resends of unprocessed items.
     pub retries: u64,
+    /// From the start of the run to its summary (for a fanned-out run, from planning).
     pub duration_ms: u64,
+    /// The invocations that scored rows (not the planner's or the finish step's).
     pub invocations: u32,
     /// The first 100 rejected rows and why.
     pub rejected: Vec<Rejection>,
@@ -85,8 +116,14 @@ pub enum JobError {
     },
     #[error(transparent)]
     Run(#[from] RunError),
-    #[error("handing the run over to a new invocation failed: {0}")]
-    HandoverFailed(StoreError),
+    #[error("run {run_id} did not finish in one invocation ({scanned} rows scanned, every one written); a table this large needs the state machine (STATE_MACHINE_ARN), which runs the scan in slices across invocations")]
+    TooLargeForOneInvocation { run_id: String, scanned: u64 },
+    #[error("starting the run's state machine execution failed: {0}")]
+    StartFailed(StoreError),
+    #[error("slice {slice} of run {run_id} left no figures: it has not completed, so the run cannot be summed")]
+    SliceMissing { run_id: String, slice: u32 },
+    #[error("reading the figures of slice {slice} of run {run_id} failed: {error}")]
+    SliceUnreadable { run_id: String, slice: u32, error: StoreError },
     #[error("storing the run summary failed: {0}")]
     RunLogFailed(StoreError),
     #[error("the invocation panicked: {0}; its event can be run again (writes are idempotent)")]
@@ -104,7 +141,10 @@ impl JobError {
             JobError::Run(RunError::WriteFailed(_)) => "WriteFailed",
             JobError::Run(RunError::WritesExhausted { .. }) => "WritesExhausted",
             JobError::Run(RunError::ScoringFailed(_)) => "ScoringFailed",
-            JobError::HandoverFailed(_) => "HandoverFailed",
+            JobError::TooLargeForOneInvocation { .. } => "TooLargeForOneInvocation",
+            JobError::StartFailed(_) => "StartFailed",
+            JobError::SliceMissing { .. } => "SliceMissing",
+            JobError::SliceUnreadable { .. } => "SliceUnreadable",
             JobError::RunLogFailed(_) => "RunLogFailed",
             JobError::Panicked(_) => "Panicked",
             JobError::DeadlineExceeded => "DeadlineExceeded",
@@ -128,6 +168,8 @@ pub struct Job<S, P, L> {
     pub sink: P,
     pub run_log: L,
     pub segments: u32,
+    /// Slices a night's run is dealt into, scored at once by the state machine.
+    pub workers: u32,
     pub settings: Settings,
     /// The stores' own retries beneath their calls, counted into the run's `retries`.
     pub store_retries: Box<dyn RetryCount>,
@@ -135,30 +177,183 @@ pub struct Job<S, P, L> {
 
 impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
     /// `stop_at`: when to stop reading (the deadline minus a margin). `now`: for
-    /// `scored_at`. `continuation`: how the rest of an unfinished run is handed over.
-    pub async fn invoke(
+    /// `scored_at` and the plan's time. `orchestrator`: where a scheduled run is started;
+    /// `None` scores the whole table in this invocation.
+    pub async fn invoke<O: Orchestrator>(
         &self,
         event: BatchEvent,
         stop_at: Option<Instant>,
         now: DateTime<Utc>,
-        continuation: &impl Continue,
+        orchestrator: Option<&O>,
+    ) -> Result<Answer, JobError> {
+        match event {
+            BatchEvent::Scheduled(e) => {
+                let run_id = run_id_for(e.time.ok_or(JobError::NoScheduleTime)?);
+                match orchestrator {
+                    Some(o) => self.start(run_id, now, o).await.map(Answer::Started),
+                    None => self.score_whole(run_id, stop_at, now).await.map(Answer::Summary),
+                }
+            }
+            BatchEvent::Slice { slice } => self
+                .score_slice(slice, stop_at, now)
+                .await
+                .map(|slice| Answer::Slice { slice }),
+            BatchEvent::Finish { finish } => self.finish(finish, now).await.map(Answer::Summary),
+        }
+    }
+
+    /// Plans the night with the loaded model's version and starts its execution, named
+    /// after the run.
+    pub async fn start(
+        &self,
+        run_id: String,
+        now: DateTime<Utc>,
+        orchestrator: &impl Orchestrator,
+    ) -> Result<StartedRun, JobError> {
+        let plan = self.plan(run_id, now);
+        let input = serde_json::to_string(&plan).map_err(|e| {
+            JobError::StartFailed(StoreError::refused(format!(
+                "the plan cannot be serialized: {e}"
+            )))
+        })?;
+        let started = orchestrator
+            .start_run(&execution_name(&plan.run_id), input)
+            .await
+            .map_err(JobError::StartFailed)?;
+        let answer = StartedRun {
+            run_id: plan.run_id,
+            execution: started.execution,
+            already_started: started.already_started,
+            model_version: plan.model_version,
+            slices: plan.slices.len() as u32,
+        };
+        tracing::info!(run = %serde_json::to_string(&answer).unwrap_or_default(), "batch run started");
+        Ok(answer)
+    }
+
+    pub fn plan(&self, run_id: String, now: DateTime<Utc>) -> Plan {
+        Plan::new(
+            run_id,
+            self.model.version().to_owned(),
+            self.segments,
+            self.workers,
+            rfc3339(now),
+        )
+    }
+
+    /// The whole table in this one invocation: for a small table, or a function deployed
+    /// without the state machine. Fails, with every row read so far written, if the
+    /// deadline comes first.
+    pub async fn score_whole(
+        &self,
+        run_id: String,
+        stop_at: Option<Instant>,
+        now: DateTime<Utc>,
     ) -> Result<Summary, JobError> {
         let started = Instant::now();
-        let mut state = match event {
-            BatchEvent::Scheduled(e) => RunState::new(
-                run_id_for(e.time.ok_or(JobError::NoScheduleTime)?),
-                self.model.version().to_owned(),
-                self.segments,
-            ),
-            BatchEvent::Continuation(c) => c.continuation,
-        };
-        if state.model_version != self.model.version() {
-            return Err(JobError::ModelChanged {
+        let mut state = RunState::new(run_id, self.model.version().to_owned(), self.segments);
+        self.work(&mut state, stop_at, now).await?;
+        state.elapsed_ms += started.elapsed().as_millis() as u64;
+        if !state.is_complete() {
+            return Err(JobError::TooLargeForOneInvocation {
                 run_id: state.run_id,
-                started: state.model_version,
-                now: self.model.version().to_owned(),
+                scanned: state.totals.scanned,
             });
         }
+        self.complete(&state).await
+    }
+
+    /// Scores the slice from its cursor; once all its segments are done, keeps its figures
+    /// for the finish step. A slice already done is answered as it is.
+    pub async fn score_slice(
+        &self,
+        mut slice: SliceState,
+        stop_at: Option<Instant>,
+        now: DateTime<Utc>,
+    ) -> Result<SliceState, JobError> {
+        if slice.done {
+            return Ok(slice);
+        }
+        let started = Instant::now();
+        self.work(&mut slice.work, stop_at, now).await?;
+        slice.work.elapsed_ms += started.elapsed().as_millis() as u64;
+        slice.done = slice.work.is_complete();
+        if slice.done {
+            let json = serde_json::to_string(&slice).map_err(|e| {
+                JobError::RunLogFailed(StoreError::refused(format!(
+                    "the slice cannot be serialized: {e}"
+                )))
+            })?;
+            self.run_log
+                .record_slice(&slice.work.run_id, slice.slice, &json)
+                .await
+                .map_err(JobError::RunLogFailed)?;
+        }
+        tracing::info!(
+            run_id = %slice.work.run_id,
+            slice = slice.slice,
+            done = slice.done,
+            rows_scanned = slice.work.totals.scanned,
+            invocations = slice.work.invocations,
+            "batch slice"
+        );
+        Ok(slice)
+    }
+
+    /// Sums the plan's slices (each must have completed), stores the run's summary and
+    /// marks the run complete.
+    pub async fn finish(&self, plan: Plan, now: DateTime<Utc>) -> Result<Summary, JobError> {
+        self.same_model(&plan.run_id, &plan.model_version)?;
+        let mut state = RunState::of_segments(
+            plan.run_id.clone(),
+            plan.model_version.clone(),
+            plan.total_segments,
+            [],
+        );
+        for planned in &plan.slices {
+            let missing = || JobError::SliceMissing {
+                run_id: plan.run_id.clone(),
+                slice: planned.slice,
+            };
+            let json = self
+                .run_log
+                .slice(&plan.run_id, planned.slice)
+                .await
+                .map_err(|error| JobError::SliceUnreadable {
+                    run_id: plan.run_id.clone(),
+                    slice: planned.slice,
+                    error,
+                })?
+                .ok_or_else(missing)?;
+            let slice: SliceState = serde_json::from_str(&json).map_err(|e| {
+                JobError::SliceUnreadable {
+                    run_id: plan.run_id.clone(),
+                    slice: planned.slice,
+                    error: StoreError::refused(format!("not a slice's figures: {e}")),
+                }
+            })?;
+            if !slice.done || slice.work.model_version != plan.model_version {
+                return Err(missing());
+            }
+            state.segments.extend(slice.work.segments);
+            state.totals.add(slice.work.totals);
+            state.invocations += slice.work.invocations;
+        }
+        // The run's wall time, from planning to now, however the slices overlapped.
+        state.elapsed_ms = DateTime::parse_from_rfc3339(&plan.planned_at)
+            .map(|planned| (now - planned.with_timezone(&Utc)).num_milliseconds().max(0) as u64)
+            .unwrap_or_default();
+        self.complete(&state).await
+    }
+
+    /// Scans, scores and writes `state`'s unfinished segments until done or `stop_at`.
+    async fn work(
+        &self,
+        state: &mut RunState,
+        stop_at: Option<Instant>,
+        now: DateTime<Utc>,
+    ) -> Result<(), JobError> {
+        self.same_model(&state.run_id, &state.model_version)?;
         let pipeline = Pipeline {
             model: &self.model,
             scan: &self.scan,
@@ -166,33 +361,39 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
             settings: self.settings.clone(),
         };
         let retries_before = self.store_retries.retries();
-        let progress = pipeline.run(&state, &rfc3339(now), stop_at).await?;
+        let progress = pipeline.run(state, &rfc3339(now), stop_at).await?;
         state.segments = progress.segments;
         state.totals.add(progress.totals);
         state.totals.retries += self.store_retries.retries().saturating_sub(retries_before);
         state.invocations += 1;
-        state.elapsed_ms += started.elapsed().as_millis() as u64;
+        Ok(())
+    }
 
-        let summary = if state.is_complete() {
-            let summary = Summary::of(&state, "complete", self.model.watch());
-            let json = serde_json::to_string(&summary).map_err(|e| {
-                JobError::RunLogFailed(StoreError::refused(format!(
-                    "the summary cannot be serialized: {e}"
-                )))
-            })?;
-            self.run_log
-                .record(&state.run_id, &json)
-                .await
-                .map_err(JobError::RunLogFailed)?;
-            summary
-        } else {
-            continuation
-                .continue_run(&state)
-                .await
-                .map_err(JobError::HandoverFailed)?;
-            Summary::of(&state, "continuing", self.model.watch())
-        };
-        tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "batch run");
+    /// The model version is fixed for the run: a sandbox with another model refuses.
+    fn same_model(&self, run_id: &str, started: &str) -> Result<(), JobError> {
+        if started != self.model.version() {
+            return Err(JobError::ModelChanged {
+                run_id: run_id.to_owned(),
+                started: started.to_owned(),
+                now: self.model.version().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores the summary of a completed run as the latest, logs and reports it.
+    async fn complete(&self, state: &RunState) -> Result<Summary, JobError> {
+        let summary = Summary::of(state, "complete", self.model.watch());
+        let json = serde_json::to_string(&summary).map_err(|e| {
+            JobError::RunLogFailed(StoreError::refused(format!(
+                "the summary cannot be serialized: {e}"
+            )))
+        })?;
+        self.run_log
+            .record(&state.run_id, &json)
+            .await
+            .map_err(JobError::RunLogFailed)?;
+        tracing::info!(summary = %json, "batch run");
         crate::telemetry::run_completed(&summary);
         Ok(summary)
     }

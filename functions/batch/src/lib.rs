@@ -1,13 +1,13 @@
-//! The nightly batch scoring function: a scheduled event starts a run that scans the
-//! attribute table in parallel segments, scores rows in batches and writes every score to
-//! the predictions table exactly once per product, continuing in new invocations when the
-//! table is too large for one.
+//! The nightly batch scoring function: a scheduled event plans a run and starts the state
+//! machine that scores the attribute table in slices of parallel scan segments, each slice
+//! by one invocation after another, writing every score to the predictions table exactly
+//! once per product; a final invocation sums the slices and completes the run. Without a
+//! state machine, one invocation scores a whole (small) table.
 
-pub mod continuation;
 pub mod guard;
 pub mod job;
 pub mod pipeline;
 pub mod run;
 pub mod telemetry;
 
-pub use job::{BatchEvent, Job, JobError, Summary};
+pub use job::{Answer, BatchEvent, Job, JobError, StartedRun, Summary};

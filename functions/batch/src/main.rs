@@ -1,15 +1,14 @@
-//! Lambda entry point: wires configuration, clients and the model, then runs the job for
-//! each scheduled (or continuation) event.
+//! Lambda entry point: wires configuration, clients, the model and (when configured) the
+//! state machine, then runs the job for each event: the schedule's, a slice's, or finish.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_adapter::config::{BatchConfig, InitError};
 use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
 use aws_adapter::emf::Emf;
-use aws_adapter::lambda::LambdaInvoker;
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
+use aws_adapter::step_functions::StepFunctionsRuns;
 use aws_adapter::{AwsClients, CallPolicy};
-use batch::continuation::SelfInvoke;
 use batch::guard::guarded;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
@@ -26,7 +25,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (job, invoker, margin) = match init().await {
+    let (job, runs, margin) = match init().await {
         Ok(ready) => ready,
         Err(e) => {
             // One JSON log line naming what is wrong; the non-zero exit fails the init.
@@ -41,23 +40,18 @@ async fn main() -> Result<(), Error> {
     if metrics.is_some() {
         batch::telemetry::describe();
     }
-    let (job, invoker, metrics) = (&job, &invoker, metrics.as_ref());
+    let (job, runs, metrics) = (&job, runs.as_ref(), metrics.as_ref());
     run(service_fn(
         move |event: LambdaEvent<BatchEvent>| async move {
             let deadline = deadline(event.context.deadline);
             let stop_at = Some(deadline.checked_sub(margin).unwrap_or_else(Instant::now));
-            // Continue through the exact function version (alias) this invocation ran as.
-            let continuation = SelfInvoke {
-                invoker,
-                function: event.context.invoked_function_arn,
-            };
             let result = guarded(
-                job.invoke(event.payload, stop_at, chrono::Utc::now(), &continuation),
+                job.invoke(event.payload, stop_at, chrono::Utc::now(), runs),
                 deadline,
             )
             .await;
             if let Err(e) = &result {
-                tracing::error!(error_type = e.error_type(), error = %e, "batch run failed");
+                tracing::error!(error_type = e.error_type(), error = %e, "batch invocation failed");
             }
             if let Some(metrics) = metrics {
                 metrics.flush();
@@ -68,7 +62,7 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-async fn init() -> Result<(AwsJob, LambdaInvoker, Duration), InitError> {
+async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitError> {
     let config = BatchConfig::from_env()?;
     let clients = AwsClients::from_env(CallPolicy::BATCH).await;
     let model = load_model(&S3ModelSource::new(
@@ -83,6 +77,10 @@ async fn init() -> Result<(AwsJob, LambdaInvoker, Duration), InitError> {
         model.features(),
     )
     .with_page_size(SCAN_PAGE_ITEMS as i32);
+    let runs = config
+        .state_machine_arn
+        .as_ref()
+        .map(|arn| StepFunctionsRuns::new(clients.step_functions(), arn));
     let job = Job {
         scan,
         sink: DynamoDbPredictions::new(clients.dynamodb.clone(), &config.predictions_table),
@@ -92,13 +90,14 @@ async fn init() -> Result<(AwsJob, LambdaInvoker, Duration), InitError> {
             &config.runs_prefix,
         ),
         segments: config.scan_segments,
+        workers: config.workers,
         settings: Settings::default(),
         store_retries: Box::new(clients.retries.clone()),
         model,
     };
     Ok((
         job,
-        LambdaInvoker::new(clients.lambda()),
+        runs,
         Duration::from_secs(config.deadline_margin_seconds),
     ))
 }

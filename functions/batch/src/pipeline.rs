@@ -113,7 +113,7 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         scored_at: &str,
         stop_at: Option<Instant>,
     ) -> Result<Progress, RunError> {
-        let total = state.segments.len() as u32;
+        let total = state.total_segments;
         let stamp = Stamp {
             model_version: self.model.version().into(),
             run_id: state.run_id.as_str().into(),

@@ -1,4 +1,6 @@
-//! A run's identity and progress, carried from one invocation to the next.
+//! A run's identity and progress: the whole run's (one invocation scoring a small table),
+//! a slice's (carried from one invocation to the next by the state machine), and the plan
+//! that deals a night's segments out to slices.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use scoring::DriftTally;
@@ -61,12 +63,15 @@ impl Totals {
     }
 }
 
-/// Everything a continuation invocation needs to pick the run up where it stopped.
+/// Where some segments of a run stand: everything the next invocation needs to pick them
+/// up where the last one stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunState {
     pub run_id: String,
-    /// The model version the run started with; a continuation must score with the same.
+    /// The model version the run started with; every invocation must score with the same.
     pub model_version: String,
+    /// The scan's `TotalSegments`: all of the run's segments, not only these.
+    pub total_segments: u32,
     pub segments: Vec<SegmentState>,
     pub totals: Totals,
     pub invocations: u32,
@@ -75,11 +80,24 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// Every segment of a scan in `segments` segments.
     pub fn new(run_id: String, model_version: String, segments: u32) -> Self {
+        Self::of_segments(run_id, model_version, segments, 0..segments)
+    }
+
+    /// Some segments (`of`) of a scan in `total_segments`, from their start.
+    pub fn of_segments(
+        run_id: String,
+        model_version: String,
+        total_segments: u32,
+        of: impl IntoIterator<Item = u32>,
+    ) -> Self {
         RunState {
             run_id,
             model_version,
-            segments: (0..segments)
+            total_segments,
+            segments: of
+                .into_iter()
                 .map(|segment| SegmentState {
                     segment,
                     after: None,
@@ -95,6 +113,81 @@ impl RunState {
     pub fn is_complete(&self) -> bool {
         self.segments.iter().all(|s| s.done)
     }
+}
+
+/// One slice of a fanned-out run: the state machine invokes the function with it, and
+/// again with what it returned, until `done`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliceState {
+    pub slice: u32,
+    #[serde(flatten)]
+    pub work: RunState,
+    pub done: bool,
+}
+
+/// A night's run as the planner hands it to the state machine: its slices, scored
+/// `workers` at a time, then summed by the finish step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub run_id: String,
+    pub model_version: String,
+    /// When the run was planned (RFC 3339): the summary's duration runs from here.
+    pub planned_at: String,
+    pub total_segments: u32,
+    /// Slices scored at once (the Map state's `MaxConcurrencyPath`).
+    pub workers: u32,
+    pub slices: Vec<SliceState>,
+}
+
+impl Plan {
+    /// Deals the `total_segments` segments out to `workers` slices (fewer if there are
+    /// fewer segments), round robin, so that slices differ by one segment at most.
+    pub fn new(
+        run_id: String,
+        model_version: String,
+        total_segments: u32,
+        workers: u32,
+        planned_at: String,
+    ) -> Plan {
+        let total_segments = total_segments.max(1);
+        let count = workers.clamp(1, total_segments);
+        let slices = (0..count)
+            .map(|slice| SliceState {
+                slice,
+                work: RunState::of_segments(
+                    run_id.clone(),
+                    model_version.clone(),
+                    total_segments,
+                    (slice..total_segments).step_by(count as usize),
+                ),
+                done: false,
+            })
+            .collect();
+        Plan {
+            run_id,
+            model_version,
+            planned_at,
+            total_segments,
+            workers: count,
+            slices,
+        }
+    }
+}
+
+/// The Step Functions execution of a run: the run id with what an execution name may not
+/// hold (`:` among others) turned into `-`, at most 80 characters.
+pub fn execution_name(run_id: &str) -> String {
+    run_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect()
 }
 
 /// The run of a scheduled event: named by the time the schedule fired, so a retried or
@@ -118,6 +211,49 @@ mod tests {
     fn run_id_comes_from_the_schedule_time() {
         let t: DateTime<Utc> = "2026-11-24T02:00:00Z".parse().unwrap();
         assert_eq!(run_id_for(t), "nightly-2026-11-24T02:00:00Z");
+    }
+
+    #[test]
+    fn a_plan_deals_every_segment_to_exactly_one_slice() {
+        for (segments, workers) in [(1, 1), (4, 1), (4, 4), (10, 3), (64, 40), (3, 8)] {
+            let plan = Plan::new("r".into(), "v".into(), segments, workers, "t".into());
+            assert_eq!(plan.slices.len() as u32, workers.min(segments));
+            assert_eq!(plan.workers, workers.min(segments));
+            let mut dealt: Vec<u32> = plan
+                .slices
+                .iter()
+                .flat_map(|s| s.work.segments.iter().map(|g| g.segment))
+                .collect();
+            dealt.sort_unstable();
+            assert_eq!(dealt, (0..segments).collect::<Vec<_>>());
+            let sizes: Vec<usize> = plan.slices.iter().map(|s| s.work.segments.len()).collect();
+            assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
+            assert!(plan
+                .slices
+                .iter()
+                .all(|s| s.work.total_segments == segments && !s.done));
+        }
+    }
+
+    #[test]
+    fn a_slice_round_trips_through_json_flat() {
+        let plan = Plan::new("r".into(), "v".into(), 4, 2, "t".into());
+        let json = serde_json::to_value(&plan.slices[1]).unwrap();
+        assert_eq!(json["slice"], 1);
+        assert_eq!(json["run_id"], "r");
+        assert_eq!(json["total_segments"], 4);
+        assert_eq!(json["done"], false);
+        let back: SliceState = serde_json::from_value(json).unwrap();
+        assert_eq!(back, plan.slices[1]);
+    }
+
+    #[test]
+    fn execution_names_hold_only_what_step_functions_allows() {
+        assert_eq!(
+            execution_name("nightly-2026-11-24T02:00:00Z"),
+            "nightly-2026-11-24T02-00-00Z"
+        );
+        assert_eq!(execution_name(&"x".repeat(100)).len(), 80);
     }
 
     #[test]

@@ -48,8 +48,7 @@ pub fn describe() {
 // Values are histograms, not gauges: the recorder writes a gauge again at every flush,
 // and a value must be written once, for the run it belongs to.
 
-/// Records a completed run (a run still continuing records nothing: its figures are
-/// partial).
+/// Records a completed run (only a complete run's figures are whole).
 pub fn run_completed(summary: &Summary) {
     use names::*;
     if summary.status != "complete" {

@@ -230,6 +230,7 @@ async fn the_job_writes_everything_through_unprocessed_items() {
         sink: DynamoDbPredictions::new(client, TABLE),
         run_log: InMemoryRunLog::default(),
         segments: 4,
+        workers: 1,
         settings: fast_settings(),
         store_retries: Box::new(retries.clone()),
     };

@@ -1,6 +1,7 @@
 //! The batch job over in-memory stores: every row once, rejects reported, unprocessed
-//! items resent without loss, store failures reported by type, continuations equal to a
-//! one-shot run, reruns idempotent.
+//! items resent without loss, store failures reported by type, a run fanned out into
+//! slices (each cut into several invocations) equal to a one-shot run, the planner's
+//! start, the finish step's checks, reruns idempotent.
 
 mod support;
 
@@ -12,7 +13,7 @@ use batch::JobError;
 use lambda_runtime::Diagnostic;
 use store::{RetryCount, StoreError};
 use support::*;
-use testkit::memory::RecordedInvocations;
+use testkit::memory::RecordedStarts;
 use testkit::memory::{Fault, InMemoryPredictions};
 
 #[tokio::test]
@@ -20,7 +21,7 @@ async fn every_row_is_scored_and_written_once() {
     let items = products(3000);
     let job = job(items.clone(), 100, InMemoryPredictions::default());
     let (summary, invocations) = run_to_completion(&job, false).await;
-    assert_eq!(invocations, 1);
+    assert_eq!(invocations, 2, "one invocation per slice, with no deadline");
     assert_eq!(
         (
             summary.rows_scanned,
@@ -167,27 +168,36 @@ async fn a_failed_write_is_not_retried_by_the_job() {
 }
 
 #[tokio::test]
-async fn continuations_end_like_a_one_shot_run() {
+async fn slices_cut_into_invocations_end_like_a_one_shot_run() {
     let items = products(2000);
     let one_shot = job(items.clone(), 60, InMemoryPredictions::default());
-    let (whole, _) = run_to_completion(&one_shot, false).await;
+    let whole = invoke_scheduled(&one_shot).await.unwrap();
+    assert_eq!(whole.invocations, 1);
 
-    let resumed = job(items.clone(), 60, InMemoryPredictions::default());
-    let (summary, invocations) = run_to_completion(&resumed, true).await;
+    let sliced = job(items.clone(), 60, InMemoryPredictions::default());
+    let (summary, invocations) = run_to_completion(&sliced, true).await;
     assert!(
         invocations >= 5,
-        "the short deadline should force several continuations, got {invocations}"
+        "the short deadline should cut each slice into several invocations, got {invocations}"
     );
     assert_eq!(summary.invocations as usize, invocations);
+    assert_eq!(summary.status, "complete");
     assert_eq!(
         (
             summary.rows_scanned,
             summary.rows_scored,
-            summary.rows_written
+            summary.rows_written,
+            summary.rows_rejected,
         ),
-        (whole.rows_scanned, whole.rows_scored, whole.rows_written)
+        (
+            whole.rows_scanned,
+            whole.rows_scored,
+            whole.rows_written,
+            whole.rows_rejected
+        )
     );
-    let (a, b) = (one_shot.sink.snapshot(), resumed.sink.snapshot());
+    assert_eq!(summary.drift, whole.drift, "drift tallies add up across slices");
+    let (a, b) = (one_shot.sink.snapshot(), sliced.sink.snapshot());
     assert_eq!(a.len(), b.len());
     for (id, p) in &a {
         assert_eq!(
@@ -196,6 +206,85 @@ async fn continuations_end_like_a_one_shot_run() {
             "{id}"
         );
     }
+    // The finish step stored the summary as the latest run.
+    let stored = sliced.run_log.0.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(stored.0, RUN_ID);
+    let stored: batch::Summary = serde_json::from_str(&stored.1).unwrap();
+    assert_eq!(stored.rows_written, whole.rows_written);
+}
+
+#[tokio::test]
+async fn a_table_too_large_for_one_invocation_says_so_and_keeps_what_it_wrote() {
+    let items = products(600);
+    let job = job(items.clone(), 50, InMemoryPredictions::default());
+    let err = job
+        .invoke(
+            scheduled_event(),
+            Some(std::time::Instant::now()),
+            chrono::Utc::now(),
+            None::<&RecordedStarts>,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(Diagnostic::from(err).error_type, "TooLargeForOneInvocation");
+    // One page per segment was read, scored and written before it stopped.
+    let written = job.sink.snapshot();
+    assert_eq!(written.len(), 4 * 50);
+    let expected = expected_scores(&items);
+    for (id, p) in &written {
+        assert_eq!(p.answer, scoring::Prediction::Score(expected[id]), "{id}");
+    }
+    assert!(job.run_log.0.lock().unwrap().is_empty(), "no summary: the run is not complete");
+}
+
+#[tokio::test]
+async fn the_planner_starts_the_night_once_with_the_model_version_and_every_segment() {
+    let mut job = job(products(10), 100, InMemoryPredictions::default());
+    job.segments = 8;
+    job.workers = 3;
+    let starts = RecordedStarts::default();
+    for repeat in [false, true] {
+        let answer = job
+            .invoke(scheduled_event(), None, chrono::Utc::now(), Some(&starts))
+            .await
+            .unwrap();
+        let batch::Answer::Started(started) = answer else {
+            panic!("the planner answers with the run it started: {answer:?}");
+        };
+        assert_eq!(started.already_started, repeat);
+        assert_eq!((started.run_id.as_str(), started.slices), (RUN_ID, 3));
+        assert_eq!(started.execution, "local:nightly-2026-11-24T02-00-00Z");
+    }
+    let inputs = starts.inputs();
+    assert_eq!(inputs.len(), 1, "a repeated delivery starts nothing");
+    let plan: batch::run::Plan = serde_json::from_str(&inputs[0]).unwrap();
+    assert_eq!((plan.model_version.as_str(), plan.total_segments, plan.workers), ("model-v1", 8, 3));
+    assert!(job.sink.snapshot().is_empty(), "planning scores nothing");
+}
+
+#[tokio::test]
+async fn finish_refuses_a_run_whose_slices_have_not_all_completed() {
+    let job = job(products(300), 100, InMemoryPredictions::default());
+    let plan = plan_of(&job).await;
+    score_slice_to_end(&job, plan.slices[0].clone(), false).await;
+    let err = invoke_json(&job, serde_json::json!({ "finish": plan }), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobError::SliceMissing { slice: 1, .. }), "{err}");
+    assert!(job.run_log.0.lock().unwrap().is_empty(), "the run is not marked complete");
+}
+
+#[tokio::test]
+async fn a_done_slice_is_answered_as_it_is() {
+    let job = job(products(300), 100, InMemoryPredictions::default());
+    let plan = plan_of(&job).await;
+    let mut slice = plan.slices[0].clone();
+    slice.done = true;
+    let answer = invoke_json(&job, serde_json::json!({ "slice": slice }), false)
+        .await
+        .unwrap();
+    assert!(matches!(answer, batch::Answer::Slice { slice: ref s } if *s == slice));
+    assert!(job.sink.snapshot().is_empty());
 }
 
 #[tokio::test]
@@ -216,27 +305,22 @@ async fn a_rerun_of_the_same_event_writes_the_same_items() {
 }
 
 #[tokio::test]
-async fn a_continuation_refuses_a_changed_model() {
+async fn a_slice_or_finish_refuses_a_changed_model() {
     let job = job(products(300), 10, InMemoryPredictions::default());
-    let recorded = RecordedInvocations::default();
-    let continuations = continuation(&recorded);
-    let stop = Some(std::time::Instant::now());
-    job.invoke(scheduled_event(), stop, chrono::Utc::now(), &continuations)
-        .await
-        .unwrap();
-    let mut next = last_continuation(&recorded);
-    next.continuation.model_version = "model-v0".into();
-    let err = job
-        .invoke(
-            batch::BatchEvent::Continuation(next),
-            None,
-            chrono::Utc::now(),
-            &continuations,
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, JobError::ModelChanged { .. }), "{err}");
-    assert_eq!(Diagnostic::from(err).error_type, "ModelChanged");
+    let mut plan = plan_of(&job).await;
+    // The model was replaced between planning and scoring.
+    plan.model_version = "model-v0".into();
+    let mut slice = plan.slices[0].clone();
+    slice.work.model_version = "model-v0".into();
+    for event in [
+        serde_json::json!({ "slice": slice }),
+        serde_json::json!({ "finish": plan }),
+    ] {
+        let err = invoke_json(&job, event, false).await.unwrap_err();
+        assert!(matches!(err, JobError::ModelChanged { .. }), "{err}");
+        assert_eq!(Diagnostic::from(err).error_type, "ModelChanged");
+    }
+    assert!(job.sink.snapshot().is_empty(), "nothing scored with the wrong model");
 }
 
 /// A row whose category the model refuses (`handle_unknown="error"`) is rejected with its

@@ -1,5 +1,5 @@
 //! The batch's metrics, as CloudWatch would read them: a completed run's figures and its
-//! drift, as EMF lines from the installed recorder; a run still continuing writes none.
+//! drift, as EMF lines from the installed recorder; the planner and the slices write none.
 //! (One test: the recorder is process-wide.)
 
 mod support;
@@ -27,25 +27,21 @@ async fn a_completed_run_emits_its_figures_and_drift_once_as_emf() {
     let emf = Emf::install(NAMESPACE, "batch-test").unwrap();
     batch::telemetry::describe();
 
-    // Cut into continuations: only the invocation that completes the run reports it.
+    // Planned, then sliced: only the finish step, which completes the run, reports it.
     let job = job(products(300), 50, InMemoryPredictions::default());
-    let recorded = testkit::memory::RecordedInvocations::default();
-    let first = job
-        .invoke(
-            scheduled_event(),
-            Some(std::time::Instant::now()),
-            chrono::Utc::now(),
-            &continuation(&recorded),
-        )
-        .await
-        .unwrap();
-    assert_eq!(first.status, "continuing");
+    let plan = plan_of(&job).await;
+    for slice in &plan.slices {
+        score_slice_to_end(&job, slice.clone(), true).await;
+    }
     assert!(
         flushed(&emf).is_empty(),
-        "a continuing run reports nothing yet"
+        "the planner and the slices report nothing: the run is not complete yet"
     );
-
-    let (summary, _) = run_to_completion(&job, false).await;
+    let summary = summary_of(
+        invoke_json(&job, serde_json::json!({ "finish": plan }), false)
+            .await
+            .unwrap(),
+    );
     let docs = flushed(&emf);
     let version = ["ModelVersion"];
     for (metric, want) in [

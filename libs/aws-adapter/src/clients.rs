@@ -159,7 +159,7 @@ pub struct AwsClients {
 
 impl AwsClients {
     /// From the standard configuration chain: `AWS_REGION`, credentials, and
-    /// `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`, `_DYNAMODB`, `_LAMBDA`), which is how
+    /// `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`, `_DYNAMODB`, `_SFN`), which is how
     /// a local emulator is reached with no code for it.
     pub async fn from_env(policy: CallPolicy) -> AwsClients {
         let shared = aws_config::load_defaults(BehaviorVersion::latest()).await;
@@ -189,14 +189,15 @@ impl AwsClients {
         }
     }
 
-    /// A Lambda client under the same policy and counter (only the batch needs one).
-    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+    /// A Step Functions client under the same policy and counter (only the batch's
+    /// planner needs one).
+    pub fn step_functions(&self) -> aws_sdk_sfn::Client {
         let config = configure!(
-            aws_sdk_lambda::config::Builder::from(&self.shared),
+            aws_sdk_sfn::config::Builder::from(&self.shared),
             self.policy,
             self.retries,
-            "lambda"
+            "sfn"
         );
-        aws_sdk_lambda::Client::from_conf(config.build())
+        aws_sdk_sfn::Client::from_conf(config.build())
     }
 }

@@ -111,9 +111,16 @@ pub struct BatchConfig {
     /// Run summaries go to `s3://<model bucket>/<RUNS_PREFIX><run_id>.json` and
     /// `<RUNS_PREFIX>latest.json` (default `batch-runs/`).
     pub runs_prefix: String,
-    /// Stop reading this long before the invocation's deadline and continue in a new
-    /// invocation (`DEADLINE_MARGIN_SECONDS`, default 60).
+    /// Stop reading this long before the invocation's deadline and return the slice's
+    /// cursor, for the state machine to go round again (`DEADLINE_MARGIN_SECONDS`,
+    /// default 60).
     pub deadline_margin_seconds: u64,
+    /// The state machine that runs a night's slices (`STATE_MACHINE_ARN`). Unset: the
+    /// scheduled event scores the whole table in its one invocation.
+    pub state_machine_arn: Option<String>,
+    /// Slices run at once, each by its own invocation (`BATCH_WORKERS`, default 1): the
+    /// scan's segments are dealt out among them.
+    pub workers: u32,
 }
 
 impl BatchConfig {
@@ -131,6 +138,16 @@ impl BatchConfig {
                 problem: "must be between 1 and 1000000".into(),
             });
         }
+        let workers = env.parsed_or("BATCH_WORKERS", 1u32)?;
+        if !(1..=scan_segments).contains(&workers) {
+            return Err(ConfigError::Invalid {
+                name: "BATCH_WORKERS",
+                value: workers.to_string(),
+                problem: format!(
+                    "must be between 1 and SCAN_SEGMENTS ({scan_segments}): each worker scans at least one segment"
+                ),
+            });
+        }
         Ok(BatchConfig {
             model: env.model()?,
             attributes_table: env.required("ATTRIBUTES_TABLE")?,
@@ -138,6 +155,8 @@ impl BatchConfig {
             scan_segments,
             runs_prefix: env.runs_prefix()?,
             deadline_margin_seconds: env.parsed_or("DEADLINE_MARGIN_SECONDS", 60u64)?,
+            state_machine_arn: env.optional("STATE_MACHINE_ARN"),
+            workers,
         })
     }
 }
@@ -151,6 +170,11 @@ impl Env<'_> {
             Some(v) if !v.trim().is_empty() => Ok(v),
             _ => Err(ConfigError::Missing(name)),
         }
+    }
+
+    /// `None` when unset or blank.
+    pub(crate) fn optional(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
     }
 
     /// `default` when unset; an error naming the variable when set but unparsable.
@@ -295,10 +319,25 @@ mod tests {
             (
                 config.scan_segments,
                 config.runs_prefix.as_str(),
-                config.deadline_margin_seconds
+                config.deadline_margin_seconds,
+                config.state_machine_arn.as_deref(),
+                config.workers
             ),
-            (4, "batch-runs/", 60)
+            (4, "batch-runs/", 60, None, 1)
         );
+        let mut too_many = base.to_vec();
+        too_many.push(("BATCH_WORKERS", "5"));
+        assert!(matches!(
+            BatchConfig::from_lookup(lookup(&too_many)),
+            Err(ConfigError::Invalid {
+                name: "BATCH_WORKERS",
+                ..
+            })
+        ));
+        let mut fanned_out = base.to_vec();
+        fanned_out.extend([("BATCH_WORKERS", "4"), ("STATE_MACHINE_ARN", "arn:sm")]);
+        let config = BatchConfig::from_lookup(lookup(&fanned_out)).unwrap();
+        assert_eq!((config.workers, config.state_machine_arn.as_deref()), (4, Some("arn:sm")));
         let mut zero = base.to_vec();
         zero.push(("SCAN_SEGMENTS", "0"));
         assert!(matches!(

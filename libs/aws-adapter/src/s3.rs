@@ -62,7 +62,8 @@ impl ModelSource for S3ModelSource {
     }
 }
 
-/// Run summaries at `s3://<bucket>/<prefix><run_id>.json` and `<prefix>latest.json`.
+/// Run summaries at `s3://<bucket>/<prefix><run_id>.json` and `<prefix>latest.json`; a
+/// fanned-out run's slices at `<prefix><run_id>/slice-<n>.json`.
 pub struct S3RunLog {
     client: aws_sdk_s3::Client,
     bucket: String,
@@ -85,34 +86,32 @@ impl S3RunLog {
     pub fn latest_key(&self) -> String {
         format!("{}latest.json", self.prefix)
     }
-}
 
-impl RunLog for S3RunLog {
-    async fn record(&self, run_id: &str, summary_json: &str) -> Result<(), StoreError> {
-        for key in [format!("{}{run_id}.json", self.prefix), self.latest_key()] {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .content_type("application/json")
-                .body(ByteStream::from(summary_json.as_bytes().to_vec()))
-                .send()
-                .await
-                .map_err(|e| store_error(&format!("PutObject s3://{}/{key}", self.bucket), e))?;
-        }
+    pub fn slice_key(&self, run_id: &str, slice: u32) -> String {
+        format!("{}{run_id}/slice-{slice}.json", self.prefix)
+    }
+
+    async fn put(&self, key: &str, json: &str) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(json.as_bytes().to_vec()))
+            .send()
+            .await
+            .map_err(|e| store_error(&format!("PutObject s3://{}/{key}", self.bucket), e))?;
         Ok(())
     }
-}
 
-impl LatestRun for S3RunLog {
-    async fn latest_completed(&self) -> Result<Option<String>, StoreError> {
-        let key = self.latest_key();
+    /// The object's bytes, or `None` if there is none.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let what = || format!("GetObject s3://{}/{key}", self.bucket);
         let object = match self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(&key)
+            .key(key)
             .send()
             .await
         {
@@ -126,14 +125,46 @@ impl LatestRun for S3RunLog {
             .await
             .map_err(|e| StoreError::unavailable(format!("{} body: {e}", what())))?
             .into_bytes();
+        Ok(Some(bytes.to_vec()))
+    }
+}
+
+impl RunLog for S3RunLog {
+    async fn record(&self, run_id: &str, summary_json: &str) -> Result<(), StoreError> {
+        self.put(&format!("{}{run_id}.json", self.prefix), summary_json)
+            .await?;
+        self.put(&self.latest_key(), summary_json).await
+    }
+
+    async fn record_slice(&self, run_id: &str, slice: u32, json: &str) -> Result<(), StoreError> {
+        self.put(&self.slice_key(run_id, slice), json).await
+    }
+
+    async fn slice(&self, run_id: &str, slice: u32) -> Result<Option<String>, StoreError> {
+        let key = self.slice_key(run_id, slice);
+        let Some(bytes) = self.get(&key).await? else {
+            return Ok(None);
+        };
+        String::from_utf8(bytes).map(Some).map_err(|_| {
+            StoreError::refused(format!("s3://{}/{key} is not UTF-8 text", self.bucket))
+        })
+    }
+}
+
+impl LatestRun for S3RunLog {
+    async fn latest_completed(&self) -> Result<Option<String>, StoreError> {
+        let key = self.latest_key();
+        let Some(bytes) = self.get(&key).await? else {
+            return Ok(None);
+        };
         #[derive(serde::Deserialize)]
         struct Summary {
             run_id: String,
         }
         let summary: Summary = serde_json::from_slice(&bytes).map_err(|e| {
             StoreError::refused(format!(
-                "{} is not a run summary with a run_id: {e}",
-                what()
+                "s3://{}/{key} is not a run summary with a run_id: {e}",
+                self.bucket
             ))
         })?;
         Ok(Some(summary.run_id))

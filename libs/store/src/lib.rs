@@ -5,8 +5,8 @@
 
 pub mod attributes;
 pub mod error;
-pub mod invoke;
 pub mod model_source;
+pub mod orchestrator;
 pub mod predictions;
 pub mod run_log;
 pub mod scan;

@@ -1,4 +1,5 @@
-//! Where run summaries are kept, so the latest can be read back.
+//! Where run summaries are kept, so the latest can be read back; and where each slice of a
+//! fanned-out run leaves its figures for the step that sums them.
 
 use std::future::Future;
 
@@ -11,6 +12,21 @@ pub trait RunLog: Send + Sync {
         run_id: &str,
         summary_json: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Keeps what slice `slice` of run `run_id` counted, replacing an earlier attempt's.
+    fn record_slice(
+        &self,
+        run_id: &str,
+        slice: u32,
+        json: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What [`record_slice`](Self::record_slice) kept, or `None` if nothing was.
+    fn slice(
+        &self,
+        run_id: &str,
+        slice: u32,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 }
 
 /// Which run last completed: what makes a stored result current or stale.

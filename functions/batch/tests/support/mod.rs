@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
 use aws_adapter::dynamodb::prediction_from_item;
-use batch::continuation::{ContinuationEvent, SelfInvoke};
 use batch::pipeline::{ResendPolicy, Settings};
-use batch::{BatchEvent, Job, Summary};
+use batch::run::{Plan, SliceState};
+use batch::{Answer, BatchEvent, Job, Summary};
 use scoring::Model;
 use store::predictions::Prediction;
 use store::scan::ScannedRow;
 use testkit::memory::InMemoryRunLog;
 use testkit::memory::InMemoryScan;
-use testkit::memory::{InMemoryPredictions, RecordedInvocations};
+use testkit::memory::{InMemoryPredictions, RecordedStarts};
 use testkit::Item;
 
 pub const SCHEDULE_TIME: &str = "2026-11-24T02:00:00Z";
@@ -79,68 +79,110 @@ pub fn job(items: Vec<Item>, page_size: usize, sink: InMemoryPredictions) -> Mem
         sink,
         run_log: InMemoryRunLog::default(),
         segments: 4,
+        workers: 2,
         settings: fast_settings(),
         store_retries: Box::new(()),
     }
 }
 
-/// One invocation with the scheduled event, no deadline; a continuation would be recorded,
-/// not sent.
+/// One invocation with the scheduled event, no deadline and no state machine: the whole
+/// table in one go.
 pub async fn invoke_scheduled<S, P, L>(job: &Job<S, P, L>) -> Result<Summary, batch::JobError>
 where
     S: store::scan::AttributeScan,
     P: store::predictions::PredictionSink,
     L: store::run_log::RunLog,
 {
-    let recorded = RecordedInvocations::default();
-    job.invoke(
-        scheduled_event(),
-        None,
-        chrono::Utc::now(),
-        &continuation(&recorded),
-    )
-    .await
+    job.invoke(scheduled_event(), None, chrono::Utc::now(), None::<&RecordedStarts>)
+        .await
+        .map(summary_of)
 }
 
-/// The function's own way to continue (invoking itself), into a twin that records the
-/// invocations instead of making them.
-pub fn continuation(recorded: &RecordedInvocations) -> SelfInvoke<'_, RecordedInvocations> {
-    SelfInvoke {
-        invoker: recorded,
-        function: "arn:aws:lambda:us-east-1:123456789012:function:batch".to_owned(),
+/// The summary a run's last invocation answers.
+pub fn summary_of(answer: Answer) -> Summary {
+    match answer {
+        Answer::Summary(summary) => summary,
+        other => panic!("expected a run summary, got {other:?}"),
     }
 }
 
-/// The last continuation recorded, as Lambda would deliver it.
-pub fn last_continuation(recorded: &RecordedInvocations) -> ContinuationEvent {
-    let payload = recorded.take().pop().expect("a continuation was sent");
-    serde_json::from_slice(&payload).expect("a continuation event")
+/// The plan the scheduled event starts, through a twin of the state machine's start that
+/// records it.
+pub async fn plan_of<S, P, L>(job: &Job<S, P, L>) -> Plan
+where
+    S: store::scan::AttributeScan,
+    P: store::predictions::PredictionSink,
+    L: store::run_log::RunLog,
+{
+    let starts = RecordedStarts::default();
+    let answer = job
+        .invoke(scheduled_event(), None, chrono::Utc::now(), Some(&starts))
+        .await
+        .unwrap();
+    assert!(matches!(answer, Answer::Started(ref s) if !s.already_started), "{answer:?}");
+    serde_json::from_str(&starts.inputs().pop().expect("a run was started")).unwrap()
 }
 
-/// Runs a scheduled event to completion, delivering continuations (through JSON) like
-/// Lambda would; `stop_now` gives every invocation a deadline already past.
+/// Invokes the job with `event` as the state machine would send it (through JSON).
+pub async fn invoke_json<S, P, L>(
+    job: &Job<S, P, L>,
+    event: serde_json::Value,
+    stop_now: bool,
+) -> Result<Answer, batch::JobError>
+where
+    S: store::scan::AttributeScan,
+    P: store::predictions::PredictionSink,
+    L: store::run_log::RunLog,
+{
+    let event: BatchEvent = serde_json::from_value(event).unwrap();
+    let stop_at = stop_now.then(std::time::Instant::now);
+    job.invoke(event, stop_at, chrono::Utc::now(), None::<&RecordedStarts>)
+        .await
+}
+
+/// One slice, invoked again with what it answered until done (the state machine's loop);
+/// the invocations it took.
+pub async fn score_slice_to_end<S, P, L>(job: &Job<S, P, L>, mut slice: SliceState, stop_now: bool) -> usize
+where
+    S: store::scan::AttributeScan,
+    P: store::predictions::PredictionSink,
+    L: store::run_log::RunLog,
+{
+    let mut invocations = 0;
+    while !slice.done {
+        invocations += 1;
+        let answer = invoke_json(job, serde_json::json!({ "slice": slice }), stop_now)
+            .await
+            .unwrap();
+        let json = serde_json::to_value(&answer).unwrap();
+        slice = serde_json::from_value(json["slice"].clone()).expect("a slice answered");
+    }
+    invocations
+}
+
+/// Runs a scheduled event to completion as the state machine does: plan, every slice at
+/// once (each invoked until done), finish; every event through JSON. `stop_now` gives
+/// every invocation a deadline already past. Answers the summary and the invocations that
+/// scored.
 pub async fn run_to_completion<S, P, L>(job: &Job<S, P, L>, stop_now: bool) -> (Summary, usize)
 where
     S: store::scan::AttributeScan,
     P: store::predictions::PredictionSink,
     L: store::run_log::RunLog,
 {
-    let recorded = RecordedInvocations::default();
-    let continuations = continuation(&recorded);
-    let mut event = scheduled_event();
-    let mut invocations = 0;
-    loop {
-        invocations += 1;
-        let stop_at = stop_now.then(std::time::Instant::now);
-        let summary = job
-            .invoke(event, stop_at, chrono::Utc::now(), &continuations)
-            .await
-            .unwrap();
-        if summary.status == "complete" {
-            return (summary, invocations);
-        }
-        event = BatchEvent::Continuation(last_continuation(&recorded));
-    }
+    let plan = plan_of(job).await;
+    let invocations: usize = futures_util::future::join_all(
+        plan.slices
+            .iter()
+            .map(|slice| score_slice_to_end(job, slice.clone(), stop_now)),
+    )
+    .await
+    .into_iter()
+    .sum();
+    let answer = invoke_json(job, serde_json::json!({ "finish": plan }), false)
+        .await
+        .unwrap();
+    (summary_of(answer), invocations)
 }
 
 /// The scores the model gives each valid product, by id.
