@@ -13,6 +13,7 @@ pub mod moto;
 pub mod resources;
 pub mod runtime_api;
 pub mod stack;
+pub mod state_machine;
 
 /// A DynamoDB item as the SDK holds it: the test kit writes and reads tables directly.
 pub type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;

@@ -1,5 +1,5 @@
-//! moto server, the local stand-in for S3 and DynamoDB: started from the project's venv on
-//! a free loopback port, stopped when dropped.
+//! moto server, the local stand-in for S3, DynamoDB and Step Functions: started from the
+//! project's venv on a free loopback port, stopped when dropped.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -44,14 +44,42 @@ impl Moto {
             ));
         }
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        let child = Command::new(&exe)
+        let mut command = Command::new(&exe);
+        command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
+            .stdin(Stdio::null());
+        Self::spawn(command, port, "moto_server").await
+    }
+
+    /// moto that also runs Step Functions executions (`dev/testkit/python/
+    /// moto_executing.py`): their Lambda tasks call the Invoke API at `lambda_endpoint`
+    /// (e.g. a local [`RuntimeApi`](crate::runtime_api::RuntimeApi)'s `http://` address).
+    pub async fn start_executing_state_machines(lambda_endpoint: &str) -> Result<Moto, String> {
+        let python = repository_root().join(".venv/bin/python");
+        if !python.exists() {
+            return Err(format!(
+                "{} not found: run `make venv` (or `make dev` / `make test`) first",
+                python.display()
+            ));
+        }
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let mut command = Command::new(&python);
+        command
+            .arg(repository_root().join("dev/testkit/python/moto_executing.py"))
+            .arg(port.to_string())
+            .env("AWS_ENDPOINT_URL_LAMBDA", lambda_endpoint)
+            // Its stdin is held open by the child handle; closed (EOF) when it is dropped.
+            .stdin(Stdio::piped());
+        Self::spawn(command, port, "moto (executing state machines)").await
+    }
+
+    async fn spawn(mut command: Command, port: u16, what: &str) -> Result<Moto, String> {
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+            .map_err(|e| format!("cannot start {what}: {e}"))?;
         let mut moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -59,10 +87,10 @@ impl Moto {
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
             if let Ok(Some(status)) = moto.child.try_wait() {
-                return Err(format!("moto_server exited at start ({status})"));
+                return Err(format!("{what} exited at start ({status})"));
             }
             if Instant::now() > deadline {
-                return Err("moto_server did not start listening within 60 s".into());
+                return Err(format!("{what} did not start listening within 60 s"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

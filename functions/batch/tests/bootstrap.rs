@@ -1,8 +1,8 @@
 //! The real `batch` binary, run as Lambda runs it: against a local Runtime API on loopback,
 //! with moto for S3 and DynamoDB (`MOTO_ENDPOINT`, set by `make test`). The scheduled event
-//! goes through main.rs, lambda_runtime and the job; a run past its deadline continues
-//! through the function invoking itself (Lambda's Invoke API, served by the same local
-//! Runtime API, which queues the continuation as the function's next event).
+//! goes through main.rs, lambda_runtime and the job, with no state machine configured: one
+//! invocation scores the whole table, or says the table needs the state machine. (The
+//! state machine's runs, with this binary, are in state_machine.rs.)
 
 mod support;
 
@@ -10,72 +10,18 @@ use std::time::Duration;
 
 use batch::pipeline::SCAN_PAGE_ITEMS;
 use batch::Summary;
-use support::{assert_every_row_once_by, products, stored_predictions, RUN_ID};
-use testkit::moto::{aws_env, unique_name};
-use testkit::resources;
+use support::{assert_every_row_once_by, stored_predictions, MotoStack, RUN_ID};
 use testkit::runtime_api::{Options, RuntimeApi};
-use testkit::stack::{demo_model_bytes, Clients};
 use tokio::process::Child;
 
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:batch:live";
-
-struct Stack {
-    clients: Clients,
-    env: Vec<(&'static str, String)>,
-    bucket: String,
-    predictions_table: String,
-    items: Vec<testkit::Item>,
-}
 
 fn test_endpoint() -> String {
     testkit::moto::test_endpoint().expect("checked by moto_or_skip! first")
 }
 
-/// Bucket + model, an attribute table with `rows` products, an empty predictions table;
-/// the function's environment for them.
-async fn stack(rows: usize, segments: u32) -> Stack {
-    let clients = Clients::for_endpoint(&test_endpoint()).await;
-    let (bucket, attributes, predictions) = (
-        unique_name("models"),
-        unique_name("attributes"),
-        unique_name("predictions"),
-    );
-    resources::create_bucket(&clients.s3, &bucket)
-        .await
-        .unwrap();
-    resources::put_object(
-        &clients.s3,
-        &bucket,
-        "model.onnx",
-        demo_model_bytes().unwrap(),
-    )
-    .await
-    .unwrap();
-    for table in [&attributes, &predictions] {
-        resources::create_table(&clients.dynamodb, table)
-            .await
-            .unwrap();
-    }
-    let items = products(rows);
-    resources::put_items(&clients.dynamodb, &attributes, &items, |_| {})
-        .await
-        .unwrap();
-    let mut env = aws_env(&test_endpoint());
-    env.extend([
-        ("MODEL_BUCKET", bucket.clone()),
-        ("MODEL_KEY", "model.onnx".into()),
-        ("ATTRIBUTES_TABLE", attributes),
-        ("PREDICTIONS_TABLE", predictions.clone()),
-        ("SCAN_SEGMENTS", segments.to_string()),
-        ("DEADLINE_MARGIN_SECONDS", "60".into()),
-    ]);
-    Stack {
-        clients,
-        env,
-        bucket,
-        predictions_table: predictions,
-        items,
-    }
+async fn stack(rows: usize, segments: u32) -> MotoStack {
+    MotoStack::create(&test_endpoint(), rows, segments).await
 }
 
 /// The API with every invocation given `timeout` (its deadline header).
@@ -91,11 +37,6 @@ async fn runtime_api(timeout: Duration) -> RuntimeApi {
 fn spawn(api: &RuntimeApi, env: &[(&'static str, String)]) -> Child {
     api.command(env!("CARGO_BIN_EXE_batch"), "batch")
         .envs(env.iter().cloned())
-        // The continuation's Invoke goes to the local Runtime API, like Lambda's own.
-        .env(
-            "AWS_ENDPOINT_URL_LAMBDA",
-            format!("http://{}", api.address()),
-        )
         .spawn()
         .unwrap()
 }
@@ -113,18 +54,6 @@ async fn summary_of(pending: testkit::runtime_api::PendingInvocation) -> Summary
     serde_json::from_slice(body).unwrap()
 }
 
-async fn latest_summary(stack: &Stack) -> Summary {
-    let object = stack
-        .clients
-        .s3
-        .get_object()
-        .bucket(&stack.bucket)
-        .key("batch-runs/latest.json")
-        .send()
-        .await
-        .unwrap();
-    serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
@@ -147,13 +76,7 @@ async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
     assert!(!summary.model_version.is_empty());
     let written = stored_predictions(&stack.clients.dynamodb, &stack.predictions_table).await;
     assert_every_row_once_by(&written, &stack.items, &summary.model_version);
-    assert_eq!(latest_summary(&stack).await, summary);
-    assert!(
-        api.next_async_invocation(Duration::from_millis(10))
-            .await
-            .is_none(),
-        "a run with time to spare does not continue"
-    );
+    assert_eq!(stack.latest_summary().await, Some(summary));
     assert!(
         api.protocol_errors().is_empty(),
         "{:?}",
@@ -162,46 +85,30 @@ async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_past_its_deadline_continues_by_invoking_itself_until_done() {
+async fn a_table_too_large_for_one_invocation_fails_naming_the_state_machine() {
     testkit::moto_or_skip!();
-    // One segment, 2.5 pages: with a deadline inside the margin (20 s against 60) every
-    // invocation reads one page, so the run takes three invocations. (Not much shorter:
-    // the deadline guard stops a run still busy 3 s before its deadline.)
+    // One segment, 2.5 pages: with a deadline inside the margin (20 s against 60) the
+    // invocation reads one page and stops.
     let rows = SCAN_PAGE_ITEMS * 5 / 2;
     let stack = stack(rows, 1).await;
     let api = runtime_api(Duration::from_secs(20)).await;
     let _child = spawn(&api, &stack.env);
 
-    let first = summary_of(api.push(scheduled_event())).await;
-    assert_eq!(
-        (first.status.as_str(), first.rows_written, first.invocations),
-        ("continuing", SCAN_PAGE_ITEMS as u64, 1)
-    );
-    let mut last = first;
-    while last.status == "continuing" {
-        let next = api
-            .next_async_invocation(Duration::from_secs(30))
-            .await
-            .expect("the function invokes itself to continue");
-        assert_eq!(
-            next.function, FUNCTION_ARN,
-            "through the ARN it was invoked as"
-        );
-        last = summary_of(next.pending).await;
-    }
-    assert_eq!(
-        (
-            last.status.as_str(),
-            last.run_id.as_str(),
-            last.rows_scanned,
-            last.rows_written,
-            last.invocations
-        ),
-        ("complete", RUN_ID, rows as u64, rows as u64, 3)
-    );
+    let done = tokio::time::timeout(Duration::from_secs(120), api.push(scheduled_event()).wait())
+        .await
+        .expect("the invocation ends in time")
+        .unwrap();
+    let error = done.response().expect_err("an error, not a summary");
+    assert_eq!(error.error_type.as_deref(), Some("TooLargeForOneInvocation"));
+    assert!(error.body.contains("STATE_MACHINE_ARN"), "{}", error.body);
+    // What it read is written, and correct; no summary marks the run complete.
     let written = stored_predictions(&stack.clients.dynamodb, &stack.predictions_table).await;
-    assert_every_row_once_by(&written, &stack.items, &last.model_version);
-    assert_eq!(latest_summary(&stack).await, last);
+    assert_eq!(written.len(), SCAN_PAGE_ITEMS);
+    let expected = support::expected_scores(&stack.items);
+    for (id, p) in &written {
+        assert_eq!(p.answer, scoring::Prediction::Score(expected[id]), "{id}");
+    }
+    assert_eq!(stack.latest_summary().await, None, "no run completed");
     assert!(
         api.protocol_errors().is_empty(),
         "{:?}",

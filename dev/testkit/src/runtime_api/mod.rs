@@ -30,6 +30,9 @@
 //!   response; a function error is a 200 too, with `X-Amz-Function-Error: Unhandled` and
 //!   the `{"errorType", "errorMessage"}` body, as Lambda answers.
 //!
+//! [`RuntimeApi::throttle_invokes`] makes the Invoke API refuse calls as Lambda does when
+//! throttled.
+//!
 //! Not emulated: timeouts (the deadline header is informative), extensions, SnapStart's
 //! `/restore` endpoints, and the streaming response prelude (a streamed answer is handed
 //! back raw). If the function dies during an invocation, its [`PendingInvocation`] (or the
@@ -308,6 +311,20 @@ impl RuntimeApi {
         event: &serde_json::Value,
     ) -> Result<Invocation, RuntimeApiError> {
         self.push_json(event).wait().await
+    }
+
+    /// Every invocation answered so far (by the function or as its error), in order.
+    pub fn history(&self) -> Vec<Invocation> {
+        lock(&self.shared.completed).clone()
+    }
+
+    /// Answers the next `count` calls of the Invoke API with Lambda's throttling error
+    /// (429 `TooManyRequestsException`), without queuing their events: a transient fault
+    /// of Lambda itself, which a caller's retry policy should absorb.
+    pub fn throttle_invokes(&self, count: u64) {
+        self.shared
+            .throttled
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Requests the server could not serve (unknown paths or request ids, unsupported

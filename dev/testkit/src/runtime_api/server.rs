@@ -60,6 +60,9 @@ pub(super) struct Shared {
     pub(super) protocol_errors: Mutex<Vec<String>>,
     next_id: AtomicU64,
     async_invoked: mpsc::UnboundedSender<AsyncInvocation>,
+    /// Invoke calls still to be refused as throttled, before the function sees them.
+    pub(super) throttled: AtomicU64,
+    pub(super) completed: Mutex<Vec<Invocation>>,
 }
 
 impl Shared {
@@ -79,6 +82,8 @@ impl Shared {
             protocol_errors: Mutex::default(),
             next_id: AtomicU64::new(1),
             async_invoked,
+            throttled: AtomicU64::new(0),
+            completed: Mutex::default(),
         }
     }
 
@@ -110,13 +115,15 @@ impl Shared {
         let Some(handed_out) = lock(&self.in_flight).remove(request_id) else {
             return false;
         };
-        // The caller may have stopped waiting: nothing to do then.
-        let _ = handed_out.reply.send(Invocation {
+        let invocation = Invocation {
             request_id: request_id.to_owned(),
             handed_out: handed_out.at,
             completed,
             outcome,
-        });
+        };
+        lock(&self.completed).push(invocation.clone());
+        // The caller may have stopped waiting: nothing to do then.
+        let _ = handed_out.reply.send(invocation);
         true
     }
 }
@@ -282,6 +289,17 @@ async fn next(shared: &Shared) -> Reply {
 
 /// Lambda's Invoke: the payload becomes the function's next event.
 async fn invoke(shared: &Shared, function: String, headers: &HeaderMap, payload: Vec<u8>) -> Reply {
+    let throttle = shared
+        .throttled
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    if throttle.is_ok() {
+        // As Lambda answers when the function's concurrency is exhausted.
+        return invoke_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+            "Rate Exceeded.",
+        );
+    }
     let invocation_type = header(headers, "x-amz-invocation-type").unwrap_or("RequestResponse");
     match invocation_type {
         "Event" => {
@@ -394,5 +412,11 @@ fn invoke_error(status: StatusCode, code: &'static str, message: &str) -> Reply 
     let mut response = json(status, body.to_string());
     let code = HeaderValue::from_static(code);
     response.headers_mut().insert("x-amzn-errortype", code);
+    // Lambda sends a request id with every answer; some clients (moto's Step Functions)
+    // read it from an error.
+    response.headers_mut().insert(
+        "x-amzn-requestid",
+        HeaderValue::from_static("00000000-0000-4000-8000-00000000e429"),
+    );
     response
 }

@@ -185,6 +185,73 @@ where
     (summary_of(answer), invocations)
 }
 
+/// On a moto server: a bucket with the demo model, an attribute table of `rows` products,
+/// an empty predictions table; and the batch function's environment for them.
+pub struct MotoStack {
+    pub clients: testkit::stack::Clients,
+    pub env: Vec<(&'static str, String)>,
+    pub bucket: String,
+    pub predictions_table: String,
+    pub items: Vec<Item>,
+}
+
+impl MotoStack {
+    pub async fn create(endpoint: &str, rows: usize, segments: u32) -> MotoStack {
+        use testkit::moto::unique_name;
+        use testkit::resources;
+        let clients = testkit::stack::Clients::for_endpoint(endpoint).await;
+        let (bucket, attributes, predictions) = (
+            unique_name("models"),
+            unique_name("attributes"),
+            unique_name("predictions"),
+        );
+        resources::create_bucket(&clients.s3, &bucket).await.unwrap();
+        let model = testkit::stack::demo_model_bytes().unwrap();
+        resources::put_object(&clients.s3, &bucket, "model.onnx", model)
+            .await
+            .unwrap();
+        for table in [&attributes, &predictions] {
+            resources::create_table(&clients.dynamodb, table).await.unwrap();
+        }
+        let items = products(rows);
+        resources::put_items(&clients.dynamodb, &attributes, &items, |_| {})
+            .await
+            .unwrap();
+        let mut env = testkit::moto::aws_env(endpoint);
+        env.extend([
+            ("MODEL_BUCKET", bucket.clone()),
+            ("MODEL_KEY", "model.onnx".into()),
+            ("ATTRIBUTES_TABLE", attributes),
+            ("PREDICTIONS_TABLE", predictions.clone()),
+            ("SCAN_SEGMENTS", segments.to_string()),
+            ("DEADLINE_MARGIN_SECONDS", "60".into()),
+        ]);
+        MotoStack {
+            clients,
+            env,
+            bucket,
+            predictions_table: predictions,
+            items,
+        }
+    }
+
+    /// The stored summary of the latest completed run, if one completed.
+    pub async fn latest_summary(&self) -> Option<Summary> {
+        let json = testkit::resources::get_object(
+            &self.clients.s3,
+            &self.bucket,
+            "batch-runs/latest.json",
+        )
+        .await
+        .ok()?;
+        Some(serde_json::from_str(&json).unwrap())
+    }
+
+    pub async fn predictions(&self) -> HashMap<String, Prediction> {
+        stored_predictions(&self.clients.dynamodb, &self.predictions_table).await
+    }
+}
+
 /// The scores the model gives each valid product, by id.
 pub fn expected_scores(items: &[Item]) -> HashMap<String, f32> {
     let model = demo_model();
