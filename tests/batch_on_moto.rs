@@ -1,5 +1,6 @@
 //! The batch job with the real DynamoDB and S3 adapters against moto server: 10,000 rows
-//! over 4 segments, reruns, continuations, and the stored run summary.
+//! over 4 segments, reruns, a run fanned out into slices (its figures kept in S3 and summed
+//! by the finish step) against one invocation, and the stored run summary.
 
 #[path = "../functions/batch/tests/support/mod.rs"]
 mod support;
@@ -11,8 +12,8 @@ use batch::{Job, Summary};
 use e2e::{clients, function_clients, moto_or_skip, unique};
 use store::predictions::Prediction;
 use support::{
-    assert_every_row_once, demo_model, fast_settings, products, run_to_completion,
-    stored_predictions, RUN_ID,
+    assert_every_row_once, demo_model, fast_settings, invoke_scheduled, products,
+    run_to_completion, stored_predictions, RUN_ID,
 };
 use testkit::resources;
 
@@ -57,6 +58,7 @@ async fn stack_of(
         sink: DynamoDbPredictions::new(f.dynamodb.clone(), &predictions),
         run_log: S3RunLog::new(f.s3.clone(), &bucket, "batch-runs/"),
         segments: 4,
+        workers: 2,
         settings: fast_settings(),
         store_retries: Box::new(f.retries.clone()),
         model,
@@ -137,7 +139,7 @@ async fn ten_thousand_rows_over_four_segments_each_written_once_and_reruns_are_i
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_cut_into_continuations_ends_like_a_one_shot_run() {
+async fn a_run_in_slices_cut_into_invocations_ends_like_a_one_shot_run() {
     moto_or_skip!();
     let (s, items) = stack(1_500, Some(100)).await;
     let (summary, invocations) = run_to_completion(&s.job, true).await;
@@ -145,8 +147,18 @@ async fn a_run_cut_into_continuations_ends_like_a_one_shot_run() {
     assert_eq!(summary.invocations as usize, invocations);
     assert_eq!(summary.rows_written, 1_500);
     assert_every_row_once(&results(&s.predictions_table).await, &items);
-    // The drift tallies travel with the run: cut into pieces, the same figures.
-    let (one_shot, _) = run_to_completion(&s.job, false).await;
+    // Each slice's figures were kept in S3 for the finish step.
+    let c = clients().await;
+    for slice in 0..2 {
+        let key = format!("batch-runs/{RUN_ID}/slice-{slice}.json");
+        let kept: serde_json::Value =
+            serde_json::from_str(&resources::get_object(&c.s3, &s.bucket, &key).await.unwrap())
+                .unwrap();
+        assert_eq!((kept["slice"].as_u64(), kept["done"].as_bool()), (Some(slice), Some(true)));
+    }
+    // The drift tallies travel with the slices: summed, the same figures as one invocation.
+    let one_shot = invoke_scheduled(&s.job).await.unwrap();
+    assert_eq!(one_shot.invocations, 1);
     let drift = summary.drift.expect("the demo model has a card");
     assert_eq!(Some(&drift), one_shot.drift.as_ref());
     assert_eq!(drift.rows, 1_500);

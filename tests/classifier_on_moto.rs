@@ -217,6 +217,7 @@ async fn the_batch_writes_labels_and_probability_maps() {
         sink: DynamoDbPredictions::new(f.dynamodb.clone(), &predictions),
         run_log: S3RunLog::new(f.s3.clone(), &bucket, "batch-runs/"),
         segments: 2,
+        workers: 2,
         settings: fast_settings(),
         store_retries: Box::new(f.retries.clone()),
         model: model.clone(),

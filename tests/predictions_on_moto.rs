@@ -16,9 +16,9 @@ use aws_adapter::{AwsClients, CallPolicy};
 use batch::{BatchEvent, Job};
 use e2e::{clients, function_clients, moto_or_skip, unique};
 use lambda_http::{Body, Request, RequestExt};
-use support::{continuation, demo_model, fast_settings, products};
+use support::{demo_model, fast_settings, products, summary_of};
 use testkit::fault_proxy::FaultProxy;
-use testkit::memory::RecordedInvocations;
+use testkit::memory::RecordedStarts;
 use testkit::resources;
 
 const FIRST_NIGHT: &str = "2026-11-24T02:00:00Z";
@@ -72,23 +72,24 @@ async fn a_product_invalid_or_gone_after_a_run_is_not_answered_as_tonights() {
         sink: DynamoDbPredictions::new(f.dynamodb.clone(), &predictions),
         run_log: S3RunLog::new(f.s3.clone(), &bucket, "batch-runs/"),
         segments: 2,
+        workers: 1,
         settings: fast_settings(),
         store_retries: Box::new(()),
         model,
     };
-    let recorded = RecordedInvocations::default();
     let night = |time: &'static str| {
-        let (job, recorded) = (&job, &recorded);
+        let job = &job;
         async move {
-            let summary = job
-                .invoke(
+            let summary = summary_of(
+                job.invoke(
                     scheduled_at(time),
                     None,
                     chrono::Utc::now(),
-                    &continuation(recorded),
+                    None::<&RecordedStarts>,
                 )
                 .await
-                .unwrap();
+                .unwrap(),
+            );
             assert_eq!(summary.status, "complete");
             summary
         }

@@ -99,8 +99,12 @@ async fn a_table_too_large_for_one_invocation_fails_naming_the_state_machine() {
         .expect("the invocation ends in time")
         .unwrap();
     let error = done.response().expect_err("an error, not a summary");
-    assert_eq!(error.error_type.as_deref(), Some("TooLargeForOneInvocation"));
-    assert!(error.body.contains("STATE_MACHINE_ARN"), "{}", error.body);
+    let body: serde_json::Value = serde_json::from_str(&error.body).unwrap();
+    assert_eq!(body["errorType"], "TooLargeForOneInvocation");
+    assert!(
+        body["errorMessage"].as_str().unwrap().contains("STATE_MACHINE_ARN"),
+        "{body}"
+    );
     // What it read is written, and correct; no summary marks the run complete.
     let written = stored_predictions(&stack.clients.dynamodb, &stack.predictions_table).await;
     assert_eq!(written.len(), SCAN_PAGE_ITEMS);
