@@ -21,7 +21,7 @@ use aws_adapter::config::{BatchConfig, PredictConfig};
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use e2e::{moto_or_skip, unique, venv_tool_or_skip};
 use serde_json::{json, Value};
-use testkit::{moto, resources};
+use testkit::{moto, resources, state_machine};
 
 // ------------------------------------------------------------------ translation
 
@@ -912,35 +912,64 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
         &[
             ("logs:CreateLogStream", &["BatchLogGroup"]),
             ("logs:PutLogEvents", &["BatchLogGroup"]),
-            ("s3:GetObject", &["${ModelBucket.Arn}/${ModelKey}"]),
+            (
+                "s3:GetObject",
+                &["${ModelBucket.Arn}/${ModelKey}", "${ModelBucket.Arn}/${RunsPrefix}*"],
+            ),
             ("s3:PutObject", &["${ModelBucket.Arn}/${RunsPrefix}*"]),
             ("dynamodb:Scan", &["AttributesTable"]),
             ("dynamodb:BatchWriteItem", &["PredictionsTable"]),
             ("dynamodb:PutItem", &["PredictionsTable"]),
-            (
-                "lambda:InvokeFunction",
-                &["function:${AWS::StackName}-batch"],
-            ),
+            ("states:StartExecution", &["stateMachine:${AWS::StackName}-nightly"]),
             ("sqs:SendMessage", &["BatchFailureQueue"]),
         ],
     );
-    // Continuations invoke the ARN the function was invoked as: itself, or a version or
-    // alias of it. The function's name is the one the policy names.
-    let invoke: Vec<String> = statements(&t, "BatchFunctionRole")
+    assert!(
+        props(&t, "BatchFunction").get("RecursiveLoop").is_none(),
+        "no function invokes itself: Lambda's loop detection stays on"
+    );
+    // The function may start exactly the stack's state machine, the one its
+    // STATE_MACHINE_ARN names; the ARN is built from the name the state machine is given.
+    let start: Vec<Value> = statements(&t, "BatchFunctionRole")
         .into_iter()
-        .filter(|(a, _)| a.contains("lambda:InvokeFunction"))
-        .flat_map(|(_, r)| {
-            r.into_iter()
-                .map(|r| r["Fn::Sub"].as_str().unwrap().to_owned())
-        })
+        .filter(|(a, _)| a.contains("states:StartExecution"))
+        .flat_map(|(_, r)| r)
         .collect();
-    let arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-batch";
-    assert_eq!(invoke, [arn.to_owned(), format!("{arn}:*")]);
+    let machine_arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-nightly";
+    assert_eq!(start, [json!({ "Fn::Sub": machine_arn })]);
+    assert_eq!(
+        props(&t, "BatchFunction")["Environment"]["Variables"]["STATE_MACHINE_ARN"],
+        json!({ "Fn::Sub": machine_arn })
+    );
+    let (machine_id, machine) = of_type(&t, "AWS::StepFunctions::StateMachine")[0];
+    assert_eq!(machine_id, state_machine::LOGICAL_ID);
+    let machine = &machine["Properties"];
+    assert_eq!(machine["StateMachineName"], json!({ "Fn::Sub": "${AWS::StackName}-nightly" }));
+    assert_eq!(machine["StateMachineType"], "STANDARD");
+    // The state machine may invoke exactly the batch function, as the one it is given.
+    assert_eq!(machine["RoleArn"], json!({ "Fn::GetAtt": ["NightlyRunRole", "Arn"] }));
+    assert_allows_exactly(
+        &t,
+        "NightlyRunRole",
+        &[("lambda:InvokeFunction", &["BatchFunction"])],
+    );
+    let invoke: Vec<Value> = statements(&t, "NightlyRunRole")
+        .into_iter()
+        .flat_map(|(_, r)| r)
+        .collect();
+    assert_eq!(invoke, [json!({ "Fn::GetAtt": ["BatchFunction", "Arn"] })]);
+    assert_eq!(
+        machine["DefinitionSubstitutions"],
+        json!({ "BatchFunctionArn": { "Fn::GetAtt": ["BatchFunction", "Arn"] } })
+    );
+    let trust = &props(&t, "NightlyRunRole")["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"], "states.amazonaws.com");
     assert_eq!(
         props(&t, "BatchFunction")["FunctionName"],
         json!({ "Fn::Sub": "${AWS::StackName}-batch" })
     );
-    // The S3 prefix the policy allows is the one the function is told to write under.
+    // The S3 prefix the policy allows is the one the function is told to write (and read
+    // its slices back) under.
     let runs_prefix = &props(&t, "BatchFunction")["Environment"]["Variables"]["RUNS_PREFIX"];
     let put = statements(&t, "BatchFunctionRole")
         .into_iter()
@@ -948,6 +977,157 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
         .unwrap()
         .1;
     assert_eq!(&put[0]["Fn::Sub"][1]["RunsPrefix"], runs_prefix);
+}
+
+// ------------------------------------------------------------------ the nightly run
+
+/// The state machine's definition as Step Functions would get it, for a function ARN.
+fn nightly_definition(t: &Value) -> Value {
+    let function = "arn:aws:lambda:us-east-1:123456789012:function:stack-batch";
+    let text = state_machine::definition(
+        t,
+        &BTreeMap::from([("BatchFunctionArn", function.to_owned())]),
+    )
+    .unwrap();
+    serde_json::from_str(&text).expect("the definition is JSON")
+}
+
+#[test]
+fn the_nightly_run_loops_each_slice_retries_transient_errors_and_catches_the_rest() {
+    venv_tool_or_skip!("python");
+    let t = translate(&[]);
+    let d = nightly_definition(&t);
+    let states = &d["States"];
+    let map = &states[d["StartAt"].as_str().unwrap()];
+    assert_eq!(map["Type"], "Map");
+    // Over the plan's slices, as many at once as the plan's workers, in one execution.
+    assert_eq!(map["ItemsPath"], "$.slices");
+    assert_eq!(map["MaxConcurrencyPath"], "$.workers");
+    assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "INLINE");
+    assert!(
+        t["Parameters"]["BatchWorkers"]["MaxValue"].as_u64().unwrap() <= 40,
+        "an inline Map runs at most 40 iterations at once"
+    );
+    // Each iteration: invoke the function with the slice; go round until it says done.
+    let inner = &map["ItemProcessor"];
+    let task_id = inner["StartAt"].as_str().unwrap();
+    let task = &inner["States"][task_id];
+    assert_eq!(task["Resource"], "arn:aws:states:::lambda:invoke");
+    assert_eq!(task["Parameters"]["FunctionName"], "arn:aws:lambda:us-east-1:123456789012:function:stack-batch");
+    assert_eq!(task["Parameters"]["Payload.$"], "$");
+    assert_eq!(task["OutputPath"], "$.Payload");
+    let choice = &inner["States"][task["Next"].as_str().unwrap()];
+    assert_eq!(choice["Type"], "Choice");
+    assert_eq!(choice["Default"], task_id, "not done: the slice goes round again");
+    assert_eq!(choice["Choices"][0]["Variable"], "$.slice.done");
+    assert_eq!(choice["Choices"][0]["BooleanEquals"], true);
+    let done = &inner["States"][choice["Choices"][0]["Next"].as_str().unwrap()];
+    assert_eq!(done["Type"], "Succeed");
+    // The plan goes on to the finish step, which gets it whole.
+    assert_eq!(map["ResultPath"], Value::Null);
+    let finish = &states[map["Next"].as_str().unwrap()];
+    assert_eq!(finish["Parameters"]["Payload"], json!({ "finish.$": "$" }));
+    assert_eq!(finish["End"], true);
+    // Every Task retries Lambda's transient errors with backoff; the slices also the run's
+    // own (the code's list), and no retry outlasts what the function's timeout allows.
+    let retried = |task: &Value| -> BTreeSet<String> {
+        task["Retry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                assert!(r["BackoffRate"].as_f64().unwrap() >= 2.0, "{r}");
+                assert!(r["MaxAttempts"].as_u64().unwrap() >= 2, "{r}");
+                r["ErrorEquals"].as_array().unwrap().clone()
+            })
+            .map(|e| e.as_str().unwrap().to_owned())
+            .collect()
+    };
+    for task in [task, finish] {
+        let retried = retried(task);
+        for lambda in [
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        ] {
+            assert!(retried.contains(lambda), "{lambda}: {retried:?}");
+        }
+        assert!(!retried.contains("States.ALL"), "not every error is worth a retry");
+        assert!(task["TimeoutSeconds"].as_u64().unwrap() > 900, "beyond the function's own timeout");
+    }
+    let slice_retries = retried(task);
+    for error_type in batch::job::RETRYABLE_ERROR_TYPES {
+        assert!(slice_retries.contains(*error_type), "{error_type}: {slice_retries:?}");
+    }
+    for not_retried in ["ModelChanged", "TooLargeForOneInvocation", "NoScheduleTime"] {
+        assert!(!slice_retries.contains(not_retried), "{not_retried}");
+    }
+    // Whatever is left ends the run failed, with the error that ended it.
+    for state in [map, finish] {
+        let catch = &state["Catch"][0];
+        assert_eq!(catch["ErrorEquals"], json!(["States.ALL"]));
+        let failed = &states[catch["Next"].as_str().unwrap()];
+        assert_eq!(failed["Type"], "Fail");
+        assert_eq!(failed["ErrorPath"], format!("{}.Error", catch["ResultPath"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn cfn_lint_and_moto_accept_the_nightly_definition() {
+    let cfn_lint = venv_tool_or_skip!("cfn-lint");
+    let endpoint = moto_or_skip!();
+    let t = translate(&[]);
+    let definition = nightly_definition(&t);
+    // cfn-lint checks a definition (E3601) only in AWS::StepFunctions::StateMachine's
+    // Definition, never in the Serverless one: a template of that alone.
+    let template = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": { "NightlyRun": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineType": "STANDARD",
+                "RoleArn": "arn:aws:iam::123456789012:role/nightly-run",
+                "Definition": definition,
+            },
+        }},
+    });
+    let dir = std::env::temp_dir().join(unique("nightly-definition"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("nightly.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&template).unwrap()).unwrap();
+    let out = Command::new(cfn_lint).arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "cfn-lint: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A definition cfn-lint refuses is refused here, so that the check above can fail.
+    let mut broken = template.clone();
+    broken["Resources"]["NightlyRun"]["Properties"]["Definition"]["States"]["ScoreSlices"]["Type"] =
+        json!("Loop");
+    std::fs::write(&path, serde_json::to_vec_pretty(&broken).unwrap()).unwrap();
+    let out = Command::new(venv_tool_or_skip!("cfn-lint")).arg(&path).output().unwrap();
+    assert!(!out.status.success(), "cfn-lint let an unknown state type through");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let sfn = state_machine::client(&endpoint).await;
+        let text = definition.to_string();
+        let arn = state_machine::create(&sfn, &unique("nightly"), &text)
+            .await
+            .unwrap();
+        let described = sfn
+            .describe_state_machine()
+            .state_machine_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let stored: Value = serde_json::from_str(described.definition()).unwrap();
+        assert_eq!(stored, definition);
+    });
 }
 
 // ------------------------------------------------------------------ the rest, as written
@@ -974,6 +1154,61 @@ fn data_logs_and_the_batch_function_are_configured_as_documented() {
             ["PointInTimeRecoveryEnabled"],
         true
     );
+    // The night's writes: warmed from a parameter, capped by another, the cap no lower.
+    let predictions = props(&t, "PredictionsTable");
+    assert_eq!(
+        predictions["WarmThroughput"]["WriteUnitsPerSecond"],
+        json!({ "Ref": "PredictionsWarmWriteUnits" })
+    );
+    assert_eq!(
+        predictions["OnDemandThroughput"]["MaxWriteRequestUnits"],
+        json!({ "Ref": "PredictionsMaxWriteUnits" })
+    );
+    let default = |p: &str| t["Parameters"][p]["Default"].as_u64().unwrap();
+    assert_eq!(default("PredictionsWarmWriteUnits"), 4000, "a new table's own: no charge");
+    assert!(default("PredictionsMaxWriteUnits") >= default("PredictionsWarmWriteUnits"));
+    // A failed night sets off the failure alarm, whether its planning or its execution
+    // failed.
+    let alarm = props(&t, "BatchFailedAlarm");
+    let watched: BTreeSet<String> = alarm["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| {
+            let metric = &m["MetricStat"]["Metric"];
+            let target = &metric["Dimensions"][0]["Value"];
+            let on = if refers_to(target, "NightlyRun") {
+                "NightlyRun"
+            } else if refers_to(target, "BatchFailureQueue") {
+                "BatchFailureQueue"
+            } else {
+                "?"
+            };
+            Some(format!("{} {on}", metric["MetricName"].as_str()?))
+        })
+        .collect();
+    assert_eq!(
+        watched,
+        BTreeSet::from(
+            [
+                "ApproximateNumberOfMessagesVisible BatchFailureQueue",
+                "ExecutionsFailed NightlyRun",
+                "ExecutionsTimedOut NightlyRun",
+                "ExecutionsAborted NightlyRun",
+            ]
+            .map(str::to_owned)
+        )
+    );
+    let sum = alarm["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["ReturnData"] == true)
+        .unwrap();
+    for id in ["queued", "failed", "timedout", "aborted"] {
+        assert!(sum["Expression"].as_str().unwrap().contains(&format!("FILL({id}, 0)")), "{id}");
+    }
+    assert_eq!(alarm["Threshold"], 1);
 
     let bucket = props(&t, "ModelBucket");
     assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
@@ -1385,9 +1620,22 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     let mut expected_batch = expected_predict.clone();
     expected_batch.extend([
         ("SCAN_SEGMENTS".to_owned(), "8".to_owned()),
+        ("BATCH_WORKERS".to_owned(), "4".to_owned()),
         ("DEADLINE_MARGIN_SECONDS".to_owned(), "60".to_owned()),
+        ("STATE_MACHINE_ARN".to_owned(), name("NightlyRun")),
     ]);
     assert_eq!(batch_env, expected_batch);
+    // The state machine the function starts exists, with the stack's role, and invokes
+    // this stack's batch function.
+    let sfn = aws_adapter::aws_sdk_sfn::Client::new(&d.config);
+    let machine = sfn
+        .describe_state_machine()
+        .state_machine_arn(name("NightlyRun"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(machine.name(), format!("{}-nightly", d.stack));
+    assert!(machine.role_arn().ends_with(&name("NightlyRunRole")), "{}", machine.role_arn());
     let batch_config = BatchConfig::from_lookup(|n| batch_env.get(n).cloned()).unwrap();
     assert_eq!(
         (

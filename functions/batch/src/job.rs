@@ -132,6 +132,19 @@ pub enum JobError {
     DeadlineExceeded,
 }
 
+/// The `errorType`s of failures that invoking again with the same event may cure: a store
+/// still failing after the SDK's retries, a stalled or panicking invocation. A slice then
+/// restarts from its cursor and its writes are idempotent. (The state machine's Retry
+/// names these; template tests hold the two together.)
+pub const RETRYABLE_ERROR_TYPES: &[&str] = &[
+    "ScanFailed",
+    "WriteFailed",
+    "WritesExhausted",
+    "RunLogFailed",
+    "DeadlineExceeded",
+    "Panicked",
+];
+
 impl JobError {
     pub fn error_type(&self) -> &'static str {
         match self {
