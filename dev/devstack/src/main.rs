@@ -1,11 +1,14 @@
 //! `devstack up`: the whole system on this machine, no AWS account (the README's first
-//! command, `make dev`): moto, the demo data, one nightly batch run, the predict function.
+//! command, `make dev`): moto, the demo data, one nightly batch run through the template's
+//! state machine (moto executes it; its tasks invoke the real batch binary through a local
+//! Runtime API), the predict function.
 //! `devstack with-moto -- <command>`: runs a command (the test suite) with a moto server
 //! on a free loopback port, named by `MOTO_ENDPOINT`, and stops it afterwards (`make test`).
 //! `devstack load-wines <table>`: loads the demo wines into an existing table wherever the
 //! standard AWS configuration points: a deployed stack's AttributesTable (README,
 //! "Deployment"), or an emulator named by `AWS_ENDPOINT_URL`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -13,6 +16,7 @@ use std::time::{Duration, Instant};
 use testkit::moto::{free_port, repository_root, Moto};
 use testkit::runtime_api::{Options, RuntimeApi};
 use testkit::stack::{self, Clients};
+use testkit::state_machine;
 use tokio::process::Command;
 mod http;
 
@@ -77,14 +81,29 @@ async fn load_wines(table: &str) -> Result<ExitCode, String> {
 }
 
 async fn up() -> Result<ExitCode, String> {
-    let moto = Moto::start().await?;
-    println!("moto server (S3, DynamoDB) on {}", moto.endpoint);
-    let result = serve(&moto).await;
+    // The batch function's Runtime API first: moto's state machines invoke it there.
+    let batch_api = RuntimeApi::start_with(Options {
+        function_arn: BATCH_FUNCTION_ARN.into(),
+        timeout: Duration::from_secs(900),
+    })
+    .await
+    .map_err(|e| format!("cannot start the local Runtime API: {e}"))?;
+    let moto = Moto::start_executing_state_machines(&format!("http://{}", batch_api.address()))
+        .await?;
+    println!(
+        "moto server (S3, DynamoDB, Step Functions) on {}",
+        moto.endpoint
+    );
+    let result = serve(&moto, batch_api).await;
     moto.stop().await;
     result
 }
 
-async fn serve(moto: &Moto) -> Result<ExitCode, String> {
+const BATCH_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:batch";
+/// Sandboxes of the batch function, and slices run at once (this machine has 2 cores).
+const BATCH_WORKERS: usize = 2;
+
+async fn serve(moto: &Moto, batch_api: RuntimeApi) -> Result<ExitCode, String> {
     let clients = Clients::for_endpoint(&moto.endpoint).await;
     let version = stack::create_demo_stack(&clients, |done, total| {
         if done % 200 == 0 || done == total {
@@ -106,7 +125,7 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
     );
     println!("products: wine-0001 .. wine-1599 (row n of model/data/winequality-red.csv is wine-{{n:04}})");
 
-    nightly_batch(moto).await?;
+    nightly_batch(moto, batch_api).await?;
 
     let classifier_version = stack::create_classifier_stack(&clients, |done, total| {
         if done % 500 == 0 || done == total {
@@ -221,10 +240,11 @@ async fn serve(moto: &Moto) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The nightly batch, once, as Lambda runs it: the real `batch` binary against a local
-/// Runtime API (which also serves its self-invocations), with the scheduled event from
-/// `events/`, scoring every wine into the predictions table.
-async fn nightly_batch(moto: &Moto) -> Result<(), String> {
+/// The nightly batch, once, as on AWS: the scheduled event from `events/` goes to the real
+/// `batch` binary, which plans the night and starts the template's state machine on moto;
+/// moto runs it, invoking the function for each slice (two sandboxes, so two slices at
+/// once) and for the finish step, through the local Runtime API.
+async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
     println!("\nbuilding the batch function (cargo build -p batch)");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
@@ -243,63 +263,84 @@ async fn nightly_batch(moto: &Moto) -> Result<(), String> {
     let log_path = target.join("devstack-batch.log");
     let log =
         std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let api = RuntimeApi::start_with(Options {
-        function_arn: "arn:aws:lambda:us-east-1:123456789012:function:batch".into(),
-        timeout: Duration::from_secs(900),
-    })
-    .await
-    .map_err(|e| format!("cannot start the local Runtime API: {e}"))?;
-    let mut batch = api
-        .command(target.join("debug/batch"), "batch")
-        .envs(moto.env())
-        .envs(stack::batch_env())
-        .env(
-            "AWS_ENDPOINT_URL_LAMBDA",
-            format!("http://{}", api.address()),
-        )
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start the batch function: {e}"))?;
+
+    // The state machine as template.yaml defines it (moto applies no substitutions).
+    let template = state_machine::translated_template()?;
+    let definition = state_machine::definition(
+        &template,
+        &BTreeMap::from([("BatchFunctionArn", BATCH_FUNCTION_ARN.to_owned())]),
+    )?;
+    let sfn = state_machine::client(&moto.endpoint).await;
+    let machine = state_machine::create(&sfn, "nightly", &definition).await?;
+    println!("state machine {machine} (template.yaml's NightlyRun)");
+
+    let mut sandboxes = Vec::new();
+    for _ in 0..BATCH_WORKERS {
+        let log = log.try_clone().map_err(|e| e.to_string())?;
+        let sandbox = api
+            .command(target.join("debug/batch"), "batch")
+            .envs(moto.env())
+            .envs(stack::batch_env())
+            .env("STATE_MACHINE_ARN", &machine)
+            .env("BATCH_WORKERS", BATCH_WORKERS.to_string())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start the batch function: {e}"))?;
+        sandboxes.push(sandbox);
+    }
     let event = std::fs::read(repository_root().join("events/batch-scheduled.json"))
         .map_err(|e| format!("events/batch-scheduled.json: {e}"))?;
-    let mut pending = api.push(event);
-    let summary = loop {
-        let done = tokio::select! {
-            done = pending.wait() => done.map_err(|e| e.to_string())?,
-            status = batch.wait() => {
-                return Err(format!(
-                    "the batch function exited ({}); its log: {}",
-                    status.map(|s| s.to_string()).unwrap_or_default(),
-                    log_path.display()
-                ))
-            }
-        };
-        let summary = done
-            .response_json()
-            .map_err(|e| format!("the batch run failed: {e}"))?;
-        if summary["status"] != "continuing" {
-            break summary;
+    let started_at = Instant::now();
+    let planned = tokio::select! {
+        done = api.push(event).wait() => done.map_err(|e| e.to_string())?,
+        status = sandboxes[0].wait() => {
+            return Err(format!(
+                "the batch function exited ({}); its log: {}",
+                status.map(|s| s.to_string()).unwrap_or_default(),
+                log_path.display()
+            ))
         }
-        // Not with 1,599 rows and 15 minutes, but a run may continue in a new invocation.
-        pending = api
-            .next_async_invocation(Duration::from_secs(60))
-            .await
-            .ok_or("the batch run said it continues but sent no continuation")?
-            .pending;
     };
-    let _ = batch.start_kill();
-    let _ = batch.wait().await;
-    api.shutdown().await;
+    let started = planned
+        .response_json()
+        .map_err(|e| format!("planning the night failed: {e}; the log: {}", log_path.display()))?;
+    let execution = started["execution"].as_str().unwrap_or_default().to_owned();
     println!(
-        "nightly batch {}: {}, {} rows scanned, {} written to table {}, {} rejected, {} ms",
+        "nightly run {} planned: {} slices, execution {execution}",
+        started["run_id"].as_str().unwrap_or("?"),
+        started["slices"],
+    );
+    let ended = state_machine::wait_for_end(&sfn, &execution, Duration::from_secs(600)).await;
+    let wall = started_at.elapsed();
+    for mut sandbox in sandboxes {
+        let _ = sandbox.start_kill();
+        let _ = sandbox.wait().await;
+    }
+    api.shutdown().await;
+    let ended = ended?;
+    if ended.status != aws_sdk_sfn::types::ExecutionStatus::Succeeded {
+        return Err(format!(
+            "the nightly run's execution ended {}: {} {}; the log: {}",
+            ended.status.as_str(),
+            ended.error().unwrap_or_default(),
+            ended.cause().unwrap_or_default(),
+            log_path.display()
+        ));
+    }
+    let summary: serde_json::Value = serde_json::from_str(ended.output().unwrap_or_default())
+        .map_err(|e| format!("the execution's output is not a run summary: {e}"))?;
+    println!(
+        "nightly batch {}: {}, {} rows scanned, {} written to table {}, {} rejected, {} invocations, {} ms ({} ms from the scheduled event to the execution's end)",
         summary["run_id"].as_str().unwrap_or("?"),
         summary["status"].as_str().unwrap_or("?"),
         summary["rows_scanned"],
         summary["rows_written"],
         stack::PREDICTIONS_TABLE,
         summary["rows_rejected"],
+        summary["invocations"],
         summary["duration_ms"],
+        wall.as_millis(),
     );
     println!(
         "run summary: curl -s --aws-sigv4 aws:amz:us-east-1:s3 --user test:test {}/{}/batch-runs/latest.json",
