@@ -1060,7 +1060,13 @@ fn the_nightly_run_loops_each_slice_retries_transient_errors_and_catches_the_res
     for error_type in batch::job::RETRYABLE_ERROR_TYPES {
         assert!(slice_retries.contains(*error_type), "{error_type}: {slice_retries:?}");
     }
-    for not_retried in ["ModelChanged", "TooLargeForOneInvocation", "NoScheduleTime"] {
+    for not_retried in [
+        "ModelChanged",
+        "TooLargeForOneInvocation",
+        "NoScheduleTime",
+        "ScanRefused",
+        "WriteRefused",
+    ] {
         assert!(!slice_retries.contains(not_retried), "{not_retried}");
     }
     // Whatever is left ends the run failed, with the error that ended it.

@@ -132,8 +132,13 @@ pub enum JobError {
     DeadlineExceeded,
 }
 
+fn refused(e: &StoreError) -> bool {
+    e.kind != store::ErrorKind::Unavailable
+}
+
 /// The `errorType`s of failures that invoking again with the same event may cure: a store
-/// still failing after the SDK's retries, a stalled or panicking invocation. A slice then
+/// still unavailable or throttling after the SDK's retries, a stalled or panicking
+/// invocation (not `ScanRefused` or `WriteRefused`: a refusal would come again). A slice then
 /// restarts from its cursor and its writes are idempotent. (The state machine's Retry
 /// names these; template tests hold the two together.)
 pub const RETRYABLE_ERROR_TYPES: &[&str] = &[
@@ -150,7 +155,11 @@ impl JobError {
         match self {
             JobError::NoScheduleTime => "NoScheduleTime",
             JobError::ModelChanged { .. } => "ModelChanged",
+            // A store that refused (a missing table, denied access) will refuse again: told
+            // apart, so that only what may pass is retried.
+            JobError::Run(RunError::ScanFailed(e)) if refused(e) => "ScanRefused",
             JobError::Run(RunError::ScanFailed(_)) => "ScanFailed",
+            JobError::Run(RunError::WriteFailed(e)) if refused(e) => "WriteRefused",
             JobError::Run(RunError::WriteFailed(_)) => "WriteFailed",
             JobError::Run(RunError::WritesExhausted { .. }) => "WritesExhausted",
             JobError::Run(RunError::ScoringFailed(_)) => "ScoringFailed",

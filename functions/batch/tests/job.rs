@@ -163,8 +163,23 @@ async fn a_failed_write_is_not_retried_by_the_job() {
     job.segments = 1; // one write request in all, so a retry would show as a second call
     let err = invoke_scheduled(&job).await.unwrap_err();
     assert!(err.to_string().contains("ValidationException"), "{err}");
-    assert_eq!(Diagnostic::from(err).error_type, "WriteFailed");
+    // Refused, so told apart from a write still failing after retries: the state
+    // machine retries the one and not the other.
+    assert_eq!(Diagnostic::from(err).error_type, "WriteRefused");
+    assert!(!batch::job::RETRYABLE_ERROR_TYPES.contains(&"WriteRefused"));
     assert_eq!(*job.sink.calls.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_scan_is_told_apart_from_an_unavailable_one() {
+    let job = job(products(800), 100, InMemoryPredictions::default());
+    job.scan.faults.lock().unwrap().push_back(Some(StoreError::refused(
+        "Scan failed: ResourceNotFoundException",
+    )));
+    let err = invoke_scheduled(&job).await.unwrap_err();
+    assert_eq!(Diagnostic::from(err).error_type, "ScanRefused");
+    assert!(batch::job::RETRYABLE_ERROR_TYPES.contains(&"ScanFailed"));
+    assert!(!batch::job::RETRYABLE_ERROR_TYPES.contains(&"ScanRefused"));
 }
 
 #[tokio::test]
