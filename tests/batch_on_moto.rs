@@ -154,7 +154,10 @@ async fn a_run_in_slices_cut_into_invocations_ends_like_a_one_shot_run() {
         let kept: serde_json::Value =
             serde_json::from_str(&resources::get_object(&c.s3, &s.bucket, &key).await.unwrap())
                 .unwrap();
-        assert_eq!((kept["slice"].as_u64(), kept["done"].as_bool()), (Some(slice), Some(true)));
+        assert_eq!(
+            (kept["slice"].as_u64(), kept["done"].as_bool()),
+            (Some(slice), Some(true))
+        );
     }
     // The drift tallies travel with the slices: summed, the same figures as one invocation.
     let one_shot = invoke_scheduled(&s.job).await.unwrap();

@@ -914,13 +914,19 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
             ("logs:PutLogEvents", &["BatchLogGroup"]),
             (
                 "s3:GetObject",
-                &["${ModelBucket.Arn}/${ModelKey}", "${ModelBucket.Arn}/${RunsPrefix}*"],
+                &[
+                    "${ModelBucket.Arn}/${ModelKey}",
+                    "${ModelBucket.Arn}/${RunsPrefix}*",
+                ],
             ),
             ("s3:PutObject", &["${ModelBucket.Arn}/${RunsPrefix}*"]),
             ("dynamodb:Scan", &["AttributesTable"]),
             ("dynamodb:BatchWriteItem", &["PredictionsTable"]),
             ("dynamodb:PutItem", &["PredictionsTable"]),
-            ("states:StartExecution", &["stateMachine:${AWS::StackName}-nightly"]),
+            (
+                "states:StartExecution",
+                &["stateMachine:${AWS::StackName}-nightly"],
+            ),
             ("sqs:SendMessage", &["BatchFailureQueue"]),
         ],
     );
@@ -944,10 +950,16 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
     let (machine_id, machine) = of_type(&t, "AWS::StepFunctions::StateMachine")[0];
     assert_eq!(machine_id, state_machine::LOGICAL_ID);
     let machine = &machine["Properties"];
-    assert_eq!(machine["StateMachineName"], json!({ "Fn::Sub": "${AWS::StackName}-nightly" }));
+    assert_eq!(
+        machine["StateMachineName"],
+        json!({ "Fn::Sub": "${AWS::StackName}-nightly" })
+    );
     assert_eq!(machine["StateMachineType"], "STANDARD");
     // The state machine may invoke exactly the batch function, as the one it is given.
-    assert_eq!(machine["RoleArn"], json!({ "Fn::GetAtt": ["NightlyRunRole", "Arn"] }));
+    assert_eq!(
+        machine["RoleArn"],
+        json!({ "Fn::GetAtt": ["NightlyRunRole", "Arn"] })
+    );
     assert_allows_exactly(
         &t,
         "NightlyRunRole",
@@ -1005,7 +1017,10 @@ fn the_nightly_run_loops_each_slice_retries_transient_errors_and_catches_the_res
     assert_eq!(map["MaxConcurrencyPath"], "$.workers");
     assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "INLINE");
     assert!(
-        t["Parameters"]["BatchWorkers"]["MaxValue"].as_u64().unwrap() <= 40,
+        t["Parameters"]["BatchWorkers"]["MaxValue"]
+            .as_u64()
+            .unwrap()
+            <= 40,
         "an inline Map runs at most 40 iterations at once"
     );
     // Each iteration: invoke the function with the slice; go round until it says done.
@@ -1013,12 +1028,18 @@ fn the_nightly_run_loops_each_slice_retries_transient_errors_and_catches_the_res
     let task_id = inner["StartAt"].as_str().unwrap();
     let task = &inner["States"][task_id];
     assert_eq!(task["Resource"], "arn:aws:states:::lambda:invoke");
-    assert_eq!(task["Parameters"]["FunctionName"], "arn:aws:lambda:us-east-1:123456789012:function:stack-batch");
+    assert_eq!(
+        task["Parameters"]["FunctionName"],
+        "arn:aws:lambda:us-east-1:123456789012:function:stack-batch"
+    );
     assert_eq!(task["Parameters"]["Payload.$"], "$");
     assert_eq!(task["OutputPath"], "$.Payload");
     let choice = &inner["States"][task["Next"].as_str().unwrap()];
     assert_eq!(choice["Type"], "Choice");
-    assert_eq!(choice["Default"], task_id, "not done: the slice goes round again");
+    assert_eq!(
+        choice["Default"], task_id,
+        "not done: the slice goes round again"
+    );
     assert_eq!(choice["Choices"][0]["Variable"], "$.slice.done");
     assert_eq!(choice["Choices"][0]["BooleanEquals"], true);
     let done = &inner["States"][choice["Choices"][0]["Next"].as_str().unwrap()];
@@ -1053,12 +1074,21 @@ fn the_nightly_run_loops_each_slice_retries_transient_errors_and_catches_the_res
         ] {
             assert!(retried.contains(lambda), "{lambda}: {retried:?}");
         }
-        assert!(!retried.contains("States.ALL"), "not every error is worth a retry");
-        assert!(task["TimeoutSeconds"].as_u64().unwrap() > 900, "beyond the function's own timeout");
+        assert!(
+            !retried.contains("States.ALL"),
+            "not every error is worth a retry"
+        );
+        assert!(
+            task["TimeoutSeconds"].as_u64().unwrap() > 900,
+            "beyond the function's own timeout"
+        );
     }
     let slice_retries = retried(task);
     for error_type in batch::job::RETRYABLE_ERROR_TYPES {
-        assert!(slice_retries.contains(*error_type), "{error_type}: {slice_retries:?}");
+        assert!(
+            slice_retries.contains(*error_type),
+            "{error_type}: {slice_retries:?}"
+        );
     }
     for not_retried in [
         "ModelChanged",
@@ -1075,7 +1105,10 @@ fn the_nightly_run_loops_each_slice_retries_transient_errors_and_catches_the_res
         assert_eq!(catch["ErrorEquals"], json!(["States.ALL"]));
         let failed = &states[catch["Next"].as_str().unwrap()];
         assert_eq!(failed["Type"], "Fail");
-        assert_eq!(failed["ErrorPath"], format!("{}.Error", catch["ResultPath"].as_str().unwrap()));
+        assert_eq!(
+            failed["ErrorPath"],
+            format!("{}.Error", catch["ResultPath"].as_str().unwrap())
+        );
     }
 }
 
@@ -1111,11 +1144,17 @@ fn cfn_lint_and_moto_accept_the_nightly_definition() {
     );
     // A definition cfn-lint refuses is refused here, so that the check above can fail.
     let mut broken = template.clone();
-    broken["Resources"]["NightlyRun"]["Properties"]["Definition"]["States"]["ScoreSlices"]["Type"] =
-        json!("Loop");
+    broken["Resources"]["NightlyRun"]["Properties"]["Definition"]["States"]["ScoreSlices"]
+        ["Type"] = json!("Loop");
     std::fs::write(&path, serde_json::to_vec_pretty(&broken).unwrap()).unwrap();
-    let out = Command::new(venv_tool_or_skip!("cfn-lint")).arg(&path).output().unwrap();
-    assert!(!out.status.success(), "cfn-lint let an unknown state type through");
+    let out = Command::new(venv_tool_or_skip!("cfn-lint"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "cfn-lint let an unknown state type through"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -1171,7 +1210,11 @@ fn data_logs_and_the_batch_function_are_configured_as_documented() {
         json!({ "Ref": "PredictionsMaxWriteUnits" })
     );
     let default = |p: &str| t["Parameters"][p]["Default"].as_u64().unwrap();
-    assert_eq!(default("PredictionsWarmWriteUnits"), 4000, "a new table's own: no charge");
+    assert_eq!(
+        default("PredictionsWarmWriteUnits"),
+        4000,
+        "a new table's own: no charge"
+    );
     assert!(default("PredictionsMaxWriteUnits") >= default("PredictionsWarmWriteUnits"));
     // A failed night sets off the failure alarm, whether its planning or its execution
     // failed.
@@ -1212,7 +1255,13 @@ fn data_logs_and_the_batch_function_are_configured_as_documented() {
         .find(|m| m["ReturnData"] == true)
         .unwrap();
     for id in ["queued", "failed", "timedout", "aborted"] {
-        assert!(sum["Expression"].as_str().unwrap().contains(&format!("FILL({id}, 0)")), "{id}");
+        assert!(
+            sum["Expression"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("FILL({id}, 0)")),
+            "{id}"
+        );
     }
     assert_eq!(alarm["Threshold"], 1);
 
@@ -1641,7 +1690,11 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         .await
         .unwrap();
     assert_eq!(machine.name(), format!("{}-nightly", d.stack));
-    assert!(machine.role_arn().ends_with(&name("NightlyRunRole")), "{}", machine.role_arn());
+    assert!(
+        machine.role_arn().ends_with(&name("NightlyRunRole")),
+        "{}",
+        machine.role_arn()
+    );
     let batch_config = BatchConfig::from_lookup(|n| batch_env.get(n).cloned()).unwrap();
     assert_eq!(
         (

@@ -88,8 +88,8 @@ async fn up() -> Result<ExitCode, String> {
     })
     .await
     .map_err(|e| format!("cannot start the local Runtime API: {e}"))?;
-    let moto = Moto::start_executing_state_machines(&format!("http://{}", batch_api.address()))
-        .await?;
+    let moto =
+        Moto::start_executing_state_machines(&format!("http://{}", batch_api.address())).await?;
     println!(
         "moto server (S3, DynamoDB, Step Functions) on {}",
         moto.endpoint
@@ -302,9 +302,12 @@ async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
             ))
         }
     };
-    let started = planned
-        .response_json()
-        .map_err(|e| format!("planning the night failed: {e}; the log: {}", log_path.display()))?;
+    let started = planned.response_json().map_err(|e| {
+        format!(
+            "planning the night failed: {e}; the log: {}",
+            log_path.display()
+        )
+    })?;
     let execution = started["execution"].as_str().unwrap_or_default().to_owned();
     println!(
         "nightly run {} planned: {} slices, execution {execution}",

@@ -200,7 +200,12 @@ impl RunLog for InMemoryRunLog {
     }
 
     async fn slice(&self, run_id: &str, slice: u32) -> Result<Option<String>, StoreError> {
-        Ok(self.1.lock().unwrap().get(&(run_id.to_owned(), slice)).cloned())
+        Ok(self
+            .1
+            .lock()
+            .unwrap()
+            .get(&(run_id.to_owned(), slice))
+            .cloned())
     }
 }
 
@@ -225,7 +230,12 @@ pub struct RecordedStarts(pub Mutex<Vec<(String, String)>>);
 impl RecordedStarts {
     /// The inputs of the runs started so far, oldest first.
     pub fn inputs(&self) -> Vec<String> {
-        self.0.lock().unwrap().iter().map(|(_, input)| input.clone()).collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, input)| input.clone())
+            .collect()
     }
 }
 

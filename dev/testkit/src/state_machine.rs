@@ -34,10 +34,7 @@ pub fn translated_template() -> Result<Value, String> {
 /// The definition as CloudFormation would hand it to Step Functions, with each
 /// `${name}` of its `DefinitionSubstitutions` replaced by `values[name]`. Every
 /// substitution must be given a value, and every value must be used.
-pub fn definition(
-    template: &Value,
-    values: &BTreeMap<&str, String>,
-) -> Result<String, String> {
+pub fn definition(template: &Value, values: &BTreeMap<&str, String>) -> Result<String, String> {
     let props = &template["Resources"][LOGICAL_ID]["Properties"];
     let joined = props["DefinitionString"]["Fn::Join"]
         .as_array()
@@ -62,7 +59,9 @@ pub fn definition(
         text = text.replace(&format!("${{{name}}}"), value);
     }
     if let Some(unused) = values.keys().find(|k| !names.iter().any(|n| n == *k)) {
-        return Err(format!("{unused} is not one of the template's substitutions"));
+        return Err(format!(
+            "{unused} is not one of the template's substitutions"
+        ));
     }
     if text.contains("${") {
         return Err(format!("a substitution is left in the definition: {text}"));
@@ -119,7 +118,12 @@ pub async fn history(client: &sfn::Client, execution_arn: &str) -> Result<Vec<Va
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| format!("GetExecutionHistory: {}", sfn::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                format!(
+                    "GetExecutionHistory: {}",
+                    sfn::error::DisplayErrorContext(e)
+                )
+            })?;
         for event in page.events() {
             let mut e = serde_json::json!({ "type": event.r#type().as_str() });
             if let Some(failed) = event.task_failed_event_details() {

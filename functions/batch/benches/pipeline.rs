@@ -272,7 +272,12 @@ fn run_once(rt: &tokio::runtime::Runtime, job: &BenchJob, expected: f64) -> (f64
     let generating0 = job.scan.generating_nanos.load(Ordering::Relaxed);
     let start = Instant::now();
     let summary = match rt
-        .block_on(job.invoke(scheduled_event(), None, chrono::Utc::now(), None::<&RecordedStarts>))
+        .block_on(job.invoke(
+            scheduled_event(),
+            None,
+            chrono::Utc::now(),
+            None::<&RecordedStarts>,
+        ))
         .unwrap()
     {
         batch::Answer::Summary(summary) => summary,

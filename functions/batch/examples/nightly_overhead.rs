@@ -92,7 +92,11 @@ async fn run() -> Result<(), String> {
         // One invocation, no state machine.
         let sandboxes = spawn(&[], 1)?;
         let started = Instant::now();
-        let done = api.push(event(2 * round)).wait().await.map_err(|e| e.to_string())?;
+        let done = api
+            .push(event(2 * round))
+            .wait()
+            .await
+            .map_err(|e| e.to_string())?;
         one.push(started.elapsed());
         let summary = done.response_json()?;
         if summary["rows_written"] != 1599 {
@@ -102,11 +106,18 @@ async fn run() -> Result<(), String> {
 
         // Through the state machine.
         let sandboxes = spawn(
-            &[("STATE_MACHINE_ARN", machine.clone()), ("BATCH_WORKERS", "2".into())],
+            &[
+                ("STATE_MACHINE_ARN", machine.clone()),
+                ("BATCH_WORKERS", "2".into()),
+            ],
             2,
         )?;
         let started = Instant::now();
-        let planned = api.push(event(2 * round + 1)).wait().await.map_err(|e| e.to_string())?;
+        let planned = api
+            .push(event(2 * round + 1))
+            .wait()
+            .await
+            .map_err(|e| e.to_string())?;
         let execution = planned.response_json()?["execution"]
             .as_str()
             .unwrap_or_default()
@@ -131,7 +142,10 @@ async fn run() -> Result<(), String> {
         v[v.len() / 2].as_secs_f64() * 1e3
     };
     let (a, b) = (median(&mut one), median(&mut machine_runs));
-    println!("median of {rounds}: one invocation {a:.0} ms, state machine {b:.0} ms, ratio {:.2}", b / a);
+    println!(
+        "median of {rounds}: one invocation {a:.0} ms, state machine {b:.0} ms, ratio {:.2}",
+        b / a
+    );
     api.shutdown().await;
     moto.stop().await;
     Ok(())

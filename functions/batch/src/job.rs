@@ -26,9 +26,13 @@ use crate::run::{execution_name, rfc3339, run_id_for, Plan, Rejection, RunState,
 #[serde(untagged)]
 pub enum BatchEvent {
     /// `{"slice": {...}}`: score this slice from its cursor.
-    Slice { slice: SliceState },
+    Slice {
+        slice: SliceState,
+    },
     /// `{"finish": <plan>}`: every slice is done; sum them and complete the run.
-    Finish { finish: Plan },
+    Finish {
+        finish: Plan,
+    },
     Scheduled(EventBridgeEvent),
 }
 
@@ -123,7 +127,11 @@ pub enum JobError {
     #[error("slice {slice} of run {run_id} left no figures: it has not completed, so the run cannot be summed")]
     SliceMissing { run_id: String, slice: u32 },
     #[error("reading the figures of slice {slice} of run {run_id} failed: {error}")]
-    SliceUnreadable { run_id: String, slice: u32, error: StoreError },
+    SliceUnreadable {
+        run_id: String,
+        slice: u32,
+        error: StoreError,
+    },
     #[error("storing the run summary failed: {0}")]
     RunLogFailed(StoreError),
     #[error("the invocation panicked: {0}; its event can be run again (writes are idempotent)")]
@@ -213,7 +221,10 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
                 let run_id = run_id_for(e.time.ok_or(JobError::NoScheduleTime)?);
                 match orchestrator {
                     Some(o) => self.start(run_id, now, o).await.map(Answer::Started),
-                    None => self.score_whole(run_id, stop_at, now).await.map(Answer::Summary),
+                    None => self
+                        .score_whole(run_id, stop_at, now)
+                        .await
+                        .map(Answer::Summary),
                 }
             }
             BatchEvent::Slice { slice } => self
@@ -296,6 +307,14 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
         if slice.done {
             return Ok(slice);
         }
+        // A rerun of the same plan (after a failed night) skips the slices that completed:
+        // their figures are kept, their rows written.
+        if slice.work.invocations == 0 {
+            if let Some(kept) = self.kept_slice(&slice).await? {
+                tracing::info!(run_id = %kept.work.run_id, slice = kept.slice, "batch slice already completed");
+                return Ok(kept);
+            }
+        }
         let started = Instant::now();
         self.work(&mut slice.work, stop_at, now).await?;
         slice.work.elapsed_ms += started.elapsed().as_millis() as u64;
@@ -320,6 +339,28 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
             "batch slice"
         );
         Ok(slice)
+    }
+
+    /// The figures an earlier execution kept for this slice of the same run and model.
+    async fn kept_slice(&self, slice: &SliceState) -> Result<Option<SliceState>, JobError> {
+        let run_id = &slice.work.run_id;
+        let kept = self
+            .run_log
+            .slice(run_id, slice.slice)
+            .await
+            .map_err(JobError::RunLogFailed)?;
+        Ok(kept
+            .and_then(|json| serde_json::from_str::<SliceState>(&json).ok())
+            .filter(|kept| {
+                kept.done
+                    && kept.work.model_version == slice.work.model_version
+                    && kept.work.total_segments == slice.work.total_segments
+                    && kept.work.segments.iter().map(|s| s.segment).eq(slice
+                        .work
+                        .segments
+                        .iter()
+                        .map(|s| s.segment))
+            }))
     }
 
     /// Sums the plan's slices (each must have completed), stores the run's summary and
@@ -347,13 +388,12 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
                     error,
                 })?
                 .ok_or_else(missing)?;
-            let slice: SliceState = serde_json::from_str(&json).map_err(|e| {
-                JobError::SliceUnreadable {
+            let slice: SliceState =
+                serde_json::from_str(&json).map_err(|e| JobError::SliceUnreadable {
                     run_id: plan.run_id.clone(),
                     slice: planned.slice,
                     error: StoreError::refused(format!("not a slice's figures: {e}")),
-                }
-            })?;
+                })?;
             if !slice.done || slice.work.model_version != plan.model_version {
                 return Err(missing());
             }
@@ -363,7 +403,11 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
         }
         // The run's wall time, from planning to now, however the slices overlapped.
         state.elapsed_ms = DateTime::parse_from_rfc3339(&plan.planned_at)
-            .map(|planned| (now - planned.with_timezone(&Utc)).num_milliseconds().max(0) as u64)
+            .map(|planned| {
+                (now - planned.with_timezone(&Utc))
+                    .num_milliseconds()
+                    .max(0) as u64
+            })
             .unwrap_or_default();
         self.complete(&state).await
     }

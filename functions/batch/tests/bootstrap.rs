@@ -54,7 +54,6 @@ async fn summary_of(pending: testkit::runtime_api::PendingInvocation) -> Summary
     serde_json::from_slice(body).unwrap()
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
     testkit::moto_or_skip!();
@@ -102,7 +101,10 @@ async fn a_table_too_large_for_one_invocation_fails_naming_the_state_machine() {
     let body: serde_json::Value = serde_json::from_str(&error.body).unwrap();
     assert_eq!(body["errorType"], "TooLargeForOneInvocation");
     assert!(
-        body["errorMessage"].as_str().unwrap().contains("STATE_MACHINE_ARN"),
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("STATE_MACHINE_ARN"),
         "{body}"
     );
     // What it read is written, and correct; no summary marks the run complete.

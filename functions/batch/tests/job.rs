@@ -173,9 +173,13 @@ async fn a_failed_write_is_not_retried_by_the_job() {
 #[tokio::test]
 async fn a_refused_scan_is_told_apart_from_an_unavailable_one() {
     let job = job(products(800), 100, InMemoryPredictions::default());
-    job.scan.faults.lock().unwrap().push_back(Some(StoreError::refused(
-        "Scan failed: ResourceNotFoundException",
-    )));
+    job.scan
+        .faults
+        .lock()
+        .unwrap()
+        .push_back(Some(StoreError::refused(
+            "Scan failed: ResourceNotFoundException",
+        )));
     let err = invoke_scheduled(&job).await.unwrap_err();
     assert_eq!(Diagnostic::from(err).error_type, "ScanRefused");
     assert!(batch::job::RETRYABLE_ERROR_TYPES.contains(&"ScanFailed"));
@@ -211,7 +215,10 @@ async fn slices_cut_into_invocations_end_like_a_one_shot_run() {
             whole.rows_rejected
         )
     );
-    assert_eq!(summary.drift, whole.drift, "drift tallies add up across slices");
+    assert_eq!(
+        summary.drift, whole.drift,
+        "drift tallies add up across slices"
+    );
     let (a, b) = (one_shot.sink.snapshot(), sliced.sink.snapshot());
     assert_eq!(a.len(), b.len());
     for (id, p) in &a {
@@ -249,7 +256,10 @@ async fn a_table_too_large_for_one_invocation_says_so_and_keeps_what_it_wrote() 
     for (id, p) in &written {
         assert_eq!(p.answer, scoring::Prediction::Score(expected[id]), "{id}");
     }
-    assert!(job.run_log.0.lock().unwrap().is_empty(), "no summary: the run is not complete");
+    assert!(
+        job.run_log.0.lock().unwrap().is_empty(),
+        "no summary: the run is not complete"
+    );
 }
 
 #[tokio::test]
@@ -273,7 +283,14 @@ async fn the_planner_starts_the_night_once_with_the_model_version_and_every_segm
     let inputs = starts.inputs();
     assert_eq!(inputs.len(), 1, "a repeated delivery starts nothing");
     let plan: batch::run::Plan = serde_json::from_str(&inputs[0]).unwrap();
-    assert_eq!((plan.model_version.as_str(), plan.total_segments, plan.workers), ("model-v1", 8, 3));
+    assert_eq!(
+        (
+            plan.model_version.as_str(),
+            plan.total_segments,
+            plan.workers
+        ),
+        ("model-v1", 8, 3)
+    );
     assert!(job.sink.snapshot().is_empty(), "planning scores nothing");
 }
 
@@ -285,8 +302,54 @@ async fn finish_refuses_a_run_whose_slices_have_not_all_completed() {
     let err = invoke_json(&job, serde_json::json!({ "finish": plan }), false)
         .await
         .unwrap_err();
-    assert!(matches!(err, JobError::SliceMissing { slice: 1, .. }), "{err}");
-    assert!(job.run_log.0.lock().unwrap().is_empty(), "the run is not marked complete");
+    assert!(
+        matches!(err, JobError::SliceMissing { slice: 1, .. }),
+        "{err}"
+    );
+    assert!(
+        job.run_log.0.lock().unwrap().is_empty(),
+        "the run is not marked complete"
+    );
+}
+
+#[tokio::test]
+async fn a_rerun_of_a_plan_skips_the_slices_that_completed() {
+    let job = job(products(400), 100, InMemoryPredictions::default());
+    let plan = plan_of(&job).await;
+    assert_eq!(
+        score_slice_to_end(&job, plan.slices[0].clone(), false).await,
+        1
+    );
+    let written = job.sink.snapshot().len();
+    let calls = *job.sink.calls.lock().unwrap();
+    // The night failed in slice 1; the plan runs again from the start.
+    let answer = invoke_json(&job, serde_json::json!({ "slice": plan.slices[0] }), false)
+        .await
+        .unwrap();
+    let batch::Answer::Slice { slice } = answer else {
+        panic!("a slice: {answer:?}");
+    };
+    assert!(slice.done);
+    assert_eq!(
+        slice.work.totals.written as usize, written,
+        "its figures as kept"
+    );
+    assert_eq!(
+        *job.sink.calls.lock().unwrap(),
+        calls,
+        "nothing written again"
+    );
+    score_slice_to_end(&job, plan.slices[1].clone(), false).await;
+    let summary = summary_of(
+        invoke_json(&job, serde_json::json!({ "finish": plan }), false)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(summary.rows_written, 400);
+    assert_eq!(
+        summary.invocations, 2,
+        "the skipped slice's one invocation, and slice 1's"
+    );
 }
 
 #[tokio::test]
@@ -335,7 +398,10 @@ async fn a_slice_or_finish_refuses_a_changed_model() {
         assert!(matches!(err, JobError::ModelChanged { .. }), "{err}");
         assert_eq!(Diagnostic::from(err).error_type, "ModelChanged");
     }
-    assert!(job.sink.snapshot().is_empty(), "nothing scored with the wrong model");
+    assert!(
+        job.sink.snapshot().is_empty(),
+        "nothing scored with the wrong model"
+    );
 }
 
 /// A row whose category the model refuses (`handle_unknown="error"`) is rejected with its

@@ -87,10 +87,13 @@ fn scheduled_event() -> Vec<u8> {
 impl Night {
     /// The schedule's event, answered by the planner.
     async fn schedule(&self) -> StartedRun {
-        let done = tokio::time::timeout(Duration::from_secs(60), self.api.push(scheduled_event()).wait())
-            .await
-            .expect("the planner answers in time")
-            .unwrap();
+        let done = tokio::time::timeout(
+            Duration::from_secs(60),
+            self.api.push(scheduled_event()).wait(),
+        )
+        .await
+        .expect("the planner answers in time")
+        .unwrap();
         serde_json::from_value(done.response_json().unwrap()).unwrap()
     }
 
@@ -161,18 +164,24 @@ async fn a_night_runs_its_slices_at_once_each_over_several_invocations_then_comp
         "each slice went round the loop: {} invocations",
         summary.invocations
     );
-    assert!(summary.drift.is_some(), "the slices' drift tallies were summed");
-    assert_every_row_once_by(&night.stack.predictions().await, &night.stack.items, &summary.model_version);
+    assert!(
+        summary.drift.is_some(),
+        "the slices' drift tallies were summed"
+    );
+    assert_every_row_once_by(
+        &night.stack.predictions().await,
+        &night.stack.items,
+        &summary.model_version,
+    );
     assert_eq!(night.stack.latest_summary().await, Some(summary.clone()));
 
     // The two slices' invocations overlapped in time: they ran at once.
     let slices = night.slice_invocations();
     assert_eq!(slices.len(), summary.invocations as usize);
-    let overlapped = slices.iter().enumerate().any(|(i, a)| {
-        slices[i + 1..]
-            .iter()
-            .any(|b| a.0 < b.1 && b.0 < a.1)
-    });
+    let overlapped = slices
+        .iter()
+        .enumerate()
+        .any(|(i, a)| slices[i + 1..].iter().any(|b| a.0 < b.1 && b.0 < a.1));
     assert!(overlapped, "slices ran one after the other: {slices:?}");
 
     // The same night's event again (a repeated delivery): nothing starts twice.
@@ -186,12 +195,16 @@ async fn a_night_runs_its_slices_at_once_each_over_several_invocations_then_comp
         .await
         .unwrap();
     assert_eq!(executions.executions().len(), 1);
-    assert!(night.api.protocol_errors().is_empty(), "{:?}", night.api.protocol_errors());
+    assert!(
+        night.api.protocol_errors().is_empty(),
+        "{:?}",
+        night.api.protocol_errors()
+    );
     night.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lambda_throttling_is_retried_and_a_rerun_writes_identical_results() {
+async fn lambda_throttling_is_retried_and_a_rerun_rewrites_only_unfinished_slices_identically() {
     let Some(night) = night(1200, 4, 2, Duration::from_secs(900)).await else {
         return;
     };
@@ -199,8 +212,15 @@ async fn lambda_throttling_is_retried_and_a_rerun_writes_identical_results() {
     night.api.throttle_invokes(1);
     let started = night.schedule().await;
     let described = night.wait(&started.execution).await;
-    let history = state_machine::history(&night.sfn, &started.execution).await.unwrap();
-    assert_eq!(described.status, ExecutionStatus::Succeeded, "{:?} {history:#?}", described.cause());
+    let history = state_machine::history(&night.sfn, &started.execution)
+        .await
+        .unwrap();
+    assert_eq!(
+        described.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {history:#?}",
+        described.cause()
+    );
     assert!(
         history
             .iter()
@@ -212,7 +232,19 @@ async fn lambda_throttling_is_retried_and_a_rerun_writes_identical_results() {
     let written = night.stack.predictions().await;
     assert_every_row_once_by(&written, &night.stack.items, &first.model_version);
 
-    // The same plan run again, as an operator would to rerun a night: identical results.
+    // The same plan run again, as an operator reruns a failed night: here slice 1 never
+    // kept its figures, so it is scored again; slice 0 completed and is skipped. The
+    // results are identical, only slice 1's rewritten.
+    night
+        .stack
+        .clients
+        .s3
+        .delete_object()
+        .bucket(&night.stack.bucket)
+        .key(format!("batch-runs/{RUN_ID}/slice-1.json"))
+        .send()
+        .await
+        .unwrap();
     let rerun = night
         .sfn
         .start_execution()
@@ -223,7 +255,12 @@ async fn lambda_throttling_is_retried_and_a_rerun_writes_identical_results() {
         .await
         .unwrap();
     let described = night.wait(rerun.execution_arn()).await;
-    assert_eq!(described.status, ExecutionStatus::Succeeded, "{:?}", described.cause());
+    assert_eq!(
+        described.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        described.cause()
+    );
     let second: Summary = serde_json::from_str(described.output().unwrap()).unwrap();
     assert_eq!(
         (second.run_id.as_str(), second.rows_written, &second.drift),
@@ -231,10 +268,21 @@ async fn lambda_throttling_is_retried_and_a_rerun_writes_identical_results() {
     );
     let rewritten = night.stack.predictions().await;
     assert_eq!(rewritten.len(), written.len());
+    let mut scored_again = 0;
     for (id, p) in &written {
         let q = &rewritten[id];
-        assert_eq!((&p.answer, &p.run_id, &p.model_version), (&q.answer, &q.run_id, &q.model_version), "{id}");
+        assert_eq!(
+            (&p.answer, &p.run_id, &p.model_version),
+            (&q.answer, &q.run_id, &q.model_version),
+            "{id}"
+        );
+        scored_again += usize::from(p.scored_at != q.scored_at);
     }
+    assert!(
+        scored_again > 0 && scored_again < written.len(),
+        "only the unfinished slice is scored again: {scored_again} of {}",
+        written.len()
+    );
     night.stop().await;
 }
 
@@ -266,9 +314,17 @@ async fn a_slice_that_cannot_succeed_ends_the_run_failed_and_incomplete() {
         .unwrap();
     let described = night.wait(execution.execution_arn()).await;
     assert_eq!(described.status, ExecutionStatus::Failed);
-    assert_eq!(described.error(), Some("ModelChanged"), "{:?}", described.cause());
+    assert_eq!(
+        described.error(),
+        Some("ModelChanged"),
+        "{:?}",
+        described.cause()
+    );
     assert!(
-        described.cause().unwrap_or_default().contains("a-replaced-model"),
+        described
+            .cause()
+            .unwrap_or_default()
+            .contains("a-replaced-model"),
         "{:?}",
         described.cause()
     );

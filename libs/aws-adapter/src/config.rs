@@ -335,7 +335,10 @@ mod tests {
         let mut fanned_out = base.to_vec();
         fanned_out.extend([("BATCH_WORKERS", "4"), ("STATE_MACHINE_ARN", "arn:sm")]);
         let config = BatchConfig::from_lookup(lookup(&fanned_out)).unwrap();
-        assert_eq!((config.workers, config.state_machine_arn.as_deref()), (4, Some("arn:sm")));
+        assert_eq!(
+            (config.workers, config.state_machine_arn.as_deref()),
+            (4, Some("arn:sm"))
+        );
         let mut zero = base.to_vec();
         zero.push(("SCAN_SEGMENTS", "0"));
         assert!(matches!(

@@ -93,9 +93,14 @@ where
     P: store::predictions::PredictionSink,
     L: store::run_log::RunLog,
 {
-    job.invoke(scheduled_event(), None, chrono::Utc::now(), None::<&RecordedStarts>)
-        .await
-        .map(summary_of)
+    job.invoke(
+        scheduled_event(),
+        None,
+        chrono::Utc::now(),
+        None::<&RecordedStarts>,
+    )
+    .await
+    .map(summary_of)
 }
 
 /// The summary a run's last invocation answers.
@@ -119,7 +124,10 @@ where
         .invoke(scheduled_event(), None, chrono::Utc::now(), Some(&starts))
         .await
         .unwrap();
-    assert!(matches!(answer, Answer::Started(ref s) if !s.already_started), "{answer:?}");
+    assert!(
+        matches!(answer, Answer::Started(ref s) if !s.already_started),
+        "{answer:?}"
+    );
     serde_json::from_str(&starts.inputs().pop().expect("a run was started")).unwrap()
 }
 
@@ -142,7 +150,11 @@ where
 
 /// One slice, invoked again with what it answered until done (the state machine's loop);
 /// the invocations it took.
-pub async fn score_slice_to_end<S, P, L>(job: &Job<S, P, L>, mut slice: SliceState, stop_now: bool) -> usize
+pub async fn score_slice_to_end<S, P, L>(
+    job: &Job<S, P, L>,
+    mut slice: SliceState,
+    stop_now: bool,
+) -> usize
 where
     S: store::scan::AttributeScan,
     P: store::predictions::PredictionSink,
@@ -205,13 +217,17 @@ impl MotoStack {
             unique_name("attributes"),
             unique_name("predictions"),
         );
-        resources::create_bucket(&clients.s3, &bucket).await.unwrap();
+        resources::create_bucket(&clients.s3, &bucket)
+            .await
+            .unwrap();
         let model = testkit::stack::demo_model_bytes().unwrap();
         resources::put_object(&clients.s3, &bucket, "model.onnx", model)
             .await
             .unwrap();
         for table in [&attributes, &predictions] {
-            resources::create_table(&clients.dynamodb, table).await.unwrap();
+            resources::create_table(&clients.dynamodb, table)
+                .await
+                .unwrap();
         }
         let items = products(rows);
         resources::put_items(&clients.dynamodb, &attributes, &items, |_| {})
