@@ -452,3 +452,27 @@ async fn a_refused_category_rejects_only_its_row() {
     let written = job.sink.snapshot();
     assert!(!written.contains_key("p-07") && written.len() == 19);
 }
+
+/// The sample events in `events/` are the function's events: the schedule's, a slice's and
+/// the finish step's, and a slice's sample is the plan's first slice.
+#[test]
+fn the_sample_events_are_the_functions_events() {
+    let read = |name: &str| -> serde_json::Value {
+        let path = testkit::moto::repository_root().join("events").join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let scheduled: batch::BatchEvent = serde_json::from_value(read("batch-scheduled.json")).unwrap();
+    assert!(matches!(scheduled, batch::BatchEvent::Scheduled(_)));
+    let slice = read("batch-slice.json");
+    let finish = read("batch-finish.json");
+    assert!(matches!(
+        serde_json::from_value(slice.clone()).unwrap(),
+        batch::BatchEvent::Slice { .. }
+    ));
+    let batch::BatchEvent::Finish { finish: plan } = serde_json::from_value(finish).unwrap()
+    else {
+        panic!("batch-finish.json is not a finish event");
+    };
+    let first: batch::run::SliceState = serde_json::from_value(slice["slice"].clone()).unwrap();
+    assert_eq!(first, plan.slices[0]);
+}
