@@ -14,10 +14,12 @@ dev: $(VENV)/.stack
 	$(CARGO) run --quiet -p devstack --bin devstack -- up
 
 ## Every test: unit tests, fixture agreement with onnxruntime, and end-to-end tests against
-## a moto server started here on a free loopback port and stopped at the end; the SAM
-## template linted, validated, tested as code (tests/template.rs) and built.
+## a moto server started here on a free loopback port and stopped at the end (the nightly
+## state machine on a moto of its own, which executes it); the scaling simulation's tests;
+## the SAM template linted, validated, tested as code (tests/template.rs) and built.
 test: $(VENV)/.stack
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV_PY) -m unittest discover -s dev/scaling
 	$(SAM) validate --lint
 	$(CARGO) build --quiet -p devstack
 	$(CARGO) run --quiet -p devstack --bin devstack -- with-moto -- $(CARGO) test --workspace --locked --no-fail-fast
