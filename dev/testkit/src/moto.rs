@@ -23,6 +23,17 @@ pub fn repository_root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
+/// `path`, if it exists; otherwise what to run to install it.
+fn installed(path: PathBuf) -> Result<PathBuf, String> {
+    if path.exists() {
+        return Ok(path);
+    }
+    Err(format!(
+        "{} not found: run `make venv` (or `make dev` / `make test`) first",
+        path.display()
+    ))
+}
+
 /// A port nothing listens on now, on 127.0.0.1.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -34,15 +45,11 @@ impl Moto {
     /// Starts `.venv/bin/moto_server` (or `$MOTO_SERVER`) on 127.0.0.1 and waits until it
     /// accepts connections.
     pub async fn start() -> Result<Moto, String> {
-        let exe = std::env::var_os("MOTO_SERVER")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repository_root().join(".venv/bin/moto_server"));
-        if !exe.exists() {
-            return Err(format!(
-                "{} not found: run `make venv` (or `make dev` / `make test`) first",
-                exe.display()
-            ));
-        }
+        let exe = installed(
+            std::env::var_os("MOTO_SERVER")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repository_root().join(".venv/bin/moto_server")),
+        )?;
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let mut command = Command::new(&exe);
         command
@@ -55,13 +62,7 @@ impl Moto {
     /// moto_executing.py`): their Lambda tasks call the Invoke API at `lambda_endpoint`
     /// (e.g. a local [`RuntimeApi`](crate::runtime_api::RuntimeApi)'s `http://` address).
     pub async fn start_executing_state_machines(lambda_endpoint: &str) -> Result<Moto, String> {
-        let python = repository_root().join(".venv/bin/python");
-        if !python.exists() {
-            return Err(format!(
-                "{} not found: run `make venv` (or `make dev` / `make test`) first",
-                python.display()
-            ));
-        }
+        let python = installed(repository_root().join(".venv/bin/python"))?;
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let mut command = Command::new(&python);
         command

@@ -461,7 +461,8 @@ fn the_sample_events_are_the_functions_events() {
         let path = testkit::moto::repository_root().join("events").join(name);
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     };
-    let scheduled: batch::BatchEvent = serde_json::from_value(read("batch-scheduled.json")).unwrap();
+    let scheduled: batch::BatchEvent =
+        serde_json::from_value(read("batch-scheduled.json")).unwrap();
     assert!(matches!(scheduled, batch::BatchEvent::Scheduled(_)));
     let slice = read("batch-slice.json");
     let finish = read("batch-finish.json");
@@ -469,8 +470,7 @@ fn the_sample_events_are_the_functions_events() {
         serde_json::from_value(slice.clone()).unwrap(),
         batch::BatchEvent::Slice { .. }
     ));
-    let batch::BatchEvent::Finish { finish: plan } = serde_json::from_value(finish).unwrap()
-    else {
+    let batch::BatchEvent::Finish { finish: plan } = serde_json::from_value(finish).unwrap() else {
         panic!("batch-finish.json is not a finish event");
     };
     let first: batch::run::SliceState = serde_json::from_value(slice["slice"].clone()).unwrap();
