@@ -1043,9 +1043,19 @@ fn the_nightly_run_loops_each_slice_retries_transient_errors_and_catches_the_res
     assert_eq!(choice["Choices"][0]["Variable"], "$.slice.done");
     assert_eq!(choice["Choices"][0]["BooleanEquals"], true);
     let done = &inner["States"][choice["Choices"][0]["Next"].as_str().unwrap()];
-    assert_eq!(done["Type"], "Succeed");
+    assert_eq!(done["End"], true);
+    assert_eq!(
+        done["Parameters"],
+        json!({ "slice.$": "$.slice.slice" }),
+        "an iteration's output stays small whatever the slice holds"
+    );
     // The plan goes on to the finish step, which gets it whole.
     assert_eq!(map["ResultPath"], Value::Null);
+    assert_eq!(
+        props(&t, "BatchFunction")["Environment"]["Variables"]["BATCH_WORKERS"],
+        json!({ "Ref": "BatchWorkers" }),
+        "the plan's workers, the Map's concurrency, come from the parameter"
+    );
     let finish = &states[map["Next"].as_str().unwrap()];
     assert_eq!(finish["Parameters"]["Payload"], json!({ "finish.$": "$" }));
     assert_eq!(finish["End"], true);
