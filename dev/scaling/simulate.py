@@ -67,7 +67,21 @@ RRU_PER_BLOCK = 0.5  # ... at half a unit when eventually consistent
 MB_PER_VCPU = 1_769  # Lambda: 1,769 MB is one vCPU's worth of CPU
 MAX_VCPU = 6
 INLINE_MAP_MAX_CONCURRENCY = 40  # above this the Map must be a Distributed Map
-TASK_RETRIES = 2  # the state machine retries a slice's Task failed by WriteFailed twice
+
+# The state machine's Retry of a slice's Task failed by the run's own errors (WriteFailed,
+# WritesExhausted, ScanFailed, DeadlineExceeded, ...; template.yaml, NightlyRun, ScoreSlice):
+# up to 5 more invocations from the slice's cursor, each after a wait drawn uniformly below
+# 30 s doubling, at most 300 s (full jitter). A refused call (ScanRefused, WriteRefused: a
+# missing table, denied access) is not retried.
+TASK_RETRIES = 5
+TASK_RETRY_INTERVAL_S = 30.0
+TASK_RETRY_BACKOFF = 2.0
+TASK_RETRY_MAX_DELAY_S = 300.0
+
+
+def task_retry_mean_wait(k: int) -> float:
+    """The k-th Task retry's mean wait (full jitter: half its bound): 15, 30, 60, 120, 150 s."""
+    return min(TASK_RETRY_MAX_DELAY_S, TASK_RETRY_INTERVAL_S * TASK_RETRY_BACKOFF ** (k - 1)) / 2
 
 # The write retry policy (libs/aws-adapter/src/clients.rs and the pipeline's ResendPolicy).
 BACKOFF_FIRST_S = 0.1
@@ -284,6 +298,8 @@ class Slices:
         self.phase, self.left = "cold", s.cold_start_s
         self.invocations = 1
         self.billed_s = 0.0  # per slice
+        self.invocation_rows = 0.0  # rows and billed seconds of the invocation running now
+        self.invocation_s = 0.0
         self.finished_at: float | None = None
 
     def advance(self, dt: float, drain_s: float) -> tuple[float, float]:
@@ -310,6 +326,7 @@ class Slices:
         if self.phase in ("cold", "gap"):
             if self.phase == "gap":
                 self.invocations += 1
+                self.invocation_rows = self.invocation_s = 0.0
             self.phase, self.left = "work", self.s.work_window_s
         elif self.phase == "work":
             self.phase, self.left = "drain", min(drain_s, self.s.margin_s)
@@ -340,6 +357,10 @@ class Result:
     requests: float = 0.0
     throttled: float = 0.0
     failures: float = 0.0
+    # Summed over the expected failures: the rows and billed seconds the failed invocation
+    # had behind it, which its retry does again.
+    failed_rows: float = 0.0
+    failed_s: float = 0.0
     mean_q: float = 0.0  # share of item writes throttled, over the run's rows
     invocations: int = 0
     gb_s: float = 0.0
@@ -359,14 +380,61 @@ class Result:
         return 1 - math.exp(-self.failures)
 
     @property
-    def p_run_fails(self) -> float:
-        """Chance that one invocation fails on all its Task's attempts: the run fails.
+    def slice_invocations(self) -> int:
+        return self.invocations - 2  # not the planner, not the summary
+
+    @property
+    def p_invocation_fails(self) -> float:
+        """Chance that one of a slice's invocations fails (some call exhausts its attempts).
 
         Failures spread evenly over the slices' invocations; a retried invocation starts
         again from its slice's cursor, as likely to fail as the first time."""
-        slice_invocations = self.invocations - 2
-        p = 1 - math.exp(-self.failures / slice_invocations)
-        return 1 - (1 - p ** (1 + TASK_RETRIES)) ** slice_invocations
+        return 1 - math.exp(-self.failures / self.slice_invocations)
+
+    @property
+    def p_run_fails(self) -> float:
+        """Chance that one invocation fails on all its Task's attempts: the run fails."""
+        p = self.p_invocation_fails
+        return 1 - (1 - p ** (1 + TASK_RETRIES)) ** self.slice_invocations
+
+    def _per_retry(self, weight) -> float:
+        # The k-th retry happens when the first k attempts have failed: p**k.
+        p = self.p_invocation_fails
+        return self.slice_invocations * sum(
+            p**k * weight(k) for k in range(1, TASK_RETRIES + 1)
+        )
+
+    @property
+    def task_retries(self) -> float:
+        """Expected Task retries: at most TASK_RETRIES for each slice invocation."""
+        return self._per_retry(lambda k: 1.0)
+
+    @property
+    def retry_wait_s(self) -> float:
+        """Expected seconds the slices spend waiting for their Task retries, all summed."""
+        return self._per_retry(task_retry_mean_wait)
+
+    @property
+    def retry_rows(self) -> float:
+        """Expected rows written again by retried invocations (from the slice's cursor)."""
+        return self.task_retries * self.failed_rows / self.failures if self.failures else 0.0
+
+    @property
+    def retry_gb_s(self) -> float:
+        """Expected GB-s of the failed invocations, which their retries work through again."""
+        per_retry = self.failed_s / self.failures if self.failures else 0.0
+        return self.task_retries * per_retry * self.settings.memory_mb / 1024
+
+    @property
+    def retry_cost(self) -> float:
+        """Dollars the expected retries add: rows written again, the failed invocations.
+
+        (Their transitions are in `transitions` already.)"""
+        return (
+            self.retry_rows / 1e6 * PRICES["write_per_million_wru"]
+            + self.retry_gb_s * PRICES["lambda_per_gb_s"]
+            + self.task_retries / 1e6 * PRICES["lambda_per_million_requests"]
+        )
 
     @property
     def costs(self) -> dict[str, float]:
@@ -417,6 +485,7 @@ def simulate(s: Settings, timeline_every_s: float = 0) -> Result:
         if key not in solved:
             solved[key] = _equilibrium(*key, s)
         q, scale, capacity = solved[key]
+        pw = page_writes(q, s)
 
         written = 0.0
         for g, speed, billed in steps:
@@ -429,9 +498,15 @@ def simulate(s: Settings, timeline_every_s: float = 0) -> Result:
                 billed *= used
             g.rows_left -= rows
             g.billed_s += billed
+            # A call failing in this step fails its invocation with, on average, half the
+            # step's rows behind it besides those of the steps before.
+            failures = g.count * rows / s.page_items * pw.failures
+            res.failed_rows += failures * (g.invocation_rows + rows / 2)
+            res.failed_s += failures * (g.invocation_s + billed / 2)
+            g.invocation_rows += rows
+            g.invocation_s += billed
             written += rows * g.count
 
-        pw = page_writes(q, s)
         pages = written / s.page_items
         res.requests += pages * pw.requests
         res.throttled += pages * pw.throttled
@@ -464,9 +539,10 @@ def simulate(s: Settings, timeline_every_s: float = 0) -> Result:
     gb = s.memory_mb / 1024
     res.gb_s = (sum(g.count * g.billed_s for g in groups) + s.plan_s + s.summary_s) * gb
     # 1 Map + per slice (Task + Choice per invocation, Succeed) + the final Task, and two
-    # more for each Task retried (an invocation failed by a call's exhausted attempts).
+    # more for each expected Task retry (an invocation failed by a call's exhausted
+    # attempts, or its retry failed again: at most TASK_RETRIES each).
     per_slice = sum(g.count * (2 * g.invocations + 1) for g in groups)
-    res.transitions = 1 + per_slice + 1 + 2 * res.failures
+    res.transitions = 1 + per_slice + 1 + 2 * res.task_retries
     res.read_units = read_units(s)
     return res
 
@@ -585,6 +661,10 @@ def describe(r: Result) -> str:
         f"{r.mean_q:.1%} of item writes turned away); "
         f"expected failed calls {r.failures:.2g} (P(fail) {pct(r.p_fail)}; "
         f"P(run ends failed after the Task's {TASK_RETRIES} retries) {pct(r.p_run_fails)})",
+        f"  expected Task retries {r.task_retries:.2g} (in the transitions; not in the wall "
+        f"time, GB-s or cost): {r.retry_wait_s / 60:.2g} slice-minutes of waiting, "
+        f"{compact(r.retry_rows)} rows written again, {r.retry_gb_s:,.0f} GB-s more, "
+        f"${r.retry_cost:.2f} more",
         f"  {r.invocations} invocations, {r.gb_s:,.0f} GB-s, {r.transitions:,.0f} transitions"
         + (", needs a Distributed Map" if r.needs_distributed_map else ""),
         f"  partitions at the end {r.partitions}; reads {r.read_units:,.0f} RRU",

@@ -132,6 +132,29 @@ class Accounting(unittest.TestCase):
         self.assertAlmostEqual(r.gb_s, 16 * r.minutes * 60, delta=0.01 * r.gb_s)
         self.assertAlmostEqual(r.costs["lambda"], r.gb_s * 0.0000133334 + 50 * 0.2e-6)
 
+    def test_task_retries(self):
+        # template.yaml, NightlyRun, ScoreSlice: 5 retries, 30 s doubling to at most 300 s,
+        # full jitter (half the bound on average).
+        self.assertEqual(sim.TASK_RETRIES, 5)
+        waits = [sim.task_retry_mean_wait(k) for k in range(1, sim.TASK_RETRIES + 1)]
+        self.assertEqual(waits, [15, 30, 60, 120, 150])
+        # 100 M rows on a new table: failed calls are all but certain, the retries carry
+        # the run through them most nights.
+        r = run(RECOMMENDED, table_start=sim.NEW_TABLE_WRITES)
+        self.assertGreater(r.p_fail, 0.99)
+        self.assertLess(r.p_run_fails, 0.15)
+        # Retried invocations fail again too, but each is retried at most 5 times.
+        self.assertGreater(r.task_retries, r.failures)
+        self.assertLess(r.task_retries, sim.TASK_RETRIES * r.slice_invocations)
+        # Two transitions for each retry; the rows written again are rows of the run.
+        per_slice = 8 * (2 * r.slice_invocations // 8 + 1)
+        self.assertAlmostEqual(r.transitions, 1 + per_slice + 1 + 2 * r.task_retries)
+        self.assertGreater(r.retry_rows, 0)
+        self.assertLess(r.retry_rows / r.task_retries, r.rows_written / r.slice_invocations)
+        # A run that never fails is never retried.
+        clean = run(RECOMMENDED, segments=4, workers=4)
+        self.assertEqual((clean.failures, clean.task_retries, clean.retry_cost), (0, 0, 0))
+
     def test_a_pages_writes(self):
         clean = sim.page_writes(0.0, WARM)
         self.assertAlmostEqual(clean.seconds, 10 * 0.015)  # 40 requests, 4 at a time
