@@ -1010,6 +1010,10 @@ fn the_nightly_run_loops_each_slice_retries_transient_errors_and_catches_the_res
     let t = translate(&[]);
     let d = nightly_definition(&t);
     let states = &d["States"];
+    assert_eq!(
+        d["TimeoutSeconds"], 43200,
+        "a night ends, one way or the other, within 12 hours"
+    );
     let map = &states[d["StartAt"].as_str().unwrap()];
     assert_eq!(map["Type"], "Map");
     // Over the plan's slices, as many at once as the plan's workers, in one execution.

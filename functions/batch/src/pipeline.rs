@@ -2,8 +2,10 @@
 //! scores it in batches of `score_batch` rows per model call, and writes the results 25 a
 //! request with `writes_in_flight` requests at once. Transient failures are retried by the
 //! stores themselves (the SDK); what this module retries is only what a store reports as
-//! not written (DynamoDB's UnprocessedItems), with exponential backoff and jitter, until
-//! written or the run fails: nothing is dropped.
+//! not written (DynamoDB's UnprocessedItems), with exponential backoff and jitter. Past
+//! the attempts, with no deadline the run fails; with one, a throttled table is waited out
+//! until the deadline and the page handed back unfinished, for the next invocation to read
+//! again. Nothing is dropped.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +15,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use scoring::{Model, ScoreError};
 use store::predictions::{Prediction, PredictionSink, MAX_BATCH};
 use store::scan::{AttributeScan, ScannedRow};
-use store::StoreError;
+use store::{ErrorKind, StoreError};
 
 use crate::run::{RunState, SegmentState, Totals};
 
@@ -157,14 +159,28 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                 .page(segment.segment, total, segment.after.as_deref())
                 .await
                 .map_err(RunError::ScanFailed)?;
-            totals.scanned += page.rows.len() as u64;
+            // The page's figures count once its writes are done: a page handed back
+            // unfinished is read, and counted, again by the next invocation.
+            let mut on_page = Totals {
+                scanned: page.rows.len() as u64,
+                ..Totals::default()
+            };
             // The page is consumed here: its rows are gone before the writes are awaited,
             // so at most one page is held at a time whatever the number of segments.
-            let predictions = self.score(page.rows, stamp, &mut totals)?;
-            totals.scored += predictions.len() as u64;
-            let (written, resends) = self.write(&predictions).await?;
-            totals.written += written;
-            totals.retries += resends;
+            let predictions = self.score(page.rows, stamp, &mut on_page)?;
+            on_page.scored = predictions.len() as u64;
+            match self.write(&predictions, stop_at).await {
+                Ok((written, resends)) => {
+                    on_page.written = written;
+                    on_page.retries = resends;
+                    totals.add(on_page);
+                }
+                Err(Stopped::OutOfTime { resends }) => {
+                    totals.retries += resends;
+                    break;
+                }
+                Err(Stopped::Failed(e)) => return Err(e),
+            }
             segment.done = page.next.is_none();
             segment.after = page.next.or(segment.after);
         }
@@ -239,9 +255,13 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
     }
 
     /// Writes every prediction: (written, resends).
-    async fn write(&self, predictions: &[Prediction]) -> Result<(u64, u64), RunError> {
+    async fn write(
+        &self,
+        predictions: &[Prediction],
+        stop_at: Option<Instant>,
+    ) -> Result<(u64, u64), Stopped> {
         stream::iter(predictions.chunks(MAX_BATCH))
-            .map(|chunk| self.write_chunk(chunk))
+            .map(|chunk| self.write_chunk(chunk, stop_at))
             .buffer_unordered(self.settings.writes_in_flight.max(1))
             .try_fold(
                 (0, 0),
@@ -250,8 +270,16 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
             .await
     }
 
-    /// One chunk, resent while the store leaves part of it unwritten.
-    async fn write_chunk(&self, chunk: &[Prediction]) -> Result<(u64, u64), RunError> {
+    /// One chunk, resent while the store leaves part of it unwritten (up to the resend
+    /// policy's attempts). Past them, or once the store stays unavailable past its own
+    /// retries: with no deadline the run fails; with one, the chunk is resent at the
+    /// longest delay until the deadline, and then the page is handed back (a throttled
+    /// table slows a run down, it does not fail it).
+    async fn write_chunk(
+        &self,
+        chunk: &[Prediction],
+        stop_at: Option<Instant>,
+    ) -> Result<(u64, u64), Stopped> {
         // What is left once a write leaves some unprocessed; until then the chunk itself
         // (no copy on the common path).
         let mut left: Option<Vec<Prediction>> = None;
@@ -259,23 +287,47 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         let mut resends = 0;
         loop {
             let pending = left.as_deref().unwrap_or(chunk);
-            let unprocessed = self
-                .sink
-                .write(pending)
-                .await
-                .map_err(RunError::WriteFailed)?;
-            if unprocessed.is_empty() {
-                return Ok((chunk.len() as u64, resends));
-            }
-            let Some(delay) = delays.next() else {
-                return Err(RunError::WritesExhausted {
-                    pending: unprocessed.len(),
-                    attempts: resends as u32 + 1,
-                });
+            let (refused, next) = match self.sink.write(pending).await {
+                Ok(unprocessed) if unprocessed.is_empty() => {
+                    return Ok((chunk.len() as u64, resends))
+                }
+                Ok(unprocessed) => {
+                    let refused = RunError::WritesExhausted {
+                        pending: unprocessed.len(),
+                        attempts: resends as u32 + 1,
+                    };
+                    left = Some(unprocessed);
+                    (refused, delays.next())
+                }
+                // The store's own retries are spent: only a deadline may wait longer.
+                Err(e) if e.kind == ErrorKind::Unavailable && stop_at.is_some() => {
+                    (RunError::WriteFailed(e), None)
+                }
+                Err(e) => return Err(Stopped::Failed(RunError::WriteFailed(e))),
             };
-            left = Some(unprocessed);
+            let delay = match (next, stop_at) {
+                (Some(delay), _) => delay,
+                (None, None) => return Err(Stopped::Failed(refused)),
+                (None, Some(stop_at)) => {
+                    let delay = self.settings.resend.max_delay;
+                    if Instant::now() + delay >= stop_at {
+                        return Err(Stopped::OutOfTime { resends });
+                    }
+                    delay
+                }
+            };
             resends += 1;
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// Why a page's writes stopped short.
+enum Stopped {
+    Failed(RunError),
+    /// The store kept refusing part of the page until the deadline: the page goes back
+    /// unfinished (its writes are idempotent), after `resends`.
+    OutOfTime {
+        resends: u64,
+    },
 }

@@ -154,6 +154,39 @@ async fn a_write_left_unprocessed_too_often_fails_as_writes_exhausted() {
     );
 }
 
+/// Under a deadline, a table that keeps leaving items unprocessed past the resend policy
+/// slows the slice instead of failing the run: the page goes back unfinished (its figures
+/// not counted) and the next invocation reads it again; in the end every row is written
+/// and counted once.
+#[tokio::test]
+async fn under_a_deadline_a_throttled_page_is_handed_back_not_failed() {
+    let items = products(400);
+    let faults = std::iter::repeat_n(Fault::Unprocessed(5), 60);
+    let mut job = job(items.clone(), 100, InMemoryPredictions::with_faults(faults));
+    // One segment, one write at a time: the faults meet the same chunk in a row.
+    job.segments = 1;
+    job.settings.writes_in_flight = 1;
+    // Every invocation's deadline is already past: after its attempts, a chunk gives up.
+    let (summary, invocations) = run_to_completion(&job, true).await;
+    // 60 faults, 6 writes a chunk per invocation: 10 invocations hand their page back.
+    assert!(
+        invocations >= 11,
+        "pages were handed back: {invocations} invocations"
+    );
+    assert_eq!(
+        (
+            summary.rows_scanned,
+            summary.rows_scored,
+            summary.rows_written
+        ),
+        (400, 400, 400),
+        "a page handed back is counted once, when it is written"
+    );
+    // The resends of every invocation are counted, those that handed their page back too.
+    assert!(summary.retries >= 50, "{}", summary.retries);
+    assert_every_row_once(&job.sink.snapshot(), &items);
+}
+
 #[tokio::test]
 async fn a_failed_write_is_not_retried_by_the_job() {
     let sink = InMemoryPredictions::with_faults([Fault::Fail(StoreError::refused(
