@@ -13,7 +13,10 @@ a loop of invocations of at most 14 minutes of work; a final Task writes the sum
 Inside an invocation every segment loops: Scan a page of 1,000 rows, score it, write it
 with BatchWriteItem (25 items a request, 4 in flight), and only then read the next page
 (functions/batch/src/pipeline.rs). Throttled writes are resent with exponential backoff
-and full jitter, 100 ms doubling to 20 s.
+and full jitter, 100 ms doubling to 20 s. A chunk past its attempts (10 SDK attempts of a
+call throttled whole, or 10 writes with items left) does not fail the invocation: it is
+resent every 20 s until the invocation's stop time, and only if it is still refused then
+is its page handed back, to be read and written again by the slice's next invocation.
 
 How it is computed (docs/scaling.md has the assumptions and what is left out):
 
@@ -22,6 +25,8 @@ How it is computed (docs/scaling.md has the assumptions and what is left out):
   SDK, a partly written one has its unprocessed items resent by the pipeline, each after
   its jittered backoff, which holds one of the segment's 4 slots while it sleeps. That
   gives, for each q, how long a page's writes take and how many requests they need.
+  Chunks past their attempts are too rare to sample: their chance and their 20 s waits
+  are summed as expectations, the waits added to the page's time.
 - The run is stepped through time (1 s steps). At each step q is the rate at which the
   table turns writes away: 0 while the workers offer less than the table serves, else the
   value at which the workers, slowed by their own backoff, write exactly what the table
@@ -68,26 +73,27 @@ MB_PER_VCPU = 1_769  # Lambda: 1,769 MB is one vCPU's worth of CPU
 MAX_VCPU = 6
 INLINE_MAP_MAX_CONCURRENCY = 40  # above this the Map must be a Distributed Map
 
-# The state machine's Retry of a slice's Task failed by the run's own errors (WriteFailed,
-# WritesExhausted, ScanFailed, DeadlineExceeded, ...; template.yaml, NightlyRun, ScoreSlice):
-# up to 5 more invocations from the slice's cursor, each after a wait drawn uniformly below
-# 30 s doubling, at most 300 s (full jitter). A refused call (ScanRefused, WriteRefused: a
-# missing table, denied access) is not retried.
+# The state machine's Retry of a slice's Task failed by the run's own errors (ScanFailed,
+# WriteFailed, WritesExhausted, DeadlineExceeded, ...; template.yaml, NightlyRun,
+# ScoreSlice): up to 5 more invocations from the slice's cursor, each after a wait drawn
+# uniformly below 30 s doubling, at most 300 s (full jitter). A refused call (ScanRefused,
+# WriteRefused: a missing table, denied access) is not retried. Throttling no longer fails
+# an invocation (its writes always run under a deadline), so the model, which has no other
+# failures, has no Task retries.
+NIGHT_TIMEOUT_S = 43_200  # the state machine's TimeoutSeconds: a night fails after 12 h
 TASK_RETRIES = 5
 TASK_RETRY_INTERVAL_S = 30.0
 TASK_RETRY_BACKOFF = 2.0
 TASK_RETRY_MAX_DELAY_S = 300.0
-
-
-def task_retry_mean_wait(k: int) -> float:
-    """The k-th Task retry's mean wait (full jitter: half its bound): 15, 30, 60, 120, 150 s."""
-    return min(TASK_RETRY_MAX_DELAY_S, TASK_RETRY_INTERVAL_S * TASK_RETRY_BACKOFF ** (k - 1)) / 2
 
 # The write retry policy (libs/aws-adapter/src/clients.rs and the pipeline's ResendPolicy).
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 20.0
 SDK_MAX_ATTEMPTS = 10  # attempts per BatchWriteItem call (throttled whole: the SDK retries)
 PIPELINE_MAX_WRITES = 10  # writes per 25-item chunk (UnprocessedItems: the pipeline resends)
+# Past either, under a deadline: resent every BACKOFF_MAX_S (no jitter) until the stop time,
+# at most (900 s - 60 s) / 20 s times in an invocation.
+MAX_LATE_RESENDS = 42
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,8 @@ class PageWrites:
     seconds: float  # first request sent to last answer (4 requests in flight)
     requests: float  # BatchWriteItem requests, resends and SDK retries included
     throttled: float  # requests that came back throttled (an error or UnprocessedItems)
-    failures: float  # expected calls that would fail the invocation (attempts exhausted)
+    exhausted: float  # expected chunks past their attempts (then resent every 20 s)
+    extra_s: float  # expected seconds of those 20 s waits (in `seconds` too)
 
 
 # Rejection rates q at which pages are sampled; between them figures are interpolated.
@@ -164,34 +171,76 @@ def _binomial_cdfs(q: float, n: int) -> list[list[float]]:
     return cdfs
 
 
+def _partly(q: float, n: int) -> float:
+    """Chance that a call of n items ends with some, not all, left (UnprocessedItems):
+    one throttled whole is retried by the SDK, so this is conditioned on not being so."""
+    whole = q**n
+    return (1 - (1 - q) ** n - whole) / (1 - whole) if n > 1 else 0.0
+
+
+@functools.lru_cache(maxsize=None)
+def _past_last_write(q: float, pending: int) -> tuple[float, float]:
+    """A chunk's last allowed write, of `pending` items: (chance it leaves m items, the
+    expected 20 s resends then needed, weighted by that chance).
+
+    m is drawn as the write's rejects (1 to pending - 1). Each resend of m items leaves some
+    again with _partly(q, m); as m only shrinks, 1 / (1 - _partly(q, m)) =
+    (1 - q**m) / (1 - q)**m resends is at most what it takes. No invocation has room for
+    more than MAX_LATE_RESENDS of them."""
+    p = _partly(q, pending)
+    if p == 0:
+        return 0.0, 0.0
+    weight = 1 - (1 - q) ** pending - q**pending
+    waits = sum(
+        math.comb(pending, m) * q**m * (1 - q) ** (pending - m) / weight
+        * min(MAX_LATE_RESENDS, (1 - q**m) / (1 - q) ** m)
+        for m in range(1, pending)
+    )
+    return p, p * waits
+
+
 def _chunk(rng: random.Random, q: float, cdfs, items: int, latency: float):
-    """One chunk's writes: (seconds its slot is held, requests, throttled, failures)."""
-    pending, seconds, requests, throttled, failures = items, 0.0, 0, 0, 0.0
+    """One chunk's writes: (seconds its slot is held, requests, throttled, chunks past
+    their attempts, seconds of 20 s waits), the last two as expectations."""
+    pending, seconds, requests, throttled = items, 0.0, 0, 0
+    exhausted = waits = 0.0
     writes, attempt = 1, 1
     while True:
         if attempt == 1:
-            # The chance that this call is throttled whole on every attempt (WriteFailed),
-            # or, on the last allowed write, ends with items left (WritesExhausted). Summed
-            # over the calls made, it is the expected number of failures; the sampled
-            # chunk itself carries on, so that rare events need no rare samples.
-            whole = q**pending
-            failures += whole**SDK_MAX_ATTEMPTS
-            if writes == PIPELINE_MAX_WRITES and pending > 1:
-                failures += (1 - (1 - q) ** pending - whole) / (1 - whole)
+            # The chance that this call is throttled whole on every attempt (the SDK's
+            # retries spent: WriteFailed), or, on the last allowed write, ends with items
+            # left (WritesExhausted). Either way the chunk is then resent every 20 s: once
+            # after a failed call (a new call almost surely gets through), as often as the
+            # items left need after the last write. Summed over the calls made these are
+            # expectations; the sampled chunk carries on without those waits, so that rare
+            # events need no rare samples.
+            failed = (q**pending) ** SDK_MAX_ATTEMPTS
+            exhausted += failed
+            waits += failed / (1 - failed)
+            if writes == PIPELINE_MAX_WRITES:
+                left, resends = _past_last_write(q, pending)
+                exhausted += left
+                waits += resends
         requests += 1
         seconds += latency
         rejected = bisect.bisect_left(cdfs[pending], rng.random())
         if rejected == 0:
-            return seconds, requests, throttled, failures
+            return seconds, requests, throttled, exhausted, waits * BACKOFF_MAX_S
         throttled += 1
         if rejected == pending:
-            # ProvisionedThroughputExceeded: the SDK backs off and retries the call.
-            seconds += rng.random() * _backoff_bound(attempt)
-            attempt += 1
+            # ProvisionedThroughputExceeded: the SDK backs off and retries the call; after
+            # its last attempt the pipeline calls again (its 20 s wait is counted above).
+            if attempt < SDK_MAX_ATTEMPTS:
+                seconds += rng.random() * _backoff_bound(attempt)
+                attempt += 1
+            else:
+                attempt = 1
         else:
-            # UnprocessedItems: the pipeline backs off and resends what is left.
+            # UnprocessedItems: the pipeline backs off and resends what is left (past its
+            # last write, every 20 s, counted above).
             pending = rejected
-            seconds += rng.random() * _backoff_bound(writes)
+            if writes < PIPELINE_MAX_WRITES:
+                seconds += rng.random() * _backoff_bound(writes)
             writes += 1
             attempt = 1
 
@@ -201,24 +250,28 @@ def _sampled_page(q: float, latency: float, page_items: int, batch: int, in_flig
     sizes = [batch] * (page_items // batch) + ([page_items % batch] if page_items % batch else [])
     if q == 0:
         rounds = math.ceil(len(sizes) / in_flight)
-        return PageWrites(rounds * latency, len(sizes), 0.0, 0.0)
+        return PageWrites(rounds * latency, len(sizes), 0.0, 0.0, 0.0)
     # The same draws at every q, so that the figures move smoothly as q does.
     rng = random.Random(20261128)
     cdfs = _binomial_cdfs(q, batch)
-    seconds = requests = throttled = failures = 0.0
+    seconds = requests = throttled = exhausted = extra = 0.0
     for _ in range(PAGE_SAMPLES):
         # buffer_unordered(4): a chunk starts when one of the 4 slots frees; a chunk in
         # backoff keeps its slot; the page is done when its last chunk is.
         slots = [0.0] * in_flight
         for size in sizes:
-            held, r, t, f = _chunk(rng, q, cdfs, size, latency)
+            held, r, t, e, w = _chunk(rng, q, cdfs, size, latency)
             heapq.heappush(slots, heapq.heappop(slots) + held)
             requests += r
             throttled += t
-            failures += f
+            exhausted += e
+            extra += w
         seconds += max(slots)
     n = PAGE_SAMPLES
-    return PageWrites(seconds / n, requests / n, throttled / n, failures / n)
+    # A chunk in its 20 s waits holds its slot and is the page's last to finish: the
+    # page takes that much longer (a little less in fact: the waits start once the
+    # chunk's own writes are spent, while the other slots go on).
+    return PageWrites((seconds + extra) / n, requests / n, throttled / n, exhausted / n, extra / n)
 
 
 def page_writes(q: float, s: Settings) -> PageWrites:
@@ -232,9 +285,11 @@ def page_writes(q: float, s: Settings) -> PageWrites:
     a, b = _sampled_page(lo, *key), _sampled_page(hi, *key)
     w = (q - lo) / (hi - lo)
     mix = [x + w * (y - x) for x, y in zip(dataclasses.astuple(a), dataclasses.astuple(b))]
-    if a.failures > 0 and b.failures > 0:
-        # Failures grow like q**10: interpolate them geometrically.
-        mix[3] = math.exp(math.log(a.failures) + w * math.log(b.failures / a.failures))
+    if a.exhausted > 0 and b.exhausted > 0:
+        # Chunks past their attempts grow like q**10: interpolate them, and their waits,
+        # geometrically.
+        for k, (x, y) in ((3, (a.exhausted, b.exhausted)), (4, (a.extra_s, b.extra_s))):
+            mix[k] = math.exp(math.log(x) + w * math.log(y / x))
     return PageWrites(*mix)
 
 
@@ -298,13 +353,12 @@ class Slices:
         self.phase, self.left = "cold", s.cold_start_s
         self.invocations = 1
         self.billed_s = 0.0  # per slice
-        self.invocation_rows = 0.0  # rows and billed seconds of the invocation running now
-        self.invocation_s = 0.0
         self.finished_at: float | None = None
 
-    def advance(self, dt: float, drain_s: float) -> tuple[float, float]:
-        """Moves on by dt: (seconds of full-speed work in it, billed seconds in it)."""
-        work = billed = 0.0
+    def advance(self, dt: float, drain_s: float) -> tuple[float, float, float]:
+        """Moves on by dt: (seconds of full-speed work in it, billed seconds in it, the
+        part of that work done after the stop time, on the pages in hand)."""
+        work = billed = late = 0.0
         while dt > 1e-12:
             use = min(dt, self.left)
             if self.phase == "work":
@@ -313,6 +367,7 @@ class Slices:
             elif self.phase == "drain":
                 # No new pages; the pages in hand are finished: half speed on average.
                 work += 0.5 * use
+                late += 0.5 * use
                 billed += use
             elif self.phase == "cold":
                 billed += use
@@ -320,13 +375,12 @@ class Slices:
             self.left -= use
             if self.left <= 1e-12:
                 self._next(drain_s)
-        return work, billed
+        return work, billed, late
 
     def _next(self, drain_s: float) -> None:
         if self.phase in ("cold", "gap"):
             if self.phase == "gap":
                 self.invocations += 1
-                self.invocation_rows = self.invocation_s = 0.0
             self.phase, self.left = "work", self.s.work_window_s
         elif self.phase == "work":
             self.phase, self.left = "drain", min(drain_s, self.s.margin_s)
@@ -356,11 +410,9 @@ class Result:
     rows_written: float = 0.0
     requests: float = 0.0
     throttled: float = 0.0
-    failures: float = 0.0
-    # Summed over the expected failures: the rows and billed seconds the failed invocation
-    # had behind it, which its retry does again.
-    failed_rows: float = 0.0
-    failed_s: float = 0.0
+    exhausted: float = 0.0  # expected chunks past their attempts (resent every 20 s)
+    extra_wait_s: float = 0.0  # expected seconds of those 20 s waits, summed over chunks
+    handed_back: float = 0.0  # expected pages handed back unfinished (at most)
     mean_q: float = 0.0  # share of item writes throttled, over the run's rows
     invocations: int = 0
     gb_s: float = 0.0
@@ -375,66 +427,19 @@ class Result:
         return min(self.settings.workers, self.settings.segments) > INLINE_MAP_MAX_CONCURRENCY
 
     @property
-    def p_fail(self) -> float:
-        """Chance that some call exhausts its attempts (the invocation then fails)."""
-        return 1 - math.exp(-self.failures)
-
-    @property
     def slice_invocations(self) -> int:
         return self.invocations - 2  # not the planner, not the summary
 
     @property
-    def p_invocation_fails(self) -> float:
-        """Chance that one of a slice's invocations fails (some call exhausts its attempts).
-
-        Failures spread evenly over the slices' invocations; a retried invocation starts
-        again from its slice's cursor, as likely to fail as the first time."""
-        return 1 - math.exp(-self.failures / self.slice_invocations)
+    def timed_out(self) -> bool:
+        """The night would outlast the state machine's 12 hours: it ends failed."""
+        return self.minutes * 60 > NIGHT_TIMEOUT_S
 
     @property
-    def p_run_fails(self) -> float:
-        """Chance that one invocation fails on all its Task's attempts: the run fails."""
-        p = self.p_invocation_fails
-        return 1 - (1 - p ** (1 + TASK_RETRIES)) ** self.slice_invocations
-
-    def _per_retry(self, weight) -> float:
-        # The k-th retry happens when the first k attempts have failed: p**k.
-        p = self.p_invocation_fails
-        return self.slice_invocations * sum(
-            p**k * weight(k) for k in range(1, TASK_RETRIES + 1)
-        )
-
-    @property
-    def task_retries(self) -> float:
-        """Expected Task retries: at most TASK_RETRIES for each slice invocation."""
-        return self._per_retry(lambda k: 1.0)
-
-    @property
-    def retry_wait_s(self) -> float:
-        """Expected seconds the slices spend waiting for their Task retries, all summed."""
-        return self._per_retry(task_retry_mean_wait)
-
-    @property
-    def retry_rows(self) -> float:
-        """Expected rows written again by retried invocations (from the slice's cursor)."""
-        return self.task_retries * self.failed_rows / self.failures if self.failures else 0.0
-
-    @property
-    def retry_gb_s(self) -> float:
-        """Expected GB-s of the failed invocations, which their retries work through again."""
-        per_retry = self.failed_s / self.failures if self.failures else 0.0
-        return self.task_retries * per_retry * self.settings.memory_mb / 1024
-
-    @property
-    def retry_cost(self) -> float:
-        """Dollars the expected retries add: rows written again, the failed invocations.
-
-        (Their transitions are in `transitions` already.)"""
-        return (
-            self.retry_rows / 1e6 * PRICES["write_per_million_wru"]
-            + self.retry_gb_s * PRICES["lambda_per_gb_s"]
-            + self.task_retries / 1e6 * PRICES["lambda_per_million_requests"]
-        )
+    def rewrite_cost(self) -> float:
+        """Dollars at most for the pages handed back: each rewritten whole (1,000 rows)."""
+        rows = self.handed_back * self.settings.page_items
+        return rows / 1e6 * PRICES["write_per_million_wru"]
 
     @property
     def costs(self) -> dict[str, float]:
@@ -479,16 +484,24 @@ def simulate(s: Settings, timeline_every_s: float = 0) -> Result:
         limit = table.limit(t)
         active = [g for g in groups if g.finished_at is None]
         # Each slice's speed over the step (0 to 1), rounded so that steps repeat exactly.
-        steps = [(g, round(work / dt, 9), billed)
-                 for g in active for work, billed in [g.advance(dt, drain_s)]]
-        key = (limit, tuple((g.count, g.segments, speed) for g, speed, _ in steps))
+        steps = [(g, round(work / dt, 9), billed, late / work if work else 0.0)
+                 for g in active for work, billed, late in [g.advance(dt, drain_s)]]
+        key = (limit, tuple((g.count, g.segments, speed) for g, speed, _, _ in steps))
         if key not in solved:
             solved[key] = _equilibrium(*key, s)
         q, scale, capacity = solved[key]
         pw = page_writes(q, s)
 
+        # A chunk past its attempts at time t before the stop time has its page handed back
+        # if its 20 s waits outlast the stop time: spread over an invocation's window, its
+        # expected waits over the window's length (a little more than the exact share, as
+        # the waits are capped by the time left). Only in an invocation that reaches its
+        # stop time: a slice's last one finishes before. After the stop time, on the pages
+        # in hand, it is handed back at once.
+        mean_wait = pw.extra_s / pw.exhausted if pw.exhausted else 0.0
+        back_early = min(1.0, mean_wait / s.work_window_s)
         written = 0.0
-        for g, speed, billed in steps:
+        for g, speed, billed, late in steps:
             rows = worker_pages_per_s(g.segments, q, s)[0] * s.page_items * scale * speed * dt
             if rows >= g.rows_left:
                 # This slice's last rows: it finishes within the step.
@@ -498,19 +511,16 @@ def simulate(s: Settings, timeline_every_s: float = 0) -> Result:
                 billed *= used
             g.rows_left -= rows
             g.billed_s += billed
-            # A call failing in this step fails its invocation with, on average, half the
-            # step's rows behind it besides those of the steps before.
-            failures = g.count * rows / s.page_items * pw.failures
-            res.failed_rows += failures * (g.invocation_rows + rows / 2)
-            res.failed_s += failures * (g.invocation_s + billed / 2)
-            g.invocation_rows += rows
-            g.invocation_s += billed
+            exhausted = g.count * rows / s.page_items * pw.exhausted
+            stops = g.phase != "work" or g.rows_left > rows / dt * g.left
+            res.handed_back += exhausted * ((1 - late) * back_early * stops + late)
             written += rows * g.count
 
         pages = written / s.page_items
         res.requests += pages * pw.requests
         res.throttled += pages * pw.throttled
-        res.failures += pages * pw.failures
+        res.exhausted += pages * pw.exhausted
+        res.extra_wait_s += pages * pw.extra_s
         res.rows_written += written
         weighted_q += q * written
         rate = written / dt
@@ -538,11 +548,11 @@ def simulate(s: Settings, timeline_every_s: float = 0) -> Result:
     res.invocations = sum(g.count * g.invocations for g in groups) + 2  # + planner, summary
     gb = s.memory_mb / 1024
     res.gb_s = (sum(g.count * g.billed_s for g in groups) + s.plan_s + s.summary_s) * gb
-    # 1 Map + per slice (Task + Choice per invocation, Succeed) + the final Task, and two
-    # more for each expected Task retry (an invocation failed by a call's exhausted
-    # attempts, or its retry failed again: at most TASK_RETRIES each).
+    # 1 Map + per slice (Task + Choice per invocation, Succeed) + the final Task. No Task
+    # retries: throttling slows a slice, it fails no invocation. A page handed back adds
+    # no invocation either: its invocation was at its stop time anyway.
     per_slice = sum(g.count * (2 * g.invocations + 1) for g in groups)
-    res.transitions = 1 + per_slice + 1 + 2 * res.task_retries
+    res.transitions = 1 + per_slice + 1
     res.read_units = read_units(s)
     return res
 
@@ -599,18 +609,19 @@ def table_name(r: Result) -> str:
     return name + (f", cap {s.cap // 1000}k" if s.cap else "")
 
 
-def pct(p: float) -> str:
-    if p < 0.0005:
-        return "0%"
-    if p > 0.9995:
-        return "100%"
-    return f"{p:.1%}" if p < 0.1 else f"{p:.0%}"
+def few(x: float) -> str:
+    """An expected count, often far below one."""
+    if x == 0:
+        return "0"
+    if x < 0.005:
+        return "< 0.01"
+    return f"{x:.2f}" if x < 10 else compact(x)
 
 
 COLUMNS = (
     "rows", "workers", "table", "minutes", "bound", "peak writes/s", "throttled requests",
-    "P(fail)", "invocations", "GB-s", "transitions", "writes $", "reads $", "Lambda $",
-    "SFN $", "total $",
+    "chunks past attempts", "pages handed back", "invocations", "GB-s", "transitions",
+    "writes $", "reads $", "Lambda $", "SFN $", "total $",
 )
 
 
@@ -619,7 +630,8 @@ def row(r: Result) -> list[str]:
     workers = f"{min(s.workers, s.segments)}" + (" ‡" if r.needs_distributed_map else "")
     return [
         compact(s.rows), workers, table_name(r), f"{r.minutes:.1f}", r.bound,
-        f"{r.peak_rate:,.0f}", compact(r.throttled), pct(r.p_fail), f"{r.invocations:,}",
+        f"{r.peak_rate:,.0f}", compact(r.throttled), few(r.exhausted), few(r.handed_back),
+        f"{r.invocations:,}",
         f"{r.gb_s:,.0f}", f"{r.transitions:,.0f}", f"{c['writes']:.2f}", f"{c['reads']:.2f}",
         f"{c['lambda']:.3f}", f"{c['sfn']:.4f}", f"{r.cost:.2f}",
     ]
@@ -659,12 +671,14 @@ def describe(r: Result) -> str:
         f"  peak {r.peak_rate:,.0f} writes/s; {compact(r.requests)} BatchWriteItem requests, "
         f"{compact(r.throttled)} throttled ({r.throttled / pages:.2f} a page; "
         f"{r.mean_q:.1%} of item writes turned away); "
-        f"expected failed calls {r.failures:.2g} (P(fail) {pct(r.p_fail)}; "
-        f"P(run ends failed after the Task's {TASK_RETRIES} retries) {pct(r.p_run_fails)})",
-        f"  expected Task retries {r.task_retries:.2g} (in the transitions; not in the wall "
-        f"time, GB-s or cost): {r.retry_wait_s / 60:.2g} slice-minutes of waiting, "
-        f"{compact(r.retry_rows)} rows written again, {r.retry_gb_s:,.0f} GB-s more, "
-        f"${r.retry_cost:.2f} more",
+        f"expected chunks past their attempts {r.exhausted:.2g}, resent every "
+        f"{BACKOFF_MAX_S:.0f} s: {r.extra_wait_s / 60:.2g} slot-minutes of waiting (in the "
+        f"wall time)",
+        f"  expected pages handed back at most {r.handed_back:.2g} (read and written again "
+        f"by the next invocation: at most {compact(r.handed_back * s.page_items)} rows, "
+        f"${r.rewrite_cost:.2f}, not in the cost); no Task retries (throttling fails no "
+        f"invocation)" + ("; OUTLASTS THE NIGHT'S 12 HOURS: it ends failed"
+                          if r.timed_out else ""),
         f"  {r.invocations} invocations, {r.gb_s:,.0f} GB-s, {r.transitions:,.0f} transitions"
         + (", needs a Distributed Map" if r.needs_distributed_map else ""),
         f"  partitions at the end {r.partitions}; reads {r.read_units:,.0f} RRU",

@@ -52,7 +52,8 @@ class Workers(unittest.TestCase):
         r = run(RECOMMENDED)
         self.assertLessEqual(r.minutes, 60)
         self.assertEqual(r.bound, "table")
-        self.assertLess(r.p_fail, 1e-3)
+        self.assertLess(r.exhausted, 1e-3)
+        self.assertLess(r.handed_back, 1e-6)
         # Half as many throttled requests as 64 segments, as fast.
         r64 = run(RECOMMENDED, segments=64, workers=16)
         self.assertLess(r.throttled, 0.6 * r64.throttled)
@@ -72,7 +73,8 @@ class TheTable(unittest.TestCase):
             new, warm = run(NEW, rows=rows), run(WARM, rows=rows)
             self.assertGreater(new.minutes, warm.minutes * 2, rows)
             self.assertGreater(new.throttled, warm.throttled, rows)
-            self.assertGreater(new.p_fail, warm.p_fail, rows)
+            self.assertGreater(new.exhausted, warm.exhausted, rows)
+            self.assertGreater(new.handed_back, warm.handed_back, rows)
             self.assertLess(new.peak_rate, 40_000, rows)
 
     def test_an_on_demand_table_doubles_at_most_every_30_minutes(self):
@@ -127,44 +129,67 @@ class Accounting(unittest.TestCase):
         self.assertAlmostEqual(r.costs["reads"], 0.3875)
         # 41.7 minutes: three invocations per slice, plus the planner and the summary.
         self.assertEqual(r.invocations, 16 * 3 + 2)
-        # 1 Map + 16 x (3 x (Task + Choice) + Succeed) + the final Task (+ retries).
-        self.assertAlmostEqual(r.transitions, 1 + 16 * 7 + 1, delta=1)
+        # 1 Map + 16 x (3 x (Task + Choice) + Succeed) + the final Task: no Task retries.
+        self.assertEqual(r.transitions, 1 + 16 * 7 + 1)
         self.assertAlmostEqual(r.gb_s, 16 * r.minutes * 60, delta=0.01 * r.gb_s)
         self.assertAlmostEqual(r.costs["lambda"], r.gb_s * 0.0000133334 + 50 * 0.2e-6)
 
-    def test_task_retries(self):
-        # template.yaml, NightlyRun, ScoreSlice: 5 retries, 30 s doubling to at most 300 s,
-        # full jitter (half the bound on average).
-        self.assertEqual(sim.TASK_RETRIES, 5)
-        waits = [sim.task_retry_mean_wait(k) for k in range(1, sim.TASK_RETRIES + 1)]
-        self.assertEqual(waits, [15, 30, 60, 120, 150])
-        # 100 M rows on a new table: failed calls are all but certain, the retries carry
-        # the run through them most nights.
+    def test_throttling_slows_a_slice_and_fails_nothing(self):
+        # 100 M rows on a new table: chunks run past their attempts every night, but each
+        # only waits 20 s (or a few times 20 s) and is resent; no Task is retried.
         r = run(RECOMMENDED, table_start=sim.NEW_TABLE_WRITES)
-        self.assertGreater(r.p_fail, 0.99)
-        self.assertLess(r.p_run_fails, 0.15)
-        # Retried invocations fail again too, but each is retried at most 5 times.
-        self.assertGreater(r.task_retries, r.failures)
-        self.assertLess(r.task_retries, sim.TASK_RETRIES * r.slice_invocations)
-        # Two transitions for each retry; the rows written again are rows of the run.
+        self.assertGreater(r.exhausted, 10)
+        per_chunk = r.extra_wait_s / r.exhausted
+        self.assertGreaterEqual(per_chunk, sim.BACKOFF_MAX_S)
+        self.assertLess(per_chunk, 1.5 * sim.BACKOFF_MAX_S)
+        # A page goes back only if its chunk is still refused at the stop time: under one
+        # a night, a small share of the chunks past their attempts.
+        self.assertGreater(r.handed_back, 0)
+        self.assertLess(r.handed_back, 1)
+        self.assertLess(r.handed_back, 0.05 * r.exhausted)
+        self.assertLess(r.rewrite_cost, 0.01)
+        # Transitions: Task and Choice per invocation, nothing for retries.
         per_slice = 8 * (2 * r.slice_invocations // 8 + 1)
-        self.assertAlmostEqual(r.transitions, 1 + per_slice + 1 + 2 * r.task_retries)
-        self.assertGreater(r.retry_rows, 0)
-        self.assertLess(r.retry_rows / r.task_retries, r.rows_written / r.slice_invocations)
-        # A run that never fails is never retried.
+        self.assertEqual(r.transitions, 1 + per_slice + 1)
+        self.assertFalse(r.timed_out)
+        # A run that is never throttled never waits.
         clean = run(RECOMMENDED, segments=4, workers=4)
-        self.assertEqual((clean.failures, clean.task_retries, clean.retry_cost), (0, 0, 0))
+        self.assertEqual((clean.exhausted, clean.extra_wait_s, clean.handed_back), (0, 0, 0))
+
+    def test_a_night_times_out_after_12_hours(self):
+        self.assertEqual(sim.NIGHT_TIMEOUT_S, 12 * 3600)
+        slow = run(RECOMMENDED, cap=2_000)  # 100 M rows at 2,000 writes/s: ~14 hours
+        self.assertTrue(slow.timed_out)
+        self.assertFalse(run(RECOMMENDED).timed_out)
+
+    def test_a_chunk_past_its_last_write(self):
+        # One item left after the last write: a single 20 s wait (a 1-item call throttled
+        # whole is retried by the SDK, never left unprocessed).
+        self.assertEqual(sim._past_last_write(0.3, 1), (0.0, 0.0))
+        left, waits = sim._past_last_write(0.3, 2)
+        self.assertAlmostEqual(left, 0.42 / 0.91)
+        self.assertAlmostEqual(waits, left)  # one item left: one wait
+        left, waits = sim._past_last_write(0.3, 5)
+        self.assertGreater(waits, left)  # more items left may need more than one
+        # Never more waits than an invocation has room for.
+        left, waits = sim._past_last_write(0.94, 25)
+        self.assertLessEqual(waits, left * sim.MAX_LATE_RESENDS)
 
     def test_a_pages_writes(self):
         clean = sim.page_writes(0.0, WARM)
         self.assertAlmostEqual(clean.seconds, 10 * 0.015)  # 40 requests, 4 at a time
-        self.assertEqual((clean.requests, clean.throttled, clean.failures), (40, 0, 0))
+        self.assertEqual(
+            (clean.requests, clean.throttled, clean.exhausted, clean.extra_s), (40, 0, 0, 0))
         previous = clean
         for q in (0.01, 0.05, 0.2, 0.5):
             pw = sim.page_writes(q, WARM)
             self.assertGreater(pw.seconds, previous.seconds, q)
             self.assertGreater(pw.throttled, previous.throttled, q)
             self.assertAlmostEqual(pw.requests - pw.throttled, 40, delta=0.5)
+            self.assertGreater(pw.exhausted, previous.exhausted, q)
+            # Each chunk past its attempts holds its slot for at least one 20 s wait.
+            self.assertGreaterEqual(pw.extra_s, pw.exhausted * sim.BACKOFF_MAX_S * 0.999, q)
+            self.assertGreater(pw.seconds, pw.extra_s, q)
             previous = pw
 
 
