@@ -548,7 +548,7 @@ def simulate(s: Settings, timeline_every_s: float = 0) -> Result:
     res.invocations = sum(g.count * g.invocations for g in groups) + 2  # + planner, summary
     gb = s.memory_mb / 1024
     res.gb_s = (sum(g.count * g.billed_s for g in groups) + s.plan_s + s.summary_s) * gb
-    # 1 Map + per slice (Task + Choice per invocation, Succeed) + the final Task. No Task
+    # 1 Map + per slice (Task + Choice per invocation, the end Pass) + the final Task. No Task
     # retries: throttling slows a slice, it fails no invocation. A page handed back adds
     # no invocation either: its invocation was at its stop time anyway.
     per_slice = sum(g.count * (2 * g.invocations + 1) for g in groups)
