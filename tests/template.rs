@@ -904,6 +904,7 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
                 ],
             ),
             ("dynamodb:GetItem", &["AttributesTable", "PredictionsTable"]),
+            ("s3:ListBucket", &["ModelBucket"]),
         ],
     );
     assert_allows_exactly(
@@ -927,6 +928,7 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
                 "states:StartExecution",
                 &["stateMachine:${AWS::StackName}-nightly"],
             ),
+            ("s3:ListBucket", &["ModelBucket"]),
             ("sqs:SendMessage", &["BatchFailureQueue"]),
         ],
     );
