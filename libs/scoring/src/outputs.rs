@@ -75,14 +75,91 @@ pub(crate) fn unwrap_zipmap(graph: &mut GraphProto) -> Result<Option<Vec<Label>>
     Ok(Some(classes))
 }
 
-/// The classes of the last classifier operator in the graph (`classlabels_strings` or
-/// `classlabels_int64s`: TreeEnsembleClassifier, LinearClassifier, SVMClassifier).
+/// Operators through which a classifier's answer keeps its classes: the label's values, or
+/// the probability columns' order. Converters put these between the classifier and the
+/// graph's outputs (skl2onnx: a `Normalizer` after a multiclass `LinearClassifier`, a
+/// `Cast` or `Identity` on the label; onnxmltools: `Identity` chains).
+const KEEPS_CLASSES: &[&str] = &[
+    "Identity",
+    "Cast",
+    "CastLike",
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Normalizer",
+    "Softmax",
+    "Sigmoid",
+    "Clip",
+    "Abs",
+    "Exp",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+];
+
+/// The classes of the classifier operator (`classlabels_strings`, `classlabels_ints` or
+/// `classlabels_int64s`: LinearClassifier, SVMClassifier, TreeEnsembleClassifier) that the
+/// graph's label output comes from, followed back through [`KEEPS_CLASSES`] operators.
+/// The label's values must be among the classes, so it alone decides when the graph
+/// declares one (an integer or string output); else any output may lead to the
+/// classifier. `None` when none does: an operator in between (a `LabelEncoder`, say) may
+/// change what the classes are.
 pub(crate) fn classifier_classes(graph: &GraphProto) -> Option<Vec<Label>> {
-    graph
-        .node
+    let producer = |tensor: &str| {
+        graph
+            .node
+            .iter()
+            .find(|n| n.output.iter().any(|o| o == tensor))
+    };
+    let constant = |tensor: &str| {
+        graph.initializer.iter().any(|t| t.name == tensor)
+            || producer(tensor).is_some_and(|n| n.op_type == "Constant")
+    };
+    let is_label = |o: &&tract_onnx::pb::ValueInfoProto| match &o.r#type {
+        Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(t)),
+            ..
+        }) => t.elem_type == DataType::Int64 as i32 || t.elem_type == DataType::String as i32,
+        _ => false,
+    };
+    let labels: Vec<&str> = graph
+        .output
         .iter()
-        .rev()
-        .find_map(|n| class_attribute(&n.attribute))
+        .filter(is_label)
+        .map(|o| o.name.as_str())
+        .collect();
+    let outputs = if labels.is_empty() {
+        graph.output.iter().map(|o| o.name.as_str()).collect()
+    } else {
+        labels
+    };
+    outputs.into_iter().find_map(|output| {
+        // Depth-first up the producers; `seen` bounds the walk on any graph.
+        let mut todo = vec![output];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(tensor) = todo.pop() {
+            if !seen.insert(tensor) {
+                continue;
+            }
+            let Some(node) = producer(tensor) else {
+                continue;
+            };
+            if let Some(classes) = class_attribute(&node.attribute) {
+                return Some(classes);
+            }
+            if KEEPS_CLASSES.contains(&node.op_type.as_str()) {
+                todo.extend(
+                    node.input
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|i| !i.is_empty() && !constant(i)),
+                );
+            }
+        }
+        None
+    })
 }
 
 fn class_attribute(attributes: &[tract_onnx::pb::AttributeProto]) -> Option<Vec<Label>> {
@@ -93,7 +170,8 @@ fn class_attribute(attributes: &[tract_onnx::pb::AttributeProto]) -> Option<Vec<
                 .map(|s| Label::Text(String::from_utf8_lossy(s).into()))
                 .collect(),
         ),
-        "classlabels_int64s" if a.r#type == AttributeType::Ints as i32 => {
+        // TreeEnsembleClassifier and ZipMap say `int64s`, LinearClassifier and SVMClassifier `ints`.
+        "classlabels_int64s" | "classlabels_ints" if a.r#type == AttributeType::Ints as i32 => {
             Some(a.ints.iter().map(|&v| Label::Int(v)).collect())
         }
         _ => None,
@@ -141,9 +219,11 @@ pub(crate) fn answer(model: &TypedModel, classes: Option<Vec<Label>>) -> Result<
             };
             let classes = classes.ok_or_else(|| {
                 LoadError::UnsupportedOutput(
-                    "it has a label and a probability output but names no classes \
-                     (no ZipMap and no classifier operator with classlabels_*); export it \
-                     with ZipMap (skl2onnx's default) so the classes are in the file"
+                    "it has a label and a probability output but names no classes: neither \
+                     ends in a ZipMap, nor comes (through Identity, Cast, Normalizer and \
+                     other operators that keep the classes) from a classifier operator \
+                     with classlabels_strings, classlabels_ints or classlabels_int64s; \
+                     export it with ZipMap (skl2onnx's default) so the classes are in the file"
                         .into(),
                 )
             })?;
