@@ -10,6 +10,7 @@ pub mod config;
 pub mod dynamodb;
 pub mod emf;
 mod errors;
+pub mod lambda;
 pub mod s3;
 pub mod step_functions;
 
