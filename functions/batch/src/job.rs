@@ -7,189 +7,21 @@
 
 use std::time::Instant;
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
-use lambda_runtime::Diagnostic;
-use scoring::{DriftReport, Model, Watch};
-use serde::{Deserialize, Serialize};
+use scoring::Model;
 use store::orchestrator::Orchestrator;
 use store::predictions::PredictionSink;
 use store::run_log::RunLog;
 use store::scan::AttributeScan;
 use store::{RetryCount, StoreError};
 
-use crate::pipeline::{Pipeline, RunError, Settings};
-use crate::run::{execution_name, rfc3339, run_id_for, Plan, Rejection, RunState, SliceState};
+// The names tests and tools have always imported from here.
+pub use crate::error::{JobError, RETRYABLE_ERROR_TYPES};
+pub use crate::events::{Answer, BatchEvent, StartedRun};
+pub use crate::summary::Summary;
 
-/// What the function is invoked with.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum BatchEvent {
-    /// `{"slice": {...}}`: score this slice from its cursor.
-    Slice {
-        slice: SliceState,
-    },
-    /// `{"finish": <plan>}`: every slice is done; sum them and complete the run.
-    Finish {
-        finish: Plan,
-    },
-    Scheduled(EventBridgeEvent),
-}
-
-/// What an invocation answers.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Answer {
-    /// A run completed (the finish step, or a whole table in one invocation).
-    Summary(Summary),
-    /// A slice, where it now stands: the state machine's next input.
-    Slice { slice: SliceState },
-    /// The planner started the night's execution (or found it started).
-    Started(StartedRun),
-}
-
-/// The planner's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StartedRun {
-    pub run_id: String,
-    pub execution: String,
-    /// A repeated delivery of the night's event: the run was started before, nothing now.
-    pub already_started: bool,
-    pub model_version: String,
-    pub slices: u32,
-}
-
-/// The run summary: returned by the handler, logged as one JSON line, and stored with the
-/// run log when the run completes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub run_id: String,
-    /// `complete`.
-    pub status: String,
-    pub model_version: String,
-    pub rows_scanned: u64,
-    pub rows_scored: u64,
-    pub rows_written: u64,
-    pub rows_rejected: u64,
-    /// Every retry made reading and writing the rows: the SDK's own (throttling, server
-    /// errors, timeouts, dropped connections) and resends of unprocessed items.
-    pub retries: u64,
-    /// From the start of the run to its summary (for a fanned-out run, from planning).
-    pub duration_ms: u64,
-    /// The invocations that scored rows (not the planner's or the finish step's).
-    pub invocations: u32,
-    /// The first 100 rejected rows and why.
-    pub rejected: Vec<Rejection>,
-    /// The scanned features and the scores (or labels) against the model card: PSI per
-    /// variable; absent when the model has no card.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drift: Option<DriftReport>,
-}
-
-impl Summary {
-    fn of(state: &RunState, status: &str, watch: Option<&Watch>) -> Summary {
-        let t = &state.totals;
-        Summary {
-            run_id: state.run_id.clone(),
-            status: status.to_owned(),
-            model_version: state.model_version.clone(),
-            rows_scanned: t.scanned,
-            rows_scored: t.scored,
-            rows_written: t.written,
-            rows_rejected: t.rejected,
-            retries: t.retries,
-            duration_ms: state.elapsed_ms,
-            invocations: state.invocations,
-            rejected: t.rejections.clone(),
-            drift: watch.map(|w| t.drift.report(w)),
-        }
-    }
-}
-
-/// Why an invocation failed. Its variant's name is the `errorType` Lambda reports (and
-/// the failure queue keeps), so an operator can tell the cases apart without reading code.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error("the scheduled event has no time, so the run cannot be named")]
-    NoScheduleTime,
-    #[error("the model changed during run {run_id}: it started with version {started}, now {now}; the next run will use the new model")]
-    ModelChanged {
-        run_id: String,
-        started: String,
-        now: String,
-    },
-    #[error(transparent)]
-    Run(#[from] RunError),
-    #[error("run {run_id} did not finish in one invocation ({scanned} rows scanned, every one written); a table this large needs the state machine (STATE_MACHINE_ARN), which runs the scan in slices across invocations")]
-    TooLargeForOneInvocation { run_id: String, scanned: u64 },
-    #[error("starting the run's state machine execution failed: {0}")]
-    StartFailed(StoreError),
-    #[error("slice {slice} of run {run_id} left no figures: it has not completed, so the run cannot be summed")]
-    SliceMissing { run_id: String, slice: u32 },
-    #[error("reading the figures of slice {slice} of run {run_id} failed: {error}")]
-    SliceUnreadable {
-        run_id: String,
-        slice: u32,
-        error: StoreError,
-    },
-    #[error("storing the run summary failed: {0}")]
-    RunLogFailed(StoreError),
-    #[error("the invocation panicked: {0}; its event can be run again (writes are idempotent)")]
-    Panicked(String),
-    #[error("the run was still working {slack:?} before the invocation's deadline (slow or stalled calls); it was stopped so that this error is reported, and its event can be run again (writes are idempotent)", slack = crate::guard::ANSWER_SLACK)]
-    DeadlineExceeded,
-}
-
-fn refused(e: &StoreError) -> bool {
-    e.kind != store::ErrorKind::Unavailable
-}
-
-/// The `errorType`s of failures that invoking again with the same event may cure: a store
-/// still unavailable or throttling after the SDK's retries, a stalled or panicking
-/// invocation (not `ScanRefused` or `WriteRefused`: a refusal would come again). A slice then
-/// restarts from its cursor and its writes are idempotent. (The state machine's Retry
-/// names these; template tests hold the two together.)
-pub const RETRYABLE_ERROR_TYPES: &[&str] = &[
-    "ScanFailed",
-    "WriteFailed",
-    "WritesExhausted",
-    "RunLogFailed",
-    "DeadlineExceeded",
-    "Panicked",
-];
-
-impl JobError {
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            JobError::NoScheduleTime => "NoScheduleTime",
-            JobError::ModelChanged { .. } => "ModelChanged",
-            // A store that refused (a missing table, denied access) will refuse again: told
-            // apart, so that only what may pass is retried.
-            JobError::Run(RunError::ScanFailed(e)) if refused(e) => "ScanRefused",
-            JobError::Run(RunError::ScanFailed(_)) => "ScanFailed",
-            JobError::Run(RunError::WriteFailed(e)) if refused(e) => "WriteRefused",
-            JobError::Run(RunError::WriteFailed(_)) => "WriteFailed",
-            JobError::Run(RunError::WritesExhausted { .. }) => "WritesExhausted",
-            JobError::Run(RunError::ScoringFailed(_)) => "ScoringFailed",
-            JobError::TooLargeForOneInvocation { .. } => "TooLargeForOneInvocation",
-            JobError::StartFailed(_) => "StartFailed",
-            JobError::SliceMissing { .. } => "SliceMissing",
-            JobError::SliceUnreadable { .. } => "SliceUnreadable",
-            JobError::RunLogFailed(_) => "RunLogFailed",
-            JobError::Panicked(_) => "Panicked",
-            JobError::DeadlineExceeded => "DeadlineExceeded",
-        }
-    }
-}
-
-impl From<JobError> for Diagnostic {
-    fn from(e: JobError) -> Diagnostic {
-        Diagnostic {
-            error_type: e.error_type().to_owned(),
-            error_message: e.to_string(),
-        }
-    }
-}
+use crate::pipeline::{Pipeline, Settings};
+use crate::run::{execution_name, rfc3339, run_id_for, Plan, RunState, SliceState};
 
 /// Everything an invocation works with, loaded once per sandbox.
 pub struct Job<S, P, L> {
@@ -449,7 +281,7 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
 
     /// Stores the summary of a completed run as the latest, logs and reports it.
     async fn complete(&self, state: &RunState) -> Result<Summary, JobError> {
-        let summary = Summary::of(state, "complete", self.model.watch());
+        let summary = Summary::complete(state, self.model.watch());
         let json = serde_json::to_string(&summary).map_err(|e| {
             JobError::RunLogFailed(StoreError::refused(format!(
                 "the summary cannot be serialized: {e}"

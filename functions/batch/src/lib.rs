@@ -4,10 +4,20 @@
 //! once per product; a final invocation sums the slices and completes the run. Without a
 //! state machine, one invocation scores a whole (small) table.
 
+//!
+//! Modules, each importing only those listed before it: `run` (a run's progress, the plan),
+//! `guard`, `error`, `summary`, `events`, `telemetry`, `pipeline`, `job` (the handler).
+
+pub mod error;
+pub mod events;
 pub mod guard;
 pub mod job;
 pub mod pipeline;
 pub mod run;
+pub mod summary;
 pub mod telemetry;
 
-pub use job::{Answer, BatchEvent, Job, JobError, StartedRun, Summary};
+pub use error::JobError;
+pub use events::{Answer, BatchEvent, StartedRun};
+pub use job::Job;
+pub use summary::{Status, Summary};

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_adapter::config::{BatchConfig, InitError};
 use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
-use aws_adapter::emf::Emf;
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
 use aws_adapter::step_functions::StepFunctionsRuns;
 use aws_adapter::{AwsClients, CallPolicy};
@@ -24,19 +23,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let (job, runs, margin) = match init().await {
-        Ok(ready) => ready,
-        Err(e) => {
-            // One JSON log line naming what is wrong; the non-zero exit fails the init.
-            tracing::error!(error = %e, "init failed");
-            std::process::exit(1);
-        }
-    };
-    // Metrics are worth having, not worth failing the cold start for.
-    let metrics = Emf::install_from_env("batch")
-        .inspect_err(|e| tracing::warn!(error = %e, "running without metrics"))
-        .ok();
+    let metrics = aws_adapter::lambda::start("batch");
+    let (job, runs, margin) = aws_adapter::lambda::ready_or_exit(init().await);
     if metrics.is_some() {
         batch::telemetry::describe();
     }

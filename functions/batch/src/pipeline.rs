@@ -15,8 +15,10 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use scoring::{Model, ScoreError};
 use store::predictions::{Prediction, PredictionSink, MAX_BATCH};
 use store::scan::{AttributeScan, ScannedRow};
-use store::{ErrorKind, StoreError};
+use store::ErrorKind;
 
+// `RunError` has always been imported from here.
+pub use crate::error::RunError;
 use crate::run::{RunState, SegmentState, Totals};
 
 /// Items per Scan page (the Scan's `Limit`). Pages well under DynamoDB's 1 MB cap stay in
@@ -71,18 +73,6 @@ impl ResendPolicy {
             .with_jitter()
             .build()
     }
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RunError {
-    #[error("scanning the attribute table failed: {0}")]
-    ScanFailed(StoreError),
-    #[error("writing predictions failed: {0}")]
-    WriteFailed(StoreError),
-    #[error("{pending} predictions still unwritten after {attempts} writes: the table kept leaving them unprocessed")]
-    WritesExhausted { pending: usize, attempts: u32 },
-    #[error("scoring failed: {0}")]
-    ScoringFailed(ScoreError),
 }
 
 pub struct Pipeline<'a, S, P> {

@@ -5,7 +5,7 @@
 
 use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
 
-use crate::job::Summary;
+use crate::summary::{Status, Summary};
 
 /// Metric names (also in the template's alarm and dashboard, and the README).
 pub mod names {
@@ -51,8 +51,8 @@ pub fn describe() {
 /// Records a completed run (only a complete run's figures are whole).
 pub fn run_completed(summary: &Summary) {
     use names::*;
-    if summary.status != "complete" {
-        return;
+    match summary.status {
+        Status::Complete => {}
     }
     let version = || ("ModelVersion", summary.model_version.clone());
     let labels = [version()];

@@ -1,0 +1,100 @@
+//! The run summary: returned by the finish step (or a whole-table invocation), logged as one
+//! JSON line, and stored with the run log, where the predict function reads its `run_id`.
+
+use scoring::{DriftReport, Watch};
+use serde::{Deserialize, Serialize};
+
+use crate::run::{Rejection, RunState};
+
+/// What a summary says of its run. Only a complete run has a summary today; the type keeps
+/// the stored JSON (`"complete"`) while making a new state a decision at each `match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every segment read, every row written or rejected.
+    Complete,
+}
+
+impl Status {
+    /// As stored in the summary's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+        }
+    }
+}
+
+// Tests and tools compare with the stored word.
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub run_id: String,
+    pub status: Status,
+    pub model_version: String,
+    pub rows_scanned: u64,
+    pub rows_scored: u64,
+    pub rows_written: u64,
+    pub rows_rejected: u64,
+    /// Every retry made reading and writing the rows: the SDK's own (throttling, server
+    /// errors, timeouts, dropped connections) and resends of unprocessed items.
+    pub retries: u64,
+    /// From the start of the run to its summary (for a fanned-out run, from planning).
+    pub duration_ms: u64,
+    /// The invocations that scored rows (not the planner's or the finish step's).
+    pub invocations: u32,
+    /// The first 100 rejected rows and why.
+    pub rejected: Vec<Rejection>,
+    /// The scanned features and the scores (or labels) against the model card: PSI per
+    /// variable; absent when the model has no card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftReport>,
+}
+
+impl Summary {
+    /// The summary of a run whose every segment is done.
+    pub fn complete(state: &RunState, watch: Option<&Watch>) -> Summary {
+        let t = &state.totals;
+        Summary {
+            run_id: state.run_id.clone(),
+            status: Status::Complete,
+            model_version: state.model_version.clone(),
+            rows_scanned: t.scanned,
+            rows_scored: t.scored,
+            rows_written: t.written,
+            rows_rejected: t.rejected,
+            retries: t.retries,
+            duration_ms: state.elapsed_ms,
+            invocations: state.invocations,
+            rejected: t.rejections.clone(),
+            drift: watch.map(|w| t.drift.report(w)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_is_stored_as_the_word_the_predict_function_reads() {
+        let state = RunState::new("r".into(), "v".into(), 1);
+        let summary = Summary::complete(&state, None);
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["status"], "complete");
+        assert_eq!(summary.status, "complete");
+        let back: Summary = serde_json::from_value(json).unwrap();
+        assert_eq!(back, summary);
+        assert!(serde_json::from_str::<Status>("\"partial\"").is_err());
+    }
+}
