@@ -17,7 +17,7 @@ pub const LOGICAL_ID: &str = "NightlyRun";
 
 /// template.yaml translated to plain CloudFormation (`tests/template/translate.py`).
 pub fn translated_template() -> Result<Value, String> {
-    let python = repository_root().join(".venv/bin/python");
+    let python = crate::moto::setup_venv_tool("python")?;
     let out = std::process::Command::new(&python)
         .arg(repository_root().join("tests/template/translate.py"))
         .output()
