@@ -7,18 +7,21 @@
 //! until the deadline and the page handed back unfinished, for the next invocation to read
 //! again. Nothing is dropped.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use scoring::{Model, ScoreError};
+use scoring::{Batch, DriftTally, Model, Observer, Scored, Watch};
 use store::predictions::{Prediction, PredictionSink, MAX_BATCH};
 use store::scan::{AttributeScan, ScannedRow};
 use store::ErrorKind;
 
 // `RunError` has always been imported from here.
 pub use crate::error::RunError;
+use crate::budget;
 use crate::run::{RunState, SegmentState, Totals};
 
 /// Items per Scan page (the Scan's `Limit`). Pages well under DynamoDB's 1 MB cap stay in
@@ -97,8 +100,10 @@ pub struct Progress {
 
 impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
     /// Works on every unfinished segment of `state` concurrently until each is done or
-    /// `stop_at` has passed (checked between pages: a page once read is always finished,
-    /// and every unfinished segment reads at least one page).
+    /// `stop_at` has passed (checked between pages: every unfinished segment reads at least
+    /// one page, which is always finished). A later page still unwritten
+    /// [`budget::page_allowance`] after `stop_at` is handed back, so that the slice answers
+    /// before its guard stops it.
     pub async fn run(
         &self,
         state: &RunState,
@@ -139,16 +144,25 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         stop_at: Option<Instant>,
     ) -> Result<(SegmentState, Totals), RunError> {
         let mut totals = Totals::default();
+        // Past it, a page's calls are abandoned and the page handed back (its writes are
+        // idempotent, its cursor kept): time left for the slice's figures and the answer.
+        let hand_back = stop_at.map(|t| t + budget::page_allowance(self.settings.resend.max_delay));
         // At least one page per invocation, so a run always progresses however little
-        // time is left; then pages only while time remains.
+        // time is left (that page runs to its end); then pages only while time remains.
         let mut first = true;
-        while !segment.done && (first || stop_at.is_none_or(|t| Instant::now() < t)) {
+        while !segment.done && (first || stop_at.is_none_or(|t| now() < t)) {
+            let limit = if first { None } else { hand_back };
             first = false;
-            let page = self
-                .scan
-                .page(segment.segment, total, segment.after.as_deref())
-                .await
-                .map_err(RunError::ScanFailed)?;
+            let Some(page) = within(
+                limit,
+                self.scan
+                    .page(segment.segment, total, segment.after.as_deref()),
+            )
+            .await
+            else {
+                break;
+            };
+            let page = page.map_err(RunError::ScanFailed)?;
             // The page's figures count once its writes are done: a page handed back
             // unfinished is read, and counted, again by the next invocation.
             let mut on_page = Totals {
@@ -159,17 +173,21 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
             // so at most one page is held at a time whatever the number of segments.
             let predictions = self.score(page.rows, stamp, &mut on_page)?;
             on_page.scored = predictions.len() as u64;
-            match self.write(&predictions, stop_at).await {
-                Ok((written, resends)) => {
+            // Counted as they happen, so that a page abandoned mid-write keeps its count.
+            let resends = AtomicU64::new(0);
+            let written = within(limit, self.write(&predictions, stop_at, limit, &resends)).await;
+            let resends = resends.into_inner();
+            match written {
+                Some(Ok(written)) => {
                     on_page.written = written;
                     on_page.retries = resends;
                     totals.add(on_page);
                 }
-                Err(Stopped::OutOfTime { resends }) => {
+                Some(Err(Stopped::OutOfTime)) | None => {
                     totals.retries += resends;
                     break;
                 }
-                Err(Stopped::Failed(e)) => return Err(e),
+                Some(Err(Stopped::Failed(e))) => return Err(e),
             }
             segment.done = page.next.is_none();
             segment.after = page.next.or(segment.after);
@@ -199,39 +217,24 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                     Err(e) => totals.reject(&scanned.product_id, e.to_string()),
                 }
             }
-            let answers: Vec<Result<_, ScoreError>> = match self.model.predict(&inputs) {
-                Ok(answers) => {
-                    if let Some(watch) = self.model.watch() {
-                        totals.drift.add(watch, &inputs, Some(&answers));
-                    }
-                    answers.iter().map(Ok).collect()
-                }
-                // One row's category the model refuses: answer the rows one by one so
-                // that only that row is rejected (its inputs still count for drift).
-                Err(ScoreError::UnknownCategory) => {
-                    if let Some(watch) = self.model.watch() {
-                        totals.drift.add(watch, &inputs, None);
-                    }
-                    self.model.predict_each(&inputs)
-                }
-                Err(e) => return Err(RunError::ScoringFailed(e)),
-            };
-            for (id, answer) in ids.drain(..).zip(answers) {
-                let answer = match answer {
+            // A row the model cannot answer (a refused category, a non-finite answer) is
+            // rejected alone; its inputs still count for drift.
+            let mut drift = self.model.watch().map(|watch| DriftObserver {
+                watch,
+                tally: &mut totals.drift,
+            });
+            let scored = self
+                .model
+                .score(&inputs, &mut drift)
+                .map_err(RunError::ScoringFailed)?;
+            for (id, outcome) in ids.drain(..).zip(scored.outcomes()) {
+                let answer = match outcome {
                     Ok(answer) => answer,
-                    Err(e @ ScoreError::UnknownCategory) => {
-                        totals.reject(&id, e.to_string());
+                    Err(failure) => {
+                        totals.reject(&id, failure.to_string());
                         continue;
                     }
-                    Err(e) => return Err(RunError::ScoringFailed(e)),
                 };
-                if !answer.is_finite() {
-                    totals.reject(
-                        &id,
-                        format!("the model produced a non-finite answer ({answer:?})"),
-                    );
-                    continue;
-                }
                 predictions.push(Prediction {
                     product_id: id,
                     answer,
@@ -244,47 +247,47 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         Ok(predictions)
     }
 
-    /// Writes every prediction: (written, resends).
+    /// Writes every prediction: how many, the resends counted into `resends`.
     async fn write(
         &self,
         predictions: &[Prediction],
         stop_at: Option<Instant>,
-    ) -> Result<(u64, u64), Stopped> {
+        hand_back: Option<Instant>,
+        resends: &AtomicU64,
+    ) -> Result<u64, Stopped> {
         stream::iter(predictions.chunks(MAX_BATCH))
-            .map(|chunk| self.write_chunk(chunk, stop_at))
+            .map(|chunk| self.write_chunk(chunk, stop_at, hand_back, resends))
             .buffer_unordered(self.settings.writes_in_flight.max(1))
-            .try_fold(
-                (0, 0),
-                |(w, r), (w2, r2)| async move { Ok((w + w2, r + r2)) },
-            )
+            .try_fold(0, |w, w2| async move { Ok(w + w2) })
             .await
     }
 
     /// One chunk, resent while the store leaves part of it unwritten (up to the resend
     /// policy's attempts). Past them, or once the store stays unavailable past its own
     /// retries: with no deadline the run fails; with one, the chunk is resent at the
-    /// longest delay until the deadline, and then the page is handed back (a throttled
-    /// table slows a run down, it does not fail it).
+    /// longest delay until `stop_at`, and then the page is handed back (a throttled
+    /// table slows a run down, it does not fail it). No wait is begun that would end past
+    /// `hand_back`: the page is handed back at once.
     async fn write_chunk(
         &self,
         chunk: &[Prediction],
         stop_at: Option<Instant>,
-    ) -> Result<(u64, u64), Stopped> {
+        hand_back: Option<Instant>,
+        resends: &AtomicU64,
+    ) -> Result<u64, Stopped> {
         // What is left once a write leaves some unprocessed; until then the chunk itself
         // (no copy on the common path).
         let mut left: Option<Vec<Prediction>> = None;
         let mut delays = self.settings.resend.delays();
-        let mut resends = 0;
+        let mut attempts = 1;
         loop {
             let pending = left.as_deref().unwrap_or(chunk);
             let (refused, next) = match self.sink.write(pending).await {
-                Ok(unprocessed) if unprocessed.is_empty() => {
-                    return Ok((chunk.len() as u64, resends))
-                }
+                Ok(unprocessed) if unprocessed.is_empty() => return Ok(chunk.len() as u64),
                 Ok(unprocessed) => {
                     let refused = RunError::WritesExhausted {
                         pending: unprocessed.len(),
-                        attempts: resends as u32 + 1,
+                        attempts,
                     };
                     left = Some(unprocessed);
                     (refused, delays.next())
@@ -295,29 +298,53 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                 }
                 Err(e) => return Err(Stopped::Failed(RunError::WriteFailed(e))),
             };
-            let delay = match (next, stop_at) {
-                (Some(delay), _) => delay,
+            let (delay, until) = match (next, stop_at) {
+                (Some(delay), _) => (delay, hand_back),
                 (None, None) => return Err(Stopped::Failed(refused)),
-                (None, Some(stop_at)) => {
-                    let delay = self.settings.resend.max_delay;
-                    if Instant::now() + delay >= stop_at {
-                        return Err(Stopped::OutOfTime { resends });
-                    }
-                    delay
-                }
+                (None, Some(stop_at)) => (
+                    self.settings.resend.max_delay,
+                    Some(hand_back.map_or(stop_at, |h| h.min(stop_at))),
+                ),
             };
-            resends += 1;
+            if until.is_some_and(|t| now() + delay >= t) {
+                return Err(Stopped::OutOfTime);
+            }
+            attempts += 1;
+            resends.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(delay).await;
         }
+    }
+}
+
+/// Tallies every scored batch into the run's drift counts.
+struct DriftObserver<'a> {
+    watch: &'a Watch,
+    tally: &'a mut DriftTally,
+}
+
+impl Observer for DriftObserver<'_> {
+    fn scored(&mut self, batch: &Batch, scored: &Scored) {
+        self.tally.add(self.watch, batch, scored);
+    }
+}
+
+/// The runtime's clock (which tests may pause and advance), as an `Instant`.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// `work`'s output, or `None` if `limit` passes first (the work is dropped).
+async fn within<T>(limit: Option<Instant>, work: impl Future<Output = T>) -> Option<T> {
+    match limit {
+        None => Some(work.await),
+        Some(limit) => tokio::time::timeout_at(limit.into(), work).await.ok(),
     }
 }
 
 /// Why a page's writes stopped short.
 enum Stopped {
     Failed(RunError),
-    /// The store kept refusing part of the page until the deadline: the page goes back
-    /// unfinished (its writes are idempotent), after `resends`.
-    OutOfTime {
-        resends: u64,
-    },
+    /// The store kept refusing part of the page until the stop, or there is no time left
+    /// to wait for it: the page goes back unfinished (its writes are idempotent).
+    OutOfTime,
 }

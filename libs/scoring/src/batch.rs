@@ -7,7 +7,7 @@ use tract_onnx::prelude::{tract_ndarray, Tensor, TractResult};
 
 use crate::error::RowProblem;
 use crate::row::FeatureValue;
-use crate::schema::{Feature, FeatureSchema, FeatureType, InputLayout, MISSING_TEXT};
+use crate::feature::{Feature, FeatureType, InputLayout, MISSING_TEXT};
 
 /// One model input's values for every row of the batch (row-major for a matrix input).
 #[derive(Debug, Clone, PartialEq)]
@@ -62,22 +62,18 @@ pub struct Batch {
 pub(crate) struct Mark(usize);
 
 impl Batch {
-    pub(crate) fn new(schema: &FeatureSchema, rows: usize) -> Batch {
-        match schema.layout() {
+    pub(crate) fn new(layout: InputLayout, features: &[Feature], rows: usize) -> Batch {
+        match layout {
             InputLayout::Matrix => {
-                let ty = schema
-                    .features()
-                    .first()
-                    .map_or(FeatureType::Float, |f| f.ty);
+                let ty = features.first().map_or(FeatureType::Float, |f| f.ty);
                 Batch {
-                    columns: vec![Column::new(ty, rows * schema.len())],
-                    width: schema.len(),
+                    columns: vec![Column::new(ty, rows * features.len())],
+                    width: features.len(),
                     rows: 0,
                 }
             }
             InputLayout::PerFeature => Batch {
-                columns: schema
-                    .features()
+                columns: features
                     .iter()
                     .map(|f| Column::new(f.ty, rows))
                     .collect(),
@@ -202,6 +198,7 @@ impl Batch {
 
     /// Appends a row-major matrix of numbers, one per feature in schema order, as they
     /// come (NaN included): for benchmarks and fixtures of numeric models.
+    #[cfg(any(test, feature = "test-support"))]
     pub(crate) fn extend_numeric(&mut self, x: &[f32]) -> Result<(), &'static str> {
         let features = if self.width == 1 {
             self.columns.len()

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::profile::Profile;
-use crate::schema::{FeatureSchema, FeatureType};
+use crate::feature::FeatureType;
+use crate::schema::FeatureSchema;
 use crate::LoadError;
 
 /// The metadata key the card is stored under.

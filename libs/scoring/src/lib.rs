@@ -13,25 +13,29 @@
 mod batch;
 pub mod card;
 mod error;
+mod feature;
 pub mod forest;
 mod missing;
 mod model;
+mod outcome;
 pub mod ops;
 mod outputs;
 mod prediction;
 pub mod profile;
 mod row;
 mod schema;
+#[cfg(feature = "test-support")]
+mod testing;
 pub mod watch;
 
 pub use batch::Batch;
 pub use error::{LoadError, RowError, RowProblem, ScoreError};
 pub use model::Model;
+pub use outcome::{Observer, RowFailure, Scored};
 pub use prediction::{ClassPrediction, Label, Prediction, Predictions, ProbabilitiesMap, Task};
 pub use row::{FeatureRow, FeatureValue, Row, Value};
-pub use schema::{
-    Feature, FeatureSchema, FeatureType, InputLayout, FEATURE_NAMES_KEY, MISSING_TEXT,
-};
+pub use feature::{Feature, FeatureType, InputLayout, MISSING_TEXT};
+pub use schema::{FeatureSchema, FEATURE_NAMES_KEY};
 pub use watch::{DriftReport, DriftTally, Observation, VariableDrift, Watch, DRIFT_PSI_THRESHOLD};
 
 // One model serves every request of a Lambda sandbox, from whichever runtime thread.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use tract_onnx::pb::{attribute_proto::AttributeType, GraphProto, NodeProto};
 
-use crate::schema::MISSING_TEXT;
+use crate::feature::MISSING_TEXT;
 
 /// Whether a NaN fed into numeric `input` is always absorbed before any graph output:
 /// by an imputer that replaces NaN, or by trees that route missing values explicitly.

@@ -13,10 +13,11 @@ use crate::batch::Batch;
 use crate::card::{ModelCard, MODEL_CARD_KEY};
 use crate::error::{LoadError, ScoreError, UnknownCategory};
 use crate::ops;
+use crate::outcome::{Observer, RowFailure, Scored};
 use crate::outputs::{self, Answer};
-use crate::prediction::{Prediction, Predictions, Task};
-use crate::row::FeatureRow;
-use crate::schema::{FeatureSchema, FeatureType, InputLayout};
+use crate::prediction::{Predictions, Task};
+use crate::feature::{FeatureType, InputLayout};
+use crate::schema::FeatureSchema;
 use crate::watch::Watch;
 
 /// Rows per plan run: large batches are scored tile by tile, so intermediate tensors stay
@@ -168,66 +169,50 @@ impl Model {
         self.schema.names()
     }
 
-    /// One row's answer.
-    pub fn predict_row<R: FeatureRow + ?Sized>(&self, row: &R) -> Result<Prediction, ScoreError> {
-        let mut batch = self.schema.batch(1);
-        self.schema.read_row(row, &mut batch)?;
-        let answers = self.predict(&batch)?;
-        Ok(answers.get(0).expect("one answer per row"))
-    }
-
-    /// Answers a batch in one model call; the first bad row fails the call, naming its index.
-    pub fn predict_rows<R: FeatureRow>(&self, rows: &[R]) -> Result<Predictions, ScoreError> {
-        let mut batch = self.schema.batch(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            self.schema
-                .read_row(row, &mut batch)
-                .map_err(|e| e.at_row(i))?;
-        }
-        self.predict(&batch)
-    }
-
-    /// A regressor's score for one row.
-    pub fn score_row<R: FeatureRow + ?Sized>(&self, row: &R) -> Result<f32, ScoreError> {
-        self.predict_row(row)?
-            .score()
-            .ok_or(ScoreError::NotARegressor)
-    }
-
-    /// A regressor's scores for a batch of rows.
-    pub fn score_rows<R: FeatureRow>(&self, rows: &[R]) -> Result<Vec<f32>, ScoreError> {
-        into_scores(self.predict_rows(rows)?)
-    }
-
-    /// A regressor's scores for a row-major matrix of numeric inputs, `features().len()`
-    /// per row, in feature order (benchmarks and fixtures). NaN is passed through as a
-    /// missing value.
-    pub fn score_matrix(&self, x: &[f32]) -> Result<Vec<f32>, ScoreError> {
-        let width = self.schema.len();
-        if !x.len().is_multiple_of(width) {
-            return Err(ScoreError::Shape {
-                values: x.len(),
-                width,
-            });
-        }
-        let mut batch = self.schema.batch(x.len() / width);
-        batch
-            .extend_numeric(x)
-            .map_err(|e| ScoreError::Inference(e.to_string()))?;
-        into_scores(self.predict(&batch)?)
-    }
-
-    /// Answers every row of `batch`, tile by tile.
-    pub fn predict(&self, batch: &Batch) -> Result<Predictions, ScoreError> {
-        let mut answers = Predictions::empty(&self.answer.task());
+    /// Scores every row of `batch` in one call, tile by tile, and shows the outcome to
+    /// `observer`. A row the model cannot answer (a category its encoder refuses, a
+    /// non-finite answer) fails alone, in its outcome; `Err` is the model's own failure.
+    pub fn score(
+        &self,
+        batch: &Batch,
+        observer: &mut impl Observer,
+    ) -> Result<Scored, ScoreError> {
+        let mut answers = Predictions::with_capacity(&self.answer.task(), batch.rows());
+        let mut failures = Vec::new();
         let mut start = 0;
         while start < batch.rows() {
             let end = (start + TILE_ROWS).min(batch.rows());
-            self.predict_tile(batch, start..end, &mut answers)
-                .map_err(inference_error)?;
+            match self.predict_tile(batch, start..end, &mut answers) {
+                Ok(()) => {}
+                // One row's category the model refuses fails the tile's run: answer its
+                // rows one by one so that only that row fails.
+                Err(e) if is_unknown_category(&e) => {
+                    for row in start..end {
+                        match self.predict_tile(batch, row..row + 1, &mut answers) {
+                            Ok(()) => {}
+                            Err(e) if is_unknown_category(&e) => {
+                                answers.push_none();
+                                failures.push((row, RowFailure::UnknownCategory));
+                            }
+                            Err(e) => return Err(inference_error(e)),
+                        }
+                    }
+                }
+                Err(e) => return Err(inference_error(e)),
+            }
             start = end;
         }
-        Ok(answers)
+        let mut unknown = failures.iter().map(|&(row, _)| row).peekable();
+        let mut not_finite = Vec::new();
+        for row in 0..answers.len() {
+            if unknown.next_if_eq(&row).is_none() && !answers.is_finite_at(row) {
+                not_finite.push((row, RowFailure::NotFinite));
+            }
+        }
+        failures.extend(not_finite);
+        let scored = Scored::new(answers, failures);
+        observer.scored(batch, &scored);
+        Ok(scored)
     }
 
     fn predict_tile(
@@ -266,38 +251,15 @@ impl Model {
     }
 }
 
-impl Model {
-    /// Answers every row of `batch` on its own, so that one row the model cannot answer
-    /// (an unknown category) fails alone. Slower than [`Model::predict`]: for isolating
-    /// the rows of a batch that failed.
-    pub fn predict_each(&self, batch: &Batch) -> Vec<Result<Prediction, ScoreError>> {
-        (0..batch.rows())
-            .map(|i| {
-                let mut one = Predictions::empty(&self.answer.task());
-                self.predict_tile(batch, i..i + 1, &mut one)
-                    .map_err(inference_error)?;
-                Ok(one.get(0).expect("one answer"))
-            })
-            .collect()
-    }
-}
-
-/// A failed run: the caller's (an unknown category) or the model's.
-fn inference_error(e: TractError) -> ScoreError {
-    if e.chain()
+/// Whether a failed run is the caller's: a category an encoder refuses.
+fn is_unknown_category(e: &TractError) -> bool {
+    e.chain()
         .any(|cause| cause.downcast_ref::<UnknownCategory>().is_some())
-    {
-        ScoreError::UnknownCategory
-    } else {
-        ScoreError::Inference(format!("{e:#}"))
-    }
 }
 
-fn into_scores(answers: Predictions) -> Result<Vec<f32>, ScoreError> {
-    match answers {
-        Predictions::Scores(s) => Ok(s),
-        Predictions::Classes { .. } => Err(ScoreError::NotARegressor),
-    }
+/// A failed run that is the model's, not one row's.
+fn inference_error(e: TractError) -> ScoreError {
+    ScoreError::Inference(format!("{e:#}"))
 }
 
 /// Refuses, by name, an operator that no front end knows, with the export option that

@@ -119,13 +119,14 @@ pub enum Predictions {
 }
 
 impl Predictions {
-    pub(crate) fn empty(task: &Task) -> Self {
+    /// No answers yet, with room for `rows`.
+    pub(crate) fn with_capacity(task: &Task, rows: usize) -> Self {
         match task {
-            Task::Regression => Predictions::Scores(Vec::new()),
+            Task::Regression => Predictions::Scores(Vec::with_capacity(rows)),
             Task::Classification { classes } => Predictions::Classes {
                 classes: classes.clone(),
-                labels: Vec::new(),
-                probabilities: Vec::new(),
+                labels: Vec::with_capacity(rows),
+                probabilities: Vec::with_capacity(rows * classes.len()),
             },
         }
     }
@@ -164,6 +165,38 @@ impl Predictions {
                     label: *labels.get(i)?,
                     probabilities: probabilities[i * n..(i + 1) * n].to_vec(),
                 }))
+            }
+        }
+    }
+
+    /// Whether row `i`'s numbers are all finite: a NaN score or probability is no answer.
+    pub(crate) fn is_finite_at(&self, i: usize) -> bool {
+        match self {
+            Predictions::Scores(s) => s[i].is_finite(),
+            Predictions::Classes {
+                classes,
+                probabilities,
+                ..
+            } => {
+                let n = classes.len();
+                probabilities[i * n..(i + 1) * n]
+                    .iter()
+                    .all(|p| p.is_finite())
+            }
+        }
+    }
+
+    /// Holds the place of a row that has no answer, so that rows stay aligned.
+    pub(crate) fn push_none(&mut self) {
+        match self {
+            Predictions::Scores(s) => s.push(f32::NAN),
+            Predictions::Classes {
+                classes,
+                labels,
+                probabilities,
+            } => {
+                labels.push(0);
+                probabilities.extend(std::iter::repeat_n(f32::NAN, classes.len()));
             }
         }
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::Batch;
 use crate::card::ModelCard;
+use crate::outcome::Scored;
 use crate::prediction::Predictions;
 use crate::profile::{psi, Profile};
 use crate::schema::FeatureSchema;
@@ -78,8 +79,11 @@ impl Watch {
         })
     }
 
-    fn score_out_of_range(&self, answers: Option<&Predictions>, row: usize) -> bool {
-        match (&self.card.score, answers.and_then(Predictions::scores)) {
+    fn score_out_of_range(&self, scored: &Scored, row: usize) -> bool {
+        if scored.failure(row).is_some() {
+            return false;
+        }
+        match (&self.card.score, scored.answers().scores()) {
             (Some(profile), Some(scores)) => scores
                 .get(row)
                 .is_some_and(|&s| !s.is_nan() && !profile.in_range(f64::from(s))),
@@ -87,12 +91,13 @@ impl Watch {
         }
     }
 
-    /// How `batch`'s rows and their `answers` (row for row) compare with training.
-    pub fn observe(&self, batch: &Batch, answers: Option<&Predictions>) -> Observation {
+    /// How `batch`'s rows and their answers compare with training (a row without an
+    /// answer counts for its features only).
+    pub fn observe(&self, batch: &Batch, scored: &Scored) -> Observation {
         let mut seen = Observation::default();
         for row in 0..batch.rows() {
             let features = self.feature_out_of_range(batch, row);
-            let score = self.score_out_of_range(answers, row);
+            let score = self.score_out_of_range(scored, row);
             seen.rows += 1;
             seen.rows_feature_out_of_range += u64::from(features);
             seen.scores_out_of_range += u64::from(score);
@@ -190,9 +195,9 @@ pub struct DriftReport {
 }
 
 impl DriftTally {
-    /// Counts `batch`'s rows, and their answers when given.
-    pub fn add(&mut self, watch: &Watch, batch: &Batch, answers: Option<&Predictions>) {
-        self.observed.add(watch.observe(batch, answers));
+    /// Counts `batch`'s rows, and the answers of those that have one.
+    pub fn add(&mut self, watch: &Watch, batch: &Batch, scored: &Scored) {
+        self.observed.add(watch.observe(batch, scored));
         for (name, profile, index) in watch.profiles() {
             let counts = self.features.entry(name.clone()).or_default();
             for row in 0..batch.rows() {
@@ -201,20 +206,23 @@ impl DriftTally {
                 }
             }
         }
-        match (answers, &watch.card.score) {
-            (Some(Predictions::Scores(scores)), Some(profile)) => {
-                for &s in scores.iter().filter(|s| !s.is_nan()) {
-                    self.score.add(profile, f64::from(s));
+        let answered = |row: &usize| scored.failure(*row).is_none();
+        match (scored.answers(), &watch.card.score) {
+            (Predictions::Scores(scores), Some(profile)) => {
+                for row in (0..scores.len()).filter(answered) {
+                    if !scores[row].is_nan() {
+                        self.score.add(profile, f64::from(scores[row]));
+                    }
                 }
             }
             (
-                Some(Predictions::Classes {
+                Predictions::Classes {
                     classes, labels, ..
-                }),
+                },
                 _,
             ) if watch.card.labels.is_some() => {
-                for &label in labels {
-                    *self.labels.entry(classes[label].to_string()).or_default() += 1;
+                for row in (0..labels.len()).filter(answered) {
+                    *self.labels.entry(classes[labels[row]].to_string()).or_default() += 1;
                 }
             }
             _ => {}
@@ -331,6 +339,10 @@ mod tests {
         Watch::new(card, &schema())
     }
 
+    fn all(answers: Predictions) -> Scored {
+        Scored::new(answers, Vec::new())
+    }
+
     fn batch(rows: &[[f32; 2]]) -> Batch {
         let mut batch = schema().batch(rows.len());
         batch.extend_numeric(rows.concat().as_slice()).unwrap();
@@ -344,7 +356,7 @@ mod tests {
         let inputs = batch(&[[1.0, 1e9], [5.0, 0.0], [2.0, 0.0], [-1.0, 0.0]]);
         let scores = Predictions::Scores(vec![11.0, 12.0, 20.0, 9.0]);
         assert_eq!(
-            w.observe(&inputs, Some(&scores)),
+            w.observe(&inputs, &all(scores)),
             Observation {
                 rows: 4,
                 rows_feature_out_of_range: 2,
@@ -352,8 +364,12 @@ mod tests {
                 rows_outside_training: 3,
             }
         );
-        // Without answers only the features count; a missing value is never out of range.
-        let seen = w.observe(&batch(&[[f32::NAN, 0.0]]), None);
+        // Without an answer only the features count; a missing value is never out of range.
+        let failed = Scored::new(
+            Predictions::Scores(vec![f32::NAN]),
+            vec![(0, crate::RowFailure::UnknownCategory)],
+        );
+        let seen = w.observe(&batch(&[[f32::NAN, 0.0]]), &failed);
         assert_eq!((seen.rows, seen.rows_outside_training), (1, 0));
     }
 
@@ -366,19 +382,19 @@ mod tests {
         whole.add(
             &w,
             &batch(&rows),
-            Some(&Predictions::Scores(scores.clone())),
+            &all(Predictions::Scores(scores.clone())),
         );
         let mut first = DriftTally::default();
         first.add(
             &w,
             &batch(&rows[..15]),
-            Some(&Predictions::Scores(scores[..15].to_vec())),
+            &all(Predictions::Scores(scores[..15].to_vec())),
         );
         let mut second = DriftTally::default();
         second.add(
             &w,
             &batch(&rows[15..]),
-            Some(&Predictions::Scores(scores[15..].to_vec())),
+            &all(Predictions::Scores(scores[15..].to_vec())),
         );
         first.merge(second);
         assert_eq!(first, whole);
@@ -402,7 +418,7 @@ mod tests {
             probabilities: vec![0.5; 200],
         };
         let mut tally = DriftTally::default();
-        tally.add(&w, &batch(&rows), Some(&answers));
+        tally.add(&w, &batch(&rows), &all(answers));
         let report = tally.report(&w);
         assert!(report.features["a"].psi.unwrap() > DRIFT_PSI_THRESHOLD);
         assert!(report.features["a"].out_of_range_share > 0.6);
