@@ -1,6 +1,6 @@
 //! Agreement with onnxruntime, within 1e-4 absolute, on every committed fixture.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -1,6 +1,6 @@
 //! Every row error is typed, names the feature (and the row in a batch), and never panics.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

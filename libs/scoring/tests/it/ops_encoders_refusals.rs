@@ -1,9 +1,7 @@
 //! Every unsupported attribute combination of the encoder ops is refused when the model
 //! is loaded, with a message naming the op and the attribute.
 
-mod common {
-    pub mod tensors;
-}
+use crate::common;
 
 use common::tensors::{load, plan};
 use prost::Message;

@@ -1,6 +1,6 @@
 //! Every way a model is refused at load, with a message that says what to fix.
 
-mod common;
+use crate::common;
 
 use common::{bytes, fixture};
 use prost::Message;

@@ -2,9 +2,7 @@
 //! string plumbing around them, each checked against onnxruntime's outputs
 //! (fixtures from `model/fixtures_encoders.py`).
 
-mod common {
-    pub mod tensors;
-}
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! `model/fixtures_classifiers.py` (converter exports with ZipMap off, and hand-built
 //! single-node graphs for every post_transform and binary-case layout).
 
-mod common;
+use crate::common;
 
 use common::tensors::{check_within, Tolerance};
 
