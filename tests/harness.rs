@@ -22,7 +22,7 @@ pub fn endpoint() -> String {
 /// batch's 30 s per attempt, and a timed-out attempt keeps moto busy while
 /// its retry adds to the load, until the whole call runs out. These tests are about what
 /// the functions write, not about AWS's latency; the limits themselves are tested with
-/// the production policy in `*_faults_on_moto.rs`.
+/// the production policy in the `*_faults_on_moto` modules of `it/`.
 pub async fn function_clients(policy: aws_adapter::CallPolicy) -> aws_adapter::AwsClients {
     let config = testkit::moto::sdk_config(&endpoint()).await;
     let policy = aws_adapter::CallPolicy {

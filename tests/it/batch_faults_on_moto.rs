@@ -3,8 +3,7 @@
 //! batch writes partly unprocessed: nothing is lost, nothing is written twice, and the run
 //! summary counts every retry, the SDK's own included.
 
-#[path = "../functions/batch/tests/support/mod.rs"]
-mod support;
+use crate::batch_support as support;
 
 use std::time::Instant;
 

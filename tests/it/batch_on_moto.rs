@@ -2,8 +2,7 @@
 //! over 4 segments, reruns, a run fanned out into slices (its figures kept in S3 and summed
 //! by the finish step) against one invocation, and the stored run summary.
 
-#[path = "../functions/batch/tests/support/mod.rs"]
-mod support;
+use crate::batch_support as support;
 
 use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
 use aws_adapter::s3::S3RunLog;

@@ -3,8 +3,7 @@
 //! moto: numbers, strings and missing values (NULL or absent) from DynamoDB and JSON;
 //! labels and class probabilities back, in the answers and in the predictions table.
 
-#[path = "../functions/batch/tests/support/mod.rs"]
-mod support;
+use crate::batch_support as support;
 
 use std::collections::HashMap;
 

@@ -4,8 +4,7 @@
 //! function's own JSON 503, which names neither the table nor DynamoDB's error; a stalled
 //! DynamoDB is that same 503, well within the function's timeout.
 
-#[path = "../functions/predict/tests/support/mod.rs"]
-mod support;
+use crate::predict_support as support;
 
 use aws_adapter::config::{ModelLocation, PredictConfig};
 use aws_adapter::{AwsClients, CallPolicy};

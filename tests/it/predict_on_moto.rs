@@ -2,8 +2,7 @@
 //! the model from S3, attributes from DynamoDB, every sample event, and starts with a
 //! missing and a corrupt model.
 
-#[path = "../functions/predict/tests/support/mod.rs"]
-mod support;
+use crate::predict_support as support;
 
 use aws_adapter::config::{ModelLocation, PredictConfig};
 use aws_adapter::CallPolicy;

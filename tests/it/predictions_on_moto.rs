@@ -5,8 +5,7 @@
 //! run. Each GET is one GetItem and no Scan (counted by the fault proxy the function's
 //! clients go through).
 
-#[path = "../functions/batch/tests/support/mod.rs"]
-mod support;
+use crate::batch_support as support;
 
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
 use aws_adapter::config::{ModelLocation, PredictConfig};

@@ -3,7 +3,10 @@
 //! turns plain HTTP requests into API Gateway events for it), the demo resources.
 //! Dev and test only: no deployed function depends on it.
 
+pub mod cloudformation;
 pub mod demo_data;
+#[cfg(feature = "deploy")]
+pub mod deploy;
 pub mod emf;
 pub mod fault_proxy;
 pub mod http_front;

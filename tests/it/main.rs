@@ -1,0 +1,19 @@
+//! The end-to-end tests, in one test binary: each links the AWS SDK, tract and both
+//! functions, so one binary links them once instead of once per file. Each module was a
+//! test file of its own; each test that needs moto starts with `moto_or_skip!()`, and the
+//! process's tests share one moto server (the test command's, or one started here).
+
+// The functions' own test support (demo model, sample events, in-memory jobs), shared with
+// their tests; not in the test kit because it uses the functions' crates.
+#[path = "../../functions/batch/tests/support/mod.rs"]
+mod batch_support;
+#[path = "../../functions/predict/tests/support/mod.rs"]
+mod predict_support;
+
+mod batch_faults_on_moto;
+mod batch_on_moto;
+mod classifier_on_moto;
+mod predict_faults_on_moto;
+mod predict_on_moto;
+mod predictions_on_moto;
+mod template;
