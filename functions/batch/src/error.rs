@@ -122,7 +122,10 @@ mod tests {
     fn what_the_guard_stopped_keeps_its_error_type() {
         let panicked = JobError::from(Interrupted::Panicked("index out of bounds".into()));
         assert_eq!(panicked.error_type(), "Panicked");
-        assert!(panicked.to_string().contains("index out of bounds"), "{panicked}");
+        assert!(
+            panicked.to_string().contains("index out of bounds"),
+            "{panicked}"
+        );
         let late = JobError::from(Interrupted::DeadlineExceeded);
         assert_eq!(late.error_type(), "DeadlineExceeded");
         assert!(late.to_string().contains("3s before"), "{late}");

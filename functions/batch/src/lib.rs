@@ -6,8 +6,10 @@
 
 //!
 //! Modules, each importing only those listed before it: `run` (a run's progress, the plan),
-//! `guard`, `error`, `summary`, `events`, `telemetry`, `pipeline`, `job` (the handler).
+//! `guard`, `budget` (a slice's time), `error`, `summary`, `events`, `telemetry`,
+//! `pipeline`, `job` (the handler).
 
+pub mod budget;
 pub mod error;
 pub mod events;
 pub mod guard;
@@ -16,6 +18,9 @@ pub mod pipeline;
 pub mod run;
 pub mod summary;
 pub mod telemetry;
+
+#[cfg(test)]
+mod slow_table;
 
 pub use error::JobError;
 pub use events::{Answer, BatchEvent, StartedRun};

@@ -83,11 +83,10 @@ async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitErr
         store_retries: Box::new(clients.retries.clone()),
         model,
     };
-    Ok((
-        job,
-        runs,
-        Duration::from_secs(config.deadline_margin_seconds),
-    ))
+    // Reading stops early enough for a slow page to finish, or be handed back, before the
+    // deadline guard.
+    let margin = config.deadline_margin(batch::budget::least_margin(job.settings.resend.max_delay));
+    Ok((job, runs, margin))
 }
 
 /// The invocation's deadline (ms since the epoch) as an `Instant`.

@@ -20,8 +20,8 @@ use store::scan::{AttributeScan, ScannedRow};
 use store::ErrorKind;
 
 // `RunError` has always been imported from here.
-pub use crate::error::RunError;
 use crate::budget;
+pub use crate::error::RunError;
 use crate::run::{RunState, SegmentState, Totals};
 
 /// Items per Scan page (the Scan's `Limit`). Pages well under DynamoDB's 1 MB cap stay in

@@ -3,6 +3,7 @@
 
 use std::fmt::Display;
 use std::str::FromStr;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -112,9 +113,9 @@ pub struct BatchConfig {
     /// `<RUNS_PREFIX>latest.json` (default `batch-runs/`).
     pub runs_prefix: String,
     /// Stop reading this long before the invocation's deadline and return the slice's
-    /// cursor, for the state machine to go round again (`DEADLINE_MARGIN_SECONDS`,
-    /// default 60).
-    pub deadline_margin_seconds: u64,
+    /// cursor, for the state machine to go round again (`DEADLINE_MARGIN_SECONDS`; unset:
+    /// the least the function needs, see [`BatchConfig::deadline_margin`]).
+    pub deadline_margin_seconds: Option<u64>,
     /// The state machine that runs a night's slices (`STATE_MACHINE_ARN`). Unset: the
     /// scheduled event scores the whole table in its one invocation.
     pub state_machine_arn: Option<String>,
@@ -152,10 +153,35 @@ impl BatchConfig {
             predictions_table: env.required("PREDICTIONS_TABLE")?,
             scan_segments,
             runs_prefix: env.runs_prefix()?,
-            deadline_margin_seconds: env.parsed_or("DEADLINE_MARGIN_SECONDS", 60u64)?,
+            deadline_margin_seconds: env
+                .optional("DEADLINE_MARGIN_SECONDS")
+                .map(|_| env.parsed_or("DEADLINE_MARGIN_SECONDS", 0u64))
+                .transpose()?,
             state_machine_arn: env.optional("STATE_MACHINE_ARN"),
             workers,
         })
+    }
+}
+
+impl BatchConfig {
+    /// The margin to stop reading at: the configured one, or `least` (what a page in flight,
+    /// the slice's figures and the answer need before the deadline, as the batch function
+    /// works it out) when unset or smaller. A smaller one would let a slow page run into
+    /// the deadline guard, and the slice's work be done again: it is raised, with a warning.
+    pub fn deadline_margin(&self, least: Duration) -> Duration {
+        let least = Duration::from_secs(least.as_secs_f64().ceil() as u64);
+        match self.deadline_margin_seconds.map(Duration::from_secs) {
+            Some(margin) if margin >= least => margin,
+            Some(margin) => {
+                tracing::warn!(
+                    configured_s = margin.as_secs(),
+                    raised_to_s = least.as_secs(),
+                    "DEADLINE_MARGIN_SECONDS is less than a slow page, the slice's figures and the answer may need before the deadline: raised"
+                );
+                least
+            }
+            None => least,
+        }
     }
 }
 
@@ -321,8 +347,29 @@ mod tests {
                 config.state_machine_arn.as_deref(),
                 config.workers
             ),
-            (4, "batch-runs/", 60, None, 1)
+            (4, "batch-runs/", None, None, 1)
         );
+        let least = Duration::from_millis(382_500);
+        assert_eq!(config.deadline_margin(least), Duration::from_secs(383));
+        for (configured, margin) in [("60", 383), ("383", 383), ("500", 500)] {
+            let mut vars = base.to_vec();
+            vars.push(("DEADLINE_MARGIN_SECONDS", configured));
+            let config = BatchConfig::from_lookup(lookup(&vars)).unwrap();
+            assert_eq!(
+                config.deadline_margin(least),
+                Duration::from_secs(margin),
+                "{configured}"
+            );
+        }
+        let mut unreadable = base.to_vec();
+        unreadable.push(("DEADLINE_MARGIN_SECONDS", "a minute"));
+        assert!(matches!(
+            BatchConfig::from_lookup(lookup(&unreadable)),
+            Err(ConfigError::Invalid {
+                name: "DEADLINE_MARGIN_SECONDS",
+                ..
+            })
+        ));
         let mut none = base.to_vec();
         none.push(("BATCH_WORKERS", "0"));
         assert!(matches!(
