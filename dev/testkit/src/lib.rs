@@ -4,6 +4,8 @@
 //! Dev and test only: no deployed function depends on it.
 
 pub mod cloudformation;
+#[cfg(feature = "batch-support")]
+pub mod batch_support;
 pub mod demo_data;
 #[cfg(feature = "deploy")]
 pub mod deploy;

@@ -14,14 +14,11 @@
 //!
 //! Needs the project's venv (`make venv`) and the debug `batch` binary (or `$BATCH_BIN`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use support::MotoStack;
+use testkit::batch_support::MotoStack;
 use testkit::moto::{repository_root, Moto};
 use testkit::runtime_api::{Options, RuntimeApi};
 use testkit::state_machine;

@@ -2,11 +2,9 @@
 //! drift, as EMF lines from the installed recorder; the planner and the slices write none.
 //! (One test: the recorder is process-wide.)
 
-mod support;
-
 use aws_adapter::emf::Emf;
 use serde_json::Value;
-use support::*;
+use testkit::batch_support::*;
 use testkit::emf::{checked_document, sum, unit, with};
 use testkit::memory::InMemoryPredictions;
 

@@ -3,8 +3,6 @@
 //! slices (each cut into several invocations) equal to a one-shot run, the planner's
 //! start, the finish step's checks, reruns idempotent.
 
-mod support;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
@@ -12,7 +10,7 @@ use batch::pipeline::RunError;
 use batch::JobError;
 use lambda_runtime::Diagnostic;
 use store::{RetryCount, StoreError};
-use support::*;
+use testkit::batch_support::*;
 use testkit::memory::RecordedStarts;
 use testkit::memory::{Fault, InMemoryPredictions};
 

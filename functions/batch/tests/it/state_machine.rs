@@ -5,15 +5,13 @@
 //! once) answer. The schedule's event goes to the function as EventBridge sends it; the
 //! function plans the night and starts the execution through the Step Functions SDK.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_adapter::aws_sdk_sfn::types::ExecutionStatus;
 use batch::run::Plan;
 use batch::{StartedRun, Summary};
-use support::{assert_every_row_once_by, MotoStack, RUN_ID};
+use testkit::batch_support::{assert_every_row_once_by, MotoStack, RUN_ID};
 use testkit::moto::Moto;
 use testkit::runtime_api::{Options, RuntimeApi};
 use testkit::state_machine;
@@ -36,8 +34,7 @@ struct Night {
 /// [`SANDBOXES`] batch binaries configured with the state machine and `workers`. Each
 /// invocation's deadline is `timeout` away: under the function's 60 s margin, an
 /// invocation reads one page per segment and hands the slice back.
-async fn night(rows: usize, segments: u32, workers: u32, timeout: Duration) -> Option<Night> {
-    testkit::moto::venv_tool("python")?;
+async fn night(rows: usize, segments: u32, workers: u32, timeout: Duration) -> Night {
     let api = RuntimeApi::start_with(Options {
         function_arn: FUNCTION_ARN.into(),
         timeout,
@@ -71,13 +68,13 @@ async fn night(rows: usize, segments: u32, workers: u32, timeout: Duration) -> O
                 .unwrap()
         })
         .collect();
-    Some(Night {
+    Night {
         api,
         moto,
         stack,
         sfn,
         _sandboxes: sandboxes,
-    })
+    }
 }
 
 fn scheduled_event() -> Vec<u8> {
@@ -133,9 +130,7 @@ impl Night {
 async fn a_night_runs_its_slices_at_once_each_over_several_invocations_then_completes() {
     // 2 slices of 1 segment, each segment 1.25 pages: one page per invocation, so each
     // slice takes two invocations round the Choice loop.
-    let Some(night) = night(2500, 2, 2, Duration::from_secs(20)).await else {
-        return;
-    };
+    let night = night(2500, 2, 2, Duration::from_secs(20)).await;
     let started = night.schedule().await;
     assert!(!started.already_started);
     assert_eq!((started.run_id.as_str(), started.slices), (RUN_ID, 2));
@@ -205,9 +200,7 @@ async fn a_night_runs_its_slices_at_once_each_over_several_invocations_then_comp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_throttling_is_retried_and_a_rerun_rewrites_only_unfinished_slices_identically() {
-    let Some(night) = night(1200, 4, 2, Duration::from_secs(900)).await else {
-        return;
-    };
+    let night = night(1200, 4, 2, Duration::from_secs(900)).await;
     // Lambda refuses the first invocation of a slice: the Retry absorbs it.
     night.api.throttle_invokes(1);
     let started = night.schedule().await;
@@ -288,9 +281,7 @@ async fn lambda_throttling_is_retried_and_a_rerun_rewrites_only_unfinished_slice
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slice_that_cannot_succeed_ends_the_run_failed_and_incomplete() {
-    let Some(night) = night(300, 2, 2, Duration::from_secs(900)).await else {
-        return;
-    };
+    let night = night(300, 2, 2, Duration::from_secs(900)).await;
     let started = night.schedule().await;
     let plan = night.plan(&started.execution).await;
     // A plan made with another model than the one the function now holds (the model was

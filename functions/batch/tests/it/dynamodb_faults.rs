@@ -4,8 +4,6 @@
 //! throttling and server errors the SDK retries, errors it does not. Nothing is lost and
 //! every retry is counted.
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +18,7 @@ use batch::Job;
 use store::predictions::{Prediction, PredictionSink};
 use store::scan::AttributeScan;
 use store::{ErrorKind, RetryCount};
-use support::*;
+use testkit::batch_support::*;
 use testkit::memory::InMemoryRunLog;
 
 const TABLE: &str = "predictions";

@@ -1,5 +1,6 @@
-//! Shared by the batch tests: the demo model, products, and a job over in-memory stores.
-#![allow(dead_code)]
+//! The batch function's test support (feature `batch-support`), shared by its tests, its
+//! examples and the end-to-end tests: the demo model, products, a job over in-memory
+//! stores, a run driven as the state machine drives it, and a stack of it on moto.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,22 +13,20 @@ use batch::{Answer, BatchEvent, Job, Summary};
 use scoring::Model;
 use store::predictions::Prediction;
 use store::scan::ScannedRow;
-use testkit::memory::InMemoryRunLog;
-use testkit::memory::InMemoryScan;
-use testkit::memory::{InMemoryPredictions, RecordedStarts};
-use testkit::Item;
+use crate::memory::{InMemoryPredictions, InMemoryRunLog, InMemoryScan, RecordedStarts};
+use crate::Item;
 
 pub const SCHEDULE_TIME: &str = "2026-11-24T02:00:00Z";
 pub const RUN_ID: &str = "nightly-2026-11-24T02:00:00Z";
 
 pub fn demo_model() -> Model {
-    let path = testkit::moto::repository_root().join("model/wine_quality.onnx");
+    let path = crate::moto::repository_root().join("model/wine_quality.onnx");
     Model::load(&std::fs::read(path).unwrap(), "model-v1").unwrap()
 }
 
 /// `n` products as DynamoDB items: the wines, repeated, with ids `p-00000` ...
 pub fn products(n: usize) -> Vec<Item> {
-    let wines = testkit::demo_data::repository_wines().unwrap();
+    let wines = crate::demo_data::repository_wines().unwrap();
     (0..n)
         .map(|i| {
             let mut item = wines[i % wines.len()].clone();
@@ -54,7 +53,7 @@ pub fn scanned(items: &[Item]) -> Vec<ScannedRow> {
 
 /// A scheduled event as EventBridge delivers it (the file in events/).
 pub fn scheduled_event() -> BatchEvent {
-    let path = testkit::moto::repository_root().join("events/batch-scheduled.json");
+    let path = crate::moto::repository_root().join("events/batch-scheduled.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -200,7 +199,7 @@ where
 /// On a moto server: a bucket with the demo model, an attribute table of `rows` products,
 /// an empty predictions table; and the batch function's environment for them.
 pub struct MotoStack {
-    pub clients: testkit::stack::Clients,
+    pub clients: crate::stack::Clients,
     pub env: Vec<(&'static str, String)>,
     pub bucket: String,
     pub predictions_table: String,
@@ -209,9 +208,9 @@ pub struct MotoStack {
 
 impl MotoStack {
     pub async fn create(endpoint: &str, rows: usize, segments: u32) -> MotoStack {
-        use testkit::moto::unique_name;
-        use testkit::resources;
-        let clients = testkit::stack::Clients::for_endpoint(endpoint).await;
+        use crate::moto::unique_name;
+        use crate::resources;
+        let clients = crate::stack::Clients::for_endpoint(endpoint).await;
         let (bucket, attributes, predictions) = (
             unique_name("models"),
             unique_name("attributes"),
@@ -220,7 +219,7 @@ impl MotoStack {
         resources::create_bucket(&clients.s3, &bucket)
             .await
             .unwrap();
-        let model = testkit::stack::demo_model_bytes().unwrap();
+        let model = crate::stack::demo_model_bytes().unwrap();
         resources::put_object(&clients.s3, &bucket, "model.onnx", model)
             .await
             .unwrap();
@@ -233,7 +232,7 @@ impl MotoStack {
         resources::put_items(&clients.dynamodb, &attributes, &items, |_| {})
             .await
             .unwrap();
-        let mut env = testkit::moto::aws_env(endpoint);
+        let mut env = crate::moto::aws_env(endpoint);
         env.extend([
             ("MODEL_BUCKET", bucket.clone()),
             ("MODEL_KEY", "model.onnx".into()),
@@ -253,7 +252,7 @@ impl MotoStack {
 
     /// The stored summary of the latest completed run, if one completed.
     pub async fn latest_summary(&self) -> Option<Summary> {
-        let json = testkit::resources::get_object(
+        let json = crate::resources::get_object(
             &self.clients.s3,
             &self.bucket,
             "batch-runs/latest.json",

@@ -2,26 +2,21 @@
 //! with moto for S3 and DynamoDB (`MOTO_ENDPOINT`, set by `make test`). The scheduled event
 //! goes through main.rs, lambda_runtime and the job, with no state machine configured: one
 //! invocation scores the whole table, or says the table needs the state machine. (The
-//! state machine's runs, with this binary, are in state_machine.rs.)
-
-mod support;
+//! state machine's runs, with this binary, are in the `state_machine` module.)
 
 use std::time::Duration;
 
 use batch::pipeline::SCAN_PAGE_ITEMS;
 use batch::Summary;
-use support::{assert_every_row_once_by, stored_predictions, MotoStack, RUN_ID};
+use testkit::batch_support::{assert_every_row_once_by, stored_predictions, MotoStack, RUN_ID};
 use testkit::runtime_api::{Options, RuntimeApi};
 use tokio::process::Child;
 
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:batch:live";
 
-fn test_endpoint() -> String {
-    testkit::moto::test_endpoint().expect("checked by moto_or_skip! first")
-}
-
+/// On the process's moto server (started from the venv, set up if missing: never skipped).
 async fn stack(rows: usize, segments: u32) -> MotoStack {
-    MotoStack::create(&test_endpoint(), rows, segments).await
+    MotoStack::create(&testkit::moto::endpoint(), rows, segments).await
 }
 
 /// The API with every invocation given `timeout` (its deadline header).
@@ -56,7 +51,6 @@ async fn summary_of(pending: testkit::runtime_api::PendingInvocation) -> Summary
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
-    testkit::moto_or_skip!();
     let stack = stack(400, 4).await;
     let api = runtime_api(Duration::from_secs(900)).await;
     let _child = spawn(&api, &stack.env);
@@ -85,7 +79,6 @@ async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_too_large_for_one_invocation_fails_naming_the_state_machine() {
-    testkit::moto_or_skip!();
     // One segment, 2.5 pages: with a deadline inside the margin (20 s against 60) the
     // invocation reads one page and stops.
     let rows = SCAN_PAGE_ITEMS * 5 / 2;
@@ -110,7 +103,7 @@ async fn a_table_too_large_for_one_invocation_fails_naming_the_state_machine() {
     // What it read is written, and correct; no summary marks the run complete.
     let written = stored_predictions(&stack.clients.dynamodb, &stack.predictions_table).await;
     assert_eq!(written.len(), SCAN_PAGE_ITEMS);
-    let expected = support::expected_scores(&stack.items);
+    let expected = testkit::batch_support::expected_scores(&stack.items);
     for (id, p) in &written {
         assert_eq!(p.answer, scoring::Prediction::Score(expected[id]), "{id}");
     }
@@ -124,7 +117,6 @@ async fn a_table_too_large_for_one_invocation_fails_naming_the_state_machine() {
 
 #[tokio::test]
 async fn a_start_without_its_configuration_fails_the_init_naming_the_variable() {
-    testkit::moto_or_skip!();
     let mut stack = stack(0, 1).await;
     stack.env.retain(|(name, _)| *name != "PREDICTIONS_TABLE");
     let api = runtime_api(Duration::from_secs(900)).await;
