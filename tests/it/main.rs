@@ -4,9 +4,8 @@
 //! process's tests share one moto server (the test command's, or one started here).
 
 // The functions' own test support (demo model, sample events, in-memory jobs), shared with
-// their tests; not in the test kit because it uses the functions' crates.
-#[path = "../../functions/batch/tests/support/mod.rs"]
-mod batch_support;
+// their tests.
+use testkit::batch_support;
 #[path = "../../functions/predict/tests/support/mod.rs"]
 mod predict_support;
 
