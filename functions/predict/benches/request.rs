@@ -131,17 +131,18 @@ fn warm_requests(c: &mut Criterion) {
 }
 
 /// The metrics' cost on the warm path: the same requests before the recorder is installed
-/// (the facade's calls reach no recorder) and after, with each request's EMF lines
+/// (the app's handles reach no recorder) and after, with an app built as `main` builds it
+/// (after the recorder, so its handles are the recorder's) and each request's EMF lines
 /// written to /dev/null as `serve` writes them to stdout. Runs last: the recorder, once
 /// installed, stays for the process.
 fn metrics_off_then_on(c: &mut Criterion) {
-    let app = app();
+    let off = app();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let post = one_row_post();
     let get = event("predict-get.json");
-    let handle = |json: &str| {
+    let handle = |app: &App<InMemoryAttributes>, json: &str| {
         let request: Request = lambda_http::request::from_str(json).unwrap();
         let response = runtime.block_on(app.handle(request));
         assert_eq!(response.status(), 200);
@@ -150,15 +151,16 @@ fn metrics_off_then_on(c: &mut Criterion) {
     let mut group = c.benchmark_group("metrics");
     let requests = [("get_predict", &get), ("post_predict", &post)];
     for (name, json) in requests {
-        group.bench_function(format!("{name}/off"), |b| b.iter(|| handle(json)));
+        group.bench_function(format!("{name}/off"), |b| b.iter(|| handle(&off, json)));
     }
     let emf = aws_adapter::emf::Emf::install("Bench", "bench").unwrap();
     predict::telemetry::describe();
+    let on = app();
     let mut null = std::fs::File::create("/dev/null").unwrap();
     for (name, json) in requests {
         group.bench_function(format!("{name}/on"), |b| {
             b.iter(|| {
-                let response = handle(json);
+                let response = handle(&on, json);
                 let mut lines = Vec::with_capacity(2048);
                 emf.flush_to(&mut lines).unwrap();
                 std::io::Write::write_all(&mut null, &lines).unwrap();

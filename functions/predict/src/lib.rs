@@ -5,16 +5,22 @@
 //! Inference Protocol's REST routes (`/v2/...`, [`oip`]) serve the same model to
 //! KServe/Triton clients.
 
-mod api_error;
+mod answer;
 mod app;
+mod health;
+pub mod http;
+mod instances;
 pub mod oip;
+mod product;
 pub mod results;
 pub mod routes;
 mod serve;
+mod stored;
 pub mod telemetry;
 
-pub use api_error::ApiError;
-pub use app::{App, MAX_BODY_BYTES, MAX_INSTANCES};
+pub use app::App;
+pub use http::limits::{MAX_BODY_BYTES, MAX_INSTANCES};
+pub use http::ApiError;
 pub use serve::serve;
 
 pub use aws_adapter::config::InitError;

@@ -1,23 +1,13 @@
-//! Lambda entry point: wires configuration, clients, the model and the metrics, then serves.
+//! Lambda entry point: wires logging and metrics, configuration, clients and the model,
+//! then serves.
 
-use aws_adapter::emf::Emf;
-use lambda_http::Error;
+use aws_adapter::lambda::{ready_or_exit, start};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let (app, init_times) = match predict::init().await {
-        Ok(ready) => ready,
-        Err(e) => {
-            // One JSON log line naming what is wrong; the non-zero exit fails the init.
-            tracing::error!(error = %e, "init failed");
-            std::process::exit(1);
-        }
-    };
-    // Metrics are worth having, not worth failing the cold start for.
-    let metrics = Emf::install_from_env("predict")
-        .inspect_err(|e| tracing::warn!(error = %e, "serving without metrics"))
-        .ok();
+async fn main() -> Result<(), lambda_http::Error> {
+    // The recorder first: the app registers its metric handles with it.
+    let metrics = start("predict");
+    let (app, init_times) = ready_or_exit(predict::init().await);
     if let Some(metrics) = &metrics {
         predict::telemetry::describe();
         predict::telemetry::cold_start(app.model().version(), &init_times);

@@ -7,6 +7,9 @@ use std::borrow::Cow;
 
 use lambda_http::http::Method;
 
+use crate::http::limits::MAX_PRODUCT_ID_BYTES;
+use crate::http::ApiError;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<'a> {
     /// `GET /predict/{product_id}`, the id percent-decoded.
@@ -46,28 +49,49 @@ pub struct ModelRef<'a> {
     pub version: Option<Cow<'a, str>>,
 }
 
+/// Every route's stable name, for logs and metrics, and last the name of a request that
+/// reached none ([`UNROUTED`]).
+pub const ROUTE_NAMES: [&str; 11] = [
+    "GET /predict/{product_id}",
+    "POST /predict",
+    "GET /predictions/{product_id}",
+    "GET /health",
+    "GET /v2/health/live",
+    "GET /v2/health/ready",
+    "GET /v2",
+    "GET /v2/models/{name}",
+    "GET /v2/models/{name}/ready",
+    "POST /v2/models/{name}/infer",
+    "none",
+];
+
+/// The index in [`ROUTE_NAMES`] of a request that reached no route (or no handler).
+pub const UNROUTED: usize = ROUTE_NAMES.len() - 1;
+
 impl Route<'_> {
-    /// A stable name for logs.
-    pub fn name(&self) -> &'static str {
+    /// The route's index in [`ROUTE_NAMES`].
+    pub fn index(&self) -> usize {
         match self {
-            Route::ScoreProduct(_) => "GET /predict/{product_id}",
-            Route::ScoreInstances => "POST /predict",
-            Route::StoredPrediction(_) => "GET /predictions/{product_id}",
-            Route::Health => "GET /health",
+            Route::ScoreProduct(_) => 0,
+            Route::ScoreInstances => 1,
+            Route::StoredPrediction(_) => 2,
+            Route::Health => 3,
             Route::Oip(oip) => match oip {
-                OipRoute::ServerLive => "GET /v2/health/live",
-                OipRoute::ServerReady => "GET /v2/health/ready",
-                OipRoute::ServerMetadata => "GET /v2",
-                OipRoute::ModelMetadata(_) => "GET /v2/models/{name}",
-                OipRoute::ModelReady(_) => "GET /v2/models/{name}/ready",
-                OipRoute::Infer(_) => "POST /v2/models/{name}/infer",
+                OipRoute::ServerLive => 4,
+                OipRoute::ServerReady => 5,
+                OipRoute::ServerMetadata => 6,
+                OipRoute::ModelMetadata(_) => 7,
+                OipRoute::ModelReady(_) => 8,
+                OipRoute::Infer(_) => 9,
             },
         }
     }
-}
 
-/// DynamoDB's limit on a partition key, in UTF-8 bytes.
-pub const MAX_PRODUCT_ID_BYTES: usize = 2048;
+    /// A stable name for logs.
+    pub fn name(&self) -> &'static str {
+        ROUTE_NAMES[self.index()]
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoRoute {
@@ -76,6 +100,21 @@ pub enum NoRoute {
     MethodNotAllowed(&'static str),
     /// `GET /predict/{product_id}` with an id that cannot name a product.
     BadProductId(BadProductId),
+}
+
+impl NoRoute {
+    /// The caller's answer: 404, 405 naming the method the path takes, or 400 saying why
+    /// the product id cannot name a product.
+    pub fn into_error(self, method: &Method, path: &str) -> ApiError {
+        match self {
+            NoRoute::NotFound => ApiError::not_found(format!("no route for {path}")),
+            NoRoute::MethodNotAllowed(allowed) => ApiError::method_not_allowed(
+                format!("{method} is not allowed on {path}; use {allowed}"),
+                allowed,
+            ),
+            NoRoute::BadProductId(why) => ApiError::bad_request(why.to_string()),
+        }
+    }
 }
 
 /// Why a product id is refused before any call: each is the caller's to fix.

@@ -9,8 +9,9 @@ use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use aws_adapter::emf::Emf;
+use aws_adapter::lambda::panic_message;
 use futures_util::FutureExt;
-use lambda_http::http::StatusCode;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Request, Service};
@@ -18,11 +19,10 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use store::attributes::AttributeStore;
 
-use aws_adapter::emf::Emf;
-
-use crate::api_error::ApiError;
 use crate::app::App;
+use crate::http::ApiError;
 use crate::results::Results;
+use crate::routes::UNROUTED;
 
 /// Serves `app` until the runtime stops the sandbox, writing the metrics recorded for
 /// each request to `metrics` before answering it.
@@ -73,12 +73,8 @@ pub async fn serve<S: AttributeStore, R: Results>(
             };
             if let Reply::Refusal(refusal) = &reply {
                 // What the handler did not see: unreadable events and its panics.
-                crate::telemetry::request(
-                    app.model().version(),
-                    "none",
-                    refusal.status_code,
-                    Duration::ZERO,
-                );
+                app.telemetry()
+                    .request(UNROUTED, refusal.status_code, Duration::ZERO);
             }
             if let Some(metrics) = metrics {
                 metrics.flush();
@@ -107,14 +103,6 @@ fn unreadable(panic: &str) -> ApiError {
         "the request's URL (its path, query string or Host header) is not a valid URL; \
          percent-encode quotes, spaces, control characters and other reserved characters"
     })
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a panic without a message")
 }
 
 thread_local! {
@@ -175,15 +163,5 @@ impl Refusal {
             body,
             is_base64_encoded: false,
         }
-    }
-}
-
-impl ApiError {
-    fn bad_request(message: &str) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    fn internal(message: &str) -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 }

@@ -3,11 +3,22 @@
 //! request). Every metric has the `ModelVersion` dimension; the counts the canary alarm
 //! divides (rows scored, rows outside training) are also recorded without it, so that one
 //! alarm covers whichever versions share the traffic.
+//!
+//! One model serves a sandbox, so every metric's name and labels are known once the model
+//! is loaded: each handle is registered with the recorder the first time it is used and
+//! kept, and a request then only adds to counters (no label arrays, no version strings,
+//! no lookup through the recorder's lock). Handles registered before a recorder is
+//! installed record nothing: build the `App` after installing it.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
-use scoring::{Batch, Model, Predictions, ScoreError};
+use metrics::{
+    counter, describe_counter, describe_histogram, histogram, Counter, Histogram, Unit,
+};
+use scoring::{Batch, Model, Observer, Predictions, Scored, Task, Watch};
+
+use crate::routes::ROUTE_NAMES;
 
 /// Metric names (also in the template's alarms and dashboard, and the README).
 pub mod names {
@@ -34,6 +45,8 @@ pub const CANARY_OUTSIDE_TRAINING_PERCENT: f64 = 5.0;
 /// Most scores recorded per request: EMF takes at most 100 values per metric and
 /// document; a larger request is sampled evenly.
 pub const MAX_SCORES_PER_REQUEST: usize = 50;
+
+const VERSION: &str = "ModelVersion";
 
 /// How long each step of the cold start took.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,10 +82,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Once per sandbox: the cold start, step by step.
 pub fn cold_start(model_version: &str, times: &InitTimes) {
     use names::*;
     let version = model_version.to_owned();
-    counter!(COLD_START, "ModelVersion" => version.clone()).increment(1);
+    counter!(COLD_START, VERSION => version.clone()).increment(1);
     let total = times.config + times.clients + times.model_fetch + times.model_build;
     for (name, took) in [
         (INIT_CONFIG, times.config),
@@ -81,71 +95,159 @@ pub fn cold_start(model_version: &str, times: &InitTimes) {
         (INIT_MODEL_BUILD, times.model_build),
         (INIT_TOTAL, total),
     ] {
-        histogram!(name, "ModelVersion" => version.clone()).record(ms(took));
+        histogram!(name, VERSION => version.clone()).record(ms(took));
     }
 }
 
-/// "2xx", "4xx", ...
-fn status_class(status: u16) -> &'static str {
+/// "2xx", "3xx", "4xx", "5xx", by index.
+const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+
+fn status_class(status: u16) -> usize {
     match status {
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+        200..=299 => 0,
+        300..=399 => 1,
+        400..=499 => 2,
+        _ => 3,
     }
 }
 
-pub fn request(model_version: &str, route: &'static str, status: u16, latency: Duration) {
-    let labels = [
-        ("ModelVersion", model_version.to_owned()),
-        ("Route", route.to_owned()),
-        ("StatusClass", status_class(status).to_owned()),
-    ];
-    counter!(names::REQUESTS, &labels).increment(1);
-    histogram!(names::LATENCY, &labels).record(ms(latency));
+/// A route's request count and latency, for one status class.
+struct RequestMetrics {
+    count: Counter,
+    latency: Histogram,
 }
 
-/// Scores `batch` and records what the answers and their inputs looked like: every path
-/// that scores goes through here.
-pub fn predict(model: &Model, batch: &Batch) -> Result<Predictions, ScoreError> {
-    let answers = model.predict(batch)?;
-    answered(model, batch, &answers);
-    Ok(answers)
+/// The metric handles of the model a sandbox serves, each registered at its first use.
+pub struct Telemetry {
+    version: String,
+    /// Per route (in [`ROUTE_NAMES`] order), per status class.
+    requests: Vec<[OnceLock<RequestMetrics>; 4]>,
+    rows_scored: OnceLock<[Counter; 2]>,
+    /// Per version: rows with a feature out of range, scores out of range, rows outside
+    /// training; and rows outside training for every version.
+    outside_training: OnceLock<[Counter; 4]>,
+    score: OnceLock<Histogram>,
+    /// Per class, in the model's class order.
+    labels: Vec<OnceLock<Counter>>,
 }
 
-fn answered(model: &Model, batch: &Batch, answers: &Predictions) {
-    use names::*;
-    let version = model.version().to_owned();
-    let rows = answers.len() as u64;
-    counter!(ROWS_SCORED, "ModelVersion" => version.clone()).increment(rows);
-    counter!(ROWS_SCORED).increment(rows);
-    if let Some(watch) = model.watch() {
-        let seen = watch.observe(batch, Some(answers));
-        counter!(ROWS_OUTSIDE_TRAINING).increment(seen.rows_outside_training);
-        for (name, n) in [
-            (ROWS_FEATURE_OUT_OF_RANGE, seen.rows_feature_out_of_range),
-            (SCORES_OUT_OF_RANGE, seen.scores_out_of_range),
-            (ROWS_OUTSIDE_TRAINING, seen.rows_outside_training),
-        ] {
-            counter!(name, "ModelVersion" => version.clone()).increment(n);
+impl Telemetry {
+    pub fn new(model: &Model) -> Telemetry {
+        let classes = match model.task() {
+            Task::Regression => 0,
+            Task::Classification { classes } => classes.len(),
+        };
+        Telemetry {
+            version: model.version().to_owned(),
+            requests: ROUTE_NAMES.iter().map(|_| Default::default()).collect(),
+            rows_scored: OnceLock::new(),
+            outside_training: OnceLock::new(),
+            score: OnceLock::new(),
+            labels: (0..classes).map(|_| OnceLock::new()).collect(),
         }
     }
-    match answers {
-        Predictions::Scores(scores) => {
-            let score = histogram!(SCORE, "ModelVersion" => version);
-            let step = scores.len().div_ceil(MAX_SCORES_PER_REQUEST).max(1);
-            for &s in scores.iter().step_by(step).filter(|s| s.is_finite()) {
-                score.record(f64::from(s));
+
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+
+    /// One answered request: `route` is an index into [`ROUTE_NAMES`].
+    pub fn request(&self, route: usize, status: u16, latency: Duration) {
+        let class = status_class(status);
+        let metrics = self.requests[route][class].get_or_init(|| {
+            let labels = [
+                (VERSION, self.version()),
+                ("Route", ROUTE_NAMES[route].to_owned()),
+                ("StatusClass", STATUS_CLASSES[class].to_owned()),
+            ];
+            RequestMetrics {
+                count: counter!(names::REQUESTS, &labels),
+                latency: histogram!(names::LATENCY, &labels),
             }
+        });
+        metrics.count.increment(1);
+        metrics.latency.record(ms(latency));
+    }
+
+    /// What records each scored batch: rows scored, the rows and scores outside training
+    /// (against `model`'s card, if it has one), the scores or labels answered.
+    pub fn observer<'a>(&'a self, model: &'a Model) -> ScoreMetrics<'a> {
+        ScoreMetrics {
+            telemetry: self,
+            watch: model.watch(),
         }
-        Predictions::Classes {
-            classes, labels, ..
-        } => {
-            let mut counts = vec![0u64; classes.len()];
-            labels.iter().for_each(|&l| counts[l] += 1);
-            for (class, n) in classes.iter().zip(counts).filter(|(_, n)| *n > 0) {
-                counter!(PREDICTED_LABEL, "ModelVersion" => version.clone(), "Label" => class.to_string())
-                    .increment(n);
+    }
+}
+
+/// Sees each batch the model scores, for the metrics.
+pub struct ScoreMetrics<'a> {
+    telemetry: &'a Telemetry,
+    watch: Option<&'a Watch>,
+}
+
+impl Observer for ScoreMetrics<'_> {
+    fn scored(&mut self, batch: &Batch, scored: &Scored) {
+        use names::*;
+        let t = self.telemetry;
+        let rows = scored.answered() as u64;
+        let [per_version, all] = t.rows_scored.get_or_init(|| {
+            [
+                counter!(ROWS_SCORED, VERSION => t.version()),
+                counter!(ROWS_SCORED),
+            ]
+        });
+        per_version.increment(rows);
+        all.increment(rows);
+        if let Some(watch) = self.watch {
+            let seen = watch.observe(batch, scored);
+            let [features, scores, outside, outside_all] = t.outside_training.get_or_init(|| {
+                [
+                    counter!(ROWS_FEATURE_OUT_OF_RANGE, VERSION => t.version()),
+                    counter!(SCORES_OUT_OF_RANGE, VERSION => t.version()),
+                    counter!(ROWS_OUTSIDE_TRAINING, VERSION => t.version()),
+                    counter!(ROWS_OUTSIDE_TRAINING),
+                ]
+            });
+            features.increment(seen.rows_feature_out_of_range);
+            scores.increment(seen.scores_out_of_range);
+            outside.increment(seen.rows_outside_training);
+            outside_all.increment(seen.rows_outside_training);
+        }
+        let answered = |row: &usize| scored.failure(*row).is_none();
+        match scored.answers() {
+            Predictions::Scores(scores) => {
+                let histogram = t
+                    .score
+                    .get_or_init(|| histogram!(SCORE, VERSION => t.version()));
+                let step = scores.len().div_ceil(MAX_SCORES_PER_REQUEST).max(1);
+                for row in (0..scores.len()).step_by(step).filter(answered) {
+                    if scores[row].is_finite() {
+                        histogram.record(f64::from(scores[row]));
+                    }
+                }
+            }
+            Predictions::Classes {
+                classes, labels, ..
+            } => {
+                // Counted per class first: one increment per class answered, not per row.
+                let mut counts = [0u64; 16];
+                let mut more = Vec::new();
+                let counts: &mut [u64] = if classes.len() <= counts.len() {
+                    &mut counts[..classes.len()]
+                } else {
+                    more.resize(classes.len(), 0);
+                    &mut more
+                };
+                for row in (0..labels.len()).filter(answered) {
+                    counts[labels[row]] += 1;
+                }
+                for (class, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                    t.labels[class]
+                        .get_or_init(|| {
+                            counter!(PREDICTED_LABEL, VERSION => t.version(), "Label" => classes[class].to_string())
+                        })
+                        .increment(n);
+                }
             }
         }
     }

@@ -16,14 +16,14 @@ pub(super) fn split_binary<'b>(
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .ok_or_else(|| {
-            bad_request(format!(
+            ApiError::bad_request(format!(
                 "the Inference-Header-Content-Length header must be the JSON part's length in \
                  bytes, not {:?}",
                 String::from_utf8_lossy(value.as_bytes())
             ))
         })?;
     if json_len > body.len() {
-        return Err(bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "the Inference-Header-Content-Length header says the JSON part is {json_len} \
              bytes, but the body has {}",
             body.len()
@@ -63,17 +63,17 @@ pub(super) fn read_binary_inputs<'a>(
             .as_u64()
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| {
-                bad_request(format!(
+                ApiError::bad_request(format!(
                     "input `{name}`: parameters.binary_data_size must be a byte count, not {size}"
                 ))
             })?;
         if input.data.is_some() {
-            return Err(bad_request(format!(
+            return Err(ApiError::bad_request(format!(
                 "input `{name}` has both data and parameters.binary_data_size: send one"
             )));
         }
         if size > rest.len() {
-            return Err(bad_request(format!(
+            return Err(ApiError::bad_request(format!(
                 "input `{name}` has binary_data_size {size}, but only {} bytes of binary data \
                  are left{}",
                 rest.len(),
@@ -94,7 +94,7 @@ pub(super) fn read_binary_inputs<'a>(
         });
     }
     if !rest.is_empty() {
-        return Err(bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "{} bytes of binary data are left after the inputs' binary_data_size",
             rest.len()
         )));
@@ -116,7 +116,7 @@ fn decode_binary<'a>(
         while !rest.is_empty() {
             let i = items.len();
             let cut = |what: &str| {
-                bad_request(format!(
+                ApiError::bad_request(format!(
                     "input `{input}`: the binary data ends inside item {i}'s {what}"
                 ))
             };
@@ -127,7 +127,7 @@ fn decode_binary<'a>(
             }
             let (text, after) = after.split_at(len);
             let text = std::str::from_utf8(text)
-                .map_err(|_| bad_request(format!("input `{input}`: item {i} is not UTF-8 text")))?;
+                .map_err(|_| ApiError::bad_request(format!("input `{input}`: item {i} is not UTF-8 text")))?;
             items.push(Item::Text(Cow::Borrowed(text)));
             rest = after;
         }
@@ -135,7 +135,7 @@ fn decode_binary<'a>(
     }
     let width = item_width(datatype_name).expect("every numeric datatype has a width");
     if !bytes.len().is_multiple_of(width) {
-        return Err(bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "input `{input}`: binary_data_size {} is not a whole number of {datatype_name} \
              items ({width} bytes each)",
             bytes.len()
@@ -165,7 +165,7 @@ fn decode_binary<'a>(
                 }
             };
             match item {
-                Item::Float(v) if !v.is_finite() => Err(bad_request(format!(
+                Item::Float(v) if !v.is_finite() => Err(ApiError::bad_request(format!(
                     "input `{input}`: item {i} is {v}, not a finite number; the protocol has \
                      no missing values: send a value, or score the row with POST /predict, \
                      which takes null"
@@ -207,10 +207,7 @@ pub(super) fn binary_response(
 ) -> Result<Response<Body>, ApiError> {
     let mut body = serde_json::to_vec(answer).map_err(|e| {
         tracing::error!(error = %e, "encoding an inference answer failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the answer could not be encoded",
-        )
+        ApiError::internal("the answer could not be encoded")
     })?;
     let json_len = body.len();
     body.extend(binary);

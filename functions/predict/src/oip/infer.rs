@@ -7,13 +7,14 @@ use super::*;
 impl Served<'_> {
     pub(super) fn infer(
         &self,
+        observer: &mut impl Observer,
         headers: &HeaderMap,
         body: &Body,
     ) -> Result<Response<Body>, ApiError> {
         let bytes = bounded_body(body)?;
         let (json, binary) = split_binary(headers, bytes)?;
         let mut request: InferenceRequest = serde_json::from_slice(json).map_err(|e| {
-            bad_request(format!(
+            ApiError::bad_request(format!(
                 "the body must be an Open Inference Protocol inference request, JSON like \
                  {{\"inputs\": [{{\"name\": ..., \"shape\": [...], \"datatype\": ..., \
                  \"data\": [...]}}]}}: {e}"
@@ -35,43 +36,23 @@ impl Served<'_> {
                 tensors: &tensors,
                 row,
             };
-            schema.read_row(&view, &mut batch).map_err(|e| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("row {row}: {e}"))
-            })?;
+            schema
+                .read_row(&view, &mut batch)
+                .map_err(|e| ApiError::unprocessable(format!("row {row}: {e}")))?;
         }
-        let predictions = match crate::telemetry::predict(self.model, &batch) {
-            Ok(p) => p,
-            // Name the row: the model refuses a category in one of them.
-            Err(ScoreError::UnknownCategory) => {
-                let row = self
-                    .model
-                    .predict_each(&batch)
-                    .iter()
-                    .position(Result::is_err)
-                    .unwrap_or_default();
-                return Err(scoring_error(
-                    ScoreError::UnknownCategory,
-                    &format!("row {row}"),
-                ));
-            }
-            Err(e) => return Err(scoring_error(e, "row")),
-        };
-        if let Some(row) =
-            (0..predictions.len()).find(|&i| !predictions.get(i).is_some_and(|p| p.is_finite()))
-        {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "row {row}: the model's answer is not a finite number; its feature values \
-                     are outside what the model can score"
-                ),
-            ));
+        let scored = self
+            .model
+            .score(&batch, observer)
+            .map_err(ApiError::scoring)?;
+        if let Some(&(row, failure)) = scored.failures().first() {
+            return Err(ApiError::row_failure(failure, &format!("row {row}")));
         }
+        let predictions = scored.answers();
         let mut binary = Vec::new();
         let outputs = outputs
             .iter()
             .map(|&(name, as_binary)| {
-                let mut out = output(name, &predictions, rows);
+                let mut out = output(name, predictions, rows);
                 if as_binary {
                     if let Some(data) = out.data.take() {
                         let start = binary.len();
@@ -112,14 +93,14 @@ impl Served<'_> {
         let mut names = Vec::with_capacity(asked.len());
         for output in asked {
             let name = known.iter().find(|k| **k == output.name).ok_or_else(|| {
-                bad_request(format!(
+                ApiError::bad_request(format!(
                     "unknown output `{}`; this model's outputs are {}",
                     output.name,
                     known.join(", ")
                 ))
             })?;
             if names.iter().any(|(n, _)| n == name) {
-                return Err(bad_request(format!("output `{name}` is asked for twice")));
+                return Err(ApiError::bad_request(format!("output `{name}` is asked for twice")));
             }
             let as_binary = all_binary
                 || flag(
@@ -148,12 +129,12 @@ impl Served<'_> {
             None => format!("one tensor per feature ({})", schema.names().join(", ")),
         };
         if inputs.is_empty() {
-            return Err(bad_request(format!("inputs is empty; send {}", expected())));
+            return Err(ApiError::bad_request(format!("inputs is empty; send {}", expected())));
         }
         let mut seen: Vec<&str> = Vec::with_capacity(inputs.len());
         for input in inputs {
             if seen.contains(&&*input.name) {
-                return Err(bad_request(format!(
+                return Err(ApiError::bad_request(format!(
                     "input `{}` is given twice",
                     input.name
                 )));
@@ -162,7 +143,7 @@ impl Served<'_> {
         }
         let as_matrix = matrix.is_some_and(|m| seen.contains(&m));
         if as_matrix && inputs.len() > 1 {
-            return Err(bad_request(format!(
+            return Err(ApiError::bad_request(format!(
                 "input `{}` is the model's whole [N, {}] matrix: send it alone, or one tensor \
                  per feature instead",
                 matrix.unwrap_or_default(),
@@ -178,7 +159,7 @@ impl Served<'_> {
                     .iter()
                     .position(|n| *n == input.name)
                     .ok_or_else(|| {
-                        bad_request(format!(
+                        ApiError::bad_request(format!(
                             "unknown input `{}`; this model takes {}",
                             input.name,
                             expected()
@@ -194,7 +175,7 @@ impl Served<'_> {
                 .map(|(n, _)| n.as_str())
                 .collect();
             if !missing.is_empty() {
-                return Err(bad_request(format!(
+                return Err(ApiError::bad_request(format!(
                     "input `{}` is missing{}; this model takes {}",
                     missing[0],
                     if missing.len() > 1 {
@@ -229,14 +210,14 @@ impl Served<'_> {
                 (true, Datatype::Bytes) | (false, Datatype::Fp32 | Datatype::Fp64) => {}
                 (false, Datatype::Int(..) | Datatype::Uint(_)) => {}
                 (true, _) => {
-                    return Err(bad_request(format!(
+                    return Err(ApiError::bad_request(format!(
                         "input `{name}` is a categorical feature: its datatype must be BYTES \
                          (strings), not {}",
                         input.datatype
                     )))
                 }
                 (false, _) => {
-                    return Err(bad_request(format!(
+                    return Err(ApiError::bad_request(format!(
                         "input `{name}` is numeric: its datatype must be {NUMERIC}, not {}",
                         input.datatype
                     )))
@@ -245,7 +226,7 @@ impl Served<'_> {
             let n = rows_of(name, &input.shape, schema.len(), as_matrix)?;
             match rows {
                 Some((first, other)) if first != n => {
-                    return Err(bad_request(format!(
+                    return Err(ApiError::bad_request(format!(
                         "input `{name}` has {n} rows but `{other}` has {first}: every input \
                          must have the same number of rows"
                     )))
@@ -255,16 +236,16 @@ impl Served<'_> {
             let data = input
                 .data
                 .as_ref()
-                .ok_or_else(|| bad_request(format!("input `{name}` has no data")))?;
+                .ok_or_else(|| ApiError::bad_request(format!("input `{name}` has no data")))?;
             if data.not_array {
-                return Err(bad_request(format!(
+                return Err(ApiError::bad_request(format!(
                     "input `{name}`: data must be an array (flat or nested, row-major)"
                 )));
             }
             let items = &data.items[..];
             let want = if as_matrix { n * schema.len() } else { n };
             if items.len() != want {
-                return Err(bad_request(format!(
+                return Err(ApiError::bad_request(format!(
                     "input `{name}` has shape {} but {} data items; the shape holds {want}",
                     show_shape(&input.shape),
                     items.len()
@@ -278,11 +259,10 @@ impl Served<'_> {
         }
         let rows = rows.map_or(0, |(n, _)| n);
         if rows == 0 {
-            return Err(bad_request("the inputs have no rows; send 1 to 1000"));
+            return Err(ApiError::bad_request("the inputs have no rows; send 1 to 1000"));
         }
         if rows > MAX_INSTANCES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
+            return Err(ApiError::too_large(
                 format!("{rows} rows; at most {MAX_INSTANCES} per request"),
             ));
         }

@@ -38,14 +38,14 @@ use std::borrow::Cow;
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Response};
 use scoring::{
-    FeatureRow, FeatureSchema, FeatureType, FeatureValue, InputLayout, Label, Model, Predictions,
-    ScoreError, Task,
+    FeatureRow, FeatureSchema, FeatureType, FeatureValue, InputLayout, Label, Model, Observer,
+    Predictions, Task,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::api_error::{bounded_body, json_response, scoring_error, ApiError};
-use crate::app::MAX_INSTANCES;
+use crate::http::limits::MAX_INSTANCES;
+use crate::http::{bounded_body, json_response, ApiError};
 use crate::routes::{ModelRef, OipRoute};
 
 mod binary;
@@ -73,13 +73,16 @@ pub(crate) struct Served<'a> {
     pub name: &'a str,
 }
 
-/// Answers an OIP route.
+impl Served<'_> {
+/// Answers an OIP route; an inference's scored batch is shown to `observer`.
 pub(crate) fn answer(
-    served: &Served<'_>,
+    &self,
     route: &OipRoute<'_>,
+    observer: &mut impl Observer,
     headers: &HeaderMap,
     body: &Body,
 ) -> Result<Response<Body>, ApiError> {
+    let served = self;
     Ok(match route {
         OipRoute::ServerLive => json_response(StatusCode::OK, &Live { live: true }),
         // The function never serves without its model: once it answers, it is ready.
@@ -108,9 +111,10 @@ pub(crate) fn answer(
         }
         OipRoute::Infer(model) => {
             served.check(model)?;
-            served.infer(headers, body)?
+            served.infer(observer, headers, body)?
         }
     })
+}
 }
 
 // ------------------------------------------------------------------ the protocol's JSON
@@ -210,7 +214,7 @@ fn flag(parameters: Option<&Map<String, Value>>, key: &str, whose: &str) -> Resu
     match parameters.and_then(|p| p.get(key)) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(bad_request(format!(
+        Some(other) => Err(ApiError::bad_request(format!(
             "{whose}: parameters.{key} must be true or false, not {other}"
         ))),
     }
@@ -287,8 +291,7 @@ impl Served<'_> {
     /// 404 unless `model` names the served model (and its version, if it names one).
     fn check(&self, model: &ModelRef<'_>) -> Result<(), ApiError> {
         if model.name != self.name {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
+            return Err(ApiError::not_found(
                 format!(
                     "model {:?} not found; this function serves {:?}",
                     model.name, self.name
@@ -296,8 +299,7 @@ impl Served<'_> {
             ));
         }
         match &model.version {
-            Some(v) if v != self.model.version() => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
+            Some(v) if v != self.model.version() => Err(ApiError::not_found(
                 format!(
                     "version {v:?} of model {:?} not found; it serves version {:?}",
                     self.name,
@@ -370,6 +372,3 @@ impl Served<'_> {
     }
 }
 
-fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, message)
-}

@@ -32,13 +32,13 @@ pub(super) fn datatype(input: &str, name: &str) -> Result<Datatype, ApiError> {
         "UINT64" => Datatype::Uint(u64::MAX),
         "BYTES" => Datatype::Bytes,
         "BOOL" | "FP16" | "BF16" => {
-            return Err(bad_request(format!(
+            return Err(ApiError::bad_request(format!(
                 "input `{input}` has datatype {name}, which this model does not take: send \
                  numeric features as {NUMERIC}, categorical ones as BYTES"
             )))
         }
         other => {
-            return Err(bad_request(format!(
+            return Err(ApiError::bad_request(format!(
                 "input `{input}` has datatype {other:?}, which is not an Open Inference \
                  Protocol datatype"
             )))
@@ -289,13 +289,13 @@ pub(super) fn check_items(
         } else {
             ""
         };
-        bad_request(format!(
+        ApiError::bad_request(format!(
             "input `{input}`: item {i} is {}, not {what} ({datatype_name}){extra}",
             item.kind()
         ))
     };
     let out_of_range = |i: usize, item: &Item| {
-        bad_request(format!(
+        ApiError::bad_request(format!(
             "input `{input}`: item {i} ({}) is not an integer in {datatype_name}'s range",
             item.show()
         ))
@@ -307,7 +307,7 @@ pub(super) fn check_items(
             (_, Item::Text(_) | Item::Other(_)) => return Err(bad_item(i, item, "a number")),
             (Datatype::Fp64, _) => {}
             (Datatype::Fp32, Item::Float(v)) if !(*v as f32).is_finite() => {
-                return Err(bad_request(format!(
+                return Err(ApiError::bad_request(format!(
                     "input `{input}`: item {i} ({}) is outside FP32's range",
                     item.show()
                 )))
@@ -340,7 +340,7 @@ pub(super) fn rows_of(
         "[N] or [N, 1]".to_owned()
     };
     let wrong = || {
-        bad_request(format!(
+        ApiError::bad_request(format!(
             "input `{input}` has shape {}; expected {expected}",
             show_shape(shape)
         ))

@@ -1,0 +1,67 @@
+//! `POST /predict`, the model *as* a service: the instances in the body are scored in one
+//! call and answered in order.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use scoring::{Model, Observer, Prediction};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::answer::Answer;
+use crate::http::limits::MAX_INSTANCES;
+use crate::http::{bounded_body, json_response, ApiError};
+
+#[derive(Deserialize)]
+struct PredictRequest {
+    instances: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct Predictions<'a> {
+    predictions: Vec<Answer<'a>>,
+    model_version: &'a str,
+}
+
+pub fn answer(
+    model: &Model,
+    observer: &mut impl Observer,
+    body: &Body,
+) -> Result<Response<Body>, ApiError> {
+    let request: PredictRequest = serde_json::from_slice(bounded_body(body)?).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body must be JSON like {{\"instances\": [{{\"<feature>\": <number, string \
+             or null>, ...}}]}}: {e}"
+        ))
+    })?;
+    match request.instances.len() {
+        0 => return Err(ApiError::bad_request("instances is empty; send 1 to 1000")),
+        n if n > MAX_INSTANCES => {
+            return Err(ApiError::too_large(format!(
+                "{n} instances; at most {MAX_INSTANCES} per request"
+            )))
+        }
+        _ => {}
+    }
+    let schema = model.schema();
+    let mut batch = schema.batch(request.instances.len());
+    for (i, instance) in request.instances.iter().enumerate() {
+        let row: &Map<String, Value> = instance.as_object().ok_or_else(|| {
+            ApiError::unprocessable(format!("instance {i} is not a JSON object"))
+        })?;
+        schema
+            .read_row(row, &mut batch)
+            .map_err(|e| ApiError::row(e.at_row(i), "instance"))?;
+    }
+    let scored = model.score(&batch, observer).map_err(ApiError::scoring)?;
+    if let Some(&(i, failure)) = scored.failures().first() {
+        return Err(ApiError::row_failure(failure, &format!("instance {i}")));
+    }
+    let answers: Vec<Prediction> = scored.answers().iter().collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &Predictions {
+            predictions: answers.iter().map(Answer::of).collect(),
+            model_version: model.version(),
+        },
+    ))
+}
