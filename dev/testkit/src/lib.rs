@@ -4,6 +4,7 @@
 //! Dev and test only: no deployed function depends on it.
 
 pub mod cloudformation;
+pub mod alone;
 #[cfg(feature = "batch-support")]
 pub mod batch_support;
 pub mod demo_data;

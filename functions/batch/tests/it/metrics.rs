@@ -1,6 +1,7 @@
 //! The batch's metrics, as CloudWatch would read them: a completed run's figures and its
 //! drift, as EMF lines from the installed recorder; the planner and the slices write none.
-//! (One test: the recorder is process-wide.)
+//! (One test, alone in its process: the recorder is process-wide, and the other tests of
+//! this binary run jobs too.)
 
 use aws_adapter::emf::Emf;
 use serde_json::Value;
@@ -22,6 +23,7 @@ fn flushed(emf: &Emf) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_completed_run_emits_its_figures_and_drift_once_as_emf() {
+    testkit::alone!();
     let emf = Emf::install(NAMESPACE, "batch-test").unwrap();
     batch::telemetry::describe();
 
