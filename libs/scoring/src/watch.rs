@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::batch::Batch;
+use crate::batch::{Batch, Column};
 use crate::card::ModelCard;
 use crate::outcome::Scored;
 use crate::prediction::Predictions;
@@ -71,39 +71,91 @@ impl Watch {
             .map(|((name, profile), &index)| (name, profile, index))
     }
 
-    fn feature_out_of_range(&self, batch: &Batch, row: usize) -> bool {
-        self.profiles().any(|(_, profile, index)| {
-            batch
-                .number(index, row)
-                .is_some_and(|v| !profile.in_range(v))
-        })
-    }
-
-    fn score_out_of_range(&self, scored: &Scored, row: usize) -> bool {
-        if scored.failure(row).is_some() {
-            return false;
-        }
-        match (&self.card.score, scored.answers().scores()) {
-            (Some(profile), Some(scores)) => scores
-                .get(row)
-                .is_some_and(|&s| !s.is_nan() && !profile.in_range(f64::from(s))),
-            _ => false,
-        }
-    }
-
     /// How `batch`'s rows and their answers compare with training (a row without an
     /// answer counts for its features only).
     pub fn observe(&self, batch: &Batch, scored: &Scored) -> Observation {
-        let mut seen = Observation::default();
-        for row in 0..batch.rows() {
-            let features = self.feature_out_of_range(batch, row);
-            let score = self.score_out_of_range(scored, row);
-            seen.rows += 1;
-            seen.rows_feature_out_of_range += u64::from(features);
-            seen.scores_out_of_range += u64::from(score);
-            seen.rows_outside_training += u64::from(features || score);
+        self.visit(batch, scored, |_, _, _| {}, |_, _| {})
+    }
+
+    /// One pass down each profiled feature's column, then one down the scores: hands
+    /// `feature` each present value (the feature's position among the profiles, the value,
+    /// whether it is within training's range) and `score` each answered regressor score,
+    /// and answers the batch's observation. Per column rather than per row, so that the
+    /// column's type is matched once, not per value.
+    fn visit(
+        &self,
+        batch: &Batch,
+        scored: &Scored,
+        mut feature: impl FnMut(usize, f64, bool),
+        mut score: impl FnMut(f64, bool),
+    ) -> Observation {
+        let rows = batch.rows();
+        // Per row: a feature outside training.
+        let mut outside = vec![false; rows];
+        for (position, (_, profile, index)) in self.profiles().enumerate() {
+            each_number(batch, index, |row, value| {
+                let inside = profile.in_range(value);
+                feature(position, value, inside);
+                outside[row] |= !inside;
+            });
         }
-        seen
+        let rows_feature_out_of_range = outside.iter().filter(|&&o| o).count() as u64;
+        let mut scores_out_of_range = 0;
+        let mut rows_outside_training = rows_feature_out_of_range;
+        if let (Some(profile), Some(scores)) = (&self.card.score, scored.answers().scores()) {
+            // Failures are in row order: walked alongside, not searched per row.
+            let mut failed = scored.failures().iter().map(|&(row, _)| row).peekable();
+            for (row, &s) in scores.iter().enumerate().take(rows) {
+                while failed.next_if(|&f| f < row).is_some() {}
+                if failed.next_if_eq(&row).is_some() || s.is_nan() {
+                    continue;
+                }
+                let inside = profile.in_range(f64::from(s));
+                score(f64::from(s), inside);
+                if !inside {
+                    scores_out_of_range += 1;
+                    rows_outside_training += u64::from(!outside[row]);
+                }
+            }
+        }
+        Observation {
+            rows: rows as u64,
+            rows_feature_out_of_range,
+            scores_out_of_range,
+            rows_outside_training,
+        }
+    }
+}
+
+/// Feature `index`'s values in `batch`, with their rows; missing (NaN) and text values
+/// are not numbers and are left out.
+fn each_number(batch: &Batch, index: usize, mut f: impl FnMut(usize, f64)) {
+    let rows = batch.rows();
+    let (column, start, step) = if batch.width == 1 {
+        (index, 0, 1)
+    } else {
+        (0, index, batch.width)
+    };
+    fn down<T: Copy>(
+        values: &[T],
+        (start, step, rows): (usize, usize, usize),
+        as_f64: impl Fn(T) -> f64,
+        f: &mut impl FnMut(usize, f64),
+    ) {
+        let values = values.get(start..).unwrap_or_default();
+        for (row, &v) in values.iter().step_by(step).take(rows).enumerate() {
+            let v = as_f64(v);
+            if !v.is_nan() {
+                f(row, v);
+            }
+        }
+    }
+    let at = (start, step, rows);
+    match &batch.columns[column] {
+        Column::F32(v) => down(v, at, f64::from, &mut f),
+        Column::F64(v) => down(v, at, |x| x, &mut f),
+        Column::I64(v) => down(v, at, |x| x as f64, &mut f),
+        Column::Text(_) => {}
     }
 }
 
@@ -129,12 +181,17 @@ struct BinCounts {
 }
 
 impl BinCounts {
-    fn add(&mut self, profile: &Profile, value: f64) {
+    /// Sized to `profile`'s bins (once per batch, not per value).
+    fn fit(&mut self, profile: &Profile) {
         if self.bins.len() != profile.shares.len() {
             self.bins = vec![0; profile.shares.len()];
         }
+    }
+
+    /// Counts `value`, once `fit` to its `profile`.
+    fn count(&mut self, profile: &Profile, value: f64, inside: bool) {
         self.bins[profile.bin(value)] += 1;
-        self.out_of_range += u64::from(!profile.in_range(value));
+        self.out_of_range += u64::from(!inside);
     }
 
     fn merge(&mut self, other: BinCounts) {
@@ -195,37 +252,64 @@ pub struct DriftReport {
 }
 
 impl DriftTally {
-    /// Counts `batch`'s rows, and the answers of those that have one.
+    /// Counts `batch`'s rows, and the answers of those that have one: per batch, a pass
+    /// down each feature's column and one down the answers (no map lookup or string per
+    /// row).
     pub fn add(&mut self, watch: &Watch, batch: &Batch, scored: &Scored) {
-        self.observed.add(watch.observe(batch, scored));
-        for (name, profile, index) in watch.profiles() {
-            let counts = self.features.entry(name.clone()).or_default();
-            for row in 0..batch.rows() {
-                if let Some(value) = batch.number(index, row) {
-                    counts.add(profile, value);
+        // The card's features have their counts, in the card's (name) order: the map holds
+        // no other names (a run has one model), so its values line up with the profiles.
+        for (name, profile, _) in watch.profiles() {
+            match self.features.get_mut(name) {
+                Some(counts) => counts.fit(profile),
+                None => {
+                    let mut counts = BinCounts::default();
+                    counts.fit(profile);
+                    self.features.insert(name.clone(), counts);
                 }
             }
         }
-        let answered = |row: &usize| scored.failure(*row).is_none();
-        match (scored.answers(), &watch.card.score) {
-            (Predictions::Scores(scores), Some(profile)) => {
-                for row in (0..scores.len()).filter(answered) {
-                    if !scores[row].is_nan() {
-                        self.score.add(profile, f64::from(scores[row]));
-                    }
+        let profiles: Vec<&Profile> = watch.profiles().map(|(_, p, _)| p).collect();
+        let mut counts: Vec<&mut BinCounts> = self
+            .features
+            .iter_mut()
+            .filter(|(name, _)| watch.card.features.contains_key(*name))
+            .map(|(_, c)| c)
+            .collect();
+        let score_profile = watch.card.score.as_ref();
+        if let Some(profile) = score_profile {
+            self.score.fit(profile);
+        }
+        let score_counts = &mut self.score;
+        let seen = watch.visit(
+            batch,
+            scored,
+            |position, value, inside| counts[position].count(profiles[position], value, inside),
+            |value, inside| {
+                if let Some(profile) = score_profile {
+                    score_counts.count(profile, value, inside)
+                }
+            },
+        );
+        self.observed.add(seen);
+        if let (
+            Predictions::Classes {
+                classes, labels, ..
+            },
+            Some(_),
+        ) = (scored.answers(), &watch.card.labels)
+        {
+            // Per class index over the batch, then into the map once per class.
+            let mut per_class = vec![0u64; classes.len()];
+            let mut failed = scored.failures().iter().map(|&(row, _)| row).peekable();
+            for (row, &label) in labels.iter().enumerate() {
+                while failed.next_if(|&f| f < row).is_some() {}
+                if failed.next_if_eq(&row).is_none() {
+                    per_class[label] += 1;
                 }
             }
-            (
-                Predictions::Classes {
-                    classes, labels, ..
-                },
-                _,
-            ) if watch.card.labels.is_some() => {
-                for row in (0..labels.len()).filter(answered) {
-                    *self.labels.entry(classes[labels[row]].to_string()).or_default() += 1;
-                }
+            for (class, n) in classes.iter().zip(per_class).filter(|(_, n)| *n > 0) {
+                *self.labels.entry(class.to_string()).or_default() += n;
             }
-            _ => {}
         }
     }
 
@@ -311,6 +395,7 @@ impl DriftTally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feature::InputLayout;
     use crate::prediction::Label;
     use crate::schema::FeatureSchema;
     use std::sync::Arc;
@@ -374,16 +459,92 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_tallied_as_row_by_row_whatever_its_layout() {
+        let (a, b, score) = (uniform(0.0, 4.0), uniform(-2.0, 2.0), uniform(10.0, 14.0));
+        let card = ModelCard {
+            features: [("a".to_owned(), a.clone()), ("b".to_owned(), b.clone())].into(),
+            score: Some(score.clone()),
+            labels: None,
+        };
+        let w = Watch::new(card, &schema());
+        // Missing values, values and scores in and out of range, failed rows.
+        let n = 50;
+        let rows: Vec<[f32; 2]> = (0..n)
+            .map(|i| {
+                let a = if i % 7 == 0 {
+                    f32::NAN
+                } else {
+                    (i % 11) as f32 * 0.5 - 0.5
+                };
+                [a, (i % 5) as f32 - 2.5]
+            })
+            .collect();
+        let scores: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 9 == 0 {
+                    f32::NAN
+                } else {
+                    9.0 + (i % 7) as f32
+                }
+            })
+            .collect();
+        let failed = [1, 4, 27, 49];
+        let failures: Vec<_> = failed
+            .iter()
+            .map(|&row| (row, crate::RowFailure::UnknownCategory))
+            .collect();
+        // What the tally must hold, counted row by row.
+        let mut want_a = BinCounts::default();
+        let mut want_b = BinCounts::default();
+        let mut want_score = BinCounts::default();
+        want_a.fit(&a);
+        want_b.fit(&b);
+        want_score.fit(&score);
+        let mut want = Observation::default();
+        for (row, [va, vb]) in rows.iter().enumerate() {
+            let mut outside = false;
+            for (v, p, counts) in [(va, &a, &mut want_a), (vb, &b, &mut want_b)] {
+                let v = f64::from(*v);
+                if !v.is_nan() {
+                    counts.count(p, v, p.in_range(v));
+                    outside |= !p.in_range(v);
+                }
+            }
+            let s = f64::from(scores[row]);
+            let answered = !failed.contains(&row) && !s.is_nan();
+            if answered {
+                want_score.count(&score, s, score.in_range(s));
+            }
+            let score_out = answered && !score.in_range(s);
+            want.add(Observation {
+                rows: 1,
+                rows_feature_out_of_range: u64::from(outside),
+                scores_out_of_range: u64::from(score_out),
+                rows_outside_training: u64::from(outside || score_out),
+            });
+        }
+        assert!(want.rows_feature_out_of_range > 0 && want.scores_out_of_range > 0);
+        for layout in [InputLayout::Matrix, InputLayout::PerFeature] {
+            let mut inputs = Batch::new(layout, schema().features(), n);
+            inputs.extend_numeric(rows.concat().as_slice()).unwrap();
+            let scored = Scored::new(Predictions::Scores(scores.clone()), failures.clone());
+            let mut tally = DriftTally::default();
+            tally.add(&w, &inputs, &scored);
+            assert_eq!(w.observe(&inputs, &scored), want, "{layout:?}");
+            assert_eq!(tally.observed, want, "{layout:?}");
+            assert_eq!(tally.features["a"], want_a, "{layout:?}");
+            assert_eq!(tally.features["b"], want_b, "{layout:?}");
+            assert_eq!(tally.score, want_score, "{layout:?}");
+        }
+    }
+
+    #[test]
     fn tallies_merge_into_the_same_report_as_one_pass() {
         let w = watch(false);
         let rows: Vec<[f32; 2]> = (0..40).map(|i| [(i % 8) as f32 * 0.5, 0.0]).collect();
         let scores: Vec<f32> = (0..40).map(|i| 10.0 + (i % 4) as f32).collect();
         let mut whole = DriftTally::default();
-        whole.add(
-            &w,
-            &batch(&rows),
-            &all(Predictions::Scores(scores.clone())),
-        );
+        whole.add(&w, &batch(&rows), &all(Predictions::Scores(scores.clone())));
         let mut first = DriftTally::default();
         first.add(
             &w,
