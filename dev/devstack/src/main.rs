@@ -8,6 +8,7 @@
 //! standard AWS configuration points: a deployed stack's AttributesTable (README,
 //! "Deployment"), or an emulator named by `AWS_ENDPOINT_URL`.
 
+use std::path::Path;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,14 @@ use testkit::moto::{free_port, repository_root, Moto};
 use testkit::runtime_api::{Options, RuntimeApi};
 use testkit::stack::{self, Clients};
 use tokio::process::Command;
+use tokio::signal::unix::{signal, SignalKind};
+
+use front::Front;
+use logs::Log;
+
+mod front;
 mod http;
+mod logs;
 mod nightly;
 
 #[tokio::main(flavor = "current_thread")]
@@ -79,6 +87,12 @@ async fn load_wines(table: &str) -> Result<ExitCode, String> {
 }
 
 async fn up() -> Result<ExitCode, String> {
+    // Ctrl-C or a plain `kill` (SIGTERM) at any point, even mid-build: everything this
+    // command started is stopped (handlers set first, so neither ends the process at once).
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch for Ctrl-C: {e}"))?;
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
     // The batch function's Runtime API first: moto's state machines invoke it there.
     let batch_api = RuntimeApi::start_with(Options {
         function_arn: nightly::BATCH_FUNCTION_ARN.into(),
@@ -92,12 +106,24 @@ async fn up() -> Result<ExitCode, String> {
         "moto server (S3, DynamoDB, Step Functions) on {}",
         moto.endpoint
     );
-    let result = serve(&moto, batch_api).await;
+    let watches = Watches::default();
+    let result = tokio::select! {
+        result = serve(&moto, batch_api, &watches) => result,
+        _ = interrupt.recv() => {
+            println!("\nstopping");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ = terminate.recv() => {
+            println!("\nstopping (SIGTERM)");
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    watches.stop().await;
     moto.stop().await;
     result
 }
 
-async fn serve(moto: &Moto, batch_api: RuntimeApi) -> Result<ExitCode, String> {
+async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<ExitCode, String> {
     let clients = Clients::for_endpoint(&moto.endpoint).await;
     let version = stack::create_demo_stack(&clients, |done, total| {
         if done % 200 == 0 || done == total {
@@ -140,63 +166,90 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi) -> Result<ExitCode, String> {
         stack::CLASSIFIER_KEY
     );
 
+    // Each function under `cargo lambda watch`, its output (build, logs, metric
+    // documents) in a file; the terminal gets one line per request from a front.
+    let regressor_log = Log::create("regressor", "predict-regressor.log")?;
     let port = free_port().map_err(|e| e.to_string())?;
     println!(
-        "starting cargo lambda watch on 127.0.0.1:{port} (the first build takes a few minutes)"
+        "\nstarting the predict function (the regressor) under cargo lambda watch; the first \
+         build takes a few minutes; its output: {}",
+        logs::shown(&regressor_log.path)
     );
-    let mut watch = start_watch(moto, port, stack::predict_env())?;
-    if let Err(e) = wait_ready(port, &mut watch).await {
-        stop_group(&mut watch).await;
-        return Err(e);
-    }
+    watches.start(moto, port, stack::predict_env(), &regressor_log)?;
+    wait_ready(port, watches, &regressor_log).await?;
     // The classifier: the same function, built once, with its own model and table.
+    let classifier_log = Log::create("classifier", "predict-classifier.log")?;
     let classifier_port = free_port().map_err(|e| e.to_string())?;
-    println!("starting the classifier's function on 127.0.0.1:{classifier_port}");
-    let mut classifier = match start_watch(moto, classifier_port, stack::classifier_env()) {
-        Ok(child) => child,
-        Err(e) => {
-            stop_group(&mut watch).await;
-            return Err(e);
-        }
-    };
-    if let Err(e) = wait_ready(classifier_port, &mut classifier).await {
-        stop_group(&mut classifier).await;
-        stop_group(&mut watch).await;
-        return Err(e);
-    }
-    let base = format!("http://127.0.0.1:{port}");
-    let classifier_base = format!("http://127.0.0.1:{classifier_port}");
+    println!(
+        "starting the classifier's function; its output: {}",
+        logs::shown(&classifier_log.path)
+    );
+    watches.start(
+        moto,
+        classifier_port,
+        stack::classifier_env(),
+        &classifier_log,
+    )?;
+    wait_ready(classifier_port, watches, &classifier_log).await?;
+    let fronts = |e: std::io::Error| format!("cannot listen on loopback: {e}");
+    let regressor = Front::start("regressor", port).await.map_err(fronts)?;
+    let classifier = Front::start("classifier", classifier_port)
+        .await
+        .map_err(fronts)?;
+
+    let base = format!("http://127.0.0.1:{}", regressor.port);
+    let classifier_base = format!("http://127.0.0.1:{}", classifier.port);
     let post_body = demo_post_body();
     let classifier_body = classifier_post_body();
     let infer_path = format!("/v2/models/{}/infer", stack::MODEL_NAME);
     let infer_body = demo_infer_body();
     let classifier_infer_path = format!("/v2/models/{}/infer", stack::CLASSIFIER_NAME);
     let classifier_infer_body = classifier_infer_body();
+    println!("\nA few requests (each prints its line, then its answer):");
     for (port, method, path, body) in [
-        (port, "GET", "/predict/wine-0001", None),
-        (port, "POST", "/predict", Some(post_body.as_str())),
-        (port, "GET", "/predictions/wine-0001", None),
-        (port, "POST", infer_path.as_str(), Some(infer_body.as_str())),
-        (classifier_port, "GET", "/predict/white-0001", None),
+        (regressor.port, "GET", "/predict/wine-0001", None),
+        (regressor.port, "POST", "/predict", Some(post_body.as_str())),
+        (regressor.port, "GET", "/predictions/wine-0001", None),
         (
-            classifier_port,
+            regressor.port,
+            "POST",
+            infer_path.as_str(),
+            Some(infer_body.as_str()),
+        ),
+        (classifier.port, "GET", "/predict/white-0001", None),
+        (
+            classifier.port,
             "POST",
             "/predict",
             Some(classifier_body.as_str()),
         ),
         (
-            classifier_port,
+            classifier.port,
             "POST",
             classifier_infer_path.as_str(),
             Some(classifier_infer_body.as_str()),
         ),
     ] {
-        let (status, answer) = http::call(port, method, path, body)
+        let (_, answer) = http::call(port, method, path, body)
             .await
             .map_err(|e| e.to_string())?;
-        println!("\n{method} 127.0.0.1:{port}{path} -> {status}\n{answer}");
+        println!("  {answer}");
     }
-    println!("\nThe stack is up. The regressor (quality score of red wines):");
+    println!("\nThe stack is up:");
+    println!(
+        "  moto        {} (S3, DynamoDB, Step Functions)",
+        moto.endpoint
+    );
+    println!("  regressor   {base} (quality score of red wines)");
+    println!("  classifier  {classifier_base} (\"good\" or \"bad\", red and white wines)");
+    println!(
+        "  logs        {} and {} (each function's build output, logs and metric \
+         documents), {} (the nightly run's)",
+        logs::shown(&regressor_log.path),
+        logs::shown(&classifier_log.path),
+        logs::shown(&logs::dir()?.join(nightly::BATCH_LOG)),
+    );
+    println!("\nThe regressor:");
     println!("  curl -s {base}/health");
     println!("  curl -s {base}/predict/wine-0042");
     println!(
@@ -209,7 +262,7 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi) -> Result<ExitCode, String> {
         "  curl -s -X POST {base}{infer_path} -H 'content-type: application/json' -d '{infer_body}'"
     );
     println!("  curl -s {base}/v2/models/{}", stack::MODEL_NAME);
-    println!("The classifier (\"good\" or \"bad\", red and white wines, color categorical):");
+    println!("The classifier (color categorical, gaps imputed by the model):");
     println!("  curl -s {classifier_base}/health");
     println!("  curl -s {classifier_base}/predict/red-0042");
     println!(
@@ -218,94 +271,205 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi) -> Result<ExitCode, String> {
     println!(
         "  curl -s -X POST {classifier_base}{classifier_infer_path} -H 'content-type: application/json' -d '{classifier_infer_body}'"
     );
-    println!("Ctrl-C stops everything this command started.");
-
-    // Ctrl-C, or a plain `kill` (SIGTERM): either way nothing this command started is left.
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => println!("\nstopping"),
-        _ = terminate.recv() => println!("\nstopping (SIGTERM)"),
-        status = watch.wait() => println!("cargo lambda watch exited ({status:?})"),
-        status = classifier.wait() => println!("the classifier's cargo lambda watch exited ({status:?})"),
-    }
-    stop_group(&mut classifier).await;
-    stop_group(&mut watch).await;
-    Ok(ExitCode::SUCCESS)
+    println!(
+        "Each request to these two ports prints one line here (method, path, status, time; \
+         a refusal's message); the functions' warnings and errors show here too.\n\
+         Ctrl-C stops everything this command started.\n"
+    );
+    // Until a signal (in `up`), or until a function's watch ends by itself.
+    let exited = watches.wait_any().await;
+    Err(exited)
 }
 
-/// Stops `cargo lambda watch` and the function it runs (its own process group): an
-/// interrupt first, as Ctrl-C would send, then a kill if it has not gone in 5 s.
-async fn stop_group(child: &mut tokio::process::Child) {
-    let Some(pid) = child.id() else { return };
-    let signal = |name: &str| {
-        let _ = std::process::Command::new("kill")
-            .args([name, "--", &format!("-{pid}")])
-            .status();
-    };
-    signal("-INT");
-    if tokio::time::timeout(Duration::from_secs(5), child.wait())
-        .await
-        .is_err()
-    {
-        signal("-KILL");
-        let _ = child.wait().await;
+/// The `cargo lambda watch` processes, each in its own process group (with the function
+/// and the cargo build it runs), so that stopping the group stops all of it.
+#[derive(Default)]
+struct Watches(std::sync::Mutex<Vec<(tokio::process::Child, Log)>>);
+
+impl Watches {
+    /// `cargo lambda watch` serving the predict function on `port` with `env`, its output
+    /// into `log`.
+    fn start(
+        &self,
+        moto: &Moto,
+        port: u16,
+        env: Vec<(&'static str, String)>,
+        log: &Log,
+    ) -> Result<(), String> {
+        let bin = repository_root().join(".venv/bin");
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = Command::new(bin.join("cargo-lambda"))
+            .args([
+                "lambda",
+                "watch",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+                "-p",
+                "predict",
+            ])
+            .current_dir(repository_root())
+            .env("PATH", path)
+            .envs(moto.env())
+            .envs(env)
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start cargo lambda watch: {e}"))?;
+        if let Some(out) = child.stdout.take() {
+            log.follow(out);
+        }
+        if let Some(err) = child.stderr.take() {
+            log.follow(err);
+        }
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .push((child, log.clone()));
+        Ok(())
+    }
+
+    /// Why the watch logging to `log` has exited, if it has.
+    fn exited(&self, log: &Log) -> Option<String> {
+        let mut watches = self.0.lock().expect("not poisoned");
+        let (child, _) = watches.iter_mut().find(|(_, l)| l.path == log.path)?;
+        let status = child.try_wait().ok().flatten()?;
+        Some(format!(
+            "cargo lambda watch exited ({status}); the last lines of {}:\n{}",
+            logs::shown(&log.path),
+            log.tail(20)
+        ))
+    }
+
+    /// Waits until one of the watches exits by itself, and says which.
+    async fn wait_any(&self) -> String {
+        loop {
+            let logs: Vec<Log> = self
+                .0
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .map(|(_, l)| l.clone())
+                .collect();
+            if let Some(why) = logs.iter().find_map(|l| self.exited(l)) {
+                return why;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Stops every watch and what it runs: an interrupt to its process group first, as
+    /// Ctrl-C would send (cargo lambda then stops the function and any build, which it runs
+    /// in process groups of their own), then a kill to whatever of it is left after 5 s.
+    async fn stop(&self) {
+        let watches = std::mem::take(&mut *self.0.lock().expect("not poisoned"));
+        for (mut child, _) in watches {
+            let Some(pid) = child.id() else { continue };
+            let family = descendants(pid);
+            kill("-INT", &format!("-{pid}"));
+            if tokio::time::timeout(Duration::from_secs(5), child.wait())
+                .await
+                .is_err()
+            {
+                kill("-KILL", &format!("-{pid}"));
+                let _ = child.wait().await;
+            }
+            for process in family {
+                if Path::new(&format!("/proc/{process}")).exists() {
+                    kill("-KILL", &process.to_string());
+                }
+            }
+        }
     }
 }
 
-/// Polls `/health` until the function answers (cargo lambda builds it on first start).
-async fn wait_ready(port: u16, watch: &mut tokio::process::Child) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(900);
+/// `kill <signal> -- <target>` (a pid, or `-pgid` for a process group), quietly: the
+/// target may have gone already.
+fn kill(signal: &str, target: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([signal, "--", target])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Every process below `pid`, from /proc (children's parent ids).
+fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let process: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (name) state ppid ...`: the name may hold spaces, so read after the `)`.
+            let parent = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((process, parent))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut at = 0;
+    while at < found.len() {
+        let parent = found[at];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        at += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Polls `/health` until the function answers (cargo lambda builds it on first start),
+/// saying every 30 s what the build is at.
+async fn wait_ready(port: u16, watches: &Watches, log: &Log) -> Result<(), String> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(900);
+    let mut next_word = started + Duration::from_secs(30);
     loop {
         if let Ok((200, _)) = http::call(port, "GET", "/health", None).await {
+            println!(
+                "  ready on 127.0.0.1:{port} after {} s",
+                started.elapsed().as_secs()
+            );
             return Ok(());
         }
-        if let Ok(Some(status)) = watch.try_wait() {
-            return Err(format!(
-                "cargo lambda watch exited before the function was ready ({status})"
-            ));
+        if let Some(why) = watches.exited(log) {
+            return Err(why);
         }
         if Instant::now() > deadline {
-            return Err("the function did not become ready within 15 minutes".into());
+            return Err(format!(
+                "the function did not become ready within 15 minutes; see {}",
+                logs::shown(&log.path)
+            ));
+        }
+        if Instant::now() > next_word {
+            println!(
+                "  still starting ({} s): {}",
+                started.elapsed().as_secs(),
+                log.last_line()
+            );
+            next_word += Duration::from_secs(30);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-/// `cargo lambda watch` serving the predict function on `port` with `env`, in its own
-/// process group so that stopping it stops the function too.
-fn start_watch(
-    moto: &Moto,
-    port: u16,
-    env: Vec<(&'static str, String)>,
-) -> Result<tokio::process::Child, String> {
-    let bin = repository_root().join(".venv/bin");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    Command::new(bin.join("cargo-lambda"))
-        .args([
-            "lambda",
-            "watch",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-            "-p",
-            "predict",
-        ])
-        .current_dir(repository_root())
-        .env("PATH", path)
-        .envs(moto.env())
-        .envs(env)
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot start cargo lambda watch: {e}"))
 }
 
 /// A white wine with one gap: the model imputes the missing alcohol.
@@ -343,4 +507,32 @@ fn infer_body(post_body: &str) -> String {
 
 fn demo_post_body() -> String {
     r#"{"instances":[{"fixed_acidity":7.4,"volatile_acidity":0.7,"citric_acid":0,"residual_sugar":1.9,"chlorides":0.076,"free_sulfur_dioxide":11,"total_sulfur_dioxide":34,"density":0.9978,"ph":3.51,"sulphates":0.56,"alcohol":9.4}]}"#.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `Watches::stop` kills if an interrupt did not end it: the grandchild too.
+    #[test]
+    fn descendants_reach_grandchildren() {
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let below = loop {
+            let below = descendants(shell.id());
+            if !below.is_empty() || Instant::now() > deadline {
+                break below;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        for process in &below {
+            kill("-KILL", &process.to_string());
+        }
+        let _ = shell.kill();
+        let _ = shell.wait();
+        assert_eq!(below.len(), 1, "the sleep under the shell: {below:?}");
+    }
 }

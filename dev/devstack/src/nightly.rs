@@ -2,7 +2,6 @@
 //! binary in two sandboxes behind a local Runtime API, and what the run printed.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use testkit::moto::{repository_root, Moto};
@@ -12,6 +11,8 @@ use testkit::state_machine;
 use tokio::process::Command;
 
 pub const BATCH_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:batch";
+/// The batch sandboxes' output (logs, metric documents), in `target/dev-logs/`.
+pub const BATCH_LOG: &str = "batch.log";
 /// Sandboxes of the batch function, and slices run at once (this machine has 2 cores).
 const BATCH_WORKERS: usize = 2;
 
@@ -31,13 +32,10 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
     if !built.success() {
         return Err(format!("cargo build -p batch failed ({built})"));
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repository_root().join("target"));
-    let target = target.canonicalize().unwrap_or(target);
-    let log_path = target.join("devstack-batch.log");
-    let log =
-        std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let target = crate::logs::target_dir();
+    let log_path = crate::logs::dir()?.join(BATCH_LOG);
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| format!("{}: {e}", crate::logs::shown(&log_path)))?;
 
     // The state machine as template.yaml defines it (moto applies no substitutions).
     let template = state_machine::translated_template()?;
@@ -73,14 +71,14 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
             return Err(format!(
                 "the batch function exited ({}); its log: {}",
                 status.map(|s| s.to_string()).unwrap_or_default(),
-                log_path.display()
+                crate::logs::shown(&log_path)
             ))
         }
     };
     let started = planned.response_json().map_err(|e| {
         format!(
             "planning the night failed: {e}; the log: {}",
-            log_path.display()
+            crate::logs::shown(&log_path)
         )
     })?;
     let execution = started["execution"].as_str().unwrap_or_default().to_owned();
@@ -103,7 +101,7 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
             ended.status.as_str(),
             ended.error().unwrap_or_default(),
             ended.cause().unwrap_or_default(),
-            log_path.display()
+            crate::logs::shown(&log_path)
         ));
     }
     let summary: serde_json::Value = serde_json::from_str(ended.output().unwrap_or_default())
@@ -178,10 +176,10 @@ fn print_metric_lines(batch_log: &std::path::Path) {
     let lines: Vec<&str> = log.lines().filter(|l| l.starts_with("{\"_aws\"")).collect();
     println!(
         "metric lines (CloudWatch EMF: one JSON object with an \"_aws\" key per line): the batch's, \
-         {} from this run, in {}; the predict functions' go to this terminal with their logs \
-         (one to three per request). For example:",
+         {} from this run, in {} with its logs; the predict functions' in theirs, named below. \
+         For example:",
         lines.len(),
-        batch_log.display()
+        crate::logs::shown(batch_log)
     );
     if let Some(line) = lines
         .iter()
