@@ -7,9 +7,10 @@
 //! The lookups panic with the missing id: they serve tests, where that is the failure.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::{json, Value};
 
@@ -24,8 +25,30 @@ pub fn template_path() -> PathBuf {
 }
 
 /// `template` translated with `args` (`--code-uri s3://...`, `Name=Value` parameters), by
-/// the venv's aws-sam-translator.
+/// the venv's aws-sam-translator; once per process for each template and arguments: each
+/// translation is a Python process of a second or more, and the tests ask for the same
+/// few many times. (Tests write changed templates to paths of their own.)
 pub fn translate_file(template: &Path, args: &[&str]) -> Value {
+    type Key = (PathBuf, Vec<String>);
+    static DONE: OnceLock<Mutex<HashMap<Key, Value>>> = OnceLock::new();
+    let key = (
+        template.to_owned(),
+        args.iter().map(|a| (*a).to_owned()).collect(),
+    );
+    let done = DONE.get_or_init(Default::default);
+    if let Some(t) = done.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return t.clone();
+    }
+    let t = translate_file_again(template, args);
+    done.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, t.clone());
+    t
+}
+
+/// [`translate_file`] without the process's memory: a translation of its own, for a test
+/// that compares two runs of the translator.
+pub fn translate_file_again(template: &Path, args: &[&str]) -> Value {
     let python = repository_root().join(".venv/bin/python");
     let out = Command::new(&python)
         .arg(repository_root().join("tests/template/translate.py"))

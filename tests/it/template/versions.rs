@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use e2e::{unique, venv_tool_or_skip};
 use serde_json::Value;
 use testkit::cloudformation::{
-    of_function, parameter_values, resolve_parameters, template_path, translate, translated_with,
+    of_function, parameter_values, resolve_parameters, template_path, translate,
+    translate_file_again, translated_with,
 };
 
 /// Would CloudFormation publish a new predict version going from `before` to `after`
@@ -52,7 +53,10 @@ fn a_new_model_key_memory_size_architecture_or_model_name_publishes_a_new_predic
             change.1
         );
     }
-    let (same, same_values) = translated_with(&template, &[]);
+    // A second run of the translator (not the process's memory of the first): the version's
+    // logical id must not change between runs.
+    let same = translate_file_again(&template, &[]);
+    let same_values = parameter_values(&same, &[]);
     assert!(
         !publishes_a_new_version((&base, &base_values), (&same, &same_values)),
         "an unchanged deploy must not publish a version"
