@@ -3,7 +3,7 @@ operator names its classes in `classlabels_ints` (LinearClassifier, SVMClassifie
 whose outputs reach it through a Normalizer, a Cast or an Identity, with ZipMap off.
 Written as libs/scoring/tests/fixtures/class_labels/<name>.onnx + <name>.json in the
 typed fixtures' format (typed_io.py: JSON rows, onnxruntime's answers), for
-libs/scoring/tests/class_labels.rs; plus refusals.json (graphs with no classes to find).
+libs/scoring/tests/it/class_labels.rs; plus refusals.json (graphs with no classes to find).
 
 Run with the pinned venv, no arguments: .venv/bin/python model/fixtures_class_labels.py
 (make_fixtures.py runs it too). Everything is seeded."""
