@@ -45,9 +45,9 @@ pub fn answer(
     let schema = model.schema();
     let mut batch = schema.batch(request.instances.len());
     for (i, instance) in request.instances.iter().enumerate() {
-        let row: &Map<String, Value> = instance.as_object().ok_or_else(|| {
-            ApiError::unprocessable(format!("instance {i} is not a JSON object"))
-        })?;
+        let row: &Map<String, Value> = instance
+            .as_object()
+            .ok_or_else(|| ApiError::unprocessable(format!("instance {i} is not a JSON object")))?;
         schema
             .read_row(row, &mut batch)
             .map_err(|e| ApiError::row(e.at_row(i), "instance"))?;

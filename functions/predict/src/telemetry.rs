@@ -13,9 +13,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{
-    counter, describe_counter, describe_histogram, histogram, Counter, Histogram, Unit,
-};
+use metrics::{counter, describe_counter, describe_histogram, histogram, Counter, Histogram, Unit};
 use scoring::{Batch, Model, Observer, Predictions, Scored, Task, Watch};
 
 use crate::routes::ROUTE_NAMES;

@@ -1,11 +1,8 @@
-//! JSON answers and the bounded request body.
+//! JSON answers.
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-
-use super::error::ApiError;
-use super::limits::MAX_BODY_BYTES;
 
 /// A JSON answer. Serializing these plain structs cannot fail; if it ever did, the caller
 /// still gets a JSON error.
@@ -24,16 +21,4 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// The body's bytes, if within the limit; 413 otherwise.
-pub fn bounded_body(body: &Body) -> Result<&[u8], ApiError> {
-    let bytes: &[u8] = body.as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::too_large(format!(
-            "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
-            bytes.len()
-        )));
-    }
-    Ok(bytes)
 }

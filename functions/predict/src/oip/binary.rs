@@ -1,8 +1,15 @@
 //! Triton's binary tensor data extension: inputs read from the bytes after the JSON, and
 //! outputs written the same way when asked.
 
+use std::borrow::Cow;
+
+use lambda_http::http::HeaderMap;
+use lambda_http::{Body, Response};
+use scoring::Label;
+
+use super::protocol::{InferenceResponse, OutputData, RequestInput, BINARY_HEADER};
 use super::tensors::*;
-use super::*;
+use crate::http::ApiError;
 /// The body's JSON part and the binary data after it (empty without the header).
 pub(super) fn split_binary<'b>(
     headers: &HeaderMap,
@@ -126,8 +133,9 @@ fn decode_binary<'a>(
                 return Err(cut("bytes"));
             }
             let (text, after) = after.split_at(len);
-            let text = std::str::from_utf8(text)
-                .map_err(|_| ApiError::bad_request(format!("input `{input}`: item {i} is not UTF-8 text")))?;
+            let text = std::str::from_utf8(text).map_err(|_| {
+                ApiError::bad_request(format!("input `{input}`: item {i} is not UTF-8 text"))
+            })?;
             items.push(Item::Text(Cow::Borrowed(text)));
             rest = after;
         }

@@ -1,9 +1,19 @@
 //! Inference: the request's inputs read as rows through the model's schema, scored, and
 //! answered as the protocol's outputs.
 
+use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::{Body, Response};
+use scoring::{FeatureSchema, FeatureType, Observer, Predictions};
+
 use super::binary::{binary_response, read_binary_inputs, split_binary};
+use super::protocol::{
+    flag, label_datatype, matrix_input, output_names, BinarySize, InferenceRequest,
+    InferenceResponse, OutputData, RequestInput, RequestOutput, ResponseOutput, Served, PREDICT,
+};
 use super::tensors::*;
-use super::*;
+use crate::http::limits::MAX_INSTANCES;
+use crate::http::{bounded_body, json_response, ApiError};
+
 impl Served<'_> {
     pub(super) fn infer(
         &self,
@@ -100,7 +110,9 @@ impl Served<'_> {
                 ))
             })?;
             if names.iter().any(|(n, _)| n == name) {
-                return Err(ApiError::bad_request(format!("output `{name}` is asked for twice")));
+                return Err(ApiError::bad_request(format!(
+                    "output `{name}` is asked for twice"
+                )));
             }
             let as_binary = all_binary
                 || flag(
@@ -129,7 +141,10 @@ impl Served<'_> {
             None => format!("one tensor per feature ({})", schema.names().join(", ")),
         };
         if inputs.is_empty() {
-            return Err(ApiError::bad_request(format!("inputs is empty; send {}", expected())));
+            return Err(ApiError::bad_request(format!(
+                "inputs is empty; send {}",
+                expected()
+            )));
         }
         let mut seen: Vec<&str> = Vec::with_capacity(inputs.len());
         for input in inputs {
@@ -259,12 +274,14 @@ impl Served<'_> {
         }
         let rows = rows.map_or(0, |(n, _)| n);
         if rows == 0 {
-            return Err(ApiError::bad_request("the inputs have no rows; send 1 to 1000"));
+            return Err(ApiError::bad_request(
+                "the inputs have no rows; send 1 to 1000",
+            ));
         }
         if rows > MAX_INSTANCES {
-            return Err(ApiError::too_large(
-                format!("{rows} rows; at most {MAX_INSTANCES} per request"),
-            ));
+            return Err(ApiError::too_large(format!(
+                "{rows} rows; at most {MAX_INSTANCES} per request"
+            )));
         }
         Ok((
             Tensors {

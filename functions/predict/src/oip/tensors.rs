@@ -1,7 +1,12 @@
 //! Reading a request's tensors: datatypes, items straight from the JSON, and the checks
 //! every input passes before its rows are read.
 
-use super::*;
+use std::borrow::Cow;
+
+use scoring::{FeatureRow, FeatureValue};
+use serde::Deserialize;
+
+use crate::http::ApiError;
 /// The protocol's tensor datatypes, as far as this function reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Datatype {
