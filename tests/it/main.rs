@@ -6,8 +6,7 @@
 // The functions' own test support (demo model, sample events, in-memory jobs), shared with
 // their tests.
 use testkit::batch_support;
-#[path = "../../functions/predict/tests/support/mod.rs"]
-mod predict_support;
+use testkit::predict_support;
 
 mod batch_faults_on_moto;
 mod batch_on_moto;

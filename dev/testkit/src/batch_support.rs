@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::memory::{InMemoryPredictions, InMemoryRunLog, InMemoryScan, RecordedStarts};
+use crate::Item;
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
 use aws_adapter::dynamodb::prediction_from_item;
 use batch::pipeline::{ResendPolicy, Settings};
@@ -13,8 +15,6 @@ use batch::{Answer, BatchEvent, Job, Summary};
 use scoring::Model;
 use store::predictions::Prediction;
 use store::scan::ScannedRow;
-use crate::memory::{InMemoryPredictions, InMemoryRunLog, InMemoryScan, RecordedStarts};
-use crate::Item;
 
 pub const SCHEDULE_TIME: &str = "2026-11-24T02:00:00Z";
 pub const RUN_ID: &str = "nightly-2026-11-24T02:00:00Z";
@@ -252,13 +252,10 @@ impl MotoStack {
 
     /// The stored summary of the latest completed run, if one completed.
     pub async fn latest_summary(&self) -> Option<Summary> {
-        let json = crate::resources::get_object(
-            &self.clients.s3,
-            &self.bucket,
-            "batch-runs/latest.json",
-        )
-        .await
-        .ok()?;
+        let json =
+            crate::resources::get_object(&self.clients.s3, &self.bucket, "batch-runs/latest.json")
+                .await
+                .ok()?;
         Some(serde_json::from_str(&json).unwrap())
     }
 

@@ -16,6 +16,8 @@ pub mod http_front;
 pub mod memory;
 pub mod models;
 pub mod moto;
+#[cfg(feature = "predict-support")]
+pub mod predict_support;
 pub mod resources;
 pub mod runtime_api;
 pub mod stack;

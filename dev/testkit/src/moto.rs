@@ -137,7 +137,9 @@ pub fn setup_venv_tool(name: &str) -> Result<PathBuf, String> {
     // same reason, instead of running pip again.
     static MADE: OnceLock<Result<(), String>> = OnceLock::new();
     let root = repository_root();
-    ensure_tool(&root, name, || MADE.get_or_init(|| make_venv(&root)).clone())
+    ensure_tool(&root, name, || {
+        MADE.get_or_init(|| make_venv(&root)).clone()
+    })
 }
 
 /// The command that installs the venv's tools, as a person would type it.
@@ -212,7 +214,10 @@ fn make_venv(root: &Path) -> Result<(), String> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     let tail = lines[lines.len().saturating_sub(20)..].join("\n");
-    Err(format!("`{command}` failed ({}):\n{tail}\n{fix}", out.status))
+    Err(format!(
+        "`{command}` failed ({}):\n{tail}\n{fix}",
+        out.status
+    ))
 }
 
 /// The endpoint of the test process's moto server ([`endpoint`]). The name is from when a

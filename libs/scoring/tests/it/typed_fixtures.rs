@@ -290,7 +290,10 @@ fn an_encoder_that_refuses_unknown_categories_fails_only_that_row() {
     let each: Vec<_> = scored.outcomes().collect();
     assert!(each[0].is_ok() && each[2].is_ok(), "{each:?}");
     assert_eq!(each[1], Err(scoring::RowFailure::UnknownCategory));
-    assert_eq!(scored.failures(), &[(1, scoring::RowFailure::UnknownCategory)]);
+    assert_eq!(
+        scored.failures(),
+        &[(1, scoring::RowFailure::UnknownCategory)]
+    );
     assert_eq!(
         each[0].as_ref().unwrap(),
         &model.predict_row(known[0]).unwrap()

@@ -1,10 +1,8 @@
 //! Every file in `events/` through the real handler, with the demo model and the 1,599
 //! wines in an in-memory attribute store. (The same files run against moto in
-//! `tests/moto.rs`.)
+//! the end-to-end tests, `tests/it/predict_on_moto.rs`.)
 
-mod support;
-
-use support::{demo_app, event_files, json_body, request, EXPECTED_STATUS};
+use testkit::predict_support::{demo_app, event_files, json_body, request, EXPECTED_STATUS};
 
 #[tokio::test]
 async fn every_event_file_gets_its_expected_answer() {
@@ -21,7 +19,7 @@ async fn every_event_file_gets_its_expected_answer() {
             .iter()
             .find(|(name, _)| name == file)
             .unwrap_or_else(|| {
-                panic!("events/{file} has no expected status in tests/support/mod.rs")
+                panic!("events/{file} has no expected status in testkit::predict_support::EXPECTED_STATUS")
             })
             .1;
         let response = app.handle(request(file)).await;

@@ -2,16 +2,15 @@
 //! 500 carrying the request id, and the sandbox serves the next one. `predict::serve` runs
 //! in this test process against a local Runtime API, with an attribute store that panics
 //! for one product: the only way to make the real request path panic on purpose. (Alone
-//! in its test binary: the runtime reads its settings from the process environment.)
-
-mod support;
+//! in a process of its own, `testkit::alone!`: the runtime reads its settings from the
+//! process environment, which this test sets.)
 
 use std::time::Duration;
 
 use scoring::Row;
 use store::attributes::AttributeStore;
 use store::StoreError;
-use support::{demo_model, event_files, repository};
+use testkit::predict_support::{self, demo_model, event_files, repository};
 use testkit::runtime_api::RuntimeApi;
 
 /// The demo wines, except that reading `wine-0001` panics.
@@ -29,6 +28,7 @@ impl AttributeStore for PanicsOnFirstWine {
 
 #[tokio::test]
 async fn a_panic_in_the_handler_is_a_json_500_and_the_next_request_is_served() {
+    testkit::alone!();
     assert!(event_files().contains(&"predict-get.json".to_owned()));
     let api = RuntimeApi::start().await.unwrap();
     for (name, value) in [
@@ -42,8 +42,8 @@ async fn a_panic_in_the_handler_is_a_json_500_and_the_next_request_is_served() {
     }
     let app = predict::App::new(
         demo_model(),
-        PanicsOnFirstWine(support::demo_store()),
-        support::DEMO_MODEL_NAME,
+        PanicsOnFirstWine(predict_support::demo_store()),
+        predict_support::DEMO_MODEL_NAME,
     );
     tokio::select! {
         stopped = predict::serve(&app, None) => panic!("the loop ended: {stopped:?}"),

@@ -5,23 +5,24 @@
 //! of rows outside training over the alarm's threshold within 100 requests; the right
 //! model stays under it.
 //!
-//! The recorder is process-wide, so the tests take turns (`turn`) and each starts by
-//! draining what another left.
-
-mod support;
+//! The recorder is process-wide, and the other tests of this binary make requests too: each
+//! test here runs alone in a process of its own (`testkit::alone!`), and starts by draining
+//! what the recorder holds.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_adapter::emf::Emf;
 use lambda_http::http::Method;
-use lambda_http::{Body, Request};
+use lambda_http::Body;
 use predict::telemetry::{self, InitTimes, CANARY_OUTSIDE_TRAINING_PERCENT};
 use predict::App;
 use scoring::Model;
 use serde_json::{json, Value};
-use support::{demo_app, demo_store, repository, wine_instance, wines, DEMO_MODEL_NAME};
 use testkit::emf::{checked_document, sum, unit, with};
+use testkit::predict_support::{
+    demo_app, demo_store, http, repository, wine_instance, wines, DEMO_MODEL_NAME,
+};
 use tokio::sync::{Mutex, MutexGuard};
 
 const NAMESPACE: &str = "ModelServingTest";
@@ -57,13 +58,6 @@ fn flushed() -> Vec<Value> {
         .collect()
 }
 
-fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {
-    let mut request = Request::new(body.into());
-    *request.method_mut() = method;
-    *request.uri_mut() = path.parse().unwrap();
-    request
-}
-
 fn model(file: &str, version: &str) -> Model {
     Model::load(
         &std::fs::read(repository().join("model").join(file)).unwrap(),
@@ -74,6 +68,7 @@ fn model(file: &str, version: &str) -> Model {
 
 #[tokio::test]
 async fn each_request_metric_and_dimension_is_emitted_as_emf() {
+    testkit::alone!();
     let _turn = turn().await;
     let app = demo_app();
     assert!(
@@ -165,6 +160,7 @@ async fn each_request_metric_and_dimension_is_emitted_as_emf() {
 
 #[tokio::test]
 async fn a_classifier_counts_its_predicted_labels() {
+    testkit::alone!();
     let _turn = turn().await;
     let app = App::new(
         model("wine_good_classifier.onnx", "cls-1"),
@@ -211,6 +207,7 @@ async fn a_classifier_counts_its_predicted_labels() {
 
 #[tokio::test]
 async fn a_model_without_a_card_serves_and_reports_no_range_counts() {
+    testkit::alone!();
     let _turn = turn().await;
     // A fixture model with no card: ridge regression over ten features.
     let fixtures = repository().join("libs/scoring/tests/fixtures");
@@ -296,6 +293,7 @@ async fn serve_demo_products(model: Model, requests: usize, over: f64) -> Canary
 
 #[tokio::test]
 async fn a_model_trained_on_the_wrong_units_trips_the_canary_metric_and_the_right_one_does_not() {
+    testkit::alone!();
     let _turn = turn().await;
     // The bad version alone must be so far out that a tenth of the traffic still
     // crosses the threshold.

@@ -3,19 +3,18 @@
 //! sample event goes through main.rs, lambda_http and the handler; a start without a model
 //! fails the init.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{demo_model_bytes, event_files, repository, EXPECTED_STATUS};
 use testkit::moto::unique_name as unique;
+use testkit::predict_support::{self, demo_model_bytes, event_files, repository, EXPECTED_STATUS};
 use testkit::resources;
 use testkit::runtime_api::RuntimeApi;
 use testkit::stack::Clients;
 use tokio::process::Child;
 
+/// The process's moto server (started from the venv, set up if missing: never skipped).
 fn moto_endpoint() -> String {
-    testkit::moto::test_endpoint().expect("checked by moto_or_skip! first")
+    testkit::moto::endpoint()
 }
 
 /// Bucket (with the model, if given) and a table with the wines; returns the function's env.
@@ -34,14 +33,14 @@ async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
         .await
         .unwrap();
     let predictions = unique("predictions");
-    support::store_nightly_result(&c.s3, &c.dynamodb, &bucket, &predictions).await;
+    predict_support::store_nightly_result(&c.s3, &c.dynamodb, &bucket, &predictions).await;
     let mut env = testkit::moto::aws_env(&moto_endpoint());
     env.extend([
         ("MODEL_BUCKET", bucket),
         ("MODEL_KEY", "model.onnx".into()),
         ("ATTRIBUTES_TABLE", table),
         ("PREDICTIONS_TABLE", predictions),
-        ("MODEL_NAME", support::DEMO_MODEL_NAME.into()),
+        ("MODEL_NAME", predict_support::DEMO_MODEL_NAME.into()),
         ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true".into()),
     ]);
     env
@@ -56,7 +55,6 @@ fn spawn(api: &RuntimeApi, env: Vec<(&'static str, String)>) -> Child {
 
 #[tokio::test]
 async fn every_event_through_the_bootstrap() {
-    testkit::moto_or_skip!();
     let api = RuntimeApi::start().await.unwrap();
     let mut child = spawn(&api, stack(Some(demo_model_bytes())).await);
     tokio::time::timeout(Duration::from_secs(60), api.wait_for_poll(1))
@@ -95,15 +93,21 @@ async fn every_event_through_the_bootstrap() {
             (done.http_status(), body)
         }
     };
-    let (_, metadata) = answer(support::event_json("v2-model-metadata.json")).await;
+    let (_, metadata) = answer(predict_support::event_json("v2-model-metadata.json")).await;
     let version = metadata["versions"][0].as_str().unwrap().to_owned();
-    let versioned = format!("/v2/models/{}/versions/{version}", support::DEMO_MODEL_NAME);
-    let (status, versioned_metadata) =
-        answer(support::event_at("v2-model-metadata.json", &versioned)).await;
+    let versioned = format!(
+        "/v2/models/{}/versions/{version}",
+        predict_support::DEMO_MODEL_NAME
+    );
+    let (status, versioned_metadata) = answer(predict_support::event_at(
+        "v2-model-metadata.json",
+        &versioned,
+    ))
+    .await;
     assert_eq!((status, &versioned_metadata), (Some(200), &metadata));
-    let (status, unversioned) = answer(support::event_json("v2-infer.json")).await;
+    let (status, unversioned) = answer(predict_support::event_json("v2-infer.json")).await;
     assert_eq!(status, Some(200));
-    let (status, infer) = answer(support::event_at(
+    let (status, infer) = answer(predict_support::event_at(
         "v2-infer.json",
         &format!("{versioned}/infer"),
     ))
@@ -160,7 +164,6 @@ async fn every_event_through_the_bootstrap() {
 
 #[tokio::test]
 async fn a_start_without_the_model_fails_the_init_with_a_json_log_line() {
-    testkit::moto_or_skip!();
     let api = RuntimeApi::start().await.unwrap();
     let child = spawn(&api, stack(None).await);
     let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
@@ -312,7 +315,6 @@ fn odd_events() -> Vec<(&'static str, serde_json::Value, u16)> {
 
 #[tokio::test]
 async fn odd_events_get_a_json_4xx_and_the_sandbox_serves_on() {
-    testkit::moto_or_skip!();
     let api = RuntimeApi::start().await.unwrap();
     let mut child = spawn(&api, stack(Some(demo_model_bytes())).await);
     let log = drain(child.stdout.take().unwrap());
@@ -539,7 +541,6 @@ fn mutate(rng: &mut fastrand::Rng, e: &mut serde_json::Value) {
 
 #[tokio::test]
 async fn a_seeded_fuzz_of_events_gets_no_5xx_no_leak_and_no_crash() {
-    testkit::moto_or_skip!();
     let api = RuntimeApi::start().await.unwrap();
     let mut child = spawn(&api, stack(Some(demo_model_bytes())).await);
     // Read its log as it comes: a full pipe would block the process on its next log line.
@@ -640,7 +641,6 @@ fn drain(
 
 #[tokio::test]
 async fn a_dynamodb_outage_is_a_json_503_with_the_request_id_and_no_internals() {
-    testkit::moto_or_skip!();
     let api = RuntimeApi::start().await.unwrap();
     let mut env = stack(Some(demo_model_bytes())).await;
     let table = env

@@ -1,22 +1,15 @@
 //! The handler with in-memory stores: each route, each error status, and the bodies.
 
-mod support;
-
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request};
 use predict::{App, MAX_BODY_BYTES, MAX_INSTANCES};
 use scoring::Value as Attribute;
 use serde_json::{json, Value};
 use store::StoreError;
-use support::{demo_app, demo_model, demo_store, json_body, request, wine_instance, wines};
 use testkit::memory::InMemoryAttributes;
-
-fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {
-    let mut request = Request::new(body.into());
-    *request.method_mut() = method;
-    *request.uri_mut() = path.parse().unwrap();
-    request
-}
+use testkit::predict_support::{
+    self, demo_app, demo_model, demo_store, http, json_body, request, wine_instance, wines,
+};
 
 fn post(body: impl Into<Body>) -> Request {
     http(Method::POST, "/predict", body)
@@ -348,7 +341,7 @@ async fn a_category_the_model_refuses_is_422_naming_the_instance() {
 async fn finite_values_the_model_overflows_on_are_422_naming_the_instance() {
     // A ridge regression: every feature at f32's largest value sums past it.
     let bytes = std::fs::read(
-        support::repository().join("libs/scoring/tests/fixtures/typed/imputer_ridge.onnx"),
+        predict_support::repository().join("libs/scoring/tests/fixtures/typed/imputer_ridge.onnx"),
     )
     .unwrap();
     let model = scoring::Model::load(&bytes, "ridge").unwrap();
@@ -384,9 +377,9 @@ async fn predictions_answers_the_stored_result_and_whether_its_run_is_the_latest
             "product_id": "wine-0001",
             "score": 5.25,
             "model_version": "nightly-model",
-            "run_id": support::NIGHTLY_RUN,
+            "run_id": predict_support::NIGHTLY_RUN,
             "scored_at": "2026-11-24T02:00:07.000Z",
-            "latest_completed_run": support::NIGHTLY_RUN,
+            "latest_completed_run": predict_support::NIGHTLY_RUN,
             "from_latest_completed_run": true,
         })
     );
@@ -406,7 +399,7 @@ async fn a_result_from_an_older_run_is_answered_as_not_from_the_latest_completed
     use testkit::memory::{InMemoryPredictions, InMemoryRunLog};
     let predictions = InMemoryPredictions::default();
     let runs = InMemoryRunLog::default();
-    let mut stale = support::nightly_result();
+    let mut stale = predict_support::nightly_result();
     stale.run_id = "nightly-2026-11-23T02:00:00Z".into();
     predictions
         .items
@@ -416,8 +409,8 @@ async fn a_result_from_an_older_run_is_answered_as_not_from_the_latest_completed
     runs.0
         .lock()
         .unwrap()
-        .push((support::NIGHTLY_RUN.into(), "{}".into()));
-    let app = App::new(demo_model(), demo_store(), support::DEMO_MODEL_NAME)
+        .push((predict_support::NIGHTLY_RUN.into(), "{}".into()));
+    let app = App::new(demo_model(), demo_store(), predict_support::DEMO_MODEL_NAME)
         .with_results(NightlyResults::new(predictions, runs));
     let (status, body) = call(
         &app,
@@ -426,13 +419,13 @@ async fn a_result_from_an_older_run_is_answered_as_not_from_the_latest_completed
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["run_id"], "nightly-2026-11-23T02:00:00Z");
-    assert_eq!(body["latest_completed_run"], support::NIGHTLY_RUN);
+    assert_eq!(body["latest_completed_run"], predict_support::NIGHTLY_RUN);
     assert_eq!(body["from_latest_completed_run"], false);
 }
 
 #[tokio::test]
 async fn predictions_without_a_results_store_is_a_500_that_says_so() {
-    let app = App::new(demo_model(), demo_store(), support::DEMO_MODEL_NAME);
+    let app = App::new(demo_model(), demo_store(), predict_support::DEMO_MODEL_NAME);
     let (status, body) = call(
         &app,
         http(Method::GET, "/predictions/wine-0001", Body::Empty),

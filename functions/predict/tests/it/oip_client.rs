@@ -3,19 +3,17 @@
 //! HTTP front (what API Gateway does), called by `tritonclient.http` from the project's
 //! venv (tests/oip/tritonclient_check.py, pinned in requirements.txt) for the demo
 //! regressor and the demo classifier, and compared with `POST /predict` on the same rows.
-//! Skipped, like every venv test, without the venv; with the venv, a missing tritonclient
-//! fails the test (`make test` installs it).
-
-mod support;
+//! Like every venv test, it sets the venv up when missing (`make .venv/.stack`, which
+//! installs tritonclient too), and fails if that cannot be done.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use scoring::Model;
 use serde_json::{json, Map, Value};
-use support::repository;
 use testkit::http_front::HttpFront;
 use testkit::moto::unique_name as unique;
+use testkit::predict_support::{self, repository};
 use testkit::resources;
 use testkit::runtime_api::RuntimeApi;
 use testkit::stack::Clients;
@@ -100,12 +98,12 @@ fn instances(model: &Model, rows: Vec<scoring::Row>) -> Vec<Map<String, Value>> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tritonclient_speaks_to_the_function_and_agrees_with_post_predict() {
-    let python = testkit::venv_tool_or_skip!("python");
-    let endpoint = testkit::moto_or_skip!();
+    let python = testkit::moto::venv_tool("python");
+    let endpoint = testkit::moto::endpoint();
 
-    let regressor_bytes = support::demo_model_bytes();
+    let regressor_bytes = predict_support::demo_model_bytes();
     let regressor = Model::load(&regressor_bytes, "local").unwrap();
-    let wines = support::wines()
+    let wines = predict_support::wines()
         .into_iter()
         .take(20)
         .map(|(_, row)| row)

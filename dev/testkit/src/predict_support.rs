@@ -1,16 +1,17 @@
-//! Shared by the predict tests: the demo model, the wines, the sample events and the
-//! status each one must get.
-#![allow(dead_code)]
+//! The predict function's test support (feature `predict-support`), shared by its tests,
+//! its bench and the end-to-end tests: the demo model, the wines, the demo app on
+//! in-memory stores, requests, the sample events and the status each one must get.
 
 use std::path::PathBuf;
 
+use crate::memory::{InMemoryAttributes, InMemoryPredictions, InMemoryRunLog};
+use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use predict::results::NightlyResults;
 use predict::App;
 use scoring::Model;
 use scoring::Row;
 use store::predictions::Prediction;
-use testkit::memory::{InMemoryAttributes, InMemoryPredictions, InMemoryRunLog};
 
 /// Every file of `events/` and its expected status, whatever the backing store.
 pub const EXPECTED_STATUS: &[(&str, u16)] = &[
@@ -51,10 +52,9 @@ pub fn event_at(file: &str, path: &str) -> serde_json::Value {
     event
 }
 
-/// The repository root (this module is also compiled into the top-level e2e tests, so it
-/// does not use its own crate's manifest directory).
+/// The repository root.
 pub fn repository() -> PathBuf {
-    testkit::moto::repository_root()
+    crate::moto::repository_root()
 }
 
 /// The demo regressor's name in the `/v2` routes, as the template and `make dev` name it
@@ -71,7 +71,7 @@ pub fn demo_model() -> Model {
 
 /// The demo wines as the DynamoDB adapter reads them: (product id, attributes).
 pub fn wines() -> Vec<(String, Row)> {
-    testkit::demo_data::repository_wines()
+    crate::demo_data::repository_wines()
         .unwrap()
         .into_iter()
         .map(|mut item| {
@@ -144,7 +144,7 @@ pub async fn store_nightly_result(
     bucket: &str,
     table: &str,
 ) {
-    testkit::resources::create_table(dynamodb, table)
+    crate::resources::create_table(dynamodb, table)
         .await
         .unwrap();
     dynamodb
@@ -156,7 +156,7 @@ pub async fn store_nightly_result(
         .send()
         .await
         .unwrap();
-    testkit::resources::put_object(
+    crate::resources::put_object(
         s3,
         bucket,
         "batch-runs/latest.json",
@@ -189,4 +189,13 @@ pub fn request(file: &str) -> Request {
 
 pub fn json_body(response: &Response<Body>) -> serde_json::Value {
     serde_json::from_slice(response.body().as_ref()).expect("the body is JSON")
+}
+
+/// A bare request as the handler sees it after `lambda_http` has read the event: `method`
+/// on `path` (with its query), `body`.
+pub fn http(method: Method, path: &str, body: impl Into<Body>) -> Request {
+    let mut request = Request::new(body.into());
+    *request.method_mut() = method;
+    *request.uri_mut() = path.parse().unwrap();
+    request
 }

@@ -1,0 +1,12 @@
+//! The predict function's integration tests, in one test binary: each links the AWS SDK
+//! and tract, so one binary links them once instead of once per file. Each module was a
+//! test file of its own; their shared support is the test kit's `predict_support`. Tests
+//! that need the process to themselves run alone in one of their own (`testkit::alone!`).
+
+mod bootstrap;
+mod events;
+mod handler;
+mod metrics;
+mod oip;
+mod oip_client;
+mod panics;
