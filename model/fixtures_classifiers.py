@@ -1,4 +1,4 @@
-"""Classifier and SVM fixtures for libs/scoring/tests/ops_classifiers.rs: converter
+"""Classifier and SVM fixtures for libs/scoring/tests/it/ops_classifiers.rs: converter
 exports at their defaults (ZipMap off) plus hand-built single-node graphs, each
 written as tests/fixtures/ops/<name>.onnx and <name>.json (named inputs, and
 onnxruntime's named outputs as the expected values).

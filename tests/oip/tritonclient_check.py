@@ -1,7 +1,7 @@
 """The predict function's Open Inference Protocol routes, called by a real OIP client:
 tritonclient.http (NVIDIA's KServe v2 REST client), pinned in requirements.txt.
 
-Run by functions/predict/tests/oip_client.rs, which serves the real predict binary behind
+Run by functions/predict/tests/it/oip_client.rs, which serves the real predict binary behind
 an HTTP front on loopback. Argument: a JSON list of
     {"url": "127.0.0.1:PORT", "model": "<MODEL_NAME>", "rows": [{"<feature>": value, ...}]}
 For each model: liveness, readiness, server and model metadata, then inferences with one
