@@ -4,6 +4,8 @@ use scoring::Row;
 use store::attributes::AttributeStore;
 use store::StoreError;
 
+use super::item::{item_of, row};
+
 pub struct DynamoDbAttributes {
     client: aws_sdk_dynamodb::Client,
     table: String,
@@ -20,7 +22,7 @@ impl DynamoDbAttributes {
 
 impl AttributeStore for DynamoDbAttributes {
     async fn attributes(&self, product_id: &str) -> Result<Option<Row>, StoreError> {
-        let item = super::item_of(&self.client, &self.table, product_id).await?;
-        Ok(item.map(super::row))
+        let item = item_of(&self.client, &self.table, product_id).await?;
+        Ok(item.map(row))
     }
 }

@@ -6,7 +6,7 @@ use scoring::{ClassPrediction, Label, Prediction as Answer};
 use store::predictions::{Prediction, PredictionLookup, PredictionSink, MAX_BATCH};
 use store::{StoreError, PRODUCT_ID};
 
-use super::Item;
+use super::item::{item_of, Item};
 use crate::errors::store_error;
 
 /// A regressor's result holds `score`; a classifier's, `label` (N or S, as the model
@@ -166,7 +166,7 @@ impl PredictionSink for DynamoDbPredictions {
 
 impl PredictionLookup for DynamoDbPredictions {
     async fn stored(&self, product_id: &str) -> Result<Option<Prediction>, StoreError> {
-        match super::item_of(&self.client, &self.table, product_id).await? {
+        match item_of(&self.client, &self.table, product_id).await? {
             None => Ok(None),
             Some(item) => prediction_from_item(&item).map(Some).ok_or_else(|| {
                 StoreError::refused(format!(

@@ -9,6 +9,8 @@ use store::{StoreError, PRODUCT_ID};
 
 use crate::errors::store_error;
 
+use super::item::{row, Item};
+
 pub struct DynamoDbScan {
     client: aws_sdk_dynamodb::Client,
     table: String,
@@ -99,11 +101,11 @@ impl AttributeScan for DynamoDbScan {
 }
 
 /// A scanned item as the domain's row, its id taken out; `None` without a string id.
-pub fn scanned_row(mut item: super::Item) -> Option<ScannedRow> {
+pub fn scanned_row(mut item: Item) -> Option<ScannedRow> {
     match item.remove(PRODUCT_ID)? {
         AttributeValue::S(product_id) => Some(ScannedRow {
             product_id,
-            row: super::row(item),
+            row: row(item),
         }),
         _ => None,
     }

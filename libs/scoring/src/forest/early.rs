@@ -11,7 +11,7 @@
 //! record each tree's leaf, summed in order after.
 
 use super::eval::{Compare, LANES};
-use super::Forest;
+use super::layout::Forest;
 
 /// Steps between looks for lanes that are done: cheap next to a row's hundreds of steps.
 const CHECK: usize = 4;

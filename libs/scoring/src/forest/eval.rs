@@ -1,6 +1,9 @@
 //! Scoring rows by walking the flat layout in lock-step lanes.
 
-use super::{Aggregate, Forest, ForestError, Mode, Node};
+use super::aggregate::Aggregate;
+use super::error::ForestError;
+use super::layout::{Forest, Node};
+use super::mode::Mode;
 
 /// Lanes walked in lock-step: enough independent loads to hide L1/L2 latency, few enough
 /// to stay in registers.

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::{
-    Aggregate, Forest, ForestError, Mode, Node, Tree, FEATURE_MASK, MODE_SHIFT, NAN_TRUE_BIT,
-};
+use super::aggregate::Aggregate;
+use super::error::ForestError;
+use super::layout::{Forest, Node, Tree, FEATURE_MASK, MODE_SHIFT, NAN_TRUE_BIT};
+use super::mode::Mode;
 
 /// One tree node as given by an ONNX-ML tree ensemble, before flattening.
 #[derive(Clone, Debug)]

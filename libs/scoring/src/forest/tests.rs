@@ -1,3 +1,4 @@
+use super::layout::{Node, Tree};
 use super::mode::next_down;
 use super::*;
 

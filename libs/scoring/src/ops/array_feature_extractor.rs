@@ -8,7 +8,9 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::array::Gather;
 use tract_onnx::tract_hir::internal::*;
 
-pub fn parse(_ctx: &ParsingContext, _node: &NodeProto) -> super::Parsed {
+use super::parsing::Parsed;
+
+pub fn parse(_ctx: &ParsingContext, _node: &NodeProto) -> Parsed {
     Ok((expand(ArrayFeatureExtractor), vec![]))
 }
 

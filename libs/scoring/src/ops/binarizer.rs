@@ -7,6 +7,8 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::parsing::{known_attributes, Parsed};
+
 #[derive(Debug, Clone, PartialEq)]
 struct Binarizer {
     threshold: f32,
@@ -14,9 +16,8 @@ struct Binarizer {
 
 impl Eq for Binarizer {}
 
-pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
-    super::known_attributes(node, &["threshold"])
-        .with_context(|| format!("Binarizer {}", node.name))?;
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> Parsed {
+    known_attributes(node, &["threshold"]).with_context(|| format!("Binarizer {}", node.name))?;
     let threshold: f32 = node.get_attr_opt("threshold")?.unwrap_or(0.0);
     Ok((expand(Binarizer { threshold }), vec![]))
 }

@@ -6,13 +6,16 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::array::TypedConcat;
 use tract_onnx::tract_hir::internal::*;
 
+use super::parsing::Parsed;
+use super::wiring::as_f32;
+
 #[derive(Debug, Clone, PartialEq)]
 struct FeatureVectorizer {
     /// Columns taken from each input, in order.
     widths: Vec<usize>,
 }
 
-pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     let widths: Vec<i64> = node
         .get_attr_opt_vec("inputdimensions")?
         .unwrap_or_default();
@@ -72,7 +75,7 @@ impl Expansion for FeatureVectorizer {
                 "FeatureVectorizer {prefix}: input {i} should be [N, {width}], is {:?}",
                 fact.shape
             );
-            columns.push(super::as_f32(model, &format!("{prefix}.{i}"), x)?);
+            columns.push(as_f32(model, &format!("{prefix}.{i}"), x)?);
         }
         model.wire_node(prefix, TypedConcat { axis: 1 }, &columns)
     }

@@ -10,6 +10,8 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::parsing::{known_attributes, Parsed};
+
 #[derive(Debug, Clone, PartialEq)]
 struct Imputer {
     floats: Vec<f32>,
@@ -25,13 +27,13 @@ const ATTRS: &[&str] = &[
     "replaced_value_int64",
 ];
 
-pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     let op = read(node).with_context(|| format!("Imputer {}", node.name))?;
     Ok((expand(op), vec![]))
 }
 
 fn read(node: &NodeProto) -> TractResult<Imputer> {
-    super::known_attributes(node, ATTRS)?;
+    known_attributes(node, ATTRS)?;
     let op = Imputer {
         floats: node
             .get_attr_opt_vec("imputed_value_floats")?

@@ -14,6 +14,7 @@ use tract_onnx::pb::{NodeProto, TensorProto};
 use tract_onnx::tract_hir::internal::*;
 
 use super::keys::Keys;
+use super::parsing::{known_attributes, ml_opset, Parsed};
 
 #[derive(Debug, Clone, PartialEq)]
 enum LabelEncoder {
@@ -52,14 +53,14 @@ const ATTRS: &[&str] = &[
     "default_tensor",
 ];
 
-pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     let op = read(ctx, node).with_context(|| format!("LabelEncoder {}", node.name))?;
     Ok((expand(op), vec![]))
 }
 
 fn read(ctx: &ParsingContext, node: &NodeProto) -> TractResult<LabelEncoder> {
-    super::known_attributes(node, ATTRS)?;
-    let opset = super::ml_opset(ctx);
+    known_attributes(node, ATTRS)?;
+    let opset = ml_opset(ctx);
     let default_int: i64 = node.get_attr_opt("default_int64")?.unwrap_or(-1);
     let default_string: String = node
         .get_attr_opt("default_string")?

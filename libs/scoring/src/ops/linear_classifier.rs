@@ -7,6 +7,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::labels::{Choice, ClassLabels};
+use super::parsing::Parsed;
 use super::row_op::{parse_scorer, Scorer};
 use super::svm::{dot, floats};
 use super::transform::{logistic, PostTransform};
@@ -23,7 +24,7 @@ struct LinearClassifier {
     width: usize,
 }
 
-pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     parse_scorer(node, OP, read)
 }
 

@@ -9,6 +9,9 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::parsing::{known_attributes, Parsed};
+use super::wiring::wire_on_f32;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Norm {
     Max,
@@ -19,9 +22,8 @@ enum Norm {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Normalizer(Norm);
 
-pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
-    super::known_attributes(node, &["norm"])
-        .with_context(|| format!("Normalizer {}", node.name))?;
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> Parsed {
+    known_attributes(node, &["norm"]).with_context(|| format!("Normalizer {}", node.name))?;
     let norm: &str = node.get_attr_opt("norm")?.unwrap_or("MAX");
     let norm = match norm {
         "MAX" => Norm::Max,
@@ -58,7 +60,7 @@ impl Expansion for Normalizer {
             "Normalizer {prefix}: input of type {:?}, only float, double, int64 and int32 are supported",
             fact.datum_type
         );
-        super::wire_on_f32(model, prefix, inputs[0], self.clone())
+        wire_on_f32(model, prefix, inputs[0], self.clone())
     }
 }
 

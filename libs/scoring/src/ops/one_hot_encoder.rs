@@ -10,6 +10,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::keys::Keys;
+use super::parsing::{known_attributes, Parsed};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct OneHotEncoder {
@@ -18,13 +19,13 @@ struct OneHotEncoder {
     zeros: bool,
 }
 
-pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     let op = read(node).with_context(|| format!("OneHotEncoder {}", node.name))?;
     Ok((expand(op), vec![]))
 }
 
 fn read(node: &NodeProto) -> TractResult<OneHotEncoder> {
-    super::known_attributes(node, &["cats_strings", "cats_int64s", "zeros"])?;
+    known_attributes(node, &["cats_strings", "cats_int64s", "zeros"])?;
     let strings: Vec<String> = node.get_attr_opt_vec("cats_strings")?.unwrap_or_default();
     let ints: Vec<i64> = node.get_attr_opt_vec("cats_int64s")?.unwrap_or_default();
     let zeros: i64 = node.get_attr_opt("zeros")?.unwrap_or(1);

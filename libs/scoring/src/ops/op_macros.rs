@@ -48,7 +48,7 @@ macro_rules! elementwise_expansion {
             inputs: &'p [TensorProxy],
             outputs: &'p [TensorProxy],
         ) -> InferenceResult {
-            super::same_shape_rules(s, inputs, outputs, $out)
+            super::wiring::same_shape_rules(s, inputs, outputs, $out)
         }
     };
 }

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::parsing::Parsed;
+use super::wiring::wire_on_f32;
+
 pub trait Scorer: Debug + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// `Some` for classifiers: the label output comes first.
@@ -25,7 +28,7 @@ pub fn parse_scorer<S: Scorer>(
     node: &NodeProto,
     op: &str,
     read: fn(&NodeProto) -> TractResult<S>,
-) -> super::Parsed {
+) -> Parsed {
     let scorer = read(node).with_context(|| format!("{op} {}", node.name))?;
     Ok((expand(MatrixExpansion(RowOp(Arc::new(scorer)))), vec![]))
 }
@@ -90,7 +93,7 @@ impl<O: MatrixOp> Expansion for MatrixExpansion<O> {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        super::wire_on_f32(model, prefix, inputs[0], self.0.clone())
+        wire_on_f32(model, prefix, inputs[0], self.0.clone())
     }
 }
 

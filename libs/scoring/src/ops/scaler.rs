@@ -7,13 +7,16 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::parsing::Parsed;
+use super::wiring::wire_on_f32;
+
 #[derive(Debug, Clone, PartialEq)]
 struct Scaler {
     offset: Vec<f32>,
     scale: Vec<f32>,
 }
 
-pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     let offset: Vec<f32> = node
         .get_attr_opt_vec("offset")?
         .unwrap_or_else(|| vec![0.0]);
@@ -57,7 +60,7 @@ impl Expansion for Scaler {
             }
             None => op,
         };
-        super::wire_on_f32(model, prefix, inputs[0], op)
+        wire_on_f32(model, prefix, inputs[0], op)
     }
 }
 

@@ -8,6 +8,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::labels::{Choice, ClassLabels};
+use super::parsing::Parsed;
 use super::row_op::{parse_scorer, Scorer};
 use super::svm::{dot, floats, support_vectors, Kernel};
 use super::transform::{logistic, PostTransform};
@@ -34,7 +35,7 @@ struct SvmClassifier {
     weights_all_positive: bool,
 }
 
-pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     parse_scorer(node, OP, read)
 }
 

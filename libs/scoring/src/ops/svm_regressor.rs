@@ -5,6 +5,7 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::parsing::Parsed;
 use super::row_op::{parse_scorer, Scorer};
 use super::svm::{dot, floats, support_vectors, Kernel};
 
@@ -21,7 +22,7 @@ struct SvmRegressor {
     one_class: bool,
 }
 
-pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(_ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     parse_scorer(node, OP, read)
 }
 

@@ -12,6 +12,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::labels::ClassLabels;
+use super::parsing::Parsed;
 use super::row_op::{matrix, MatrixExpansion, MatrixOp};
 use super::transform::PostTransform;
 use super::tree_classes::ClassFinish;
@@ -20,7 +21,7 @@ use crate::forest::{Aggregate, Forest, LeafWeight, NodeSpec};
 
 const OP: &str = "TreeEnsembleClassifier";
 
-pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     let op = read(ctx, node).with_context(|| format!("{OP} {}", node.name))?;
     Ok((expand(MatrixExpansion(ClassifierOp(Arc::new(op)))), vec![]))
 }

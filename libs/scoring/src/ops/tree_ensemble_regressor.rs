@@ -11,12 +11,13 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::{NodeProto, TensorProto};
 use tract_onnx::tract_hir::internal::*;
 
+use super::parsing::Parsed;
 use super::row_op::{matrix, matrix_fact, MatrixExpansion, MatrixOp};
 use crate::forest::{Aggregate, Forest, LeafWeight, Mode, NodeSpec};
 
 const OP: &str = "TreeEnsembleRegressor";
 
-pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> super::Parsed {
+pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> Parsed {
     let forest = read_forest(ctx, node).with_context(|| format!("{OP} {}", node.name))?;
     Ok((expand(MatrixExpansion(ForestOp(Arc::new(forest)))), vec![]))
 }

@@ -1,0 +1,90 @@
+//! The flat layout (see the parent module): nodes packed in 16 bytes, trees as ranges of
+//! them, and the [`Forest`] that holds them. `flatten` builds it, `eval` and `early` walk
+//! it; they read its fields directly, hence `pub(super)`.
+
+use super::aggregate::Aggregate;
+use super::mode::Mode;
+
+pub(super) const FEATURE_BITS: u32 = 28;
+pub(super) const FEATURE_MASK: u32 = (1 << FEATURE_BITS) - 1;
+pub(super) const NAN_TRUE_BIT: u32 = 1 << 31;
+pub(super) const MODE_SHIFT: u32 = FEATURE_BITS;
+pub(super) const MODE_MASK: u32 = 0b111;
+
+/// 16 bytes: four nodes per cache line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub(super) struct Node {
+    /// Bits 0..28: feature index; 28..31: `Mode` index; 31: a NaN goes to the true child.
+    pub(super) packed: u32,
+    pub(super) threshold: f32,
+    /// `[false child, true child]`, as absolute indices into `Forest::nodes`.
+    pub(super) next: [u32; 2],
+}
+
+impl Node {
+    #[inline(always)]
+    pub(super) fn feature(&self) -> usize {
+        (self.packed & FEATURE_MASK) as usize
+    }
+
+    #[inline(always)]
+    pub(super) fn nan_goes_true(&self) -> bool {
+        self.packed & NAN_TRUE_BIT != 0
+    }
+
+    #[inline(always)]
+    pub(super) fn mode(&self) -> Mode {
+        Mode::ALL[((self.packed >> MODE_SHIFT) & MODE_MASK) as usize]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Tree {
+    pub(super) root: u32,
+    /// Steps from the root to its deepest leaf.
+    pub(super) depth: u32,
+    /// One past its last node: a tree's nodes are contiguous.
+    pub(super) end: u32,
+    /// Walked with early exit (see `flatten::walks_early`).
+    pub(super) early: bool,
+}
+
+/// A validated, flattened tree ensemble.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forest {
+    pub(super) nodes: Vec<Node>,
+    /// `n_targets` values per node (meaningful for leaves only).
+    pub(super) values: Vec<f32>,
+    /// The fixed-depth trees, then the early-exit ones (summed in this order), each part
+    /// sorted by depth so a lane group of trees walks a similar number of steps.
+    pub(super) trees: Vec<Tree>,
+    /// `trees[..n_fixed]` are walked their full depth, the rest with early exit.
+    pub(super) n_fixed: usize,
+    /// Roots of `trees[n_fixed..]`, then the sentinel: the last node, a leaf looping onto
+    /// itself whose values are the identity, where finished lanes spin harmlessly. The
+    /// leaves of an early-exit tree lead to the next root here, not to themselves.
+    pub(super) early_roots: Vec<u32>,
+    /// `Some` when every branch uses the same comparison, which then compiles to one
+    /// instruction instead of a per-node match.
+    pub(super) uniform_mode: Option<Mode>,
+    pub(super) n_features: usize,
+    pub(super) n_targets: usize,
+    pub(super) aggregate: Aggregate,
+    pub(super) base_values: Vec<f32>,
+}
+
+impl Forest {
+    /// Columns a row must have: one more than the largest feature index used.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    pub fn n_targets(&self) -> usize {
+        self.n_targets
+    }
+
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
+    }
+}
