@@ -1,13 +1,14 @@
 //! The SAM template deployed to moto's CloudFormation, to see what gets created and how it
 //! is wired. moto ignores the Serverless transform, so the template is translated first
 //! ([`cloudformation::translate`]), and what moto cannot create is left out ([`for_moto`]).
+//! The stack is created, and what moto made of it read back, by `tests/template/deploy.py`
+//! (the venv's boto3): the Rust SDKs of CloudFormation, Lambda and EventBridge, which only
+//! this needed, cost a tenth of the test build.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_cloudformation::error::DisplayErrorContext;
-use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use aws_sdk_s3::error::DisplayErrorContext;
 use serde_json::{json, Value};
 
 use crate::cloudformation::{self, refers_to};
@@ -71,6 +72,24 @@ pub fn for_moto(t: &mut Value) -> BTreeSet<String> {
     out
 }
 
+/// A Lambda function as moto's Lambda API describes it.
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub arn: String,
+    pub runtime: Option<String>,
+    pub handler: Option<String>,
+    pub timeout: Option<i64>,
+    pub environment: HashMap<String, String>,
+}
+
+/// An EventBridge rule as moto describes it.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub schedule: Option<String>,
+    /// The ARNs of its targets.
+    pub targets: Vec<String>,
+}
+
 /// A stack moto created from the template.
 pub struct Deployed {
     pub stack: String,
@@ -80,6 +99,9 @@ pub struct Deployed {
     pub created: BTreeSet<String>,
     pub physical: HashMap<String, String>,
     pub outputs: HashMap<String, String>,
+    /// The stack's functions and rules, by physical id (the function's or rule's name).
+    pub functions: HashMap<String, Function>,
+    pub rules: HashMap<String, Rule>,
     /// The SDK configuration of the moto it is on.
     pub config: SdkConfig,
 }
@@ -120,72 +142,77 @@ pub async fn deploy_to_moto(
         cloudformation::translate(&["--code-uri", &format!("s3://{code_bucket}/function.zip")]);
     let left_out = for_moto(&mut t);
 
-    let cfn = aws_sdk_cloudformation::Client::new(&config);
     let stack = moto::unique_name("tmpl");
-    cfn.create_stack()
-        .stack_name(&stack)
-        .template_body(t.to_string())
-        .capabilities(Capability::CapabilityIam)
-        .set_parameters(Some(
-            parameters
-                .iter()
-                .map(|(k, v)| {
-                    Parameter::builder()
-                        .parameter_key(*k)
-                        .parameter_value(*v)
-                        .build()
-                })
-                .collect(),
-        ))
-        .send()
+    let dir = std::env::temp_dir().join(&stack);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let template_file = dir.join("template.json");
+    std::fs::write(&template_file, t.to_string()).map_err(|e| format!("{e}"))?;
+    let root = moto::repository_root();
+    let out = tokio::process::Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests/template/deploy.py"))
+        .arg(endpoint)
+        .arg(&stack)
+        .arg(&template_file)
+        .args(parameters.iter().map(|(k, v)| format!("{k}={v}")))
+        .output()
         .await
-        .map_err(|e| format!("create_stack: {}", DisplayErrorContext(e)))?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let description = loop {
-        let described = cfn
-            .describe_stacks()
-            .stack_name(&stack)
-            .send()
-            .await
-            .map_err(|e| format!("describe_stacks: {}", DisplayErrorContext(e)))?;
-        let s = described.stacks()[0].clone();
-        match s.stack_status() {
-            Some(StackStatus::CreateInProgress) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            Some(StackStatus::CreateComplete) => break s,
-            other => {
-                return Err(format!(
-                    "stack {stack}: {other:?} {:?}",
-                    s.stack_status_reason()
-                ))
-            }
-        }
+        .map_err(|e| format!("running deploy.py: {e}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        return Err(format!(
+            "deploy.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let d: Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("deploy.py's output: {e}"))?;
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let strings = |v: &Value| -> HashMap<String, String> {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
+            .collect()
     };
-    let outputs = description
-        .outputs()
-        .iter()
-        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
-        .collect();
-    let resources = cfn
-        .describe_stack_resources()
-        .stack_name(&stack)
-        .send()
-        .await
-        .map_err(|e| format!("describe_stack_resources: {}", DisplayErrorContext(e)))?;
+    let resources = d["resources"].as_array().cloned().unwrap_or_default();
     let created = resources
-        .stack_resources()
         .iter()
-        .filter_map(|r| r.logical_resource_id().map(str::to_owned))
+        .filter_map(|r| text(&r["logical"]))
         .collect();
     let physical = resources
-        .stack_resources()
         .iter()
-        .filter_map(|r| {
-            Some((
-                r.logical_resource_id()?.to_owned(),
-                r.physical_resource_id()?.to_owned(),
-            ))
+        .filter_map(|r| Some((text(&r["logical"])?, text(&r["physical"])?)))
+        .collect();
+    let functions = d["functions"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, f)| {
+            let function = Function {
+                arn: text(&f["arn"]).unwrap_or_default(),
+                runtime: text(&f["runtime"]),
+                handler: text(&f["handler"]),
+                timeout: f["timeout"].as_i64(),
+                environment: strings(&f["environment"]),
+            };
+            (name.clone(), function)
+        })
+        .collect();
+    let rules = d["rules"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, r)| {
+            let rule = Rule {
+                schedule: text(&r["schedule"]),
+                targets: r["targets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(text)
+                    .collect(),
+            };
+            (name.clone(), rule)
         })
         .collect();
     Ok(Deployed {
@@ -193,7 +220,9 @@ pub async fn deploy_to_moto(
         left_out,
         created,
         physical,
-        outputs,
+        outputs: strings(&d["outputs"]),
+        functions,
+        rules,
         config,
     })
 }

@@ -8,7 +8,6 @@ pub mod alone;
 #[cfg(feature = "batch-support")]
 pub mod batch_support;
 pub mod demo_data;
-#[cfg(feature = "deploy")]
 pub mod deploy;
 pub mod emf;
 pub mod fault_proxy;

@@ -104,36 +104,21 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     );
 
     // Each function's environment names this stack's resources.
-    let lambda = aws_sdk_lambda::Client::new(&d.config);
+    // (As moto's Lambda API describes them, read by deploy.py.)
     let env = |function: String| {
-        let lambda = lambda.clone();
-        async move {
-            let c = lambda
-                .get_function_configuration()
-                .function_name(&function)
-                .send()
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "{function}: {}",
-                        aws_sdk_lambda::error::DisplayErrorContext(e)
-                    )
-                });
-            assert_eq!(c.runtime().map(|r| r.as_str()), Some("provided.al2023"));
-            assert_eq!(c.handler(), Some("bootstrap"));
-            let vars: HashMap<String, String> = c
-                .environment()
-                .and_then(|e| e.variables())
-                .cloned()
-                .unwrap_or_default();
-            (c.function_arn().unwrap().to_owned(), c.timeout(), vars)
-        }
+        let c = d
+            .functions
+            .get(&function)
+            .unwrap_or_else(|| panic!("{function}: not among {:?}", d.functions.keys()));
+        assert_eq!(c.runtime.as_deref(), Some("provided.al2023"));
+        assert_eq!(c.handler.as_deref(), Some("bootstrap"));
+        (c.arn.clone(), c.timeout, c.environment.clone())
     };
     let (predict_fn, batch_fn) = (name("PredictFunction"), name("BatchFunction"));
     assert_eq!(predict_fn, format!("{}-predict", d.stack));
     assert_eq!(batch_fn, format!("{}-batch", d.stack));
-    let (_, _, predict_env) = env(predict_fn.clone()).await;
-    let (batch_arn, batch_timeout, batch_env) = env(batch_fn.clone()).await;
+    let (_, _, predict_env) = env(predict_fn.clone());
+    let (batch_arn, batch_timeout, batch_env) = env(batch_fn.clone());
     assert_eq!(batch_timeout, Some(900));
     let expected_predict = HashMap::from([
         ("MODEL_BUCKET".to_owned(), bucket.clone()),
@@ -192,17 +177,12 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
 
     // The nightly rule targets the batch function, which lets EventBridge invoke it.
     let rule = name("BatchFunctionNightly");
-    let events = aws_sdk_eventbridge::Client::new(&d.config);
-    let described = events.describe_rule().name(&rule).send().await.unwrap();
-    assert_eq!(described.schedule_expression(), Some("cron(0 2 * * ? *)"));
-    let targets = events
-        .list_targets_by_rule()
-        .rule(&rule)
-        .send()
-        .await
-        .unwrap();
-    let target_arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
-    assert_eq!(target_arns, [batch_arn.as_str()]);
+    let described = d
+        .rules
+        .get(&rule)
+        .unwrap_or_else(|| panic!("{rule}: not among {:?}", d.rules.keys()));
+    assert_eq!(described.schedule.as_deref(), Some("cron(0 2 * * ? *)"));
+    assert_eq!(described.targets, [batch_arn.clone()]);
     // The permission that lets EventBridge invoke it was created (moto's GetPolicy fails
     // on permissions made by CloudFormation: its properties are checked on the template).
     assert!(d.created.contains("BatchFunctionNightlyPermission"));
