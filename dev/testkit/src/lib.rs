@@ -14,6 +14,7 @@ pub mod fault_proxy;
 pub mod http_front;
 pub mod memory;
 pub mod models;
+pub mod module_graph;
 pub mod moto;
 #[cfg(feature = "predict-support")]
 pub mod predict_support;
