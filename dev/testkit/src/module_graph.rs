@@ -209,7 +209,6 @@ impl RawPath {
 #[derive(Debug, Default)]
 struct Module {
     file: PathBuf,
-    children: BTreeSet<String>,
     /// Names of the items it defines (fn, struct, ..., macro_rules!).
     defines: BTreeSet<String>,
     /// Names its item-level `use` declarations bring in, and from where.
@@ -408,6 +407,8 @@ impl Loader<'_> {
             file: file.to_owned(),
             ..Module::default()
         };
+        // A file's own body starts at its first token; an inline module's does not.
+        let top = start == 0;
         let mut depth = 0usize;
         let mut attrs: Vec<Vec<Token>> = Vec::new();
         let mut i = start;
@@ -438,7 +439,7 @@ impl Loader<'_> {
             if item_attrs.iter().any(|a| is_cfg_test(a)) {
                 if ident(Some(t)) == Some("mod") && punct(toks.get(i + 2), ';') {
                     if let Some(name) = ident(toks.get(i + 1)) {
-                        let files = self.candidates(name, &item_attrs, file, child_dir, depth);
+                        let files = self.candidates(name, &item_attrs, file, child_dir, top);
                         let found = files.into_iter().find(|f| (self.read)(f).is_some());
                         self.test_files.extend(found);
                     }
@@ -451,14 +452,13 @@ impl Loader<'_> {
                     if let Some(name) = ident(toks.get(i + 1)).map(str::to_owned) {
                         let mut child = path.to_vec();
                         child.push(name.clone());
-                        m.children.insert(name.clone());
                         if punct(toks.get(i + 2), '{') {
                             let close = matching(toks, i + 2);
                             self.body(toks, i + 3, close - 1, &child, file, &child_dir.join(&name));
                             i = close;
                         } else {
                             let found = self
-                                .candidates(&name, &item_attrs, file, child_dir, depth)
+                                .candidates(&name, &item_attrs, file, child_dir, top)
                                 .into_iter()
                                 .find(|f| (self.read)(f).is_some());
                             let Some(found) = found else {
@@ -551,11 +551,11 @@ impl Loader<'_> {
         attrs: &[Vec<Token>],
         file: &Path,
         child_dir: &Path,
-        depth: usize,
+        top: bool,
     ) -> Vec<PathBuf> {
         if let Some(p) = attrs.iter().find_map(|a| path_attr(a)) {
             // At a file's top level, `#[path]` is relative to the file's directory.
-            let base = if depth == 0 {
+            let base = if top {
                 file.parent().unwrap_or(Path::new(""))
             } else {
                 child_dir
