@@ -5,24 +5,33 @@ PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 CARGO ?= cargo
+# The binaries of the one workspace build (CARGO_TARGET_DIR is honoured).
+DEBUG_BIN = $${CARGO_TARGET_DIR:-target}/debug
 
-.PHONY: dev test bench bench-vs-onnxruntime fixtures demo-model venv clean-venv
+.PHONY: dev test build bench bench-vs-onnxruntime fixtures demo-model venv clean-venv
 
 ## The whole system on this machine: moto (S3, DynamoDB), bucket, tables, the demo model,
 ## the 1,599 wines, the predict function under cargo lambda watch. Ctrl-C stops it all.
-dev: $(VENV)/.stack
-	$(CARGO) run --quiet -p devstack --bin devstack -- up
+dev: $(VENV)/.stack build
+	$(DEBUG_BIN)/devstack up
+
+## Every crate and every target of the workspace in one cargo build, so that the features
+## of their shared dependencies are resolved once: `make dev`, `make test` and the
+## `cargo test` below reuse it instead of building the dependencies again with another
+## feature set (a build of devstack alone resolves tokio, serde_json, hyper... differently).
+build:
+	$(CARGO) build --quiet --workspace --locked --all-targets
 
 ## Every test: unit tests, fixture agreement with onnxruntime, and end-to-end tests against
 ## a moto server started here on a free loopback port and stopped at the end (the nightly
 ## state machine on a moto of its own, which executes it); the scaling simulation's tests;
-## the SAM template linted, validated, tested as code (tests/template.rs) and built.
+## the SAM template linted, validated, tested as code (tests/it/template/) and built.
 test: $(VENV)/.stack
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV_PY) -m unittest discover -s dev/scaling
 	$(SAM) validate --lint
-	$(CARGO) build --quiet -p devstack
-	$(CARGO) run --quiet -p devstack --bin devstack -- with-moto -- $(CARGO) test --workspace --locked --no-fail-fast
+	$(MAKE) --no-print-directory build
+	$(DEBUG_BIN)/devstack with-moto -- $(CARGO) test --workspace --locked --no-fail-fast
 	$(SAM) build --parameter-overrides Architecture=x86_64
 
 # The SAM CLI, offline: no telemetry, and a proxy that refuses every connection, so its
