@@ -364,7 +364,7 @@ fn main() {
     let model_rows = args.rows.div_ceil(batch as u64) * batch as u64;
     let start = Instant::now();
     for _ in 0..model_rows / batch as u64 {
-        std::hint::black_box(model.predict(&x).unwrap());
+        std::hint::black_box(model.score(&x, &mut ()).unwrap());
     }
     let model_s = start.elapsed().as_secs_f64();
 
@@ -374,7 +374,7 @@ fn main() {
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     println!(
-        "| model alone (predict, {batch} rows a call) | {model_rows} | {model_s:.3} | {:.0} | {:.0} | | |",
+        "| model alone (score, {batch} rows a call) | {model_rows} | {model_s:.3} | {:.0} | {:.0} | | |",
         model_rows as f64 / model_s,
         model_s * 1e9 / model_rows as f64
     );

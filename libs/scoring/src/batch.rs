@@ -224,23 +224,6 @@ impl Batch {
         Ok(())
     }
 
-    /// Feature `feature`'s value in row `row` as a number: `None` when it is missing
-    /// (NaN) or categorical.
-    pub(crate) fn number(&self, feature: usize, row: usize) -> Option<f64> {
-        let (column, at) = if self.width == 1 {
-            (feature, row)
-        } else {
-            (0, row * self.width + feature)
-        };
-        let value = match &self.columns[column] {
-            Column::F32(v) => f64::from(v[at]),
-            Column::F64(v) => v[at],
-            Column::I64(v) => v[at] as f64,
-            Column::Text(_) => return None,
-        };
-        (!value.is_nan()).then_some(value)
-    }
-
     /// Rows `rows` of column `column` as a `[rows, width]` tensor.
     pub(crate) fn tensor(&self, column: usize, rows: Range<usize>) -> TractResult<Tensor> {
         let w = self.width;

@@ -182,7 +182,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         .get(&rule)
         .unwrap_or_else(|| panic!("{rule}: not among {:?}", d.rules.keys()));
     assert_eq!(described.schedule.as_deref(), Some("cron(0 2 * * ? *)"));
-    assert_eq!(described.targets, [batch_arn.clone()]);
+    assert_eq!(described.targets, std::slice::from_ref(&batch_arn));
     // The permission that lets EventBridge invoke it was created (moto's GetPolicy fails
     // on permissions made by CloudFormation: its properties are checked on the template).
     assert!(d.created.contains("BatchFunctionNightlyPermission"));

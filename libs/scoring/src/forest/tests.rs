@@ -1,4 +1,3 @@
-use super::layout::{Node, Tree};
 use super::mode::next_down;
 use super::*;
 
