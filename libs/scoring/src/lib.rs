@@ -13,6 +13,7 @@
 mod batch;
 pub mod card;
 mod error;
+mod explain;
 mod feature;
 pub mod forest;
 mod missing;

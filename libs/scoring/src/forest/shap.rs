@@ -1,0 +1,1 @@
+//! Path-dependent TreeSHAP over a tree ensemble with node covers (filled by the TreeSHAP work).
