@@ -15,7 +15,7 @@ use crate::LoadError;
 /// The metadata key the card is stored under.
 pub const MODEL_CARD_KEY: &str = "model_card";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelCard {
     /// Numeric features' training profiles, by feature name (a feature may be left out).
@@ -27,6 +27,16 @@ pub struct ModelCard {
     /// A classifier's training label shares, by label as text.
     #[serde(default)]
     pub labels: Option<BTreeMap<String, f64>>,
+    /// How many training rows reached each node of each tree ensemble, by the ensemble's
+    /// ONNX node name, in the order of its node attributes (see `crate::explain`):
+    /// what path-dependent TreeSHAP weighs the unseen branches by. ONNX files do not
+    /// carry them (`nodes_hitrates` is absent or all 1.0 in every converter's output).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub covers: BTreeMap<String, Vec<f64>>,
+    /// The training mean of each input column of each linear model, by its ONNX node name:
+    /// a linear contribution is coefficient × (value − mean).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub input_means: BTreeMap<String, Vec<f64>>,
 }
 
 impl ModelCard {
@@ -60,6 +70,13 @@ impl ModelCard {
                     "labels: shares must be finite, not negative and sum to 1 (they sum to {total})"
                 )));
             }
+        }
+        if let Some((node, at)) = card.covers.iter().find_map(|(node, covers)| {
+            covers.iter().position(|&c| c < 0.0).map(|at| (node, at))
+        }) {
+            return Err(bad(format!(
+                "covers of node `{node}`: value {at} is negative (a cover counts training rows)"
+            )));
         }
         Ok(card)
     }

@@ -420,6 +420,7 @@ mod tests {
             features: [("a".to_owned(), uniform(0.0, 4.0))].into(),
             score: (!labels).then(|| uniform(10.0, 14.0)),
             labels: labels.then(|| [("x".to_owned(), 0.5), ("y".to_owned(), 0.5)].into()),
+            ..ModelCard::default()
         };
         Watch::new(card, &schema())
     }
@@ -464,7 +465,7 @@ mod tests {
         let card = ModelCard {
             features: [("a".to_owned(), a.clone()), ("b".to_owned(), b.clone())].into(),
             score: Some(score.clone()),
-            labels: None,
+            ..ModelCard::default()
         };
         let w = Watch::new(card, &schema());
         // Missing values, values and scores in and out of range, failed rows.

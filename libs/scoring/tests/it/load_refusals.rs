@@ -270,6 +270,10 @@ fn an_unusable_model_card_is_refused_naming_what_is_wrong() {
             "labels: shares must",
         ),
         (r#"{"drift": 1}"#.to_owned(), "unknown field `drift`"),
+        (
+            r#"{"covers": {"trees": [10, -1, 11]}}"#.to_owned(),
+            "covers of node `trees`: value 1 is negative",
+        ),
     ] {
         let mut proto = ridge();
         set_card(&mut proto, &card);
