@@ -1,0 +1,610 @@
+"""Explanation fixtures: small ONNX models whose card holds node covers (model_card.py),
+with rows and each reference library's own contributions, written to
+libs/scoring/tests/fixtures/explain/.
+
+Run with the pinned venvs (model/requirements.txt and model/requirements-explain.txt for
+`shap`), no arguments:
+
+    .venv/bin/python model/fixtures_explain.py
+
+Format (<name>.json beside <name>.onnx):
+    {"reference": "...", "space": "score" | "margin" | "probability",
+     "features": [input feature names, schema order], "classes": [labels as text] or null,
+     "targets": [the class each target is, as text] or null,   # a binary margin: the positive class
+     "rows": [{feature: value or null}, ...],                   # as POST /predict takes them
+     "expected": [{"base_values": [per target], "contributions": [[per feature] per target]}, ...],
+     "tolerance": relative tolerance the reference allows}
+Refusals: {"refusal": "<substring the message must contain>"}.
+
+Every fixture is checked here before it is written:
+- the card's covers against the library's own node counts where it has them (scikit-learn
+  n_node_samples without bootstrap/subsample, LightGBM internal_count/leaf_count, XGBoost
+  cover under squared error), exactly;
+- local accuracy: base + sum of contributions == onnxruntime's answer in the fixture's
+  space (a margin from onnxruntime's probability, or the library's own raw margin where
+  the probabilities cannot give it back: softmax), to LOCAL_ACCURACY relative.
+Seeded throughout, so a rerun writes the same expectations.
+"""
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+import shap
+from lightgbm import LGBMClassifier, LGBMRegressor
+from onnx import helper, numpy_helper
+from onnxmltools import convert_lightgbm, convert_xgboost
+from onnxmltools.convert.common.data_types import FloatTensorType as MLFloat
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+    VotingRegressor,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import SVR
+from xgboost import DMatrix, XGBRegressor
+
+from model_card import _Routing, explanation_stats, model_card, write_model_card
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE.parent / "libs" / "scoring" / "tests" / "fixtures" / "explain"
+LOCAL_ACCURACY = 1e-5
+TRAIN = 600
+ROWS = 12
+FEATURES = ["age", "income", "debt", "tenure", "rate", "score"]
+REPORT = []
+
+warnings.filterwarnings("ignore", category=UserWarning)
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+# --------------------------------------------------------------------------
+# Data and model plumbing
+
+
+def data(seed, nan=0.0, n=TRAIN + ROWS):
+    """A regression target on six features, `nan` of the values missing."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(FEATURES))).astype(np.float32)
+    y = 10 + 3 * x[:, 0] + 2 * np.sin(2 * x[:, 1]) + x[:, 2] * x[:, 3] + 0.5 * rng.normal(size=n)
+    if nan:
+        x[rng.random(x.shape) < nan] = np.nan
+    return x[:-ROWS], y[:-ROWS], x[-ROWS:]
+
+
+def session(onx):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(onx.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def matrix_model(onx, names=FEATURES):
+    """Names the matrix input's columns (the schema reads `feature_names`) and sorts the
+    opset imports (skl2onnx lists them in set order: byte-stable reruns)."""
+    helper.set_model_props(onx, {"feature_names": json.dumps(list(names))})
+    imports = sorted(onx.opset_import, key=lambda o: o.domain)
+    del onx.opset_import[:]
+    onx.opset_import.extend(imports)
+    return onx
+
+
+def with_card(onx, feeds, numeric, covers=True):
+    """Writes the model card: profiles of the numeric training columns and, unless told
+    not to, the covers / input means from the training rows `feeds`."""
+    card = model_card(numeric, model=onx if covers else None, feeds=feeds if covers else None)
+    write_model_card(onx, card)
+    return card
+
+
+def tree_nodes(onx):
+    return [n for n in onx.graph.node if n.op_type.startswith("TreeEnsemble")]
+
+
+def attrs(node):
+    out = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        out[a.name] = numpy_helper.to_array(v) if isinstance(v, onnx.TensorProto) else v
+    return out
+
+
+def json_value(v):
+    if isinstance(v, str):
+        return v
+    return None if np.isnan(v) else float(v)
+
+
+def rows_json(x, names):
+    if isinstance(x, pd.DataFrame):
+        return [{n: json_value(r[n]) for n in names} for _, r in x.iterrows()]
+    return [{n: json_value(v) for n, v in zip(names, r)} for r in x]
+
+
+def save(name, onx, meta):
+    onx.graph.name = name  # onnxmltools names the graph by a random uuid: byte-stable reruns
+    onnx.checker.check_model(onx, full_check=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    onnx.save(onx, OUT / f"{name}.onnx")
+    (OUT / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    size = (OUT / f"{name}.onnx").stat().st_size
+    assert size < 100_000, f"{name}: {size} bytes, keep fixtures small"
+    return size
+
+
+def local_accuracy(name, base, contrib, answer):
+    """base [rows, T] + contrib [rows, T, F] summed == answer [rows, T], relative."""
+    total = base + contrib.sum(axis=2)
+    diff = np.abs(total - answer)
+    rel = diff / np.maximum(np.abs(answer), 1.0)
+    assert rel.max() <= LOCAL_ACCURACY, f"{name}: local accuracy off by {rel.max():.2e} relative"
+    return float(diff.max())
+
+
+def fixture(name, onx, *, reference, space, features, rows, base, contrib, answer,
+            classes=None, targets=None, tolerance=1e-5, note=""):
+    """Checks local accuracy against `answer` (onnxruntime in `space`) and writes it."""
+    base = np.asarray(base, dtype=np.float64).reshape(len(rows), -1)
+    contrib = np.asarray(contrib, dtype=np.float64).reshape(len(rows), base.shape[1], len(features))
+    answer = np.asarray(answer, dtype=np.float64).reshape(base.shape)
+    diff = local_accuracy(name, base, contrib, answer)
+    expected = [{"base_values": [float(b) for b in base[i]],
+                 "contributions": [[float(c) for c in t] for t in contrib[i]]} for i in range(len(rows))]
+    meta = {"reference": reference, "space": space, "features": list(features),
+            "classes": None if classes is None else [str(c) for c in classes],
+            "targets": None if targets is None else [str(c) for c in targets],
+            "rows": rows, "expected": expected, "tolerance": tolerance}
+    size = save(name, onx, meta)
+    REPORT.append(f"{name:28s} {reference:55s} local accuracy max |diff| {diff:.1e}  {size:,} B {note}")
+
+
+def refusal(name, onx, substring):
+    size = save(name, onx, {"refusal": substring})
+    REPORT.append(f"{name:28s} refusal: {substring!r}  {size:,} B")
+
+
+# --------------------------------------------------------------------------
+# Cover checks against the libraries' own counts
+
+
+def covers_by_tree(onx, card, node):
+    """{tree id: (node ids, covers)} of an opset 1-3 tree node's covers."""
+    a = attrs(node)
+    c = np.asarray(card["covers"][node.name])
+    tids, nids = np.asarray(a["nodes_treeids"]), np.asarray(a["nodes_nodeids"])
+    return {t: (nids[tids == t], c[tids == t]) for t in dict.fromkeys(tids.tolist())}
+
+
+def check_sklearn_covers(name, card, node, trees):
+    """`trees`: the estimator's trees in ONNX tree order (skl2onnx keeps node ids)."""
+    by_tree = covers_by_tree(None, card, node)
+    assert len(by_tree) == len(trees), (name, len(by_tree), len(trees))
+    for (ids, c), tree in zip(by_tree.values(), trees):
+        ref = tree.tree_.n_node_samples[ids]
+        assert (c == ref).all(), f"{name}: covers differ from n_node_samples"
+
+
+def check_multiset_covers(name, card, node, per_tree):
+    """`per_tree`: the library's node counts per tree (any order): same multiset per tree."""
+    by_tree = covers_by_tree(None, card, node)
+    assert len(by_tree) == len(per_tree), (name, len(by_tree), len(per_tree))
+    for (ids, c), ref in zip(by_tree.values(), per_tree):
+        assert sorted(c.tolist()) == sorted(int(round(v)) for v in ref), f"{name}: covers differ"
+
+
+def check_cover_sums(name, onx, card):
+    """The runtime's checks: root == rows, each branch == the sum of its children."""
+    for node in tree_nodes(onx):
+        r = _Routing(node)
+        c = np.asarray(card["covers"][node.name])
+        branch = r.mode >= 0
+        assert (c[branch] == c[r.true[branch]] + c[r.false[branch]]).all(), name
+        assert len(set(c[r.roots].tolist())) == 1 and c[r.roots].min() > 0, name
+
+
+# --------------------------------------------------------------------------
+# shap on ONNX trees with the card's covers (random forests: their own covers are bootstrap
+# counts, so the reference is shap's TreeSHAP given the covers the card holds)
+
+
+def shap_trees(node, covers, n_targets):
+    """shap's dict-of-trees model of an opset 1-3 tree node: left = the true branch,
+    BRANCH_LT turned into <= the float32 below (same routing on float32 inputs)."""
+    a = attrs(node)
+    r = _Routing(node)
+    cls = node.op_type == "TreeEnsembleClassifier"
+    t_ids = np.asarray(a["class_treeids" if cls else "target_treeids"])
+    n_ids = np.asarray(a["class_nodeids" if cls else "target_nodeids"])
+    k_ids = np.asarray(a["class_ids" if cls else "target_ids"])
+    w = np.asarray(a["class_weights" if cls else "target_weights"], dtype=np.float32).astype(np.float64)
+    tids, nids = np.asarray(a["nodes_treeids"]), np.asarray(a["nodes_nodeids"])
+    index = {(t, i): k for k, (t, i) in enumerate(zip(tids.tolist(), nids.tolist()))}
+    values = np.zeros((len(tids), n_targets))
+    for t, i, k, v in zip(t_ids.tolist(), n_ids.tolist(), k_ids.tolist(), w):
+        values[index[(t, i)], k] += v
+    covers = np.asarray(covers, dtype=np.float64)
+    trees = []
+    for tree in dict.fromkeys(tids.tolist()):
+        at = np.flatnonzero(tids == tree)
+        local = {g: j for j, g in enumerate(at)}
+        mode = r.mode[at]
+        assert set(mode.tolist()) <= {-1, 0, 1}, "only BRANCH_LEQ / BRANCH_LT here"
+        thr = r.threshold[at].copy()
+        lt = mode == 1
+        thr[lt] = np.nextafter(thr[lt], np.float32(-np.inf))
+        leaf = mode < 0
+        left = np.array([-1 if leaf[j] else local[r.true[g]] for j, g in enumerate(at)])
+        right = np.array([-1 if leaf[j] else local[r.false[g]] for j, g in enumerate(at)])
+        default = np.where(r.nan_true[at], left, right)
+        # shap's tree_path_dependent needs each node's value; only leaves matter to TreeSHAP.
+        trees.append({"children_left": left, "children_right": right, "children_default": default,
+                      "features": np.where(leaf, -2, r.feature[at]), "thresholds": thr.astype(np.float64),
+                      "values": values[at], "node_sample_weight": covers[at]})
+    return trees
+
+
+def shap_on_onnx(node, covers, n_targets, x, base_offset):
+    model = {"trees": shap_trees(node, covers, n_targets), "base_offset": base_offset,
+             "tree_output": "raw_value", "input_dtype": np.float64, "internal_dtype": np.float64}
+    ex = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent", model_output="raw")
+    sv = np.asarray(ex.shap_values(np.asarray(x, dtype=np.float64), check_additivity=False))
+    sv = sv.reshape(len(x), -1, n_targets) if sv.ndim == 3 else sv.reshape(len(x), -1, 1)
+    return np.broadcast_to(np.asarray(ex.expected_value, dtype=np.float64), (len(x), n_targets)), \
+        np.transpose(sv, (0, 2, 1))
+
+
+def sklearn_shap(model, x):
+    """shap's TreeExplainer on a scikit-learn estimator, its own covers: (base [rows, T],
+    contributions [rows, T, F])."""
+    ex = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
+    sv = np.asarray(ex.shap_values(np.asarray(x, dtype=np.float64), check_additivity=False))
+    if sv.ndim == 2:
+        sv = sv[:, None, :]
+    else:
+        sv = np.transpose(sv, (0, 2, 1))
+    base = np.broadcast_to(np.ravel(ex.expected_value).astype(np.float64), (len(x), sv.shape[1]))
+    return base, sv
+
+
+# --------------------------------------------------------------------------
+# The fixtures
+
+
+def lgbm_regressor():
+    x, y, xt = data(1, nan=0.08)
+    m = LGBMRegressor(n_estimators=25, num_leaves=8, min_child_samples=10, learning_rate=0.2,
+                      random_state=1, verbose=-1, deterministic=True, n_jobs=1).fit(x, y)
+    onx = matrix_model(convert_lightgbm(m, initial_types=[("features", MLFloat([None, len(FEATURES)]))]))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("lgbm_regressor", onx, card)
+    dump = m.booster_.dump_model()["tree_info"]
+    check_multiset_covers("lgbm_regressor", card, tree_nodes(onx)[0], [lgb_counts(t["tree_structure"]) for t in dump])
+    pc = m.booster_.predict(xt, pred_contrib=True)
+    (score,) = session(onx).run(None, {"features": xt})
+    fixture("lgbm_regressor", onx, reference="lightgbm pred_contrib", space="score", features=FEATURES,
+            rows=rows_json(xt, FEATURES), base=pc[:, -1], contrib=pc[:, :-1], answer=score,
+            note="(8% NaN)")
+
+
+def lgb_counts(node, out=None):
+    out = [] if out is None else out
+    out.append(node.get("internal_count", node.get("leaf_count")))
+    for side in ("left_child", "right_child"):
+        if side in node:
+            lgb_counts(node[side], out)
+    return out
+
+
+def xgb_regressor():
+    x, y, xt = data(2, nan=0.08)
+    m = XGBRegressor(n_estimators=20, max_depth=3, learning_rate=0.3, objective="reg:squarederror",
+                     random_state=2, n_jobs=1).fit(x, y)
+    onx = matrix_model(convert_xgboost(m, initial_types=[("features", MLFloat([None, len(FEATURES)]))]))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("xgb_regressor", onx, card)
+    df = m.get_booster().trees_to_dataframe()
+    check_multiset_covers("xgb_regressor", card, tree_nodes(onx)[0],
+                          [g["Cover"].to_numpy() for _, g in df.groupby("Tree", sort=True)])
+    pc = m.get_booster().predict(DMatrix(xt, missing=np.nan), pred_contribs=True)
+    (score,) = session(onx).run(None, {"features": xt})
+    fixture("xgb_regressor", onx, reference="xgboost pred_contribs", space="score", features=FEATURES,
+            rows=rows_json(xt, FEATURES), base=pc[:, -1], contrib=pc[:, :-1], answer=score,
+            note="(8% NaN)")
+
+
+def gbr_sklearn():
+    x, y, xt = data(3)
+    m = GradientBoostingRegressor(n_estimators=30, max_depth=3, learning_rate=0.1, random_state=3).fit(x, y)
+    onx = matrix_model(to_onnx(m, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))]))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("gbr_sklearn", onx, card)
+    check_sklearn_covers("gbr_sklearn", card, tree_nodes(onx)[0], m.estimators_[:, 0])
+    base, contrib = sklearn_shap(m, xt)
+    # The ONNX-side builder agrees with shap on the estimator (it serves the forests below).
+    node = tree_nodes(onx)[0]
+    b2, c2 = shap_on_onnx(node, card["covers"][node.name], 1, xt, float(attrs(node)["base_values"][0]))
+    assert np.abs(c2 - contrib).max() < 1e-5 and np.abs(b2 - base).max() < 1e-5, "shap_on_onnx"
+    (score,) = session(onx).run(None, {"features": xt})
+    fixture("gbr_sklearn", onx, reference="shap TreeExplainer tree_path_dependent", space="score",
+            features=FEATURES, rows=rows_json(xt, FEATURES), base=base, contrib=contrib, answer=score)
+    return onx, xt, base, contrib, score
+
+
+def tree_ensemble_opset5(gbr):
+    """The gbr_sklearn model with its TreeEnsembleRegressor rewritten as ai.onnx.ml opset 5's
+    TreeEnsemble by hand (skl2onnx 1.20 and onnxmltools 1.16 do not emit it, even when asked
+    for ml opset 5). Same trees, so the same expected contributions; covers in opset 5 order."""
+    onx, xt, base, contrib, score = gbr
+    m = onnx.ModelProto()
+    m.CopyFrom(onx)
+    old = tree_nodes(m)[0]
+    a = attrs(old)
+    r = _Routing(old)
+    branch = np.flatnonzero(r.mode >= 0)
+    leaves = np.flatnonzero(r.mode < 0)
+    b_index = {g: j for j, g in enumerate(branch)}
+    l_index = {g: j for j, g in enumerate(leaves)}
+    tids, nids = np.asarray(a["nodes_treeids"]), np.asarray(a["nodes_nodeids"])
+    leaf_w = {(t, i): w for t, i, w in zip(a["target_treeids"], a["target_nodeids"], a["target_weights"])}
+    modes = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5}
+    child = lambda g: (l_index[g], 1) if r.mode[g] < 0 else (b_index[g], 0)
+    new = helper.make_node(
+        "TreeEnsemble", [old.input[0]], [old.output[0]], name="TreeEnsemble", domain="ai.onnx.ml",
+        n_targets=1, aggregate_function=1, post_transform=0,
+        tree_roots=[b_index[g] for g in r.roots],
+        nodes_featureids=[int(r.feature[g]) for g in branch],
+        nodes_splits=numpy_helper.from_array(r.threshold[branch].astype(np.float32)),
+        nodes_modes=numpy_helper.from_array(np.array([modes[int(r.mode[g])] for g in branch], np.uint8)),
+        nodes_truenodeids=[child(r.true[g])[0] for g in branch],
+        nodes_trueleafs=[child(r.true[g])[1] for g in branch],
+        nodes_falsenodeids=[child(r.false[g])[0] for g in branch],
+        nodes_falseleafs=[child(r.false[g])[1] for g in branch],
+        nodes_missing_value_tracks_true=[int(r.nan_true[g]) for g in branch],
+        leaf_targetids=[0] * len(leaves),
+        leaf_weights=numpy_helper.from_array(
+            np.array([leaf_w[(tids[g], nids[g])] for g in leaves], np.float32)),
+    )
+    # The base value: an Add after the op (TreeEnsemble has no base_values attribute).
+    bias = float(a["base_values"][0])
+    new.output[0] = "tree_sum"
+    add = helper.make_node("Add", ["tree_sum", "tree_bias"], [old.output[0]], name="add_bias")
+    nodes = [n for n in m.graph.node if n is not old]
+    del m.graph.node[:]
+    m.graph.node.extend([new, add] + [n for n in nodes if n.name != old.name])
+    m.graph.initializer.append(numpy_helper.from_array(np.array([bias], np.float32), "tree_bias"))
+    for o in m.opset_import:
+        if o.domain == "ai.onnx.ml":
+            o.version = 5
+        elif o.domain == "":
+            o.version = max(o.version, 21)
+    x, _, _ = data(3)
+    card = with_card(m, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    cov = np.asarray(card["covers"]["TreeEnsemble"])
+    old_cov = np.asarray(json.loads({p.key: p.value for p in onx.metadata_props}["model_card"])["covers"][old.name])
+    assert (cov == np.concatenate([old_cov[branch], old_cov[leaves]])).all(), "opset 5 covers"
+    (score5,) = session(m).run(None, {"features": xt})
+    assert np.abs(score5 - score).max() <= 1e-6 * np.abs(score).max(), "TreeEnsemble vs TreeEnsembleRegressor"
+    fixture("gbr_tree_ensemble_opset5", m, reference="shap TreeExplainer tree_path_dependent", space="score",
+            features=FEATURES, rows=rows_json(xt, FEATURES), base=base, contrib=contrib, answer=score5,
+            note="(hand-converted)")
+
+
+def rf_regressor():
+    x, y, xt = data(4)
+    m = RandomForestRegressor(n_estimators=8, max_depth=4, random_state=4, n_jobs=1).fit(x, y)
+    onx = matrix_model(to_onnx(m, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))]))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("rf_regressor", onx, card)
+    node = tree_nodes(onx)[0]
+    a = attrs(node)
+    assert a.get("aggregate_function", b"SUM") == b"SUM"
+    base, contrib = shap_on_onnx(node, card["covers"][node.name], 1, xt, 0.0)
+    (score,) = session(onx).run(None, {"features": xt})
+    fixture("rf_regressor", onx, reference="shap TreeExplainer tree_path_dependent, the card's covers",
+            space="score", features=FEATURES, rows=rows_json(xt, FEATURES), base=base, contrib=contrib,
+            answer=score)
+
+
+def gbc_binary():
+    x, y, xt = data(5)
+    labels = np.where(y > np.median(y), "good", "bad")
+    m = GradientBoostingClassifier(n_estimators=25, max_depth=3, random_state=5).fit(x, labels)
+    onx = matrix_model(to_onnx(m, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))],
+                               options={id(m): {"zipmap": False}}))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("gbc_binary", onx, card)
+    check_sklearn_covers("gbc_binary", card, tree_nodes(onx)[0], m.estimators_[:, 0])
+    base, contrib = sklearn_shap(m, xt)
+    _, proba = session(onx).run(None, {"features": xt})
+    p = proba[:, 1].astype(np.float64)
+    margin = np.log(p / (1 - p))
+    raw = m.decision_function(xt)
+    # The library's own margin too (onnxruntime's float32 probability limits the logit's precision).
+    assert np.abs(base[:, 0] + contrib.sum(axis=(1, 2)) - raw).max() < 1e-6, "gbc raw margin"
+    fixture("gbc_binary", onx, reference="shap TreeExplainer tree_path_dependent", space="margin",
+            features=FEATURES, classes=m.classes_, targets=[m.classes_[1]], rows=rows_json(xt, FEATURES),
+            base=base, contrib=contrib, answer=margin, note="(margin = logit of ORT's p)")
+
+
+def lgbm_multiclass():
+    x, y, xt = data(6, nan=0.08)
+    k = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    m = LGBMClassifier(n_estimators=12, num_leaves=6, min_child_samples=10, random_state=6, verbose=-1,
+                       deterministic=True, n_jobs=1).fit(x, k)
+    onx = matrix_model(convert_lightgbm(m, initial_types=[("features", MLFloat([None, len(FEATURES)]))],
+                                        zipmap=False))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("lgbm_multiclass", onx, card)
+    dump = m.booster_.dump_model()["tree_info"]
+    check_multiset_covers("lgbm_multiclass", card, tree_nodes(onx)[0], [lgb_counts(t["tree_structure"]) for t in dump])
+    f = len(FEATURES)
+    pc = m.booster_.predict(xt, pred_contrib=True).reshape(len(xt), 3, f + 1)
+    raw = m.booster_.predict(xt, raw_score=True)
+    _, proba = session(onx).run(None, {"features": xt})
+    total = pc.sum(axis=2)
+    soft = np.exp(total - total.max(1, keepdims=True))
+    soft /= soft.sum(1, keepdims=True)
+    assert np.abs(soft - proba).max() < 1e-5, f"softmax of the margins vs onnxruntime: {np.abs(soft - proba).max()}"
+    fixture("lgbm_multiclass", onx, reference="lightgbm pred_contrib", space="margin", features=FEATURES,
+            classes=m.classes_, targets=m.classes_, rows=rows_json(xt, FEATURES), base=pc[:, :, -1],
+            contrib=pc[:, :, :-1], answer=raw, note="(margins: raw_score; softmax == ORT's p)")
+
+
+def rf_classifier():
+    x, y, xt = data(7)
+    k = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    m = RandomForestClassifier(n_estimators=8, max_depth=4, random_state=7, n_jobs=1).fit(x, k)
+    onx = matrix_model(to_onnx(m, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))],
+                               options={id(m): {"zipmap": False}}))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("rf_classifier", onx, card)
+    node = tree_nodes(onx)[0]
+    a = attrs(node)
+    assert a["post_transform"] == b"NONE"
+    base, contrib = shap_on_onnx(node, card["covers"][node.name], 3, xt, np.zeros(3))
+    _, proba = session(onx).run(None, {"features": xt})
+    fixture("rf_classifier", onx, reference="shap TreeExplainer tree_path_dependent, the card's covers",
+            space="probability", features=FEATURES, classes=m.classes_, targets=m.classes_,
+            rows=rows_json(xt, FEATURES), base=base, contrib=contrib, answer=proba)
+
+
+def column_transformer():
+    """One-hot on a string column, a median imputer on numeric columns with NaN, then
+    gradient boosting: contributions of the internal columns summed back per input feature."""
+    x, y, xt = data(8, nan=0.1)
+    num = FEATURES[:4]
+    rng = np.random.default_rng(8)
+    colors = np.array(["red", "white", "rose"])
+    c = colors[rng.integers(0, 3, size=len(x) + len(xt))]
+    y = y + np.where(c[: len(x)] == "red", 1.5, 0.0)
+    df = pd.DataFrame(x[:, :4], columns=num).assign(color=c[: len(x)])
+    dt = pd.DataFrame(xt[:, :4], columns=num).assign(color=c[len(x):])
+    features = num + ["color"]
+    prep = ColumnTransformer([("num", SimpleImputer(strategy="median"), num),
+                              ("cat", OneHotEncoder(handle_unknown="ignore"), ["color"])])
+    m = Pipeline([("prep", prep), ("gbr", GradientBoostingRegressor(n_estimators=25, max_depth=3, random_state=8))])
+    m.fit(df, y)
+    inputs = [(n, FloatTensorType([None, 1])) for n in num] + [("color", StringTensorType([None, 1]))]
+    onx = to_onnx(m, initial_types=inputs)
+    imports = sorted(onx.opset_import, key=lambda o: o.domain)
+    del onx.opset_import[:]
+    onx.opset_import.extend(imports)
+    feeds = lambda d: {**{n: d[[n]].to_numpy(np.float32) for n in num}, "color": d[["color"]].to_numpy(object)}
+    card = with_card(onx, feeds(df), {n: df[n].to_numpy(np.float32) for n in num})
+    check_cover_sums("column_transformer", onx, card)
+    gbr = m.named_steps["gbr"]
+    check_sklearn_covers("column_transformer", card, tree_nodes(onx)[0], gbr.estimators_[:, 0])
+    z = prep.transform(dt)
+    base, inner = sklearn_shap(gbr, z)
+    # Internal columns -> input features: the imputed columns one each, the one-hot ones to color.
+    owner = [features.index(n.split("__", 1)[1].split("_")[0] if n.startswith("cat__") else n.split("__", 1)[1])
+             for n in prep.get_feature_names_out()]
+    contrib = np.zeros((len(dt), 1, len(features)))
+    for j, f in enumerate(owner):
+        contrib[:, :, f] += inner[:, :, j]
+    (score,) = session(onx).run(None, feeds(dt))
+    fixture("column_transformer", onx, reference="shap TreeExplainer tree_path_dependent, summed per feature",
+            space="score", features=features, rows=rows_json(dt, features), base=base, contrib=contrib,
+            answer=score, note="(10% NaN imputed, one-hot color)")
+
+
+def linear_regression():
+    x, y, xt = data(9)
+    m = make_pipeline(StandardScaler(), LinearRegression()).fit(x, y)
+    onx = matrix_model(to_onnx(m, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))]))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    node = [n for n in onx.graph.node if n.op_type == "LinearRegressor"][0]
+    means = np.asarray(card["input_means"][node.name])
+    a = attrs(node)
+    coef = np.asarray(a["coefficients"], np.float32).astype(np.float64)
+    intercept = float(np.float32(a["intercepts"][0]))
+    # The linear op's input on the rows: the Scaler's output, as onnxruntime computes it.
+    from model_card import _intermediates
+    zt = np.asarray(_intermediates(onx, {"features": xt}, [node.input[0]])[node.input[0]], np.float64)
+    contrib = coef * (zt - means)
+    base = np.full(len(xt), intercept + coef @ means)
+    (score,) = session(onx).run(None, {"features": xt})
+    fixture("linear_regression", onx, reference="coefficient x (value - card input mean)", space="score",
+            features=FEATURES, rows=rows_json(xt, FEATURES), base=base, contrib=contrib, answer=score)
+
+
+def voting_regressor():
+    """Two tree ensembles averaged by the graph (Mul by the weights, then Sum)."""
+    x, y, xt = data(10)
+    gbr = GradientBoostingRegressor(n_estimators=15, max_depth=3, random_state=10)
+    et = ExtraTreesRegressor(n_estimators=5, max_depth=4, random_state=10, n_jobs=1)  # no bootstrap
+    m = VotingRegressor([("gbr", gbr), ("et", et)]).fit(x, y)
+    onx = matrix_model(to_onnx(m, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))]))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("voting_regressor", onx, card)
+    g, e = m.estimators_
+    nodes = tree_nodes(onx)
+    assert len(nodes) == 2
+    check_sklearn_covers("voting_regressor", card, nodes[0], g.estimators_[:, 0])
+    check_sklearn_covers("voting_regressor", card, nodes[1], e.estimators_)
+    b1, c1 = sklearn_shap(g, xt)
+    b2, c2 = sklearn_shap(e, xt)
+    (score,) = session(onx).run(None, {"features": xt})
+    fixture("voting_regressor", onx, reference="shap TreeExplainer tree_path_dependent, averaged", space="score",
+            features=FEATURES, rows=rows_json(xt, FEATURES), base=(b1 + b2) / 2, contrib=(c1 + c2) / 2,
+            answer=score, note="(GBR + ExtraTrees)")
+
+
+def refusals():
+    x, y, _ = data(11)
+    numeric = {n: x[:, i] for i, n in enumerate(FEATURES)}
+    mt = lambda est: matrix_model(to_onnx(est, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))]))
+
+    pca = make_pipeline(PCA(n_components=3, random_state=11),
+                        GradientBoostingRegressor(n_estimators=5, max_depth=2, random_state=11)).fit(x, y)
+    onx = mt(pca)
+    assert "MatMul" in [n.op_type for n in onx.graph.node]
+    card = with_card(onx, {"features": x}, numeric)
+    assert "covers" in card
+    refusal("refuse_pca_trees", onx, "MatMul")
+
+    gbr = GradientBoostingRegressor(n_estimators=5, max_depth=2, random_state=11).fit(x, y)
+    onx = mt(gbr)
+    card = with_card(onx, {"features": x}, numeric, covers=False)
+    assert "covers" not in card
+    refusal("refuse_no_covers", onx, "covers")
+
+    svr = SVR().fit(x[:200], y[:200])
+    onx = mt(svr)
+    with_card(onx, {"features": x}, numeric)
+    refusal("refuse_svr", onx, "SVMRegressor")
+
+
+def main():
+    lgbm_regressor()
+    xgb_regressor()
+    gbr = gbr_sklearn()
+    tree_ensemble_opset5(gbr)
+    rf_regressor()
+    gbc_binary()
+    lgbm_multiclass()
+    rf_classifier()
+    column_transformer()
+    linear_regression()
+    voting_regressor()
+    refusals()
+    print(f"wrote {len(REPORT)} fixtures to {OUT.relative_to(HERE.parent)} (shap {shap.__version__}):")
+    print("\n".join(REPORT))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
