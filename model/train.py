@@ -7,7 +7,8 @@ Run with the pinned venv (model/requirements.txt), no arguments:
 
 Data: model/data/winequality-red.csv (see model/data/README.md for the source
 and citation). The model file carries its model card (model_card.py): the
-training range and deciles of each feature and of the scores.
+training range and deciles of each feature and of the scores, and the cover of
+each tree node (training rows reaching it) for the explanations.
 
 It also writes model/wine_quality_wrong_units.onnx: the same model trained on
 sulfur dioxide in g/dm3 instead of mg/dm3 and alcohol as a fraction instead of
@@ -106,7 +107,10 @@ def export(model, x_train, x_test, pred, props, out):
 
     # The card: the training rows as the model saw them, and its own (float32) answers.
     (train_scores,) = sess.run(None, {"features": x_train})
-    card = model_card({n: x_train[:, i] for i, n in enumerate(FEATURES)}, scores=train_scores)
+    # With the model and its training rows the card also holds every tree node's cover
+    # (how many of these rows reach it), which explanations weigh by.
+    card = model_card({n: x_train[:, i] for i, n in enumerate(FEATURES)}, scores=train_scores,
+                      model=onx, feeds={"features": x_train})
     write_model_card(onx, card)
     onnx.save(onx, out)
     print(f"wrote {out.relative_to(HERE.parent)} ({out.stat().st_size:,} bytes)")

@@ -139,7 +139,9 @@ def main():
     feeds = {c: x_train[[c]].to_numpy(dtype=np.float32) for c in FEATURES}
     feeds["color"] = x_train[["color"]].to_numpy(dtype=object)
     train_labels, _ = sess.run(None, feeds)
-    card = model_card({c: x_train[c].to_numpy(dtype=np.float32) for c in FEATURES}, labels=train_labels)
+    # The tree nodes' covers too (training rows reaching each node), for the explanations.
+    card = model_card({c: x_train[c].to_numpy(dtype=np.float32) for c in FEATURES}, labels=train_labels,
+                      model=onx, feeds=feeds)
     write_model_card(onx, card)
     onnx.save(onx, OUT)
     print(f"wrote {OUT.relative_to(HERE.parent)} ({OUT.stat().st_size:,} bytes)")
