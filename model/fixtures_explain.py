@@ -281,6 +281,70 @@ def sklearn_shap(model, x):
 
 
 # --------------------------------------------------------------------------
+# Brute-force path-dependent Shapley values (Lundberg et al. 2018, "Consistent individualized
+# feature attribution for tree ensembles", Algorithm 1 under the Shapley weights): exponential
+# in the features, so only for few; routes with model_card's routing, so every ONNX mode
+# (BRANCH_MEMBER, NEQ, ...) is covered, which shap's <=-only trees are not.
+
+
+def a_base(node):
+    return np.asarray(attrs(node).get("base_values", [0.0]), np.float32).astype(np.float64)
+
+
+def leaf_values(node, r, n_targets):
+    a = attrs(node)
+    vals = np.zeros((len(r.mode), n_targets))
+    f32 = lambda w: np.asarray(w, np.float32).astype(np.float64)
+    if node.op_type == "TreeEnsemble":
+        first = len(a["nodes_featureids"])
+        for j, (t, w) in enumerate(zip(a["leaf_targetids"], f32(a["leaf_weights"]))):
+            vals[first + j, t] += w
+        return vals
+    cls = node.op_type == "TreeEnsembleClassifier"
+    index = {(t, i): k for k, (t, i) in enumerate(zip(a["nodes_treeids"], a["nodes_nodeids"]))}
+    keys = ("class_treeids", "class_nodeids", "class_ids", "class_weights") if cls else \
+        ("target_treeids", "target_nodeids", "target_ids", "target_weights")
+    for t, i, k, w in zip(a[keys[0]], a[keys[1]], a[keys[2]], f32(a[keys[3]])):
+        vals[index[(t, i)], k] += w
+    return vals
+
+
+def brute_force_shap(node, covers, n_targets, x, n_features, base_values):
+    """(base [rows, T], contributions [rows, T, F]) of a SUM ensemble: each coalition S's
+    value E[f | x_S] follows x where the feature is in S and splits by covers elsewhere."""
+    from itertools import combinations
+    from math import factorial
+
+    r = _Routing(node)
+    vals = leaf_values(node, r, n_targets)
+    cov = np.asarray(covers, dtype=np.float64)
+    assert cov.min() > 0, "every node needs a positive cover here"
+
+    def expect(k, row, s):
+        if r.mode[k] < 0:
+            return vals[k]
+        if r.feature[k] in s:
+            return expect(r.step(np.array([k]), np.array([row[r.feature[k]]], np.float32))[0], row, s)
+        t, f = r.true[k], r.false[k]
+        return (cov[t] * expect(t, row, s) + cov[f] * expect(f, row, s)) / cov[k]
+
+    feats = range(n_features)
+    subsets = [frozenset(c) for m in range(n_features + 1) for c in combinations(feats, m)]
+    base = np.zeros((len(x), n_targets))
+    contrib = np.zeros((len(x), n_targets, n_features))
+    for i, row in enumerate(np.asarray(x, np.float32)):
+        value = {s: np.asarray(base_values, np.float64) + sum(expect(k, row, s) for k in r.roots)
+                 for s in subsets}
+        base[i] = value[frozenset()]
+        for f in feats:
+            for s in subsets:
+                if f not in s:
+                    w = factorial(len(s)) * factorial(n_features - len(s) - 1) / factorial(n_features)
+                    contrib[i, :, f] += w * (value[s | {f}] - value[s])
+    return base, contrib
+
+
+# --------------------------------------------------------------------------
 # The fixtures
 
 
@@ -338,6 +402,9 @@ def gbr_sklearn():
     node = tree_nodes(onx)[0]
     b2, c2 = shap_on_onnx(node, card["covers"][node.name], 1, xt, float(attrs(node)["base_values"][0]))
     assert np.abs(c2 - contrib).max() < 1e-5 and np.abs(b2 - base).max() < 1e-5, "shap_on_onnx"
+    # And the brute-force definition agrees with both (it serves the opset 5 modes below).
+    b3, c3 = brute_force_shap(node, card["covers"][node.name], 1, xt, len(FEATURES), a_base(node))
+    assert np.abs(c3 - contrib).max() < 1e-5 and np.abs(b3 - base).max() < 1e-5, "brute_force_shap"
     (score,) = session(onx).run(None, {"features": xt})
     fixture("gbr_sklearn", onx, reference="shap TreeExplainer tree_path_dependent", space="score",
             features=FEATURES, rows=rows_json(xt, FEATURES), base=base, contrib=contrib, answer=score)
@@ -401,6 +468,91 @@ def tree_ensemble_opset5(gbr):
     fixture("gbr_tree_ensemble_opset5", m, reference="shap TreeExplainer tree_path_dependent", space="score",
             features=FEATURES, rows=rows_json(xt, FEATURES), base=base, contrib=contrib, answer=score5,
             note="(hand-converted)")
+
+
+MEMBER_FEATURES = ["kind", "x1", "x2", "x3"]
+# Hand-built trees (feature index into MEMBER_FEATURES): (mode, feature, threshold or member
+# set, missing tracks true, true subtree, false subtree) or a leaf weight. Every mode of the
+# opset 5 operator, NaN routed both ways.
+MEMBER_TREES = [
+    ("BRANCH_MEMBER", 0, [1.0, 3.0], 1,
+     ("BRANCH_LEQ", 1, 0.0, 0, -1.5, 0.75),
+     ("BRANCH_GT", 2, 0.5, 1, 2.0, ("BRANCH_EQ", 0, 4.0, 0, -0.5, 0.25))),
+    ("BRANCH_LT", 3, 0.2, 0,
+     ("BRANCH_MEMBER", 0, [0.0, 2.0, 5.0], 0, 1.25, -1.0),
+     ("BRANCH_GTE", 1, -0.5, 1, ("BRANCH_NEQ", 0, 2.0, 0, 0.5, -2.5), 3.0)),
+    ("BRANCH_NEQ", 2, 0.0, 0, ("BRANCH_MEMBER", 0, [4.0], 1, 0.125, -0.375), 1.0),
+]
+
+
+def flatten_trees(trees):
+    """Opset 5 TreeEnsemble attributes of MEMBER_TREES: internal nodes in preorder, leaves in
+    the order they are met."""
+    codes = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3, "BRANCH_EQ": 4,
+             "BRANCH_NEQ": 5, "BRANCH_MEMBER": 6}
+    nodes, leaves, members = [], [], []
+
+    def visit(t):
+        if not isinstance(t, tuple):
+            leaves.append(float(t))
+            return len(leaves) - 1, 1
+        k = len(nodes)
+        mode, f, v, mtt, yes, no = t
+        nodes.append(None)
+        if mode == "BRANCH_MEMBER":
+            members.extend(v + [np.nan])
+        tid, tleaf = visit(yes)
+        fid, fleaf = visit(no)
+        nodes[k] = (codes[mode], f, 0.0 if mode == "BRANCH_MEMBER" else v, mtt, tid, tleaf, fid, fleaf)
+        return k, 0
+
+    roots = [visit(t)[0] for t in trees]
+    col = lambda j: [n[j] for n in nodes]
+    return dict(
+        n_targets=1, aggregate_function=1, post_transform=0, tree_roots=roots,
+        nodes_modes=numpy_helper.from_array(np.array(col(0), np.uint8)),
+        nodes_featureids=col(1),
+        nodes_splits=numpy_helper.from_array(np.array(col(2), np.float32)),
+        nodes_missing_value_tracks_true=col(3),
+        nodes_truenodeids=col(4), nodes_trueleafs=col(5),
+        nodes_falsenodeids=col(6), nodes_falseleafs=col(7),
+        membership_values=numpy_helper.from_array(np.array(members[:-1], np.float32)),
+        leaf_targetids=[0] * len(leaves),
+        leaf_weights=numpy_helper.from_array(np.array(leaves, np.float32)),
+    )
+
+
+def tree_ensemble_member():
+    """ai.onnx.ml opset 5 TreeEnsemble built by hand with BRANCH_MEMBER and every other mode,
+    NaN in every column; the reference is the brute-force definition on the card's covers."""
+    rng = np.random.default_rng(12)
+    n = 400 + ROWS
+    x = np.column_stack([rng.integers(0, 6, n).astype(np.float32),
+                         rng.normal(size=(n, 3)).astype(np.float32)])
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[::25, 2] = 0.0  # exactly on the NEQ threshold (so its false branch has a cover), rows too
+    x, xt = x[:-ROWS], x[-ROWS:]
+    for i in range(4):  # a missing value in each column, among the rows
+        xt[i, i] = np.nan
+    xt[5, [0, 2]] = np.nan
+    node = helper.make_node("TreeEnsemble", ["features"], ["tree_sum"], name="member_trees",
+                            domain="ai.onnx.ml", **flatten_trees(MEMBER_TREES))
+    add = helper.make_node("Add", ["tree_sum", "bias"], ["variable"], name="add_bias")
+    g = helper.make_graph(
+        [node, add], "tree_ensemble_member",
+        [helper.make_tensor_value_info("features", onnx.TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("variable", onnx.TensorProto.FLOAT, [None, 1])],
+        [numpy_helper.from_array(np.array([0.5], np.float32), "bias")])
+    onx = helper.make_model(g, ir_version=10, opset_imports=[helper.make_opsetid("", 21),
+                                                             helper.make_opsetid("ai.onnx.ml", 5)])
+    onx = matrix_model(onx, MEMBER_FEATURES)
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(MEMBER_FEATURES)})
+    check_cover_sums("tree_ensemble_member", onx, card)
+    base, contrib = brute_force_shap(node, card["covers"][node.name], 1, xt, 4, [0.5])
+    (score,) = session(onx).run(None, {"features": xt})
+    fixture("tree_ensemble_member", onx, reference="brute-force path-dependent Shapley, the card's covers",
+            space="score", features=MEMBER_FEATURES, rows=rows_json(xt, MEMBER_FEATURES), base=base,
+            contrib=contrib, answer=score, note="(hand-built, all modes, 10% NaN)")
 
 
 def rf_regressor():
@@ -594,6 +746,7 @@ def main():
     xgb_regressor()
     gbr = gbr_sklearn()
     tree_ensemble_opset5(gbr)
+    tree_ensemble_member()
     rf_regressor()
     gbc_binary()
     lgbm_multiclass()

@@ -243,19 +243,22 @@ class _Routing:
             pos, row = pos[branch], row[branch]
             if not pos.size:
                 break
-            v = x[row, self.feature[pos]]
-            t = self.threshold[pos]
-            m = self.mode[pos]
-            # C comparisons on float32: NaN compares false except under NEQ, as in onnxruntime.
-            with np.errstate(invalid="ignore"):
-                go = np.select([m == 0, m == 1, m == 2, m == 3, m == 4, m == 5],
-                               [v <= t, v < t, v >= t, v > t, v == t, v != t], False)
-            for k, members in self.members.items():
-                at = pos == k
-                go[at] = np.isin(v[at], members)
-            go |= self.nan_true[pos] & np.isnan(v)
-            pos = np.where(go, self.true[pos], self.false[pos])
+            pos = self.step(pos, x[row, self.feature[pos]])
         return counts
+
+    def step(self, pos, v):
+        """The children the branches `pos` send the float32 values `v` to."""
+        t = self.threshold[pos]
+        m = self.mode[pos]
+        # C comparisons on float32: NaN compares false except under NEQ, as in onnxruntime.
+        with np.errstate(invalid="ignore"):
+            go = np.select([m == 0, m == 1, m == 2, m == 3, m == 4, m == 5],
+                           [v <= t, v < t, v >= t, v > t, v == t, v != t], False)
+        for k, members in self.members.items():
+            at = pos == k
+            go[at] = np.isin(v[at], members)
+        go |= self.nan_true[pos] & np.isnan(v)
+        return np.where(go, self.true[pos], self.false[pos])
 
 
 def _intermediates(onx, feeds, names):
