@@ -34,3 +34,4 @@ pub use error::ForestError;
 pub use flatten::{LeafWeight, NodeSpec};
 pub use layout::Forest;
 pub use mode::Mode;
+pub use shap::{ShapForest, ShapScratch};
