@@ -48,6 +48,7 @@ from sklearn.ensemble import (
     ExtraTreesRegressor,
     GradientBoostingClassifier,
     GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
     VotingRegressor,
@@ -555,6 +556,27 @@ def tree_ensemble_member():
             contrib=contrib, answer=score, note="(hand-built, all modes, 10% NaN)")
 
 
+def hgb_regressor():
+    """HistGradientBoosting with NaN: its missing values go where training sent them
+    (nodes_missing_value_tracks_true), and its nodes count the rows (no early stopping)."""
+    from fixture_io import bool_safe_missing_tracks
+
+    x, y, xt = data(13, nan=0.08)
+    m = HistGradientBoostingRegressor(max_iter=20, max_leaf_nodes=8, early_stopping=False,
+                                      random_state=13).fit(x, y)
+    with bool_safe_missing_tracks():
+        onx = matrix_model(to_onnx(m, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))]))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("hgb_regressor", onx, card)
+    check_multiset_covers("hgb_regressor", card, tree_nodes(onx)[0],
+                          [p[0].nodes["count"] for p in m._predictors])
+    base, contrib = sklearn_shap(m, xt)
+    (score,) = session(onx).run(None, {"features": xt})
+    fixture("hgb_regressor", onx, reference="shap TreeExplainer tree_path_dependent", space="score",
+            features=FEATURES, rows=rows_json(xt, FEATURES), base=base, contrib=contrib, answer=score,
+            note="(8% NaN)")
+
+
 def rf_regressor():
     x, y, xt = data(4)
     m = RandomForestRegressor(n_estimators=8, max_depth=4, random_state=4, n_jobs=1).fit(x, y)
@@ -586,10 +608,11 @@ def gbc_binary():
     margin = np.log(p / (1 - p))
     raw = m.decision_function(xt)
     # The library's own margin too (onnxruntime's float32 probability limits the logit's precision).
-    assert np.abs(base[:, 0] + contrib.sum(axis=(1, 2)) - raw).max() < 1e-6, "gbc raw margin"
+    raw_diff = float(np.abs(base[:, 0] + contrib.sum(axis=(1, 2)) - raw).max())
+    assert raw_diff < 1e-6, "gbc raw margin"
     fixture("gbc_binary", onx, reference="shap TreeExplainer tree_path_dependent", space="margin",
             features=FEATURES, classes=m.classes_, targets=[m.classes_[1]], rows=rows_json(xt, FEATURES),
-            base=base, contrib=contrib, answer=margin, note="(margin = logit of ORT's p)")
+            base=base, contrib=contrib, answer=margin, note=f"(margin = logit of ORT's p; vs decision_function {raw_diff:.1e})")
 
 
 def lgbm_multiclass():
@@ -610,10 +633,11 @@ def lgbm_multiclass():
     total = pc.sum(axis=2)
     soft = np.exp(total - total.max(1, keepdims=True))
     soft /= soft.sum(1, keepdims=True)
-    assert np.abs(soft - proba).max() < 1e-5, f"softmax of the margins vs onnxruntime: {np.abs(soft - proba).max()}"
+    soft_diff = float(np.abs(soft - proba).max())
+    assert soft_diff < 1e-5, f"softmax of the margins vs onnxruntime: {soft_diff}"
     fixture("lgbm_multiclass", onx, reference="lightgbm pred_contrib", space="margin", features=FEATURES,
             classes=m.classes_, targets=m.classes_, rows=rows_json(xt, FEATURES), base=pc[:, :, -1],
-            contrib=pc[:, :, :-1], answer=raw, note="(margins: raw_score; softmax == ORT's p)")
+            contrib=pc[:, :, :-1], answer=raw, note=f"(margins: raw_score; softmax vs ORT's p {soft_diff:.1e})")
 
 
 def rf_classifier():
@@ -747,6 +771,7 @@ def main():
     gbr = gbr_sklearn()
     tree_ensemble_opset5(gbr)
     tree_ensemble_member()
+    hgb_regressor()
     rf_regressor()
     gbc_binary()
     lgbm_multiclass()
