@@ -128,7 +128,7 @@ _MODE_CODES = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3,
 def _explained_nodes(onx):
     """The main graph's tree-ensemble and linear nodes; fails on a name the card cannot key by."""
     nodes = [n for n in onx.graph.node if n.domain == ML_DOMAIN and n.op_type in TREE_OPS + LINEAR_OPS]
-    names = [n.name for n in nodes]
+    names = [n.name for n in onx.graph.node]  # unique among all nodes: the runtime looks them up
     for n in nodes:
         if not n.name:
             raise ValueError(f"a {n.op_type} node has no name: covers are keyed by node name")
