@@ -17,9 +17,10 @@ Format (<name>.json beside <name>.onnx):
 Refusals: {"refusal": "<substring the message must contain>"}.
 
 Every fixture is checked here before it is written:
-- the card's covers against the library's own node counts where it has them (scikit-learn
-  n_node_samples without bootstrap/subsample, LightGBM internal_count/leaf_count, XGBoost
-  cover under squared error), exactly;
+- the card's covers against the library's own node counts where it has them, node by node
+  (scikit-learn n_node_samples without bootstrap/subsample and HistGradientBoosting's
+  counts, LightGBM internal_count/leaf_count, XGBoost cover under squared error), exactly;
+  elsewhere (bootstrap forests, hand-built trees) each branch == the sum of its children;
 - local accuracy: base + sum of contributions == onnxruntime's answer in the fixture's
   space (a margin from onnxruntime's probability, or the library's own raw margin where
   the probabilities cannot give it back: softmax), to LOCAL_ACCURACY relative.
@@ -199,12 +200,24 @@ def check_sklearn_covers(name, card, node, trees):
         assert (c == ref).all(), f"{name}: covers differ from n_node_samples"
 
 
-def check_multiset_covers(name, card, node, per_tree):
-    """`per_tree`: the library's node counts per tree (any order): same multiset per tree."""
-    by_tree = covers_by_tree(None, card, node)
-    assert len(by_tree) == len(per_tree), (name, len(by_tree), len(per_tree))
-    for (ids, c), ref in zip(by_tree.values(), per_tree):
-        assert sorted(c.tolist()) == sorted(int(round(v)) for v in ref), f"{name}: covers differ"
+def check_walk_covers(name, card, node, roots, children, count):
+    """Walks each ONNX tree beside the library's (true branch == the library's first child):
+    every node's cover must equal the library's count. `children(lib node)` -> (yes, no) or
+    None for a leaf; `count(lib node)` its row count."""
+    r = _Routing(node)
+    c = np.asarray(card["covers"][node.name])
+    assert len(roots) == len(r.roots), (name, len(roots), len(r.roots))
+    stack = list(zip(r.roots.tolist(), roots))
+    seen = 0
+    while stack:
+        k, lib = stack.pop()
+        seen += 1
+        assert c[k] == round(count(lib)), f"{name}: cover {c[k]} vs the library's {count(lib)}"
+        kids = children(lib)
+        assert (kids is None) == (r.mode[k] < 0), f"{name}: tree shapes differ"
+        if kids is not None:
+            stack += [(int(r.true[k]), kids[0]), (int(r.false[k]), kids[1])]
+    assert seen == len(c), f"{name}: walked {seen} of {len(c)} nodes"
 
 
 def check_cover_sums(name, onx, card):
@@ -356,8 +369,7 @@ def lgbm_regressor():
     onx = matrix_model(convert_lightgbm(m, initial_types=[("features", MLFloat([None, len(FEATURES)]))]))
     card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
     check_cover_sums("lgbm_regressor", onx, card)
-    dump = m.booster_.dump_model()["tree_info"]
-    check_multiset_covers("lgbm_regressor", card, tree_nodes(onx)[0], [lgb_counts(t["tree_structure"]) for t in dump])
+    check_lgb_covers("lgbm_regressor", card, tree_nodes(onx)[0], m)
     pc = m.booster_.predict(xt, pred_contrib=True)
     (score,) = session(onx).run(None, {"features": xt})
     fixture("lgbm_regressor", onx, reference="lightgbm pred_contrib", space="score", features=FEATURES,
@@ -365,13 +377,13 @@ def lgbm_regressor():
             note="(8% NaN)")
 
 
-def lgb_counts(node, out=None):
-    out = [] if out is None else out
-    out.append(node.get("internal_count", node.get("leaf_count")))
-    for side in ("left_child", "right_child"):
-        if side in node:
-            lgb_counts(node[side], out)
-    return out
+def check_lgb_covers(name, card, node, m):
+    """LightGBM's internal_count / leaf_count, node by node (its `<=` splits: left is true)."""
+    trees = [t["tree_structure"] for t in m.booster_.dump_model()["tree_info"]]
+    assert all(t.get("decision_type", "<=") == "<=" for t in trees)
+    check_walk_covers(name, card, node, trees,
+                      lambda n: (n["left_child"], n["right_child"]) if "left_child" in n else None,
+                      lambda n: n.get("internal_count", n.get("leaf_count")))
 
 
 def xgb_regressor():
@@ -381,9 +393,13 @@ def xgb_regressor():
     onx = matrix_model(convert_xgboost(m, initial_types=[("features", MLFloat([None, len(FEATURES)]))]))
     card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
     check_cover_sums("xgb_regressor", onx, card)
-    df = m.get_booster().trees_to_dataframe()
-    check_multiset_covers("xgb_regressor", card, tree_nodes(onx)[0],
-                          [g["Cover"].to_numpy() for _, g in df.groupby("Tree", sort=True)])
+    # XGBoost's cover is the hessian sum: the row count under squared error. Its `<` splits:
+    # Yes is true.
+    df = m.get_booster().trees_to_dataframe().set_index("ID")
+    check_walk_covers("xgb_regressor", card, tree_nodes(onx)[0],
+                      [f"{t}-0" for t in sorted(df["Tree"].unique())],
+                      lambda i: None if df.at[i, "Feature"] == "Leaf" else (df.at[i, "Yes"], df.at[i, "No"]),
+                      lambda i: df.at[i, "Cover"])
     pc = m.get_booster().predict(DMatrix(xt, missing=np.nan), pred_contribs=True)
     (score,) = session(onx).run(None, {"features": xt})
     fixture("xgb_regressor", onx, reference="xgboost pred_contribs", space="score", features=FEATURES,
@@ -568,8 +584,10 @@ def hgb_regressor():
         onx = matrix_model(to_onnx(m, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))]))
     card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
     check_cover_sums("hgb_regressor", onx, card)
-    check_multiset_covers("hgb_regressor", card, tree_nodes(onx)[0],
-                          [p[0].nodes["count"] for p in m._predictors])
+    check_walk_covers("hgb_regressor", card, tree_nodes(onx)[0], [(p[0].nodes, 0) for p in m._predictors],
+                      lambda n: None if n[0][n[1]]["is_leaf"] else
+                      ((n[0], n[0][n[1]]["left"]), (n[0], n[0][n[1]]["right"])),
+                      lambda n: n[0][n[1]]["count"])
     base, contrib = sklearn_shap(m, xt)
     (score,) = session(onx).run(None, {"features": xt})
     fixture("hgb_regressor", onx, reference="shap TreeExplainer tree_path_dependent", space="score",
@@ -624,8 +642,7 @@ def lgbm_multiclass():
                                         zipmap=False))
     card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
     check_cover_sums("lgbm_multiclass", onx, card)
-    dump = m.booster_.dump_model()["tree_info"]
-    check_multiset_covers("lgbm_multiclass", card, tree_nodes(onx)[0], [lgb_counts(t["tree_structure"]) for t in dump])
+    check_lgb_covers("lgbm_multiclass", card, tree_nodes(onx)[0], m)
     f = len(FEATURES)
     pc = m.booster_.predict(xt, pred_contrib=True).reshape(len(xt), 3, f + 1)
     raw = m.booster_.predict(xt, raw_score=True)
