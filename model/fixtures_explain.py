@@ -657,6 +657,29 @@ def lgbm_multiclass():
             contrib=pc[:, :, :-1], answer=raw, note=f"(margins: raw_score; softmax vs ORT's p {soft_diff:.1e})")
 
 
+def lgbm_binary():
+    """LightGBM binary: one margin (the positive class's) behind a LOGISTIC; its SHAP weighs
+    by row counts too."""
+    x, y, xt = data(14, nan=0.08)
+    labels = np.where(y > np.median(y), "yes", "no")
+    m = LGBMClassifier(n_estimators=15, num_leaves=6, min_child_samples=10, random_state=14, verbose=-1,
+                       deterministic=True, n_jobs=1).fit(x, labels)
+    onx = matrix_model(convert_lightgbm(m, initial_types=[("features", MLFloat([None, len(FEATURES)]))],
+                                        zipmap=False))
+    card = with_card(onx, {"features": x}, {n: x[:, i] for i, n in enumerate(FEATURES)})
+    check_cover_sums("lgbm_binary", onx, card)
+    check_lgb_covers("lgbm_binary", card, tree_nodes(onx)[0], m)
+    pc = m.booster_.predict(xt, pred_contrib=True)
+    raw = m.booster_.predict(xt, raw_score=True)
+    raw_diff = float(np.abs(pc.sum(axis=1) - raw).max())
+    assert raw_diff < 1e-9, raw_diff
+    _, proba = session(onx).run(None, {"features": xt})
+    p1 = proba[:, 1].astype(np.float64)
+    fixture("lgbm_binary", onx, reference="lightgbm pred_contrib", space="margin", features=FEATURES,
+            classes=m.classes_, targets=[m.classes_[1]], rows=rows_json(xt, FEATURES), base=pc[:, -1],
+            contrib=pc[:, :-1], answer=np.log(p1 / (1 - p1)), note="(8% NaN; margin = logit of ORT's p)")
+
+
 def rf_classifier():
     x, y, xt = data(7)
     k = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
@@ -791,6 +814,7 @@ def main():
     hgb_regressor()
     rf_regressor()
     gbc_binary()
+    lgbm_binary()
     lgbm_multiclass()
     rf_classifier()
     column_transformer()
