@@ -14,6 +14,9 @@ Format (<name>.json beside <name>.onnx):
      "rows": [{feature: value or null}, ...],                   # as POST /predict takes them
      "expected": [{"base_values": [per target], "contributions": [[per feature] per target]}, ...],
      "tolerance": relative tolerance the reference allows}
+     # relative to the largest |contribution| of the row and target for contributions (the
+     # file's leaves are float32: a near-zero contribution is off by more, element-wise) and
+     # to max(1, |base|) for base values
 Refusals: {"refusal": "<substring the message must contain>"}.
 
 Every fixture is checked here before it is written:
@@ -164,6 +167,7 @@ def fixture(name, onx, *, reference, space, features, rows, base, contrib, answe
     contrib = np.asarray(contrib, dtype=np.float64).reshape(len(rows), base.shape[1], len(features))
     answer = np.asarray(answer, dtype=np.float64).reshape(base.shape)
     diff = local_accuracy(name, base, contrib, answer)
+    note = (from_onnx(name, onx, rows, features, base, contrib) + " " + note).strip()
     expected = [{"base_values": [float(b) for b in base[i]],
                  "contributions": [[float(c) for c in t] for t in contrib[i]]} for i in range(len(rows))]
     meta = {"reference": reference, "space": space, "features": list(features),
@@ -172,6 +176,31 @@ def fixture(name, onx, *, reference, space, features, rows, base, contrib, answe
             "rows": rows, "expected": expected, "tolerance": tolerance}
     size = save(name, onx, meta)
     REPORT.append(f"{name:28s} {reference:55s} local accuracy max |diff| {diff:.1e}  {size:,} B {note}")
+
+
+def from_onnx(name, onx, rows, features, base, contrib):
+    """What the runtime can reproduce: TreeSHAP (shap's, with the card's covers) on the trees
+    as the ONNX file stores them (float32 leaves and thresholds), for a lone opset 1-3 tree
+    op reading the matrix input, against the expected values, relative to the row's largest
+    |contribution| (element-wise relative fails on near-zero ones: float32 leaves)."""
+    nodes = tree_nodes(onx)
+    if len(nodes) != 1 or nodes[0].op_type == "TreeEnsemble" or nodes[0].input[0] != "features":
+        return ""
+    node, a = nodes[0], attrs(nodes[0])
+    if a.get("aggregate_function", b"SUM") != b"SUM":
+        return ""
+    card = json.loads({p.key: p.value for p in onx.metadata_props}["model_card"])
+    n_targets = len(set(a.get("class_ids", a.get("target_ids", [0]))))
+    offset = np.zeros(n_targets)
+    if "base_values" in a:
+        offset = np.asarray(a["base_values"], np.float32).astype(np.float64)[:n_targets]
+    x = np.array([[np.nan if r[f] is None else r[f] for f in features] for r in rows], np.float32)
+    b, c = shap_on_onnx(node, card["covers"][node.name], n_targets, x, offset)
+    scale = np.maximum(np.abs(contrib).max(axis=2, keepdims=True), 1e-12)
+    worst = max(float((np.abs(c - contrib) / scale).max()),
+                float((np.abs(b - base) / np.maximum(np.abs(base), 1.0)).max()))
+    assert worst <= LOCAL_ACCURACY, f"{name}: the ONNX trees give {worst:.1e} off the reference"
+    return f"[ONNX-side TreeSHAP vs reference {worst:.1e} of row scale]"
 
 
 def refusal(name, onx, substring):
