@@ -139,3 +139,15 @@ pub enum ScoreError {
 pub(crate) struct UnknownCategory {
     pub element: usize,
 }
+
+/// Why rows got no explanation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExplainError {
+    /// The model cannot explain (the caller asked for what the model does not offer): the
+    /// message says why and, where there is one, how to add it.
+    #[error("the model cannot explain its answers: {0}")]
+    Unexplainable(std::sync::Arc<str>),
+    /// The explanation failed: ours, not the caller's.
+    #[error("the model failed while explaining: {0}")]
+    Inference(String),
+}

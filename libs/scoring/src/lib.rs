@@ -30,7 +30,8 @@ mod testing;
 pub mod watch;
 
 pub use batch::Batch;
-pub use error::{LoadError, RowError, RowProblem, ScoreError};
+pub use explain::{ExplainedTargets, Explanations, RowExplanation, Space};
+pub use error::{ExplainError, LoadError, RowError, RowProblem, ScoreError};
 pub use model::Model;
 pub use outcome::{Observer, RowFailure, Scored};
 pub use prediction::{ClassPrediction, Label, Prediction, Predictions, ProbabilitiesMap, Task};

@@ -4,7 +4,12 @@
 //!
 //! `lineage` traces which model input feature each column a tree ensemble (or linear
 //! model) reads comes from; `combination` traces how the ensembles' outputs make up the
-//! model's answer. This module only declares its children and re-exports.
+//! model's answer; `linear` explains a linear model; `explainer` puts them together at
+//! load and explains rows; `explanation` is what it answers. This module only declares its
+//! children and re-exports.
 
 mod combination;
+mod explanation;
 mod lineage;
+
+pub use explanation::{ExplainedTargets, Explanations, RowExplanation, Space};
