@@ -1016,14 +1016,22 @@ impl Tracer<'_, '_> {
         }
         // Derived from constants alone: a constant (its shape kept by cellwise ops).
         if present.iter().all(|(_, l)| matches!(***l, Lin::Const(_))) {
-            let dims = match (CELLWISE.contains(&op) || op == "CastLike", present.first()) {
-                (true, Some((_, l))) => match &***l {
-                    Lin::Const(d) => d.clone(),
-                    _ => None,
-                },
+            let first = match present.first().map(|(_, l)| &***l) {
+                Some(Lin::Const(Some(d))) => Some(d.as_slice()),
                 _ => None,
             };
-            return Ok(vec![Lin::Const(dims); n_out]);
+            return Ok(node
+                .output
+                .iter()
+                .map(|o| {
+                    let dims = match self.index.constant(o) {
+                        Some(c) => Some(c.dims),
+                        None if CELLWISE.contains(&op) || op == "CastLike" => first.map(<[usize]>::to_vec),
+                        None => first.and_then(|d| self.constant_shape(node, d)),
+                    };
+                    Lin::Const(dims)
+                })
+                .collect());
         }
         let x = ins.first().and_then(Option::as_ref);
         let input = |i: usize| node.input.get(i).map(String::as_str).unwrap_or("");
@@ -1216,6 +1224,55 @@ impl Tracer<'_, '_> {
         }
     }
 
+    /// The full shape a re-layout of a constant of shape `dims` gives, when the graph tells.
+    fn constant_shape(&self, node: &NodeProto, dims: &[usize]) -> Option<Vec<usize>> {
+        let norm = |a: i64, rank: usize| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok();
+        match node.op_type.as_str() {
+            "Unsqueeze" => {
+                let axes = axes(self.index, node, 1).ok()??;
+                let rank = dims.len() + axes.len();
+                let at: BTreeSet<usize> = axes.iter().map(|&a| norm(a, rank)).collect::<Option<_>>()?;
+                let mut old = dims.iter();
+                (0..rank).map(|a| if at.contains(&a) { Some(1) } else { old.next().copied() }).collect()
+            }
+            "Squeeze" => {
+                let axes = axes(self.index, node, 1).ok()?;
+                let drop: BTreeSet<usize> = match axes {
+                    None => (0..dims.len()).filter(|&a| dims[a] == 1).collect(),
+                    Some(axes) => axes.iter().map(|&a| norm(a, dims.len())).collect::<Option<_>>()?,
+                };
+                Some((0..dims.len()).filter(|a| !drop.contains(a)).map(|a| dims[a]).collect())
+            }
+            "Flatten" => {
+                let a = norm(attr_i(node, "axis").unwrap_or(1), dims.len()).filter(|&a| a <= dims.len())?;
+                Some(vec![dims[..a].iter().product(), dims[a..].iter().product()])
+            }
+            "Reshape" => {
+                let (_, shape) = const_ints(self.index, node, node.input.get(1)?).ok()?;
+                let total: usize = dims.iter().product();
+                let mut out: Vec<usize> = Vec::with_capacity(shape.len());
+                let mut infer = None;
+                for (i, &s) in shape.iter().enumerate() {
+                    match s {
+                        0 => out.push(*dims.get(i)?),
+                        -1 if infer.is_none() => {
+                            infer = Some(i);
+                            out.push(1);
+                        }
+                        s if s > 0 => out.push(s as usize),
+                        _ => return None,
+                    }
+                }
+                if let Some(i) = infer {
+                    let rest: usize = out.iter().product();
+                    out[i] = total.checked_div(rest)?;
+                }
+                (out.iter().product::<usize>() == total).then_some(out)
+            }
+            _ => None,
+        }
+    }
+
     /// Input `i` of `node` as cells over known dims (a refusal says why it cannot be).
     fn known(&self, node: &NodeProto, i: usize, lin: Option<&Rc<Lin>>) -> Result<Laid<Cell>, Refusal> {
         let name = node.input.get(i).map(String::as_str).unwrap_or("");
@@ -1350,4 +1407,678 @@ pub(super) fn slice_args(
         return Err(Refusal::at(node, "has starts, ends, axes and steps of different lengths"));
     }
     Ok((starts, ends, axes, steps))
+}
+
+/// Graphs built in Rust for the tests of `lineage` and `combination`.
+#[cfg(test)]
+pub(super) mod build {
+    use tract_onnx::pb::{
+        attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension,
+        tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, ModelProto,
+        NodeProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto,
+        ValueInfoProto,
+    };
+
+    use crate::schema::FeatureSchema;
+
+    const ML: &[&str] = &[
+        "Scaler", "Imputer", "Binarizer", "LabelEncoder", "OneHotEncoder", "CategoryMapper",
+        "FeatureVectorizer", "ArrayFeatureExtractor", "Normalizer", "LinearRegressor",
+        "LinearClassifier", "TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble",
+        "SVMRegressor", "SVMClassifier", "ZipMap",
+    ];
+
+    pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
+        NodeProto {
+            op_type: op.into(),
+            name: name.into(),
+            domain: if ML.contains(&op) { "ai.onnx.ml".into() } else { String::new() },
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            attribute: attrs,
+            ..Default::default()
+        }
+    }
+
+    fn a(name: &str, ty: AttributeType) -> AttributeProto {
+        AttributeProto {
+            name: name.into(),
+            r#type: ty as i32,
+            ..Default::default()
+        }
+    }
+
+    pub fn int(name: &str, v: i64) -> AttributeProto {
+        AttributeProto { i: v, ..a(name, AttributeType::Int) }
+    }
+
+    pub fn ints(name: &str, v: &[i64]) -> AttributeProto {
+        AttributeProto { ints: v.to_vec(), ..a(name, AttributeType::Ints) }
+    }
+
+    pub fn float(name: &str, v: f32) -> AttributeProto {
+        AttributeProto { f: v, ..a(name, AttributeType::Float) }
+    }
+
+    pub fn floats(name: &str, v: &[f32]) -> AttributeProto {
+        AttributeProto { floats: v.to_vec(), ..a(name, AttributeType::Floats) }
+    }
+
+    pub fn string(name: &str, v: &str) -> AttributeProto {
+        AttributeProto { s: v.as_bytes().to_vec(), ..a(name, AttributeType::String) }
+    }
+
+    pub fn strings(name: &str, v: &[&str]) -> AttributeProto {
+        AttributeProto {
+            strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            ..a(name, AttributeType::Strings)
+        }
+    }
+
+    pub fn init_f(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
+        TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: DataType::Float as i32,
+            float_data: v.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// Doubles in raw_data, as some exporters write them.
+    pub fn init_raw_f64(name: &str, dims: &[i64], v: &[f64]) -> TensorProto {
+        TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: DataType::Double as i32,
+            raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ..Default::default()
+        }
+    }
+
+    pub fn init_i(name: &str, dims: &[i64], v: &[i64]) -> TensorProto {
+        TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: DataType::Int64 as i32,
+            int64_data: v.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// A `[N, dims...]` graph input or output.
+    pub fn value(name: &str, elem: DataType, dims: &[i64]) -> ValueInfoProto {
+        let mut dim = vec![Dimension {
+            value: Some(dimension::Value::DimParam("N".into())),
+            ..Default::default()
+        }];
+        dim.extend(dims.iter().map(|&d| Dimension {
+            value: Some(dimension::Value::DimValue(d)),
+            ..Default::default()
+        }));
+        ValueInfoProto {
+            name: name.into(),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: elem as i32,
+                    shape: Some(TensorShapeProto { dim }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    pub fn graph(inputs: Vec<ValueInfoProto>, inits: Vec<TensorProto>, nodes: Vec<NodeProto>, outputs: &[&str]) -> GraphProto {
+        GraphProto {
+            input: inputs,
+            initializer: inits,
+            node: nodes,
+            output: outputs.iter().map(|o| value(o, DataType::Float, &[1])).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A graph reading one `[N, F]` float input `features`, named `names`.
+    pub fn matrix(names: &[&str], inits: Vec<TensorProto>, nodes: Vec<NodeProto>, outputs: &[&str]) -> (GraphProto, FeatureSchema) {
+        let g = graph(vec![value("features", DataType::Float, &[names.len() as i64])], inits, nodes, outputs);
+        let model = ModelProto {
+            graph: Some(g.clone()),
+            metadata_props: vec![StringStringEntryProto {
+                key: crate::schema::FEATURE_NAMES_KEY.into(),
+                value: serde_json::to_string(names).unwrap(),
+            }],
+            ..Default::default()
+        };
+        (g, FeatureSchema::from_model(&model).expect("a matrix schema"))
+    }
+
+    /// A graph reading one `[N, 1]` input per feature, of the given types.
+    pub fn per_feature(inputs: &[(&str, DataType)], inits: Vec<TensorProto>, nodes: Vec<NodeProto>, outputs: &[&str]) -> (GraphProto, FeatureSchema) {
+        let g = graph(inputs.iter().map(|(n, t)| value(n, *t, &[1])).collect(), inits, nodes, outputs);
+        let model = ModelProto {
+            graph: Some(g.clone()),
+            ..Default::default()
+        };
+        (g, FeatureSchema::from_model(&model).expect("a per-feature schema"))
+    }
+
+    /// Every committed `.onnx` fixture with a tree-ensemble or linear op (the explanation
+    /// fixtures included), by path under tests/fixtures, read as the model loader reads it
+    /// (ZipMap unwrapped), with its feature schema: a `[N, F]` input without `feature_names`
+    /// gets names `f0`, `f1`... (`None` where the loader refuses the schema anyway).
+    pub fn fixtures() -> Vec<(String, GraphProto, Option<FeatureSchema>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let leaves = ["TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble", "LinearRegressor", "LinearClassifier"];
+        let mut out = Vec::new();
+        for dir in ["", "ops", "class_labels", "typed", "explain"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+            let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "onnx")).collect();
+            paths.sort();
+            for path in paths {
+                let bytes = std::fs::read(&path).unwrap();
+                let name = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+                let Ok(mut proto) = tract_onnx::prelude::Framework::proto_model_for_read(&crate::ops::onnx(), &mut &*bytes) else {
+                    continue;
+                };
+                let mut schema = FeatureSchema::from_model(&proto);
+                if let Err(crate::LoadError::NoFeatureNames { width, .. }) = &schema {
+                    let names: Vec<String> = (0..width.parse::<usize>().unwrap_or(0)).map(|i| format!("f{i}")).collect();
+                    proto.metadata_props.push(StringStringEntryProto {
+                        key: crate::schema::FEATURE_NAMES_KEY.into(),
+                        value: serde_json::to_string(&names).unwrap(),
+                    });
+                    schema = FeatureSchema::from_model(&proto);
+                }
+                let graph = proto.graph.as_mut().unwrap();
+                let _ = crate::outputs::unwrap_zipmap(graph);
+                if graph.node.iter().any(|n| leaves.contains(&n.op_type.as_str())) {
+                    out.push((name, graph.clone(), schema.ok()));
+                }
+            }
+        }
+        out
+    }
+
+    /// A one-tree regressor over `features` columns (a stump on column 0), n_targets 1.
+    pub fn tree(name: &str, x: &str, y: &str, extra: Vec<AttributeProto>) -> NodeProto {
+        let mut attrs = vec![
+            int("n_targets", 1),
+            ints("nodes_treeids", &[0, 0, 0]),
+            ints("nodes_nodeids", &[0, 1, 2]),
+            ints("nodes_featureids", &[0, 0, 0]),
+            strings("nodes_modes", &["BRANCH_LEQ", "LEAF", "LEAF"]),
+            floats("nodes_values", &[0.5, 0.0, 0.0]),
+            ints("nodes_truenodeids", &[1, 0, 0]),
+            ints("nodes_falsenodeids", &[2, 0, 0]),
+            ints("target_treeids", &[0, 0]),
+            ints("target_nodeids", &[1, 2]),
+            ints("target_ids", &[0, 0]),
+            floats("target_weights", &[1.0, 2.0]),
+        ];
+        attrs.extend(extra);
+        node("TreeEnsembleRegressor", name, &[x], &[y], attrs)
+    }
+
+    /// A binary tree classifier (labels 0, 1) writing `label` and `probabilities`.
+    pub fn tree_classifier(name: &str, x: &str, outs: [&str; 2], post_transform: &str) -> NodeProto {
+        node(
+            "TreeEnsembleClassifier",
+            name,
+            &[x],
+            &outs,
+            vec![
+                ints("classlabels_int64s", &[0, 1]),
+                string("post_transform", post_transform),
+                ints("nodes_treeids", &[0, 0, 0]),
+                ints("nodes_nodeids", &[0, 1, 2]),
+                ints("nodes_featureids", &[0, 0, 0]),
+                strings("nodes_modes", &["BRANCH_LEQ", "LEAF", "LEAF"]),
+                floats("nodes_values", &[0.5, 0.0, 0.0]),
+                ints("nodes_truenodeids", &[1, 0, 0]),
+                ints("nodes_falsenodeids", &[2, 0, 0]),
+                ints("class_treeids", &[0, 0]),
+                ints("class_nodeids", &[1, 2]),
+                ints("class_ids", &[1, 1]),
+                floats("class_weights", &[0.2, 0.8]),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tract_onnx::pb::tensor_proto::DataType;
+
+    use super::build::*;
+    use super::Source::{Constant as C, Feature as F};
+    use super::*;
+
+    fn ok(g: &GraphProto, s: &FeatureSchema, t: &str) -> Vec<Source> {
+        columns(g, s, t).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn refused(g: &GraphProto, s: &FeatureSchema, t: &str) -> Refusal {
+        match columns(g, s, t) {
+            Ok(c) => panic!("`{t}` was not refused: {c:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_matrix_input_is_its_features() {
+        let (g, s) = matrix(&["a", "b", "c"], vec![], vec![], &["features"]);
+        assert_eq!(ok(&g, &s, "features"), vec![F(0), F(1), F(2)]);
+    }
+
+    #[test]
+    fn cellwise_ops_keep_each_column() {
+        let nodes = vec![
+            node("Imputer", "imp", &["features"], &["i"], vec![floats("imputed_value_floats", &[1., 2., 3.]), float("replaced_value_float", f32::NAN)]),
+            node("Scaler", "sc", &["i"], &["s"], vec![floats("offset", &[1., 2., 3.]), floats("scale", &[1., 1., 1.])]),
+            node("Cast", "c", &["s"], &["c"], vec![int("to", 11)]),
+            node("Abs", "", &["c"], &["a"], vec![]),
+            node("Clip", "clip", &["a", "lo", ""], &["k"], vec![]),
+            node("Binarizer", "bin", &["k"], &["b"], vec![float("threshold", 0.5)]),
+            node("Identity", "id", &["b"], &["x"], vec![]),
+        ];
+        let (g, s) = matrix(&["a", "b", "c"], vec![init_f("lo", &[], &[0.])], nodes, &["x"]);
+        assert_eq!(ok(&g, &s, "x"), vec![F(0), F(1), F(2)]);
+    }
+
+    #[test]
+    fn constants_broadcast_per_column_and_keep_the_feature() {
+        let nodes = vec![
+            node("Sub", "sub", &["features", "mean"], &["d"], vec![]),
+            node("Div", "div", &["d", "two"], &["q"], vec![]),
+            node("Pow", "pow", &["q", "two"], &["p"], vec![]),
+            node("Mul", "mul", &["scale", "p"], &["x"], vec![]),
+        ];
+        let inits = vec![init_f("mean", &[1, 3], &[1., 2., 3.]), init_f("two", &[], &[2.]), init_raw_f64("scale", &[3], &[1., 2., 3.])];
+        let (g, s) = matrix(&["a", "b", "c"], inits, nodes, &["x"]);
+        assert_eq!(ok(&g, &s, "x"), vec![F(0), F(1), F(2)]);
+    }
+
+    #[test]
+    fn a_constant_that_broadcasts_over_rows_is_refused() {
+        let nodes = vec![node("Add", "add", &["features", "rows"], &["x"], vec![])];
+        let (g, s) = matrix(&["a", "b"], vec![init_f("rows", &[4, 2], &[0.; 8])], nodes, &["x"]);
+        let r = refused(&g, &s, "x");
+        assert_eq!((r.node.as_str(), r.op_type.as_str()), ("add", "Add"));
+        assert!(r.to_string().contains("over the rows"), "{r}");
+    }
+
+    #[test]
+    fn adding_two_features_mixes_them_and_names_the_node() {
+        let nodes = vec![
+            node("Gather", "g0", &["features", "i0"], &["a"], vec![int("axis", 1)]),
+            node("Gather", "g1", &["features", "i1"], &["b"], vec![int("axis", 1)]),
+            node("Add", "plus", &["a", "b"], &["x"], vec![]),
+        ];
+        let (g, s) = matrix(&["age", "income"], vec![init_i("i0", &[1], &[0]), init_i("i1", &[1], &[1])], nodes, &["x"]);
+        assert_eq!(ok(&g, &s, "a"), vec![F(0)]);
+        assert_eq!(ok(&g, &s, "b"), vec![F(1)]);
+        let r = refused(&g, &s, "x");
+        assert_eq!(
+            r.to_string(),
+            "node `plus` (Add) mixes input features `age`, `income` into one column, so its \
+             contributions cannot be given to one feature"
+        );
+    }
+
+    #[test]
+    fn polynomial_features_mix_by_name() {
+        let nodes = vec![
+            node("Slice", "s0", &["features", "z", "one", "one_axis"], &["a"], vec![]),
+            node("Slice", "s1", &["features", "one", "two", "one_axis"], &["b"], vec![]),
+            node("Mul", "poly", &["a", "b"], &["ab"], vec![]),
+            node("Mul", "square", &["a", "a"], &["aa"], vec![]),
+            node("Concat", "cat", &["features", "aa", "ab"], &["x"], vec![int("axis", 1)]),
+        ];
+        let inits = vec![init_i("z", &[1], &[0]), init_i("one", &[1], &[1]), init_i("two", &[1], &[2]), init_i("one_axis", &[1], &[1])];
+        let (g, s) = matrix(&["a", "b"], inits, nodes, &["x"]);
+        // A feature times itself is still that feature.
+        assert_eq!(ok(&g, &s, "aa"), vec![F(0)]);
+        let r = refused(&g, &s, "x");
+        assert_eq!((r.node.as_str(), r.op_type.as_str()), ("poly", "Mul"));
+    }
+
+    #[test]
+    fn one_hot_encoded_categories_come_from_their_feature() {
+        // skl2onnx's ColumnTransformer: numeric columns imputed and scaled, a categorical
+        // one one-hot encoded ([N, 1, 3] reshaped to [N, 3]), concatenated.
+        let nodes = vec![
+            node("Concat", "num", &["age", "income"], &["n"], vec![int("axis", 1)]),
+            node("Imputer", "imp", &["n"], &["ni"], vec![floats("imputed_value_floats", &[1., 2.]), float("replaced_value_float", f32::NAN)]),
+            node("OneHotEncoder", "ohe", &["color"], &["o"], vec![strings("cats_strings", &["blue", "green", "red"]), int("zeros", 1)]),
+            node("Reshape", "rs", &["o", "shape"], &["or"], vec![]),
+            node("Concat", "all", &["ni", "or"], &["x"], vec![int("axis", 1)]),
+        ];
+        let (g, s) = per_feature(
+            &[("age", DataType::Float), ("income", DataType::Float), ("color", DataType::String)],
+            vec![init_i("shape", &[2], &[-1, 3])],
+            nodes,
+            &["x"],
+        );
+        assert_eq!(ok(&g, &s, "o"), vec![F(2), F(2), F(2)]);
+        assert_eq!(ok(&g, &s, "x"), vec![F(0), F(1), F(2), F(2), F(2)]);
+    }
+
+    #[test]
+    fn one_hot_of_several_columns_keeps_each_columns_feature() {
+        let nodes = vec![
+            node("Concat", "cat", &["a", "b"], &["ab"], vec![int("axis", 1)]),
+            node("OneHotEncoder", "ohe", &["ab"], &["o"], vec![ints("cats_int64s", &[1, 2])]),
+            node("Flatten", "fl", &["o"], &["x"], vec![]),
+        ];
+        let (g, s) = per_feature(&[("a", DataType::Int64), ("b", DataType::Int64)], vec![], nodes, &["x"]);
+        assert_eq!(ok(&g, &s, "x"), vec![F(0), F(0), F(1), F(1)]);
+    }
+
+    #[test]
+    fn a_string_imputer_through_where_keeps_its_feature() {
+        // skl2onnx's SimpleImputer on strings: Where(LabelEncoder(x) == missing, fill, x).
+        let nodes = vec![
+            node("LabelEncoder", "fill", &["zero"], &["f"], vec![ints("keys_int64s", &[0]), strings("values_strings", &["red"])]),
+            node("LabelEncoder", "is_missing", &["color"], &["m"], vec![strings("keys_strings", &[""]), ints("values_int64s", &[1])]),
+            node("Cast", "mb", &["m"], &["mbool"], vec![int("to", 9)]),
+            node("Where", "w", &["mbool", "f", "color"], &["x"], vec![]),
+        ];
+        let (g, s) = per_feature(&[("size", DataType::Float), ("color", DataType::String)], vec![init_i("zero", &[1], &[0])], nodes, &["x"]);
+        assert_eq!(ok(&g, &s, "f"), vec![C]);
+        assert_eq!(ok(&g, &s, "x"), vec![F(1)]);
+    }
+
+    #[test]
+    fn feature_vectorizer_concatenates_by_its_widths() {
+        let nodes = vec![
+            node("OneHotEncoder", "ohe", &["c"], &["o"], vec![strings("cats_strings", &["x", "y"])]),
+            node("Reshape", "rs", &["o", "shape"], &["or"], vec![]),
+            node("FeatureVectorizer", "fv", &["a", "or", "b"], &["x"], vec![ints("inputdimensions", &[1, 2, 1])]),
+        ];
+        let (g, s) = per_feature(
+            &[("a", DataType::Float), ("b", DataType::Double), ("c", DataType::String)],
+            vec![init_i("shape", &[2], &[0, -1])],
+            nodes,
+            &["x"],
+        );
+        assert_eq!(ok(&g, &s, "x"), vec![F(0), F(2), F(2), F(1)]);
+    }
+
+    #[test]
+    fn feature_vectorizer_widths_must_match() {
+        let nodes = vec![node("FeatureVectorizer", "fv", &["a", "b"], &["x"], vec![ints("inputdimensions", &[1, 2])])];
+        let (g, s) = per_feature(&[("a", DataType::Float), ("b", DataType::Float)], vec![], nodes, &["x"]);
+        assert!(refused(&g, &s, "x").to_string().contains("has 2 columns; it has 1"));
+    }
+
+    #[test]
+    fn concatenating_rows_is_refused() {
+        let nodes = vec![node("Concat", "rows", &["features", "features"], &["x"], vec![int("axis", 0)])];
+        let (g, s) = matrix(&["a"], vec![], nodes, &["x"]);
+        let r = refused(&g, &s, "x");
+        assert_eq!(r.node, "rows");
+        assert!(r.reason.contains("batch axis"), "{r}");
+    }
+
+    #[test]
+    fn reshapes_that_move_values_between_rows_are_refused() {
+        for (shape, ok_) in [(vec![-1, 2, 2], true), (vec![0, 4], true), (vec![0, -1], true), (vec![1, -1], false), (vec![-1, 2], false), (vec![0, 2, 0], false)] {
+            let nodes = vec![node("Reshape", "rs", &["features", "shape"], &["x"], vec![])];
+            let (g, s) = matrix(&["a", "b", "c", "d"], vec![init_i("shape", &[shape.len() as i64], &shape)], nodes, &["x"]);
+            assert_eq!(columns(&g, &s, "x").is_ok(), ok_, "{shape:?}: {:?}", columns(&g, &s, "x"));
+        }
+    }
+
+    #[test]
+    fn a_shape_computed_at_run_time_is_refused_by_name() {
+        let nodes = vec![
+            node("Shape", "sh", &["features"], &["shape"], vec![]),
+            node("Reshape", "rs", &["features", "shape"], &["x"], vec![]),
+        ];
+        let (g, s) = matrix(&["a", "b"], vec![], nodes, &["x"]);
+        let r = refused(&g, &s, "x");
+        assert_eq!((r.node.as_str(), r.op_type.as_str()), ("rs", "Reshape"));
+        assert!(r.reason.contains("not an integer constant"), "{r}");
+    }
+
+    #[test]
+    fn squeeze_unsqueeze_flatten_transpose_keep_the_order() {
+        let nodes = vec![
+            node("Unsqueeze", "u", &["features", "ax1"], &["u"], vec![]),
+            node("Transpose", "t", &["u"], &["t"], vec![ints("perm", &[0, 2, 1])]),
+            node("Squeeze", "s", &["t"], &["s"], vec![ints("axes", &[-1])]),
+            node("Reshape", "r", &["features", "shape"], &["r"], vec![]),
+            node("Transpose", "t2", &["r"], &["t2"], vec![ints("perm", &[0, 2, 1])]),
+            node("Flatten", "f", &["t2"], &["x"], vec![int("axis", 1)]),
+            node("Transpose", "bad", &["r"], &["bad"], vec![]),
+        ];
+        let inits = vec![init_i("ax1", &[1], &[1]), init_i("shape", &[3], &[-1, 2, 2])];
+        let (g, s) = matrix(&["a", "b", "c", "d"], inits, nodes, &["x"]);
+        assert_eq!(ok(&g, &s, "u"), vec![F(0), F(1), F(2), F(3)]);
+        assert_eq!(ok(&g, &s, "s"), vec![F(0), F(1), F(2), F(3)]);
+        // [[a, b], [c, d]] transposed: a, c, b, d.
+        assert_eq!(ok(&g, &s, "x"), vec![F(0), F(2), F(1), F(3)]);
+        assert!(refused(&g, &s, "bad").reason.contains("batch axis"));
+    }
+
+    #[test]
+    fn selections_on_columns_with_constants() {
+        let nodes = vec![
+            node("ArrayFeatureExtractor", "afe", &["features", "idx"], &["e"], vec![]),
+            node("Gather", "g", &["features", "neg"], &["g"], vec![int("axis", -1)]),
+            node("Slice", "sl", &["features", "starts", "ends", "axes", "steps"], &["sl"], vec![]),
+            node("Slice", "sl1", &["features"], &["sl1"], vec![ints("starts", &[1]), ints("ends", &[3]), ints("axes", &[1])]),
+            node("Gather", "rows", &["features", "neg"], &["rows"], vec![]),
+        ];
+        let inits = vec![
+            init_i("idx", &[2], &[2, 0]),
+            init_i("neg", &[], &[-1]),
+            init_i("starts", &[1], &[3]),
+            init_i("ends", &[1], &[i64::MIN]),
+            init_i("axes", &[1], &[1]),
+            init_i("steps", &[1], &[-2]),
+        ];
+        let (g, s) = matrix(&["a", "b", "c", "d"], inits, nodes, &["x"]);
+        assert_eq!(ok(&g, &s, "e"), vec![F(2), F(0)]);
+        assert_eq!(ok(&g, &s, "g"), vec![F(3)]);
+        assert_eq!(ok(&g, &s, "sl"), vec![F(3), F(1)]);
+        assert_eq!(ok(&g, &s, "sl1"), vec![F(1), F(2)]);
+        let r = refused(&g, &s, "rows");
+        assert!(r.reason.contains("batch axis"), "{r}");
+    }
+
+    #[test]
+    fn pca_mixes_features_and_is_refused_by_name() {
+        let nodes = vec![
+            node("Sub", "center", &["features", "mean"], &["c"], vec![]),
+            node("MatMul", "pca", &["c", "components"], &["x"], vec![]),
+        ];
+        let inits = vec![init_f("mean", &[3], &[1., 2., 3.]), init_f("components", &[3, 2], &[0.5, 0.1, 0.5, 0.2, 0.0, 0.3])];
+        let (g, s) = matrix(&["a", "b", "c"], inits, nodes, &["x"]);
+        let r = refused(&g, &s, "x");
+        assert!(r.to_string().starts_with("node `pca` (MatMul) mixes input features `a`, `b` into one column"), "{r}");
+    }
+
+    #[test]
+    fn a_matrix_with_one_weight_per_column_does_not_mix() {
+        let nodes = vec![
+            node("MatMul", "select", &["features", "w"], &["x"], vec![]),
+            node("Gemm", "gemm", &["features", "wt", "bias"], &["y"], vec![int("transB", 1)]),
+        ];
+        let inits = vec![
+            init_f("w", &[3, 2], &[0., 2., 0., 0., 3., 0.]),
+            init_f("wt", &[2, 3], &[0., 0., 3., 2., 0., 0.]),
+            init_f("bias", &[2], &[1., 1.]),
+        ];
+        let (g, s) = matrix(&["a", "b", "c"], inits, nodes, &["x", "y"]);
+        assert_eq!(ok(&g, &s, "x"), vec![F(2), F(0)]);
+        assert_eq!(ok(&g, &s, "y"), vec![F(2), F(0)]);
+    }
+
+    #[test]
+    fn row_operators_mix_every_column() {
+        for (op, attrs) in [
+            ("Normalizer", vec![string("norm", "L2")]),
+            ("Softmax", vec![]),
+            ("LinearRegressor", vec![floats("coefficients", &[1., 1.])]),
+        ] {
+            let nodes = vec![node(op, "rowwise", &["features"], &["x"], attrs)];
+            let (g, s) = matrix(&["a", "b"], vec![], nodes, &["x"]);
+            let r = refused(&g, &s, "x");
+            assert_eq!(r.op_type, op);
+            assert!(r.reason.starts_with("mixes input features `a`, `b`"), "{r}");
+        }
+        // Of one feature alone, the row is still that feature.
+        let nodes = vec![
+            node("Normalizer", "n", &["features"], &["x"], vec![string("norm", "MAX")]),
+            tree("t", "features", "y", vec![]),
+        ];
+        let (g, s) = matrix(&["a"], vec![], nodes, &["x", "y"]);
+        assert_eq!(ok(&g, &s, "x"), vec![F(0)]);
+        assert_eq!(ok(&g, &s, "y"), vec![F(0)]);
+    }
+
+    #[test]
+    fn reductions_mix_along_their_axes_and_never_over_rows() {
+        let nodes = vec![
+            node("Reshape", "r", &["features", "shape"], &["r"], vec![]),
+            node("ReduceSum", "sum_rows", &["r", "ax2"], &["x"], vec![int("keepdims", 0)]),
+            node("ReduceMax", "max_all", &["r"], &["y"], vec![]),
+            node("ReduceMean", "mean_cols", &["features"], &["z"], vec![ints("axes", &[1])]),
+            node("ArgMax", "argmax", &["features"], &["w"], vec![int("axis", 1)]),
+        ];
+        let inits = vec![init_i("shape", &[3], &[-1, 2, 2]), init_i("ax2", &[1], &[1])];
+        let (g, s) = matrix(&["a", "b", "c", "d"], inits, nodes, &["x"]);
+        // [[a, b], [c, d]] summed over axis 1: a+c, b+d.
+        let r = refused(&g, &s, "x");
+        assert!(r.reason.contains("`a`, `c`"), "{r}");
+        assert!(refused(&g, &s, "y").reason.contains("batch axis"));
+        assert_eq!(refused(&g, &s, "z").node, "mean_cols");
+        assert_eq!(refused(&g, &s, "w").node, "argmax");
+    }
+
+    #[test]
+    fn unknown_operators_are_refused_by_name() {
+        let nodes = vec![
+            node("StringNormalizer", "norm", &["features"], &["x"], vec![]),
+            NodeProto { domain: "com.example".into(), ..node("Abs", "custom", &["features"], &["y"], vec![]) },
+        ];
+        let (g, s) = matrix(&["a"], vec![], nodes, &["x"]);
+        let r = refused(&g, &s, "x");
+        assert_eq!((r.node.as_str(), r.op_type.as_str()), ("norm", "StringNormalizer"));
+        assert!(r.reason.contains("does not know"), "{r}");
+        assert!(refused(&g, &s, "y").reason.contains("com.example"));
+    }
+
+    #[test]
+    fn what_is_not_in_the_graph_is_refused() {
+        let (g, s) = matrix(&["a"], vec![], vec![], &["features"]);
+        assert_eq!(refused(&g, &s, "nowhere").to_string(), "tensor `nowhere` is neither a graph input, an initializer nor any node's output");
+        let mut g2 = g.clone();
+        g2.input.push(value("stray", DataType::Float, &[1]));
+        assert!(refused(&g2, &s, "stray").reason.contains("outside the feature schema"));
+    }
+
+    #[test]
+    fn constants_are_constant_columns() {
+        let nodes = vec![
+            node("Constant", "k", &[], &["k"], vec![floats("value_floats", &[1., 2.])]),
+            node("Unsqueeze", "u", &["k"], &["ku"], vec![ints("axes", &[0])]),
+            node("Concat", "cat", &["features", "features"], &["x"], vec![int("axis", 1)]),
+            node("Add", "add", &["x", "ku"], &["y"], vec![]),
+        ];
+        let (g, s) = matrix(&["a"], vec![], nodes, &["y"]);
+        assert_eq!(ok(&g, &s, "y"), vec![F(0), F(0)]);
+        // A constant [1, 2] read as rows: two constant columns.
+        assert_eq!(ok(&g, &s, "ku"), vec![C, C]);
+    }
+
+    #[test]
+    fn an_unnamed_node_is_named_by_its_output() {
+        let nodes = vec![node("Hardmax", "", &["features"], &["soft"], vec![]), node("Einsum", "", &["soft"], &["x"], vec![])];
+        let (g, s) = matrix(&["a", "b"], vec![], nodes, &["x"]);
+        assert_eq!(refused(&g, &s, "x").to_string().split(" (").next(), Some("node `x`"));
+    }
+
+    #[test]
+    fn committed_fixtures_trace_their_tree_and_linear_inputs_or_refuse_by_name() {
+        let refusals = [
+            ("typed/binarizer_normalizer.onnx", "node `Normalizer` (Normalizer) mixes input features `f00_alpha`"),
+            ("typed/string_normalizer.onnx", "node `city_lc` (StringNormalizer) is an operator the lineage does not know"),
+            ("explain/refuse_pca_trees.onnx", "node `MatMul` (MatMul) mixes input features `age`, `income`"),
+        ];
+        let (mut traced, mut refused_) = (0, 0);
+        for (name, g, s) in fixtures() {
+            let Some(s) = s else { continue };
+            let ops = g.node.iter().filter(|n| n.op_type.starts_with("TreeEnsemble") || n.op_type.starts_with("Linear"));
+            for n in ops {
+                let got = columns(&g, &s, &n.input[0]);
+                match (refusals.iter().find(|(f, _)| *f == name), got) {
+                    (Some((_, want)), Err(e)) => {
+                        assert!(e.to_string().starts_with(want), "{name}: {e}");
+                        refused_ += 1;
+                    }
+                    (None, Ok(cols)) => {
+                        // Every column from a feature, every feature read.
+                        let features: BTreeSet<usize> = cols
+                            .iter()
+                            .map(|c| match c {
+                                F(f) => *f,
+                                C => panic!("{name}: a constant column"),
+                            })
+                            .collect();
+                        assert_eq!(features, (0..s.len()).collect(), "{name}: {cols:?}");
+                        traced += 1;
+                    }
+                    (_, got) => panic!("{name} `{}`: {got:?}", n.name),
+                }
+            }
+        }
+        assert_eq!(refused_, refusals.len());
+        assert!(traced >= 90, "only {traced} traced");
+    }
+
+    #[test]
+    fn column_transformer_fixtures_sum_one_hot_and_imputed_columns_back() {
+        let by_name: HashMap<String, (GraphProto, Option<FeatureSchema>)> =
+            fixtures().into_iter().map(|(n, g, s)| (n, (g, s))).collect();
+        let x = |name: &str, op: &str| {
+            let (g, s) = &by_name[name];
+            let n = g.node.iter().find(|n| n.op_type == op).unwrap();
+            ok(g, s.as_ref().unwrap(), &n.input[0])
+        };
+        // age, income, tenure_years, balance imputed and scaled; color (4) and region (5) one-hot.
+        let ct = [F(0), F(1), F(2), F(3), F(4), F(4), F(4), F(4), F(5), F(5), F(5), F(5), F(5)];
+        assert_eq!(x("typed/ct_regressor.onnx", "TreeEnsembleRegressor"), ct);
+        assert_eq!(x("typed/ct_gbc.onnx", "TreeEnsembleClassifier"), ct);
+        // n_children (feature 6, an int64 input) scaled on its own, between them.
+        let mut int64 = ct.to_vec();
+        int64.insert(4, F(6));
+        assert_eq!(x("typed/int64_input.onnx", "LinearRegressor"), int64);
+        assert_eq!(x("ops/pipeline_logreg_strings.onnx", "LinearClassifier"), [F(0), F(1), F(2), F(2), F(2)]);
+        assert_eq!(x("explain/column_transformer.onnx", "TreeEnsembleRegressor"), [F(0), F(1), F(2), F(3), F(4), F(4), F(4)]);
+    }
+
+    #[test]
+    fn layout_rules() {
+        let l = Laid::new(vec![2, 3], (0..6).collect::<Vec<_>>());
+        assert_eq!(l.clone().gather(2, &[2, 0], &[2]).unwrap().cells, vec![2, 0, 5, 3]);
+        assert_eq!(l.clone().gather(1, &[1], &[]).unwrap(), Laid::new(vec![3], vec![3, 4, 5]));
+        assert_eq!(l.clone().transpose(Some(&[0, 2, 1])).unwrap().cells, vec![0, 3, 1, 4, 2, 5]);
+        assert_eq!(l.clone().slice(&[-1], &[-4], Some(&[2]), Some(&[-1])).unwrap().cells, vec![2, 1, 0, 5, 4, 3]);
+        assert_eq!(l.clone().squeeze(None).unwrap().dims, vec![2, 3]);
+        assert!(l.clone().squeeze(Some(&[1])).is_err());
+        assert_eq!(l.clone().unsqueeze(&[1, -1]).unwrap().dims, vec![1, 2, 3, 1]);
+        assert!(l.clone().flatten(2).is_err());
+        assert!(l.clone().flatten(0).is_err());
+        let c = Laid::concat(vec![l.clone(), Laid::new(vec![2, 1], vec![9, 8])], -1).unwrap();
+        assert_eq!(c.cells, vec![0, 1, 2, 9, 3, 4, 5, 8]);
+        let (dims, maps) = broadcast(&[Operand::Var(&[2, 1]), Operand::Const(&[3])]).unwrap();
+        assert_eq!(dims, vec![2, 3]);
+        assert_eq!(maps, vec![vec![0, 0, 0, 1, 1, 1], vec![0, 1, 2, 0, 1, 2]]);
+        assert!(broadcast(&[Operand::Var(&[2]), Operand::Var(&[])]).is_err());
+        let (dims, groups) = reduce(&[2, 3], &BTreeSet::from([1]), false);
+        assert_eq!((dims, groups), (vec![2], vec![vec![0, 1, 2], vec![3, 4, 5]]));
+    }
 }
