@@ -70,13 +70,6 @@ def model_card(features, scores=None, labels=None, bins=BINS, model=None, feeds=
     nodes and the means of its linear ops' inputs (see `explanation_stats`); a model with
     such ops given no rows gets a card without them, and a warning saying so."""
     card = {"features": {}}
-    if model is not None:
-        try:
-            card.update(explanation_stats(model, feeds))
-        except ValueError as e:
-            if feeds is not None and min((len(v) for v in feeds.values()), default=0):
-                raise
-            print(f"warning: no covers in the card, it cannot explain: {e}", file=sys.stderr)
     for name, values in features.items():
         p = profile(values, bins)
         if p is not None:
@@ -86,6 +79,13 @@ def model_card(features, scores=None, labels=None, bins=BINS, model=None, feeds=
     if labels is not None:
         names, counts = np.unique(np.asarray(labels).astype(str), return_counts=True)
         card["labels"] = {str(n): float(c / counts.sum()) for n, c in zip(names, counts)}
+    if model is not None:
+        try:
+            card.update(explanation_stats(model, feeds))
+        except ValueError as e:
+            if feeds is not None and min((len(v) for v in feeds.values()), default=0):
+                raise
+            print(f"warning: no covers in the card, it cannot explain: {e}", file=sys.stderr)
     return card
 
 
