@@ -225,6 +225,9 @@ impl Form {
     }
 }
 
+/// A post_transform and the node (its graph index) that applies it.
+type LinkAt = (Link, usize);
+
 #[derive(Debug, Clone, PartialEq)]
 enum Val {
     /// A constant held in the file.
@@ -233,19 +236,27 @@ enum Val {
     /// top, after which only moves are affine in the margins.
     Var {
         laid: Laid<Form>,
-        link: Option<(Link, usize)>,
+        link: Option<LinkAt>,
     },
 }
 
-const TREES: &[&str] = &["TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble"];
+const TREES: &[&str] = &[
+    "TreeEnsembleRegressor",
+    "TreeEnsembleClassifier",
+    "TreeEnsemble",
+];
 const LINEAR: &[&str] = &["LinearRegressor", "LinearClassifier"];
 const CLASSIFIERS: &[&str] = &["TreeEnsembleClassifier", "LinearClassifier"];
 /// Moves whose first input is the data; the others are constant parameters.
+#[rustfmt::skip]
 const MOVES: &[&str] = &[
     "Identity", "Cast", "CastLike", "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
     "Transpose", "Gather", "ArrayFeatureExtractor", "Slice",
 ];
-const ARITHMETIC: &[&str] = &["Add", "Sub", "Sum", "Mean", "Mul", "Div", "Neg", "MatMul", "Gemm"];
+#[rustfmt::skip]
+const ARITHMETIC: &[&str] = &[
+    "Add", "Sub", "Sum", "Mean", "Mul", "Div", "Neg", "MatMul", "Gemm",
+];
 
 struct Walk<'a, 'g> {
     index: &'a Index<'g>,
@@ -265,10 +276,16 @@ impl Walk<'_, '_> {
                 continue;
             }
             if let Some((_, node)) = self.index.writer(t) {
-                if TREES.contains(&node.op_type.as_str()) || LINEAR.contains(&node.op_type.as_str()) {
+                if TREES.contains(&node.op_type.as_str()) || LINEAR.contains(&node.op_type.as_str())
+                {
                     return true;
                 }
-                todo.extend(node.input.iter().filter(|i| !i.is_empty()).map(String::as_str));
+                todo.extend(
+                    node.input
+                        .iter()
+                        .filter(|i| !i.is_empty())
+                        .map(String::as_str),
+                );
             }
         }
         false
@@ -287,7 +304,11 @@ impl Walk<'_, '_> {
         }
         if LINEAR.contains(&op) {
             let x = node.input.first().map(String::as_str).unwrap_or("");
-            return Ok(if self.reads_leaves(x) { vec![0] } else { vec![] });
+            return Ok(if self.reads_leaves(x) {
+                vec![0]
+            } else {
+                vec![]
+            });
         }
         if op == "Dropout" && output != 0 {
             return refuse("gives the answer its mask output");
@@ -296,7 +317,9 @@ impl Walk<'_, '_> {
             return Ok(vec![0]);
         }
         if ARITHMETIC.contains(&op) || op == "Concat" || op == "FeatureVectorizer" {
-            return Ok((0..node.input.len()).filter(|&i| !node.input[i].is_empty()).collect());
+            return Ok((0..node.input.len())
+                .filter(|&i| !node.input[i].is_empty())
+                .collect());
         }
         match op {
             "SVMRegressor" | "SVMClassifier" => {
@@ -304,9 +327,9 @@ impl Walk<'_, '_> {
             }
             "Softmax" | "LogSoftmax" | "Sigmoid" | "Exp" | "Log" | "Relu" | "Abs" | "Clip"
             | "Max" | "Min" | "Pow" | "Sqrt" | "Tanh" | "ArgMax" | "ArgMin" | "TopK"
-            | "Reciprocal" | "Where" | "Scaler" | "Binarizer" => refuse(
-                "is not affine: the answer's contributions cannot be carried through it",
-            ),
+            | "Reciprocal" | "Where" | "Scaler" | "Binarizer" => {
+                refuse("is not affine: the answer's contributions cannot be carried through it")
+            }
             _ => refuse(
                 "is an operator the combination does not follow: the answer cannot be traced \
                  through it to tree ensemble or linear op outputs",
@@ -335,7 +358,11 @@ impl Walk<'_, '_> {
                     },
                 ));
             };
-            let output = node.output.iter().position(|o| *o == tensor).expect("writer");
+            let output = node
+                .output
+                .iter()
+                .position(|o| *o == tensor)
+                .expect("writer");
             let data = self.data_inputs(node, output)?;
             if !ready {
                 stack.push((tensor, true));
@@ -370,7 +397,8 @@ impl Walk<'_, '_> {
             _ => class_count(node).map(|c| c as i64),
         }
         .filter(|&w| w > 0)
-        .ok_or_else(|| Refusal::at(node, "does not say how many columns it outputs"))? as usize;
+        .ok_or_else(|| Refusal::at(node, "does not say how many columns it outputs"))?
+            as usize;
         let link = Link::of(node)?;
         let i = *self.leaf_of.entry(at).or_insert_with(|| {
             self.leaves.push(Leaf {
@@ -397,7 +425,12 @@ impl Walk<'_, '_> {
         })
     }
 
-    fn eval(&mut self, at: usize, node: &NodeProto, ins: &[(usize, Rc<Val>)]) -> Result<Val, Refusal> {
+    fn eval(
+        &mut self,
+        at: usize,
+        node: &NodeProto,
+        ins: &[(usize, Rc<Val>)],
+    ) -> Result<Val, Refusal> {
         let op = node.op_type.as_str();
         let refuse = |why: String| Refusal::at(node, why);
         if TREES.contains(&op) || (LINEAR.contains(&op) && ins.is_empty()) {
@@ -405,7 +438,7 @@ impl Walk<'_, '_> {
         }
         let input = |i: usize| node.input.get(i).map(String::as_str).unwrap_or("");
         // The linked value an operator other than a move meets: refused.
-        let after_link = |link: (Link, usize)| {
+        let after_link = |link: LinkAt| {
             refuse(format!(
                 "combines values after the {} post_transform of node `{}`, where the \
                  contributions no longer add up",
@@ -413,7 +446,7 @@ impl Walk<'_, '_> {
                 node_label(&self.index.graph.node[link.1])
             ))
         };
-        let var = |k: usize| -> Result<(&Laid<Form>, Option<(Link, usize)>), Refusal> {
+        let var = |k: usize| -> Result<(&Laid<Form>, Option<LinkAt>), Refusal> {
             match ins.get(k).map(|(_, v)| &**v) {
                 Some(Val::Var { laid, link }) => Ok((laid, *link)),
                 _ => Err(refuse(format!(
@@ -442,7 +475,8 @@ impl Walk<'_, '_> {
                 moved(&|l| l.squeeze(axes.as_deref()))
             }
             "Unsqueeze" => {
-                let axes = axes(self.index, node, 1)?.ok_or_else(|| refuse("has no axes".into()))?;
+                let axes =
+                    axes(self.index, node, 1)?.ok_or_else(|| refuse("has no axes".into()))?;
                 moved(&|l| l.unsqueeze(&axes))
             }
             "Transpose" => moved(&|l| l.transpose(attr_ints(node, "perm"))),
@@ -456,8 +490,8 @@ impl Walk<'_, '_> {
                 moved(&|l| l.gather(axis, &idx, &idx_dims))
             }
             "Slice" => {
-                let (starts, ends, axes, steps) = slice_args(self.index, node)?;
-                moved(&|l| l.slice(&starts, &ends, axes.as_deref(), steps.as_deref()))
+                let a = slice_args(self.index, node)?;
+                moved(&|l| l.slice(&a.starts, &a.ends, a.axes.as_deref(), a.steps.as_deref()))
             }
             "Concat" | "FeatureVectorizer" => {
                 if ins.len() == 1 && op == "Concat" {
@@ -498,13 +532,17 @@ impl Walk<'_, '_> {
                 let norm = attr_s(node, "norm").unwrap_or_default();
                 match link {
                     // Softmax rows are positive and sum to 1 already: L1 leaves them as they are.
-                    Some((Link::Softmax | Link::SoftmaxZero, _)) if norm == "L1" => moved(&|l| Ok(l)),
+                    Some((Link::Softmax | Link::SoftmaxZero, _)) if norm == "L1" => {
+                        moved(&|l| Ok(l))
+                    }
                     _ => Err(refuse(format!(
                         "normalizes each row ({norm}), which is not affine in the values it reads"
                     ))),
                 }
             }
-            "Add" | "Sub" | "Sum" | "Mean" | "Mul" | "Div" => self.elementwise(node, ins, &after_link),
+            "Add" | "Sub" | "Sum" | "Mean" | "Mul" | "Div" => {
+                self.elementwise(node, ins, &after_link)
+            }
             "Neg" => {
                 let (laid, link) = var(0)?;
                 if let Some(link) = link {
@@ -518,7 +556,9 @@ impl Walk<'_, '_> {
             }
             "MatMul" | "Gemm" => self.matmul(node, ins, &after_link),
             "LinearRegressor" | "LinearClassifier" => self.stacked(at, node, ins, &after_link),
-            _ => Err(refuse("is an operator the combination does not follow".into())),
+            _ => Err(refuse(
+                "is an operator the combination does not follow".into(),
+            )),
         }
     }
 
@@ -527,7 +567,7 @@ impl Walk<'_, '_> {
         &self,
         node: &NodeProto,
         ins: &[(usize, Rc<Val>)],
-        after_link: &dyn Fn((Link, usize)) -> Refusal,
+        after_link: &dyn Fn(LinkAt) -> Refusal,
     ) -> Result<Val, Refusal> {
         let op = node.op_type.as_str();
         let refuse = |why: String| Refusal::at(node, why);
@@ -546,7 +586,10 @@ impl Walk<'_, '_> {
                 Val::Const(c) => {
                     operands.push(Operand::Const(&c.dims));
                     consts.push(Some(c.floats().ok_or_else(|| {
-                        refuse(format!("reads `{}`, a constant without numeric values", node.input[*i]))
+                        refuse(format!(
+                            "reads `{}`, a constant without numeric values",
+                            node.input[*i]
+                        ))
                     })?));
                 }
             }
@@ -560,7 +603,11 @@ impl Walk<'_, '_> {
         let is_var: Vec<bool> = consts.iter().map(Option::is_none).collect();
         // What a post_transform's output may meet: nothing but itself, +0, ×1, ÷1.
         if let Some(l) = link {
-            let neutral = if matches!(op, "Mul" | "Div") { 1.0 } else { 0.0 };
+            let neutral = if matches!(op, "Mul" | "Div") {
+                1.0
+            } else {
+                0.0
+            };
             let lone = n_vars == 1
                 && (op != "Sub" || is_var[0])
                 && (op != "Div" || is_var[0])
@@ -569,55 +616,60 @@ impl Walk<'_, '_> {
                 return Err(after_link(l));
             }
         }
-        let mut cells = Vec::with_capacity(n);
-        for j in 0..n {
-            let at = |k: usize| maps[k][j];
-            let form = match op {
-                "Add" | "Sum" | "Mean" | "Sub" => {
-                    let mut f = Form::default();
-                    for k in 0..ins.len() {
-                        let sign = if op == "Sub" && k == 1 { -1.0 } else { 1.0 };
-                        match &consts[k] {
-                            None => f.add(&var_at(k).cells[at(k)], sign),
-                            Some(c) => f.constant += sign * c[at(k)],
+        let cells = (0..n)
+            .map(|j| -> Result<Form, Refusal> {
+                let at = |k: usize| maps[k][j];
+                let form = match op {
+                    "Add" | "Sum" | "Mean" | "Sub" => {
+                        let mut f = Form::default();
+                        for k in 0..ins.len() {
+                            let sign = if op == "Sub" && k == 1 { -1.0 } else { 1.0 };
+                            match &consts[k] {
+                                None => f.add(&var_at(k).cells[at(k)], sign),
+                                Some(c) => f.constant += sign * c[at(k)],
+                            }
+                        }
+                        if op == "Mean" {
+                            f.scaled(1.0 / ins.len() as f64)
+                        } else {
+                            f
                         }
                     }
-                    if op == "Mean" {
-                        f.scaled(1.0 / ins.len() as f64)
-                    } else {
-                        f
-                    }
-                }
-                "Mul" => {
-                    if n_vars != 1 {
-                        return Err(refuse(
-                            "multiplies values derived from the trees or linear ops together, \
+                    "Mul" => {
+                        if n_vars != 1 {
+                            return Err(refuse(
+                                "multiplies values derived from the trees or linear ops together, \
                              which is not affine"
-                                .into(),
-                        ));
+                                    .into(),
+                            ));
+                        }
+                        let v = is_var.iter().position(|&b| b).expect("one variable");
+                        let by: f64 = consts
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(k, c)| c.as_ref().map(|c| c[at(k)]))
+                            .product();
+                        var_at(v).cells[at(v)].scaled(by)
                     }
-                    let v = is_var.iter().position(|&b| b).expect("one variable");
-                    let by: f64 = consts.iter().enumerate().filter_map(|(k, c)| c.as_ref().map(|c| c[at(k)])).product();
-                    var_at(v).cells[at(v)].scaled(by)
-                }
-                _ => {
-                    // Div
-                    if !is_var[0] || n_vars != 1 {
-                        return Err(refuse(
+                    _ => {
+                        // Div
+                        if !is_var[0] || n_vars != 1 {
+                            return Err(refuse(
                             "divides by a value derived from the trees or linear ops, which is \
                              not affine"
                                 .into(),
                         ));
+                        }
+                        let by = consts[1].as_ref().expect("constant divisor")[at(1)];
+                        if by == 0.0 {
+                            return Err(refuse("divides by zero".into()));
+                        }
+                        var_at(0).cells[at(0)].scaled(1.0 / by)
                     }
-                    let by = consts[1].as_ref().expect("constant divisor")[at(1)];
-                    if by == 0.0 {
-                        return Err(refuse("divides by zero".into()));
-                    }
-                    var_at(0).cells[at(0)].scaled(1.0 / by)
-                }
-            };
-            cells.push(form);
-        }
+                };
+                Ok(form)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Val::Var {
             laid: Laid::new(dims, cells),
             link,
@@ -629,14 +681,17 @@ impl Walk<'_, '_> {
         &self,
         node: &NodeProto,
         ins: &[(usize, Rc<Val>)],
-        after_link: &dyn Fn((Link, usize)) -> Refusal,
+        after_link: &dyn Fn(LinkAt) -> Refusal,
     ) -> Result<Val, Refusal> {
         let refuse = |why: &str| Refusal::at(node, why);
         let gemm = node.op_type == "Gemm";
-        let (Some(Val::Var { laid: a, link }), Some(Val::Const(b))) =
-            (ins.first().map(|(_, v)| &**v), ins.get(1).map(|(_, v)| &**v))
-        else {
-            return Err(refuse("multiplies values that are not rows by a constant matrix"));
+        let (Some(Val::Var { laid: a, link }), Some(Val::Const(b))) = (
+            ins.first().map(|(_, v)| &**v),
+            ins.get(1).map(|(_, v)| &**v),
+        ) else {
+            return Err(refuse(
+                "multiplies values that are not rows by a constant matrix",
+            ));
         };
         if let Some(l) = link {
             return Err(after_link(*l));
@@ -644,11 +699,21 @@ impl Walk<'_, '_> {
         if gemm && attr_i(node, "transA").unwrap_or(0) != 0 {
             return Err(refuse("transposes the rows (transA)"));
         }
-        let w = b.floats().filter(|_| b.dims.len() == 2).ok_or_else(|| refuse("multiplies by a constant that is not a numeric matrix"))?;
+        let w = b
+            .floats()
+            .filter(|_| b.dims.len() == 2)
+            .ok_or_else(|| refuse("multiplies by a constant that is not a numeric matrix"))?;
         let trans_b = gemm && attr_i(node, "transB").unwrap_or(0) != 0;
-        let (k, m) = if trans_b { (b.dims[1], b.dims[0]) } else { (b.dims[0], b.dims[1]) };
+        let (k, m) = if trans_b {
+            (b.dims[1], b.dims[0])
+        } else {
+            (b.dims[0], b.dims[1])
+        };
         if a.dims.last() != Some(&k) || (gemm && a.dims.len() != 1) {
-            return Err(Refusal::at(node, format!("multiplies rows of {:?} by a {k}×{m} matrix", a.dims)));
+            return Err(Refusal::at(
+                node,
+                format!("multiplies rows of {:?} by a {k}×{m} matrix", a.dims),
+            ));
         }
         let (alpha, beta) = if gemm {
             let f = |n: &str| attr(node, n).map_or(1.0, |a| a.f as f64);
@@ -675,7 +740,9 @@ impl Walk<'_, '_> {
             let Val::Const(c) = &**c else {
                 return Err(refuse("adds a bias that is not a constant"));
             };
-            let values = c.floats().ok_or_else(|| refuse("adds a bias without numeric values"))?;
+            let values = c
+                .floats()
+                .ok_or_else(|| refuse("adds a bias without numeric values"))?;
             let (dims, maps) = broadcast(&[Operand::Var(&laid.dims), Operand::Const(&c.dims)])
                 .map_err(|e| Refusal::at(node, e))?;
             let cells = (0..maps[0].len())
@@ -697,7 +764,7 @@ impl Walk<'_, '_> {
         at: usize,
         node: &NodeProto,
         ins: &[(usize, Rc<Val>)],
-        after_link: &dyn Fn((Link, usize)) -> Refusal,
+        after_link: &dyn Fn(LinkAt) -> Refusal,
     ) -> Result<Val, Refusal> {
         let refuse = |why: String| Refusal::at(node, why);
         let Some(Val::Var { laid, link }) = ins.first().map(|(_, v)| &**v) else {
@@ -707,9 +774,17 @@ impl Walk<'_, '_> {
             return Err(after_link(*l));
         }
         let k = laid.cells.len();
-        let coefficients: Vec<f64> = attr_floats(node, "coefficients").unwrap_or(&[]).iter().map(|&c| c as f64).collect();
-        let intercepts: Vec<f64> = attr_floats(node, "intercepts").unwrap_or(&[]).iter().map(|&c| c as f64).collect();
-        if k == 0 || coefficients.is_empty() || coefficients.len() % k != 0 {
+        let coefficients: Vec<f64> = attr_floats(node, "coefficients")
+            .unwrap_or(&[])
+            .iter()
+            .map(|&c| c as f64)
+            .collect();
+        let intercepts: Vec<f64> = attr_floats(node, "intercepts")
+            .unwrap_or(&[])
+            .iter()
+            .map(|&c| c as f64)
+            .collect();
+        if k == 0 || coefficients.is_empty() || !coefficients.len().is_multiple_of(k) {
             return Err(refuse(format!(
                 "has {} coefficients for {k} input columns",
                 coefficients.len()
@@ -719,7 +794,9 @@ impl Walk<'_, '_> {
         if node.op_type == "LinearRegressor" {
             let targets = attr_i(node, "targets").unwrap_or(1) as usize;
             if rows != targets {
-                return Err(refuse(format!("has {rows} coefficient rows for {targets} targets")));
+                return Err(refuse(format!(
+                    "has {rows} coefficient rows for {targets} targets"
+                )));
             }
         } else {
             let classes = class_count(node).unwrap_or(0);
@@ -732,7 +809,10 @@ impl Walk<'_, '_> {
             self.probability = true;
         }
         if !(intercepts.is_empty() || intercepts.len() == rows) {
-            return Err(refuse(format!("has {} intercepts for {rows} rows", intercepts.len())));
+            return Err(refuse(format!(
+                "has {} intercepts for {rows} rows",
+                intercepts.len()
+            )));
         }
         let cells = (0..rows)
             .map(|t| {
@@ -764,13 +844,24 @@ mod tests {
 
     /// The answer tensor the loader decodes: the one output, or the float one of two.
     fn answer(g: &GraphProto) -> String {
-        let float = |o: &&tract_onnx::pb::ValueInfoProto| match o.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-            Some(type_proto::Value::TensorType(t)) => t.elem_type == DataType::Float as i32 || t.elem_type == DataType::Double as i32,
+        let float = |o: &&tract_onnx::pb::ValueInfoProto| match o
+            .r#type
+            .as_ref()
+            .and_then(|t| t.value.as_ref())
+        {
+            Some(type_proto::Value::TensorType(t)) => {
+                t.elem_type == DataType::Float as i32 || t.elem_type == DataType::Double as i32
+            }
             _ => false,
         };
         match g.output.as_slice() {
             [one] => one.name.clone(),
-            many => many.iter().find(float).expect("a float output").name.clone(),
+            many => many
+                .iter()
+                .find(float)
+                .expect("a float output")
+                .name
+                .clone(),
         }
     }
 
@@ -786,18 +877,28 @@ mod tests {
     }
 
     /// Each column as (constant, [(leaf name, column, weight)]).
-    fn sums(c: &Combination) -> Vec<(f64, Vec<(&str, usize, f64)>)> {
+    /// A column: its constant and (leaf name, column, weight) terms.
+    type Sum<'a> = (f64, Vec<(&'a str, usize, f64)>);
+
+    fn sums(c: &Combination) -> Vec<Sum<'_>> {
         c.columns
             .iter()
             .map(|col| {
-                let terms = col.terms.iter().map(|t| (c.leaves[t.leaf].name.as_str(), t.column, t.weight)).collect();
+                let terms = col
+                    .terms
+                    .iter()
+                    .map(|t| (c.leaves[t.leaf].name.as_str(), t.column, t.weight))
+                    .collect();
                 (col.constant, terms)
             })
             .collect()
     }
 
     fn regressors(extra: Vec<NodeProto>, inits: Vec<tract_onnx::pb::TensorProto>) -> GraphProto {
-        let mut nodes = vec![tree("t1", "features", "y1", vec![]), tree("t2", "features", "y2", vec![])];
+        let mut nodes = vec![
+            tree("t1", "features", "y1", vec![]),
+            tree("t2", "features", "y2", vec![]),
+        ];
         nodes.extend(extra);
         matrix(&["a", "b"], inits, nodes, &["out"]).0
     }
@@ -816,7 +917,16 @@ mod tests {
         assert_eq!((c.space(), c.link), ("score", Link::Identity));
         assert_eq!(sums(&c), vec![(0.0, vec![("t1", 0, 1.0)])]);
         let leaf = &c.leaves[0];
-        assert_eq!((leaf.node, leaf.op_type.as_str(), leaf.input.as_str(), leaf.width, leaf.classifier), (0, "TreeEnsembleRegressor", "features", 1, false));
+        assert_eq!(
+            (
+                leaf.node,
+                leaf.op_type.as_str(),
+                leaf.input.as_str(),
+                leaf.width,
+                leaf.classifier
+            ),
+            (0, "TreeEnsembleRegressor", "features", 1, false)
+        );
     }
 
     #[test]
@@ -833,11 +943,20 @@ mod tests {
                 node("Neg", "neg", &["e"], &["n"], vec![]),
                 node("Mean", "mean", &["n", "y1"], &["out"], vec![]),
             ],
-            vec![init_f("w1", &[1], &[0.25]), init_raw_f64("w2", &[], &[0.75]), init_f("bias", &[1, 1], &[1.0]), init_f("two", &[], &[2.0]), init_f("one", &[], &[1.0])],
+            vec![
+                init_f("w1", &[1], &[0.25]),
+                init_raw_f64("w2", &[], &[0.75]),
+                init_f("bias", &[1, 1], &[1.0]),
+                init_f("two", &[], &[2.0]),
+                init_f("one", &[], &[1.0]),
+            ],
         );
         // mean(-( (0.25 y1 + 0.75 y2 + 1) / 2 - 1 ), y1) = 0.25 + 0.4375 y1 - 0.1875 y2
         let c = ok(&g, "out");
-        assert_eq!(sums(&c), vec![(0.25, vec![("t1", 0, 0.4375), ("t2", 0, -0.1875)])]);
+        assert_eq!(
+            sums(&c),
+            vec![(0.25, vec![("t1", 0, 0.4375), ("t2", 0, -0.1875)])]
+        );
         assert_eq!(c.space(), "score");
     }
 
@@ -845,8 +964,23 @@ mod tests {
     fn stacking_weighs_ensembles_by_the_final_linear_regressor() {
         let g = regressors(
             vec![
-                node("Concat", "cat", &["y1", "y2"], &["stack"], vec![int("axis", 1)]),
-                node("LinearRegressor", "final", &["stack"], &["out"], vec![floats("coefficients", &[2.0, -1.0]), floats("intercepts", &[0.5])]),
+                node(
+                    "Concat",
+                    "cat",
+                    &["y1", "y2"],
+                    &["stack"],
+                    vec![int("axis", 1)],
+                ),
+                node(
+                    "LinearRegressor",
+                    "final",
+                    &["stack"],
+                    &["out"],
+                    vec![
+                        floats("coefficients", &[2.0, -1.0]),
+                        floats("intercepts", &[0.5]),
+                    ],
+                ),
             ],
             vec![],
         );
@@ -858,8 +992,23 @@ mod tests {
     #[test]
     fn a_linear_op_reading_features_is_a_leaf() {
         let nodes = vec![
-            node("Scaler", "sc", &["features"], &["s"], vec![floats("offset", &[0., 0.]), floats("scale", &[1., 1.])]),
-            node("LinearRegressor", "lin", &["s"], &["out"], vec![floats("coefficients", &[2.0, -1.0]), floats("intercepts", &[0.5])]),
+            node(
+                "Scaler",
+                "sc",
+                &["features"],
+                &["s"],
+                vec![floats("offset", &[0., 0.]), floats("scale", &[1., 1.])],
+            ),
+            node(
+                "LinearRegressor",
+                "lin",
+                &["s"],
+                &["out"],
+                vec![
+                    floats("coefficients", &[2.0, -1.0]),
+                    floats("intercepts", &[0.5]),
+                ],
+            ),
         ];
         let (g, _) = matrix(&["a", "b"], vec![], nodes, &["out"]);
         let c = ok(&g, "out");
@@ -871,14 +1020,36 @@ mod tests {
     fn matmul_and_gemm_by_constants_are_affine() {
         let g = regressors(
             vec![
-                node("Concat", "cat", &["y1", "y2"], &["stack"], vec![int("axis", -1)]),
+                node(
+                    "Concat",
+                    "cat",
+                    &["y1", "y2"],
+                    &["stack"],
+                    vec![int("axis", -1)],
+                ),
                 node("MatMul", "mm", &["stack", "w"], &["m"], vec![]),
-                node("Gemm", "gemm", &["stack", "wt", "c"], &["out"], vec![int("transB", 1), float("alpha", 2.0)]),
+                node(
+                    "Gemm",
+                    "gemm",
+                    &["stack", "wt", "c"],
+                    &["out"],
+                    vec![int("transB", 1), float("alpha", 2.0)],
+                ),
             ],
-            vec![init_f("w", &[2, 1], &[3., 4.]), init_f("wt", &[1, 2], &[3., 4.]), init_f("c", &[1], &[1.])],
+            vec![
+                init_f("w", &[2, 1], &[3., 4.]),
+                init_f("wt", &[1, 2], &[3., 4.]),
+                init_f("c", &[1], &[1.]),
+            ],
         );
-        assert_eq!(sums(&ok(&g, "m")), vec![(0.0, vec![("t1", 0, 3.0), ("t2", 0, 4.0)])]);
-        assert_eq!(sums(&ok(&g, "out")), vec![(1.0, vec![("t1", 0, 6.0), ("t2", 0, 8.0)])]);
+        assert_eq!(
+            sums(&ok(&g, "m")),
+            vec![(0.0, vec![("t1", 0, 3.0), ("t2", 0, 4.0)])]
+        );
+        assert_eq!(
+            sums(&ok(&g, "out")),
+            vec![(1.0, vec![("t1", 0, 6.0), ("t2", 0, 8.0)])]
+        );
     }
 
     #[test]
@@ -891,10 +1062,18 @@ mod tests {
             node("Add", "plus", &["pi", "pi"], &["doubled"], vec![]),
             node("Softmax", "softmax", &["pi"], &["soft"], vec![]),
         ];
-        let (g, _) = matrix(&["a"], vec![init_f("one", &[], &[1.0]), init_f("half_w", &[], &[0.5])], nodes, &["label", "probabilities"]);
+        let (g, _) = matrix(
+            &["a"],
+            vec![init_f("one", &[], &[1.0]), init_f("half_w", &[], &[0.5])],
+            nodes,
+            &["label", "probabilities"],
+        );
         let c = ok(&g, "probabilities");
         assert_eq!((c.space(), c.link), ("margin", Link::Logistic));
-        assert_eq!(sums(&c), vec![(0.0, vec![("gbc", 0, 1.0)]), (0.0, vec![("gbc", 1, 1.0)])]);
+        assert_eq!(
+            sums(&c),
+            vec![(0.0, vec![("gbc", 0, 1.0)]), (0.0, vec![("gbc", 1, 1.0)])]
+        );
         assert!(c.leaves[0].classifier);
         let r = refused(&g, "halved");
         assert_eq!(
@@ -904,7 +1083,10 @@ mod tests {
         );
         assert_eq!(refused(&g, "doubled").node, "plus");
         let r = refused(&g, "soft");
-        assert_eq!((r.node.as_str(), r.op_type.as_str()), ("softmax", "Softmax"));
+        assert_eq!(
+            (r.node.as_str(), r.op_type.as_str()),
+            ("softmax", "Softmax")
+        );
         assert!(r.reason.contains("not affine"), "{r}");
         let r = refused(&g, "label");
         assert_eq!(r.to_string(), "node `gbc` (TreeEnsembleClassifier) gives the answer its label output, not its probabilities");
@@ -939,23 +1121,68 @@ mod tests {
         let nodes = vec![
             tree_classifier("rf1", "features", ["l1", "p1"], "NONE"),
             tree_classifier("rf2", "features", ["l2", "p2"], "NONE"),
-            node("ArrayFeatureExtractor", "pick1", &["p1", "col1"], &["q1"], vec![]),
-            node("ArrayFeatureExtractor", "pick2", &["p2", "col1"], &["q2"], vec![]),
-            node("Concat", "cat", &["q1", "q2"], &["stack"], vec![int("axis", 1)]),
+            node(
+                "ArrayFeatureExtractor",
+                "pick1",
+                &["p1", "col1"],
+                &["q1"],
+                vec![],
+            ),
+            node(
+                "ArrayFeatureExtractor",
+                "pick2",
+                &["p2", "col1"],
+                &["q2"],
+                vec![],
+            ),
+            node(
+                "Concat",
+                "cat",
+                &["q1", "q2"],
+                &["stack"],
+                vec![int("axis", 1)],
+            ),
             node(
                 "LinearClassifier",
                 "final",
                 &["stack"],
                 &["label", "probabilities"],
-                vec![ints("classlabels_ints", &[0, 1]), floats("coefficients", &[-1., -2., 1., 2.]), floats("intercepts", &[-0.5, 0.5]), string("post_transform", "LOGISTIC")],
+                vec![
+                    ints("classlabels_ints", &[0, 1]),
+                    floats("coefficients", &[-1., -2., 1., 2.]),
+                    floats("intercepts", &[-0.5, 0.5]),
+                    string("post_transform", "LOGISTIC"),
+                ],
             ),
-            node("LinearClassifier", "one_row", &["stack"], &["l3", "p3"], vec![ints("classlabels_ints", &[0, 1]), floats("coefficients", &[1., 2.])]),
+            node(
+                "LinearClassifier",
+                "one_row",
+                &["stack"],
+                &["l3", "p3"],
+                vec![
+                    ints("classlabels_ints", &[0, 1]),
+                    floats("coefficients", &[1., 2.]),
+                ],
+            ),
         ];
-        let (g, _) = matrix(&["a"], vec![init_i("col1", &[1], &[1])], nodes, &["label", "probabilities"]);
+        let (g, _) = matrix(
+            &["a"],
+            vec![init_i("col1", &[1], &[1])],
+            nodes,
+            &["label", "probabilities"],
+        );
         let c = ok(&g, "probabilities");
         assert_eq!((c.space(), c.link), ("margin", Link::Logistic));
-        assert_eq!(sums(&c), vec![(-0.5, vec![("rf1", 1, -1.0), ("rf2", 1, -2.0)]), (0.5, vec![("rf1", 1, 1.0), ("rf2", 1, 2.0)])]);
-        assert!(refused(&g, "p3").reason.contains("1 coefficient rows for 2 classes"));
+        assert_eq!(
+            sums(&c),
+            vec![
+                (-0.5, vec![("rf1", 1, -1.0), ("rf2", 1, -2.0)]),
+                (0.5, vec![("rf1", 1, 1.0), ("rf2", 1, 2.0)])
+            ]
+        );
+        assert!(refused(&g, "p3")
+            .reason
+            .contains("1 coefficient rows for 2 classes"));
         assert_eq!(refused(&g, "label").node, "final");
     }
 
@@ -968,15 +1195,38 @@ mod tests {
                 name,
                 &["features"],
                 &[&format!("{out}_label"), out],
-                vec![ints("classlabels_ints", &[0, 1, 2]), floats("coefficients", &[1., 2., 3.]), floats("intercepts", &[0., 0., 0.]), string("post_transform", pt)],
+                vec![
+                    ints("classlabels_ints", &[0, 1, 2]),
+                    floats("coefficients", &[1., 2., 3.]),
+                    floats("intercepts", &[0., 0., 0.]),
+                    string("post_transform", pt),
+                ],
             )
         };
         let nodes = vec![
             lin("soft", "ps", "SOFTMAX"),
-            node("Normalizer", "l1", &["ps"], &["probabilities"], vec![string("norm", "L1")]),
+            node(
+                "Normalizer",
+                "l1",
+                &["ps"],
+                &["probabilities"],
+                vec![string("norm", "L1")],
+            ),
             lin("ovr", "po", "LOGISTIC"),
-            node("Normalizer", "l1_ovr", &["po"], &["ovr_probabilities"], vec![string("norm", "L1")]),
-            node("Normalizer", "l2", &["ps"], &["l2_probabilities"], vec![string("norm", "L2")]),
+            node(
+                "Normalizer",
+                "l1_ovr",
+                &["po"],
+                &["ovr_probabilities"],
+                vec![string("norm", "L1")],
+            ),
+            node(
+                "Normalizer",
+                "l2",
+                &["ps"],
+                &["l2_probabilities"],
+                vec![string("norm", "L2")],
+            ),
         ];
         let (g, _) = matrix(&["a"], vec![], nodes, &["probabilities"]);
         let c = ok(&g, "probabilities");
@@ -989,28 +1239,63 @@ mod tests {
     #[test]
     fn opset5_tree_ensemble_reads_an_integer_post_transform() {
         let te = |name: &str, out: &str, pt: i64| {
-            node("TreeEnsemble", name, &["features"], &[out], vec![int("n_targets", 2), int("post_transform", pt)])
+            node(
+                "TreeEnsemble",
+                name,
+                &["features"],
+                &[out],
+                vec![int("n_targets", 2), int("post_transform", pt)],
+            )
         };
-        let (g, _) = matrix(&["a"], vec![], vec![te("none", "y0", 0), te("logistic", "y2", 2), te("bad", "y9", 9)], &["y0"]);
+        let (g, _) = matrix(
+            &["a"],
+            vec![],
+            vec![
+                te("none", "y0", 0),
+                te("logistic", "y2", 2),
+                te("bad", "y9", 9),
+            ],
+            &["y0"],
+        );
         assert_eq!(ok(&g, "y0").space(), "score");
         assert_eq!(ok(&g, "y0").columns.len(), 2);
         assert_eq!(ok(&g, "y2").link, Link::Logistic);
-        assert_eq!(refused(&g, "y9").to_string(), "node `bad` (TreeEnsemble) has a post_transform this does not know");
+        assert_eq!(
+            refused(&g, "y9").to_string(),
+            "node `bad` (TreeEnsemble) has a post_transform this does not know"
+        );
     }
 
     #[test]
     fn what_does_not_come_from_trees_or_linear_ops_is_refused_by_name() {
         let nodes = vec![
             tree("t1", "features", "y1", vec![]),
-            node("Add", "passthrough", &["y1", "features"], &["plus_input"], vec![]),
+            node(
+                "Add",
+                "passthrough",
+                &["y1", "features"],
+                &["plus_input"],
+                vec![],
+            ),
             node("Mul", "square", &["y1", "y1"], &["squared"], vec![]),
             node("Div", "inverse", &["one", "y1"], &["inv"], vec![]),
             node("SVMRegressor", "svr", &["features"], &["sv"], vec![]),
             node("Sigmoid", "sig", &["y1"], &["sg"], vec![]),
             node("Einsum", "", &["y1"], &["es"], vec![]),
-            node("Concat", "cat", &["y1", "one2"], &["with_const"], vec![int("axis", 1)]),
+            node(
+                "Concat",
+                "cat",
+                &["y1", "one2"],
+                &["with_const"],
+                vec![int("axis", 1)],
+            ),
         ];
-        let (g, _) = matrix(&["a"], vec![init_f("one", &[], &[1.]), init_f("one2", &[1, 1], &[1.])], nodes, &["y1"]);
+        let (g, _) = matrix(
+            &["a"],
+            vec![init_f("one", &[], &[1.]), init_f("one2", &[1, 1], &[1.])],
+            nodes,
+            &["y1"],
+        );
         assert_eq!(refused(&g, "plus_input").to_string(), "tensor `features` reaches the answer directly, not through a tree ensemble or linear op");
         assert_eq!(refused(&g, "squared").node, "square");
         assert_eq!(refused(&g, "inv").node, "inverse");
@@ -1018,7 +1303,10 @@ mod tests {
         assert_eq!(refused(&g, "sg").op_type, "Sigmoid");
         assert_eq!(refused(&g, "es").to_string(), "node `es` (Einsum) is an operator the combination does not follow: the answer cannot be traced through it to tree ensemble or linear op outputs");
         assert_eq!(refused(&g, "with_const").node, "cat");
-        assert_eq!(refused(&g, "one").to_string(), "tensor `one` does not depend on any tree ensemble or linear op");
+        assert_eq!(
+            refused(&g, "one").to_string(),
+            "tensor `one` does not depend on any tree ensemble or linear op"
+        );
     }
 
     #[test]
@@ -1035,7 +1323,8 @@ mod tests {
             // The explanation fixtures say which space their reference is in.
             let json = root.join(&name).with_extension("json");
             if name.starts_with("explain/") {
-                let j: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+                let j: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
                 if let Some(space) = j.get("space").and_then(|s| s.as_str()) {
                     assert_eq!(c.space(), space, "{name}");
                     against_reference += 1;
@@ -1049,26 +1338,51 @@ mod tests {
 
     #[test]
     fn fixture_combinations() {
-        let by_name: HashMap<String, GraphProto> = fixtures().into_iter().map(|(n, g, _)| (n, g)).collect();
+        let by_name: HashMap<String, GraphProto> =
+            fixtures().into_iter().map(|(n, g, _)| (n, g)).collect();
         let c = |name: &str| ok(&by_name[name], &answer(&by_name[name]));
         let voting = c("explain/voting_regressor.onnx");
-        assert_eq!(sums(&voting), vec![(0.0, vec![("TreeEnsembleRegressor", 0, 0.5), ("TreeEnsembleRegressor1", 0, 0.5)])]);
+        assert_eq!(
+            sums(&voting),
+            vec![(
+                0.0,
+                vec![
+                    ("TreeEnsembleRegressor", 0, 0.5),
+                    ("TreeEnsembleRegressor1", 0, 0.5)
+                ]
+            )]
+        );
         let opset5 = c("explain/gbr_tree_ensemble_opset5.onnx");
-        assert!(opset5.columns[0].constant != 0.0, "the bias added after the trees");
+        assert!(
+            opset5.columns[0].constant != 0.0,
+            "the bias added after the trees"
+        );
         let lgbm = c("ops/lightgbm_binary.onnx");
-        assert_eq!((lgbm.space(), lgbm.link, lgbm.leaves[0].name.as_str()), ("margin", Link::Logistic, "LgbmClassifier"));
+        assert_eq!(
+            (lgbm.space(), lgbm.link, lgbm.leaves[0].name.as_str()),
+            ("margin", Link::Logistic, "LgbmClassifier")
+        );
         let logreg = c("ops/logistic_regression_multiclass.onnx");
         assert_eq!((logreg.space(), logreg.link), ("margin", Link::Softmax));
         let rf = c("typed/rf_binary.onnx");
         assert_eq!((rf.space(), rf.columns.len()), ("probability", 2));
         let ct = c("typed/ct_gbc_multiclass.onnx");
-        assert_eq!((ct.space(), ct.link, ct.columns.len()), ("margin", Link::Softmax, 4));
+        assert_eq!(
+            (ct.space(), ct.link, ct.columns.len()),
+            ("margin", Link::Softmax, 4)
+        );
     }
 
     #[test]
     fn an_svr_fixture_is_refused_by_name() {
-        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/explain/refuse_svr.onnx")).unwrap();
-        let proto = tract_onnx::prelude::Framework::proto_model_for_read(&crate::ops::onnx(), &mut &*bytes).unwrap();
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/explain/refuse_svr.onnx"
+        ))
+        .unwrap();
+        let proto =
+            tract_onnx::prelude::Framework::proto_model_for_read(&crate::ops::onnx(), &mut &*bytes)
+                .unwrap();
         let g = proto.graph.unwrap();
         let r = refused(&g, &answer(&g));
         assert!(r.to_string().contains("(SVMRegressor)"), "{r}");

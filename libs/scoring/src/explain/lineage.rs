@@ -23,8 +23,8 @@ use std::fmt;
 use std::rc::Rc;
 
 use tract_onnx::pb::{
-    attribute_proto::AttributeType, tensor_proto::DataType, AttributeProto, GraphProto,
-    NodeProto, TensorProto,
+    attribute_proto::AttributeType, tensor_proto::DataType, AttributeProto, GraphProto, NodeProto,
+    TensorProto,
 };
 
 use crate::feature::InputLayout;
@@ -167,9 +167,7 @@ impl<'g> Index<'g> {
 
     /// The node writing `tensor`, with its index in the graph.
     pub fn writer(&self, tensor: &str) -> Option<(usize, &'g NodeProto)> {
-        self.writers
-            .get(tensor)
-            .map(|&i| (i, &self.graph.node[i]))
+        self.writers.get(tensor).map(|&i| (i, &self.graph.node[i]))
     }
 
     pub fn is_initializer(&self, tensor: &str) -> bool {
@@ -240,13 +238,22 @@ impl Constant {
         let to = DataType::try_from(to as i32).ok()?;
         let values = match (to, self.values) {
             (DataType::Float, v) => Values::Float(
-                Constant { dims: vec![], values: v }
-                    .floats()?
-                    .into_iter()
-                    .map(|x| x as f32 as f64)
-                    .collect(),
+                Constant {
+                    dims: vec![],
+                    values: v,
+                }
+                .floats()?
+                .into_iter()
+                .map(|x| x as f32 as f64)
+                .collect(),
             ),
-            (DataType::Double, v) => Values::Float(Constant { dims: vec![], values: v }.floats()?),
+            (DataType::Double, v) => Values::Float(
+                Constant {
+                    dims: vec![],
+                    values: v,
+                }
+                .floats()?,
+            ),
             (
                 DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8,
                 Values::Float(v),
@@ -297,7 +304,9 @@ pub(super) fn decode(t: &TensorProto) -> Option<Constant> {
         DataType::Uint16 if !raw.is_empty() => {
             Values::Int(chunks(raw, |b| u16::from_le_bytes(b) as i64))
         }
-        DataType::Int8 if !raw.is_empty() => Values::Int(chunks(raw, |b: [u8; 1]| b[0] as i8 as i64)),
+        DataType::Int8 if !raw.is_empty() => {
+            Values::Int(chunks(raw, |b: [u8; 1]| b[0] as i8 as i64))
+        }
         DataType::Uint8 | DataType::Bool if !raw.is_empty() => {
             Values::Int(chunks(raw, |b: [u8; 1]| b[0] as i64))
         }
@@ -378,16 +387,24 @@ pub(super) fn attr_s(node: &NodeProto, name: &str) -> Option<String> {
 
 /// How many classes a classifier op names (`classlabels_*`): the width of its probabilities.
 pub(super) fn class_count(node: &NodeProto) -> Option<usize> {
-    ["classlabels_strings", "classlabels_int64s", "classlabels_ints"]
-        .iter()
-        .filter_map(|n| attr(node, n))
-        .map(|a| a.strings.len().max(a.ints.len()))
-        .find(|&n| n > 0)
+    [
+        "classlabels_strings",
+        "classlabels_int64s",
+        "classlabels_ints",
+    ]
+    .iter()
+    .filter_map(|n| attr(node, n))
+    .map(|a| a.strings.len().max(a.ints.len()))
+    .find(|&n| n > 0)
 }
 
 /// An axes list from attribute `axes` (older opsets) or the constant input `at` (newer).
 /// `Ok(None)` when neither is given; `Err` when the input is not a constant in the file.
-pub(super) fn axes(index: &Index, node: &NodeProto, at: usize) -> Result<Option<Vec<i64>>, Refusal> {
+pub(super) fn axes(
+    index: &Index,
+    node: &NodeProto,
+    at: usize,
+) -> Result<Option<Vec<i64>>, Refusal> {
     if let Some(a) = attr_ints(node, "axes") {
         return Ok(Some(a.to_vec()));
     }
@@ -502,7 +519,7 @@ impl<T: Clone> Laid<T> {
         let total = self.cells.len();
         if let Some(i) = infer {
             let rest: usize = dims.iter().product();
-            if rest == 0 || total % rest != 0 {
+            if rest == 0 || !total.is_multiple_of(rest) {
                 return Err(format!("cannot fit {total} values a row into {shape:?}"));
             }
             dims[i] = total / rest;
@@ -522,7 +539,9 @@ impl<T: Clone> Laid<T> {
         let rank = self.rank() as i64;
         let a = if axis < 0 { axis + rank } else { axis };
         if a <= 0 || a > rank {
-            return Err(format!("flattens at axis {axis}, folding the rows into the columns"));
+            return Err(format!(
+                "flattens at axis {axis}, folding the rows into the columns"
+            ));
         }
         let a = a as usize - 1;
         if self.dims[..a].iter().product::<usize>() != 1 {
@@ -539,7 +558,9 @@ impl<T: Clone> Laid<T> {
     pub fn squeeze(self, axes: Option<&[i64]>) -> Result<Laid<T>, String> {
         let rank = self.rank();
         let drop: BTreeSet<usize> = match axes {
-            None => (0..self.dims.len()).filter(|&a| self.dims[a] == 1).collect(),
+            None => (0..self.dims.len())
+                .filter(|&a| self.dims[a] == 1)
+                .collect(),
             Some(axes) => axes
                 .iter()
                 .map(|&x| non_batch_axis(x, rank, "squeezes"))
@@ -567,7 +588,13 @@ impl<T: Clone> Laid<T> {
         }
         let mut old = self.dims.iter();
         let dims = (0..out_rank - 1)
-            .map(|a| if at.contains(&a) { 1 } else { *old.next().expect("ranks add up") })
+            .map(|a| {
+                if at.contains(&a) {
+                    1
+                } else {
+                    *old.next().expect("ranks add up")
+                }
+            })
             .collect();
         Ok(Laid::new(dims, self.cells))
     }
@@ -701,7 +728,10 @@ impl<T: Clone> Laid<T> {
             let (start, end) = if step > 0 {
                 (norm(starts[i]).clamp(0, d), norm(ends[i]).clamp(0, d))
             } else {
-                (norm(starts[i]).clamp(0, d - 1), norm(ends[i]).clamp(-1, d - 1))
+                (
+                    norm(starts[i]).clamp(0, d - 1),
+                    norm(ends[i]).clamp(-1, d - 1),
+                )
             };
             let mut picks = Vec::new();
             let mut k = start;
@@ -733,7 +763,9 @@ pub(super) fn broadcast(operands: &[Operand]) -> Result<(Vec<usize>, Vec<Vec<usi
             match rank {
                 None => rank = Some(d.len() + 1),
                 Some(r) if r != d.len() + 1 => {
-                    return Err("broadcasts inputs of different ranks: rows would meet columns".into())
+                    return Err(
+                        "broadcasts inputs of different ranks: rows would meet columns".into(),
+                    )
                 }
                 _ => {}
             }
@@ -795,7 +827,11 @@ pub(super) fn broadcast(operands: &[Operand]) -> Result<(Vec<usize>, Vec<Vec<usi
 
 /// For a reduction over non-batch axes `over` of a tensor with non-batch `dims`: the output
 /// dims and, per output cell, the input cells it reads.
-pub(super) fn reduce(dims: &[usize], over: &BTreeSet<usize>, keepdims: bool) -> (Vec<usize>, Vec<Vec<usize>>) {
+pub(super) fn reduce(
+    dims: &[usize],
+    over: &BTreeSet<usize>,
+    keepdims: bool,
+) -> (Vec<usize>, Vec<Vec<usize>>) {
     let kept: Vec<usize> = dims
         .iter()
         .enumerate()
@@ -902,6 +938,7 @@ impl Lin {
 }
 
 /// Operators that act on each cell alone (their first input; any others are parameters).
+#[rustfmt::skip]
 const CELLWISE: &[&str] = &[
     "Identity", "Cast", "Abs", "Neg", "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid",
     "HardSigmoid", "HardSwish", "Tanh", "Sqrt", "Log", "Exp", "Reciprocal", "Floor", "Ceil",
@@ -912,12 +949,14 @@ const CELLWISE: &[&str] = &[
 ];
 
 /// Elementwise operators over all their inputs, with numpy broadcasting.
+#[rustfmt::skip]
 const ELEMENTWISE: &[&str] = &[
     "Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "Where", "And", "Or",
     "Xor", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "PRelu", "Clip",
     "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
 ];
 
+#[rustfmt::skip]
 const REDUCTIONS: &[&str] = &[
     "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
@@ -943,12 +982,19 @@ impl Tracer<'_, '_> {
                 continue;
             }
             let (at, node) = self.index.writer(&tensor).ok_or_else(|| {
-                Refusal::tensor(&tensor, "is neither a graph input, an initializer nor any node's output")
+                Refusal::tensor(
+                    &tensor,
+                    "is neither a graph input, an initializer nor any node's output",
+                )
             })?;
             let inputs = node.input.iter().filter(|i| !i.is_empty());
             if !ready {
                 stack.push((tensor, true));
-                stack.extend(inputs.filter(|i| !memo.contains_key(*i)).map(|i| (i.clone(), false)));
+                stack.extend(
+                    inputs
+                        .filter(|i| !memo.contains_key(*i))
+                        .map(|i| (i.clone(), false)),
+                );
                 continue;
             }
             let ins: Vec<Option<Rc<Lin>>> = node
@@ -958,9 +1004,10 @@ impl Tracer<'_, '_> {
                     if i.is_empty() {
                         Ok(None)
                     } else {
-                        memo.get(i).cloned().map(Some).ok_or_else(|| {
-                            Refusal::at(node, "is part of a cycle in the graph")
-                        })
+                        memo.get(i)
+                            .cloned()
+                            .map(Some)
+                            .ok_or_else(|| Refusal::at(node, "is part of a cycle in the graph"))
                     }
                 })
                 .collect::<Result<_, _>>()?;
@@ -971,7 +1018,10 @@ impl Tracer<'_, '_> {
                 }
             }
             if !memo.contains_key(&tensor) {
-                return Err(Refusal::at(node, format!("gives no lineage for `{tensor}`")));
+                return Err(Refusal::at(
+                    node,
+                    format!("gives no lineage for `{tensor}`"),
+                ));
             }
         }
         Ok(memo.remove(target).expect("traced"))
@@ -980,34 +1030,58 @@ impl Tracer<'_, '_> {
     /// The lineage of a graph input or initializer; `None` for a node's output.
     fn source(&self, tensor: &str) -> Result<Option<Lin>, Refusal> {
         if self.index.is_initializer(tensor) {
-            return Ok(Some(Lin::Const(self.index.constant(tensor).map(|c| c.dims))));
+            return Ok(Some(Lin::Const(
+                self.index.constant(tensor).map(|c| c.dims),
+            )));
         }
-        if !graph_inputs(self.index.graph).iter().any(|i| i.name == tensor) {
+        if !graph_inputs(self.index.graph)
+            .iter()
+            .any(|i| i.name == tensor)
+        {
             return Ok(None);
         }
         let names = self.schema.names();
         let lin = match self.schema.layout() {
             InputLayout::Matrix if self.schema.input_names().iter().any(|i| i == tensor) => {
-                Laid::new(vec![names.len()], (0..names.len()).map(Cell::Feature).collect())
+                Laid::new(
+                    vec![names.len()],
+                    (0..names.len()).map(Cell::Feature).collect(),
+                )
             }
             InputLayout::PerFeature => match names.iter().position(|n| n == tensor) {
                 Some(f) => Laid::new(vec![1], vec![Cell::Feature(f)]),
-                None => return Err(Refusal::tensor(tensor, "is a graph input outside the feature schema")),
+                None => {
+                    return Err(Refusal::tensor(
+                        tensor,
+                        "is a graph input outside the feature schema",
+                    ))
+                }
             },
             InputLayout::Matrix => {
-                return Err(Refusal::tensor(tensor, "is a graph input outside the feature schema"))
+                return Err(Refusal::tensor(
+                    tensor,
+                    "is a graph input outside the feature schema",
+                ))
             }
         };
         Ok(Some(Lin::Known(lin)))
     }
 
     /// One node's outputs' lineages from its inputs'.
-    fn eval(&self, at: usize, node: &NodeProto, ins: &[Option<Rc<Lin>>]) -> Result<Vec<Lin>, Refusal> {
+    fn eval(
+        &self,
+        at: usize,
+        node: &NodeProto,
+        ins: &[Option<Rc<Lin>>],
+    ) -> Result<Vec<Lin>, Refusal> {
         let op = node.op_type.as_str();
         let refuse = |why: String| Refusal::at(node, why);
         let n_out = node.output.len();
-        let present: Vec<(usize, &Rc<Lin>)> =
-            ins.iter().enumerate().filter_map(|(i, l)| l.as_ref().map(|l| (i, l))).collect();
+        let present: Vec<(usize, &Rc<Lin>)> = ins
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.as_ref().map(|l| (i, l)))
+            .collect();
         if !matches!(node.domain.as_str(), "" | "ai.onnx" | "ai.onnx.ml") {
             return Err(refuse(format!(
                 "is an operator of domain `{}`, which the lineage does not know",
@@ -1026,7 +1100,9 @@ impl Tracer<'_, '_> {
                 .map(|o| {
                     let dims = match self.index.constant(o) {
                         Some(c) => Some(c.dims),
-                        None if CELLWISE.contains(&op) || op == "CastLike" => first.map(<[usize]>::to_vec),
+                        None if CELLWISE.contains(&op) || op == "CastLike" => {
+                            first.map(<[usize]>::to_vec)
+                        }
                         None => first.and_then(|d| self.constant_shape(node, d)),
                     };
                     Lin::Const(dims)
@@ -1037,16 +1113,21 @@ impl Tracer<'_, '_> {
         let input = |i: usize| node.input.get(i).map(String::as_str).unwrap_or("");
         // The first input, with its shape known.
         let known = || -> Result<Laid<Cell>, Refusal> { self.known(node, 0, x) };
-        let relaid = |f: &dyn Fn(Laid<Cell>) -> Result<Laid<Cell>, String>| -> Result<Vec<Lin>, Refusal> {
-            match x.map(|l| &**l) {
-                Some(Lin::Uniform(c)) => Ok(vec![Lin::Uniform(c.clone())]),
-                _ => Ok(vec![Lin::Known(f(known()?).map_err(&refuse)?)]),
-            }
-        };
+        let relaid =
+            |f: &dyn Fn(Laid<Cell>) -> Result<Laid<Cell>, String>| -> Result<Vec<Lin>, Refusal> {
+                match x.map(|l| &**l) {
+                    Some(Lin::Uniform(c)) => Ok(vec![Lin::Uniform(c.clone())]),
+                    _ => Ok(vec![Lin::Known(f(known()?).map_err(&refuse)?)]),
+                }
+            };
         match op {
             "CastLike" => Ok(vec![(**x.expect("not all constant")).clone()]),
             _ if CELLWISE.contains(&op) => {
-                if let Some((i, _)) = present.iter().skip(1).find(|(_, l)| !matches!(***l, Lin::Const(_))) {
+                if let Some((i, _)) = present
+                    .iter()
+                    .skip(1)
+                    .find(|(_, l)| !matches!(***l, Lin::Const(_)))
+                {
                     return Err(refuse(format!(
                         "takes its parameter `{}` from the input rows, not a constant",
                         input(*i)
@@ -1090,7 +1171,9 @@ impl Tracer<'_, '_> {
             "FeatureVectorizer" => {
                 let widths = attr_ints(node, "inputdimensions").unwrap_or(&[]);
                 if widths.len() != ins.len() || widths.iter().any(|&w| w <= 0) {
-                    return Err(refuse("has no positive inputdimensions for each input".into()));
+                    return Err(refuse(
+                        "has no positive inputdimensions for each input".into(),
+                    ));
                 }
                 let mut cells = Vec::new();
                 for (i, &w) in widths.iter().enumerate() {
@@ -1133,7 +1216,8 @@ impl Tracer<'_, '_> {
                 relaid(&|l| l.squeeze(axes.as_deref()))
             }
             "Unsqueeze" => {
-                let axes = axes(self.index, node, 1)?.ok_or_else(|| refuse("has no axes".into()))?;
+                let axes =
+                    axes(self.index, node, 1)?.ok_or_else(|| refuse("has no axes".into()))?;
                 relaid(&|l| l.unsqueeze(&axes))
             }
             "Transpose" => relaid(&|l| l.transpose(attr_ints(node, "perm"))),
@@ -1147,8 +1231,8 @@ impl Tracer<'_, '_> {
                 relaid(&|l| l.gather(axis, &idx, &idx_dims))
             }
             "Slice" => {
-                let (starts, ends, axes, steps) = slice_args(self.index, node)?;
-                relaid(&|l| l.slice(&starts, &ends, axes.as_deref(), steps.as_deref()))
+                let a = slice_args(self.index, node)?;
+                relaid(&|l| l.slice(&a.starts, &a.ends, a.axes.as_deref(), a.steps.as_deref()))
             }
             "Shape" => Ok(vec![Lin::Const(Some(vec![known()?.dims.len() + 1]))]),
             "Size" => Ok(vec![Lin::Const(Some(vec![]))]),
@@ -1168,8 +1252,10 @@ impl Tracer<'_, '_> {
                 let l = match x.map(|l| &**l) {
                     Some(Lin::Uniform(c)) => {
                         // Only the batch axis matters here; the cells are alike anyway.
-                        if axes.iter().any(|&a| a == 0) {
-                            return Err(refuse("reduces over the batch axis (axis 0, the rows)".into()));
+                        if axes.contains(&0) {
+                            return Err(refuse(
+                                "reduces over the batch axis (axis 0, the rows)".into(),
+                            ));
                         }
                         return Ok(vec![Lin::Uniform(c.clone())]);
                     }
@@ -1189,9 +1275,18 @@ impl Tracer<'_, '_> {
             }
             "MatMul" | "Gemm" => self.matmul(at, node, ins).map(|l| vec![l]),
             // Each output cell is computed from the whole row.
-            "Normalizer" | "Softmax" | "LogSoftmax" | "Hardmax" | "LpNormalization"
-            | "LinearRegressor" | "LinearClassifier" | "SVMRegressor" | "SVMClassifier"
-            | "TreeEnsembleRegressor" | "TreeEnsembleClassifier" | "TreeEnsemble" => {
+            "Normalizer"
+            | "Softmax"
+            | "LogSoftmax"
+            | "Hardmax"
+            | "LpNormalization"
+            | "LinearRegressor"
+            | "LinearClassifier"
+            | "SVMRegressor"
+            | "SVMClassifier"
+            | "TreeEnsembleRegressor"
+            | "TreeEnsembleClassifier"
+            | "TreeEnsemble" => {
                 let cell = combine(at, present.iter().flat_map(|(_, l)| l.cells()));
                 let same = match x.map(|l| &**l) {
                     Some(Lin::Known(l)) => Some(l.dims.clone()),
@@ -1199,7 +1294,9 @@ impl Tracer<'_, '_> {
                 };
                 let classes = class_count(node);
                 let widths: Vec<Option<Vec<usize>>> = match op {
-                    "LinearRegressor" => vec![Some(vec![attr_i(node, "targets").unwrap_or(1) as usize])],
+                    "LinearRegressor" => {
+                        vec![Some(vec![attr_i(node, "targets").unwrap_or(1) as usize])]
+                    }
                     "TreeEnsembleRegressor" | "TreeEnsemble" => {
                         vec![attr_i(node, "n_targets").map(|t| vec![t as usize])]
                     }
@@ -1226,25 +1323,44 @@ impl Tracer<'_, '_> {
 
     /// The full shape a re-layout of a constant of shape `dims` gives, when the graph tells.
     fn constant_shape(&self, node: &NodeProto, dims: &[usize]) -> Option<Vec<usize>> {
-        let norm = |a: i64, rank: usize| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok();
+        let norm =
+            |a: i64, rank: usize| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok();
         match node.op_type.as_str() {
             "Unsqueeze" => {
                 let axes = axes(self.index, node, 1).ok()??;
                 let rank = dims.len() + axes.len();
-                let at: BTreeSet<usize> = axes.iter().map(|&a| norm(a, rank)).collect::<Option<_>>()?;
+                let at: BTreeSet<usize> =
+                    axes.iter().map(|&a| norm(a, rank)).collect::<Option<_>>()?;
                 let mut old = dims.iter();
-                (0..rank).map(|a| if at.contains(&a) { Some(1) } else { old.next().copied() }).collect()
+                (0..rank)
+                    .map(|a| {
+                        if at.contains(&a) {
+                            Some(1)
+                        } else {
+                            old.next().copied()
+                        }
+                    })
+                    .collect()
             }
             "Squeeze" => {
                 let axes = axes(self.index, node, 1).ok()?;
                 let drop: BTreeSet<usize> = match axes {
                     None => (0..dims.len()).filter(|&a| dims[a] == 1).collect(),
-                    Some(axes) => axes.iter().map(|&a| norm(a, dims.len())).collect::<Option<_>>()?,
+                    Some(axes) => axes
+                        .iter()
+                        .map(|&a| norm(a, dims.len()))
+                        .collect::<Option<_>>()?,
                 };
-                Some((0..dims.len()).filter(|a| !drop.contains(a)).map(|a| dims[a]).collect())
+                Some(
+                    (0..dims.len())
+                        .filter(|a| !drop.contains(a))
+                        .map(|a| dims[a])
+                        .collect(),
+                )
             }
             "Flatten" => {
-                let a = norm(attr_i(node, "axis").unwrap_or(1), dims.len()).filter(|&a| a <= dims.len())?;
+                let a = norm(attr_i(node, "axis").unwrap_or(1), dims.len())
+                    .filter(|&a| a <= dims.len())?;
                 Some(vec![dims[..a].iter().product(), dims[a..].iter().product()])
             }
             "Reshape" => {
@@ -1274,7 +1390,12 @@ impl Tracer<'_, '_> {
     }
 
     /// Input `i` of `node` as cells over known dims (a refusal says why it cannot be).
-    fn known(&self, node: &NodeProto, i: usize, lin: Option<&Rc<Lin>>) -> Result<Laid<Cell>, Refusal> {
+    fn known(
+        &self,
+        node: &NodeProto,
+        i: usize,
+        lin: Option<&Rc<Lin>>,
+    ) -> Result<Laid<Cell>, Refusal> {
         let name = node.input.get(i).map(String::as_str).unwrap_or("");
         match lin.map(|l| &**l) {
             Some(Lin::Known(l)) => Ok(l.clone()),
@@ -1291,7 +1412,12 @@ impl Tracer<'_, '_> {
         }
     }
 
-    fn elementwise(&self, at: usize, node: &NodeProto, present: &[(usize, &Rc<Lin>)]) -> Result<Lin, Refusal> {
+    fn elementwise(
+        &self,
+        at: usize,
+        node: &NodeProto,
+        present: &[(usize, &Rc<Lin>)],
+    ) -> Result<Lin, Refusal> {
         if present.iter().any(|(_, l)| matches!(***l, Lin::Uniform(_))) {
             let cell = combine(at, present.iter().flat_map(|(_, l)| l.cells()));
             return Ok(Lin::Uniform(cell));
@@ -1305,9 +1431,9 @@ impl Tracer<'_, '_> {
                     return Err(Refusal::at(
                         node,
                         format!(
-                            "reads constant `{}`, whose shape (so how it broadcasts) cannot be told",
-                            node.input[*i]
-                        ),
+                        "reads constant `{}`, whose shape (so how it broadcasts) cannot be told",
+                        node.input[*i]
+                    ),
                     ))
                 }
                 Lin::Uniform(_) => unreachable!("handled above"),
@@ -1319,10 +1445,13 @@ impl Tracer<'_, '_> {
             .map(|j| {
                 combine(
                     at,
-                    present.iter().zip(&maps).filter_map(|((_, l), m)| match &***l {
-                        Lin::Known(l) => Some(&l.cells[m[j]]),
-                        _ => None,
-                    }),
+                    present
+                        .iter()
+                        .zip(&maps)
+                        .filter_map(|((_, l), m)| match &***l {
+                            Lin::Known(l) => Some(&l.cells[m[j]]),
+                            _ => None,
+                        }),
                 )
             })
             .collect();
@@ -1332,14 +1461,12 @@ impl Tracer<'_, '_> {
     /// `MatMul` / `Gemm` of rows by a constant matrix: each output column from the input
     /// columns its weights do not zero. Anything else mixes the whole row.
     fn matmul(&self, at: usize, node: &NodeProto, ins: &[Option<Rc<Lin>>]) -> Result<Lin, Refusal> {
-        let all = || {
-            Lin::Uniform(combine(
-                at,
-                ins.iter().flatten().flat_map(|l| l.cells()),
-            ))
-        };
+        let all = || Lin::Uniform(combine(at, ins.iter().flatten().flat_map(|l| l.cells())));
         let gemm = node.op_type == "Gemm";
-        let (Some(a), Some(b)) = (ins.first().and_then(Option::as_ref), ins.get(1).and_then(Option::as_ref)) else {
+        let (Some(a), Some(b)) = (
+            ins.first().and_then(Option::as_ref),
+            ins.get(1).and_then(Option::as_ref),
+        ) else {
             return Ok(all());
         };
         let (Lin::Known(a), Lin::Const(_)) = (&**a, &**b) else {
@@ -1353,11 +1480,19 @@ impl Tracer<'_, '_> {
                 return Ok(all());
             }
         }
-        let Some(w) = self.index.constant(&node.input[1]).filter(|c| c.dims.len() == 2) else {
+        let Some(w) = self
+            .index
+            .constant(&node.input[1])
+            .filter(|c| c.dims.len() == 2)
+        else {
             return Ok(all());
         };
         let trans_b = gemm && attr_i(node, "transB").unwrap_or(0) != 0;
-        let (k, m) = if trans_b { (w.dims[1], w.dims[0]) } else { (w.dims[0], w.dims[1]) };
+        let (k, m) = if trans_b {
+            (w.dims[1], w.dims[0])
+        } else {
+            (w.dims[0], w.dims[1])
+        };
         if a.dims.last() != Some(&k) {
             return Err(Refusal::at(
                 node,
@@ -1366,7 +1501,9 @@ impl Tracer<'_, '_> {
         }
         let values = w.floats();
         let nonzero = |r: usize, c: usize| {
-            values.as_ref().is_none_or(|v| v[if trans_b { c * k + r } else { r * m + c }] != 0.0)
+            values
+                .as_ref()
+                .is_none_or(|v| v[if trans_b { c * k + r } else { r * m + c }] != 0.0)
         };
         let mut dims = a.dims.clone();
         *dims.last_mut().expect("k") = m;
@@ -1376,7 +1513,9 @@ impl Tracer<'_, '_> {
             for c in 0..m {
                 cells.push(combine(
                     at,
-                    (0..k).filter(|&r| nonzero(r, c)).map(|r| &a.cells[o * k + r]),
+                    (0..k)
+                        .filter(|&r| nonzero(r, c))
+                        .map(|r| &a.cells[o * k + r]),
                 ));
             }
         }
@@ -1384,13 +1523,23 @@ impl Tracer<'_, '_> {
     }
 }
 
+/// A `Slice`'s constant arguments.
+pub(super) struct SliceArgs {
+    pub starts: Vec<i64>,
+    pub ends: Vec<i64>,
+    pub axes: Option<Vec<i64>>,
+    pub steps: Option<Vec<i64>>,
+}
+
 /// A `Slice`'s starts, ends, axes and steps: inputs 1-4 (opset 10+) or attributes (opset 1).
-pub(super) fn slice_args(
-    index: &Index,
-    node: &NodeProto,
-) -> Result<(Vec<i64>, Vec<i64>, Option<Vec<i64>>, Option<Vec<i64>>), Refusal> {
+pub(super) fn slice_args(index: &Index, node: &NodeProto) -> Result<SliceArgs, Refusal> {
     if let (Some(s), Some(e)) = (attr_ints(node, "starts"), attr_ints(node, "ends")) {
-        return Ok((s.to_vec(), e.to_vec(), attr_ints(node, "axes").map(<[i64]>::to_vec), None));
+        return Ok(SliceArgs {
+            starts: s.to_vec(),
+            ends: e.to_vec(),
+            axes: attr_ints(node, "axes").map(<[i64]>::to_vec),
+            steps: None,
+        });
     }
     let get = |i: usize| -> Result<Option<Vec<i64>>, Refusal> {
         match node.input.get(i).filter(|t| !t.is_empty()) {
@@ -1403,10 +1552,21 @@ pub(super) fn slice_args(
     let axes = get(3)?;
     let steps = get(4)?;
     let n = starts.len();
-    if ends.len() != n || axes.as_ref().is_some_and(|a| a.len() != n) || steps.as_ref().is_some_and(|s| s.len() != n) {
-        return Err(Refusal::at(node, "has starts, ends, axes and steps of different lengths"));
+    if ends.len() != n
+        || axes.as_ref().is_some_and(|a| a.len() != n)
+        || steps.as_ref().is_some_and(|s| s.len() != n)
+    {
+        return Err(Refusal::at(
+            node,
+            "has starts, ends, axes and steps of different lengths",
+        ));
     }
-    Ok((starts, ends, axes, steps))
+    Ok(SliceArgs {
+        starts,
+        ends,
+        axes,
+        steps,
+    })
 }
 
 /// Graphs built in Rust for the tests of `lineage` and `combination`.
@@ -1421,6 +1581,7 @@ pub(super) mod build {
 
     use crate::schema::FeatureSchema;
 
+    #[rustfmt::skip]
     const ML: &[&str] = &[
         "Scaler", "Imputer", "Binarizer", "LabelEncoder", "OneHotEncoder", "CategoryMapper",
         "FeatureVectorizer", "ArrayFeatureExtractor", "Normalizer", "LinearRegressor",
@@ -1428,11 +1589,21 @@ pub(super) mod build {
         "SVMRegressor", "SVMClassifier", "ZipMap",
     ];
 
-    pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
+    pub fn node(
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: Vec<AttributeProto>,
+    ) -> NodeProto {
         NodeProto {
             op_type: op.into(),
             name: name.into(),
-            domain: if ML.contains(&op) { "ai.onnx.ml".into() } else { String::new() },
+            domain: if ML.contains(&op) {
+                "ai.onnx.ml".into()
+            } else {
+                String::new()
+            },
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: outputs.iter().map(|s| s.to_string()).collect(),
             attribute: attrs,
@@ -1449,23 +1620,38 @@ pub(super) mod build {
     }
 
     pub fn int(name: &str, v: i64) -> AttributeProto {
-        AttributeProto { i: v, ..a(name, AttributeType::Int) }
+        AttributeProto {
+            i: v,
+            ..a(name, AttributeType::Int)
+        }
     }
 
     pub fn ints(name: &str, v: &[i64]) -> AttributeProto {
-        AttributeProto { ints: v.to_vec(), ..a(name, AttributeType::Ints) }
+        AttributeProto {
+            ints: v.to_vec(),
+            ..a(name, AttributeType::Ints)
+        }
     }
 
     pub fn float(name: &str, v: f32) -> AttributeProto {
-        AttributeProto { f: v, ..a(name, AttributeType::Float) }
+        AttributeProto {
+            f: v,
+            ..a(name, AttributeType::Float)
+        }
     }
 
     pub fn floats(name: &str, v: &[f32]) -> AttributeProto {
-        AttributeProto { floats: v.to_vec(), ..a(name, AttributeType::Floats) }
+        AttributeProto {
+            floats: v.to_vec(),
+            ..a(name, AttributeType::Floats)
+        }
     }
 
     pub fn string(name: &str, v: &str) -> AttributeProto {
-        AttributeProto { s: v.as_bytes().to_vec(), ..a(name, AttributeType::String) }
+        AttributeProto {
+            s: v.as_bytes().to_vec(),
+            ..a(name, AttributeType::String)
+        }
     }
 
     pub fn strings(name: &str, v: &[&str]) -> AttributeProto {
@@ -1529,19 +1715,37 @@ pub(super) mod build {
         }
     }
 
-    pub fn graph(inputs: Vec<ValueInfoProto>, inits: Vec<TensorProto>, nodes: Vec<NodeProto>, outputs: &[&str]) -> GraphProto {
+    pub fn graph(
+        inputs: Vec<ValueInfoProto>,
+        inits: Vec<TensorProto>,
+        nodes: Vec<NodeProto>,
+        outputs: &[&str],
+    ) -> GraphProto {
         GraphProto {
             input: inputs,
             initializer: inits,
             node: nodes,
-            output: outputs.iter().map(|o| value(o, DataType::Float, &[1])).collect(),
+            output: outputs
+                .iter()
+                .map(|o| value(o, DataType::Float, &[1]))
+                .collect(),
             ..Default::default()
         }
     }
 
     /// A graph reading one `[N, F]` float input `features`, named `names`.
-    pub fn matrix(names: &[&str], inits: Vec<TensorProto>, nodes: Vec<NodeProto>, outputs: &[&str]) -> (GraphProto, FeatureSchema) {
-        let g = graph(vec![value("features", DataType::Float, &[names.len() as i64])], inits, nodes, outputs);
+    pub fn matrix(
+        names: &[&str],
+        inits: Vec<TensorProto>,
+        nodes: Vec<NodeProto>,
+        outputs: &[&str],
+    ) -> (GraphProto, FeatureSchema) {
+        let g = graph(
+            vec![value("features", DataType::Float, &[names.len() as i64])],
+            inits,
+            nodes,
+            outputs,
+        );
         let model = ModelProto {
             graph: Some(g.clone()),
             metadata_props: vec![StringStringEntryProto {
@@ -1550,17 +1754,33 @@ pub(super) mod build {
             }],
             ..Default::default()
         };
-        (g, FeatureSchema::from_model(&model).expect("a matrix schema"))
+        (
+            g,
+            FeatureSchema::from_model(&model).expect("a matrix schema"),
+        )
     }
 
     /// A graph reading one `[N, 1]` input per feature, of the given types.
-    pub fn per_feature(inputs: &[(&str, DataType)], inits: Vec<TensorProto>, nodes: Vec<NodeProto>, outputs: &[&str]) -> (GraphProto, FeatureSchema) {
-        let g = graph(inputs.iter().map(|(n, t)| value(n, *t, &[1])).collect(), inits, nodes, outputs);
+    pub fn per_feature(
+        inputs: &[(&str, DataType)],
+        inits: Vec<TensorProto>,
+        nodes: Vec<NodeProto>,
+        outputs: &[&str],
+    ) -> (GraphProto, FeatureSchema) {
+        let g = graph(
+            inputs.iter().map(|(n, t)| value(n, *t, &[1])).collect(),
+            inits,
+            nodes,
+            outputs,
+        );
         let model = ModelProto {
             graph: Some(g.clone()),
             ..Default::default()
         };
-        (g, FeatureSchema::from_model(&model).expect("a per-feature schema"))
+        (
+            g,
+            FeatureSchema::from_model(&model).expect("a per-feature schema"),
+        )
     }
 
     /// Every committed `.onnx` fixture with a tree-ensemble or linear op (the explanation
@@ -1569,21 +1789,42 @@ pub(super) mod build {
     /// gets names `f0`, `f1`... (`None` where the loader refuses the schema anyway).
     pub fn fixtures() -> Vec<(String, GraphProto, Option<FeatureSchema>)> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let leaves = ["TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble", "LinearRegressor", "LinearClassifier"];
+        let leaves = [
+            "TreeEnsembleRegressor",
+            "TreeEnsembleClassifier",
+            "TreeEnsemble",
+            "LinearRegressor",
+            "LinearClassifier",
+        ];
         let mut out = Vec::new();
         for dir in ["", "ops", "class_labels", "typed", "explain"] {
-            let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
-            let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "onnx")).collect();
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            let mut paths: Vec<_> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+                .collect();
             paths.sort();
             for path in paths {
                 let bytes = std::fs::read(&path).unwrap();
-                let name = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
-                let Ok(mut proto) = tract_onnx::prelude::Framework::proto_model_for_read(&crate::ops::onnx(), &mut &*bytes) else {
+                let name = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let Ok(mut proto) = tract_onnx::prelude::Framework::proto_model_for_read(
+                    &crate::ops::onnx(),
+                    &mut &*bytes,
+                ) else {
                     continue;
                 };
                 let mut schema = FeatureSchema::from_model(&proto);
                 if let Err(crate::LoadError::NoFeatureNames { width, .. }) = &schema {
-                    let names: Vec<String> = (0..width.parse::<usize>().unwrap_or(0)).map(|i| format!("f{i}")).collect();
+                    let names: Vec<String> = (0..width.parse::<usize>().unwrap_or(0))
+                        .map(|i| format!("f{i}"))
+                        .collect();
                     proto.metadata_props.push(StringStringEntryProto {
                         key: crate::schema::FEATURE_NAMES_KEY.into(),
                         value: serde_json::to_string(&names).unwrap(),
@@ -1592,7 +1833,11 @@ pub(super) mod build {
                 }
                 let graph = proto.graph.as_mut().unwrap();
                 let _ = crate::outputs::unwrap_zipmap(graph);
-                if graph.node.iter().any(|n| leaves.contains(&n.op_type.as_str())) {
+                if graph
+                    .node
+                    .iter()
+                    .any(|n| leaves.contains(&n.op_type.as_str()))
+                {
                     out.push((name, graph.clone(), schema.ok()));
                 }
             }
@@ -1621,7 +1866,12 @@ pub(super) mod build {
     }
 
     /// A binary tree classifier (labels 0, 1) writing `label` and `probabilities`.
-    pub fn tree_classifier(name: &str, x: &str, outs: [&str; 2], post_transform: &str) -> NodeProto {
+    pub fn tree_classifier(
+        name: &str,
+        x: &str,
+        outs: [&str; 2],
+        post_transform: &str,
+    ) -> NodeProto {
         node(
             "TreeEnsembleClassifier",
             name,
@@ -1674,15 +1924,44 @@ mod tests {
     #[test]
     fn cellwise_ops_keep_each_column() {
         let nodes = vec![
-            node("Imputer", "imp", &["features"], &["i"], vec![floats("imputed_value_floats", &[1., 2., 3.]), float("replaced_value_float", f32::NAN)]),
-            node("Scaler", "sc", &["i"], &["s"], vec![floats("offset", &[1., 2., 3.]), floats("scale", &[1., 1., 1.])]),
+            node(
+                "Imputer",
+                "imp",
+                &["features"],
+                &["i"],
+                vec![
+                    floats("imputed_value_floats", &[1., 2., 3.]),
+                    float("replaced_value_float", f32::NAN),
+                ],
+            ),
+            node(
+                "Scaler",
+                "sc",
+                &["i"],
+                &["s"],
+                vec![
+                    floats("offset", &[1., 2., 3.]),
+                    floats("scale", &[1., 1., 1.]),
+                ],
+            ),
             node("Cast", "c", &["s"], &["c"], vec![int("to", 11)]),
             node("Abs", "", &["c"], &["a"], vec![]),
             node("Clip", "clip", &["a", "lo", ""], &["k"], vec![]),
-            node("Binarizer", "bin", &["k"], &["b"], vec![float("threshold", 0.5)]),
+            node(
+                "Binarizer",
+                "bin",
+                &["k"],
+                &["b"],
+                vec![float("threshold", 0.5)],
+            ),
             node("Identity", "id", &["b"], &["x"], vec![]),
         ];
-        let (g, s) = matrix(&["a", "b", "c"], vec![init_f("lo", &[], &[0.])], nodes, &["x"]);
+        let (g, s) = matrix(
+            &["a", "b", "c"],
+            vec![init_f("lo", &[], &[0.])],
+            nodes,
+            &["x"],
+        );
         assert_eq!(ok(&g, &s, "x"), vec![F(0), F(1), F(2)]);
     }
 
@@ -1694,7 +1973,11 @@ mod tests {
             node("Pow", "pow", &["q", "two"], &["p"], vec![]),
             node("Mul", "mul", &["scale", "p"], &["x"], vec![]),
         ];
-        let inits = vec![init_f("mean", &[1, 3], &[1., 2., 3.]), init_f("two", &[], &[2.]), init_raw_f64("scale", &[3], &[1., 2., 3.])];
+        let inits = vec![
+            init_f("mean", &[1, 3], &[1., 2., 3.]),
+            init_f("two", &[], &[2.]),
+            init_raw_f64("scale", &[3], &[1., 2., 3.]),
+        ];
         let (g, s) = matrix(&["a", "b", "c"], inits, nodes, &["x"]);
         assert_eq!(ok(&g, &s, "x"), vec![F(0), F(1), F(2)]);
     }
@@ -1702,7 +1985,12 @@ mod tests {
     #[test]
     fn a_constant_that_broadcasts_over_rows_is_refused() {
         let nodes = vec![node("Add", "add", &["features", "rows"], &["x"], vec![])];
-        let (g, s) = matrix(&["a", "b"], vec![init_f("rows", &[4, 2], &[0.; 8])], nodes, &["x"]);
+        let (g, s) = matrix(
+            &["a", "b"],
+            vec![init_f("rows", &[4, 2], &[0.; 8])],
+            nodes,
+            &["x"],
+        );
         let r = refused(&g, &s, "x");
         assert_eq!((r.node.as_str(), r.op_type.as_str()), ("add", "Add"));
         assert!(r.to_string().contains("over the rows"), "{r}");
@@ -1711,11 +1999,28 @@ mod tests {
     #[test]
     fn adding_two_features_mixes_them_and_names_the_node() {
         let nodes = vec![
-            node("Gather", "g0", &["features", "i0"], &["a"], vec![int("axis", 1)]),
-            node("Gather", "g1", &["features", "i1"], &["b"], vec![int("axis", 1)]),
+            node(
+                "Gather",
+                "g0",
+                &["features", "i0"],
+                &["a"],
+                vec![int("axis", 1)],
+            ),
+            node(
+                "Gather",
+                "g1",
+                &["features", "i1"],
+                &["b"],
+                vec![int("axis", 1)],
+            ),
             node("Add", "plus", &["a", "b"], &["x"], vec![]),
         ];
-        let (g, s) = matrix(&["age", "income"], vec![init_i("i0", &[1], &[0]), init_i("i1", &[1], &[1])], nodes, &["x"]);
+        let (g, s) = matrix(
+            &["age", "income"],
+            vec![init_i("i0", &[1], &[0]), init_i("i1", &[1], &[1])],
+            nodes,
+            &["x"],
+        );
         assert_eq!(ok(&g, &s, "a"), vec![F(0)]);
         assert_eq!(ok(&g, &s, "b"), vec![F(1)]);
         let r = refused(&g, &s, "x");
@@ -1729,13 +2034,36 @@ mod tests {
     #[test]
     fn polynomial_features_mix_by_name() {
         let nodes = vec![
-            node("Slice", "s0", &["features", "z", "one", "one_axis"], &["a"], vec![]),
-            node("Slice", "s1", &["features", "one", "two", "one_axis"], &["b"], vec![]),
+            node(
+                "Slice",
+                "s0",
+                &["features", "z", "one", "one_axis"],
+                &["a"],
+                vec![],
+            ),
+            node(
+                "Slice",
+                "s1",
+                &["features", "one", "two", "one_axis"],
+                &["b"],
+                vec![],
+            ),
             node("Mul", "poly", &["a", "b"], &["ab"], vec![]),
             node("Mul", "square", &["a", "a"], &["aa"], vec![]),
-            node("Concat", "cat", &["features", "aa", "ab"], &["x"], vec![int("axis", 1)]),
+            node(
+                "Concat",
+                "cat",
+                &["features", "aa", "ab"],
+                &["x"],
+                vec![int("axis", 1)],
+            ),
         ];
-        let inits = vec![init_i("z", &[1], &[0]), init_i("one", &[1], &[1]), init_i("two", &[1], &[2]), init_i("one_axis", &[1], &[1])];
+        let inits = vec![
+            init_i("z", &[1], &[0]),
+            init_i("one", &[1], &[1]),
+            init_i("two", &[1], &[2]),
+            init_i("one_axis", &[1], &[1]),
+        ];
         let (g, s) = matrix(&["a", "b"], inits, nodes, &["x"]);
         // A feature times itself is still that feature.
         assert_eq!(ok(&g, &s, "aa"), vec![F(0)]);
@@ -1748,14 +2076,42 @@ mod tests {
         // skl2onnx's ColumnTransformer: numeric columns imputed and scaled, a categorical
         // one one-hot encoded ([N, 1, 3] reshaped to [N, 3]), concatenated.
         let nodes = vec![
-            node("Concat", "num", &["age", "income"], &["n"], vec![int("axis", 1)]),
-            node("Imputer", "imp", &["n"], &["ni"], vec![floats("imputed_value_floats", &[1., 2.]), float("replaced_value_float", f32::NAN)]),
-            node("OneHotEncoder", "ohe", &["color"], &["o"], vec![strings("cats_strings", &["blue", "green", "red"]), int("zeros", 1)]),
+            node(
+                "Concat",
+                "num",
+                &["age", "income"],
+                &["n"],
+                vec![int("axis", 1)],
+            ),
+            node(
+                "Imputer",
+                "imp",
+                &["n"],
+                &["ni"],
+                vec![
+                    floats("imputed_value_floats", &[1., 2.]),
+                    float("replaced_value_float", f32::NAN),
+                ],
+            ),
+            node(
+                "OneHotEncoder",
+                "ohe",
+                &["color"],
+                &["o"],
+                vec![
+                    strings("cats_strings", &["blue", "green", "red"]),
+                    int("zeros", 1),
+                ],
+            ),
             node("Reshape", "rs", &["o", "shape"], &["or"], vec![]),
             node("Concat", "all", &["ni", "or"], &["x"], vec![int("axis", 1)]),
         ];
         let (g, s) = per_feature(
-            &[("age", DataType::Float), ("income", DataType::Float), ("color", DataType::String)],
+            &[
+                ("age", DataType::Float),
+                ("income", DataType::Float),
+                ("color", DataType::String),
+            ],
             vec![init_i("shape", &[2], &[-1, 3])],
             nodes,
             &["x"],
@@ -1768,10 +2124,21 @@ mod tests {
     fn one_hot_of_several_columns_keeps_each_columns_feature() {
         let nodes = vec![
             node("Concat", "cat", &["a", "b"], &["ab"], vec![int("axis", 1)]),
-            node("OneHotEncoder", "ohe", &["ab"], &["o"], vec![ints("cats_int64s", &[1, 2])]),
+            node(
+                "OneHotEncoder",
+                "ohe",
+                &["ab"],
+                &["o"],
+                vec![ints("cats_int64s", &[1, 2])],
+            ),
             node("Flatten", "fl", &["o"], &["x"], vec![]),
         ];
-        let (g, s) = per_feature(&[("a", DataType::Int64), ("b", DataType::Int64)], vec![], nodes, &["x"]);
+        let (g, s) = per_feature(
+            &[("a", DataType::Int64), ("b", DataType::Int64)],
+            vec![],
+            nodes,
+            &["x"],
+        );
         assert_eq!(ok(&g, &s, "x"), vec![F(0), F(0), F(1), F(1)]);
     }
 
@@ -1779,12 +2146,32 @@ mod tests {
     fn a_string_imputer_through_where_keeps_its_feature() {
         // skl2onnx's SimpleImputer on strings: Where(LabelEncoder(x) == missing, fill, x).
         let nodes = vec![
-            node("LabelEncoder", "fill", &["zero"], &["f"], vec![ints("keys_int64s", &[0]), strings("values_strings", &["red"])]),
-            node("LabelEncoder", "is_missing", &["color"], &["m"], vec![strings("keys_strings", &[""]), ints("values_int64s", &[1])]),
+            node(
+                "LabelEncoder",
+                "fill",
+                &["zero"],
+                &["f"],
+                vec![
+                    ints("keys_int64s", &[0]),
+                    strings("values_strings", &["red"]),
+                ],
+            ),
+            node(
+                "LabelEncoder",
+                "is_missing",
+                &["color"],
+                &["m"],
+                vec![strings("keys_strings", &[""]), ints("values_int64s", &[1])],
+            ),
             node("Cast", "mb", &["m"], &["mbool"], vec![int("to", 9)]),
             node("Where", "w", &["mbool", "f", "color"], &["x"], vec![]),
         ];
-        let (g, s) = per_feature(&[("size", DataType::Float), ("color", DataType::String)], vec![init_i("zero", &[1], &[0])], nodes, &["x"]);
+        let (g, s) = per_feature(
+            &[("size", DataType::Float), ("color", DataType::String)],
+            vec![init_i("zero", &[1], &[0])],
+            nodes,
+            &["x"],
+        );
         assert_eq!(ok(&g, &s, "f"), vec![C]);
         assert_eq!(ok(&g, &s, "x"), vec![F(1)]);
     }
@@ -1792,12 +2179,28 @@ mod tests {
     #[test]
     fn feature_vectorizer_concatenates_by_its_widths() {
         let nodes = vec![
-            node("OneHotEncoder", "ohe", &["c"], &["o"], vec![strings("cats_strings", &["x", "y"])]),
+            node(
+                "OneHotEncoder",
+                "ohe",
+                &["c"],
+                &["o"],
+                vec![strings("cats_strings", &["x", "y"])],
+            ),
             node("Reshape", "rs", &["o", "shape"], &["or"], vec![]),
-            node("FeatureVectorizer", "fv", &["a", "or", "b"], &["x"], vec![ints("inputdimensions", &[1, 2, 1])]),
+            node(
+                "FeatureVectorizer",
+                "fv",
+                &["a", "or", "b"],
+                &["x"],
+                vec![ints("inputdimensions", &[1, 2, 1])],
+            ),
         ];
         let (g, s) = per_feature(
-            &[("a", DataType::Float), ("b", DataType::Double), ("c", DataType::String)],
+            &[
+                ("a", DataType::Float),
+                ("b", DataType::Double),
+                ("c", DataType::String),
+            ],
             vec![init_i("shape", &[2], &[0, -1])],
             nodes,
             &["x"],
@@ -1807,14 +2210,33 @@ mod tests {
 
     #[test]
     fn feature_vectorizer_widths_must_match() {
-        let nodes = vec![node("FeatureVectorizer", "fv", &["a", "b"], &["x"], vec![ints("inputdimensions", &[1, 2])])];
-        let (g, s) = per_feature(&[("a", DataType::Float), ("b", DataType::Float)], vec![], nodes, &["x"]);
-        assert!(refused(&g, &s, "x").to_string().contains("has 2 columns; it has 1"));
+        let nodes = vec![node(
+            "FeatureVectorizer",
+            "fv",
+            &["a", "b"],
+            &["x"],
+            vec![ints("inputdimensions", &[1, 2])],
+        )];
+        let (g, s) = per_feature(
+            &[("a", DataType::Float), ("b", DataType::Float)],
+            vec![],
+            nodes,
+            &["x"],
+        );
+        assert!(refused(&g, &s, "x")
+            .to_string()
+            .contains("has 2 columns; it has 1"));
     }
 
     #[test]
     fn concatenating_rows_is_refused() {
-        let nodes = vec![node("Concat", "rows", &["features", "features"], &["x"], vec![int("axis", 0)])];
+        let nodes = vec![node(
+            "Concat",
+            "rows",
+            &["features", "features"],
+            &["x"],
+            vec![int("axis", 0)],
+        )];
         let (g, s) = matrix(&["a"], vec![], nodes, &["x"]);
         let r = refused(&g, &s, "x");
         assert_eq!(r.node, "rows");
@@ -1823,10 +2245,33 @@ mod tests {
 
     #[test]
     fn reshapes_that_move_values_between_rows_are_refused() {
-        for (shape, ok_) in [(vec![-1, 2, 2], true), (vec![0, 4], true), (vec![0, -1], true), (vec![1, -1], false), (vec![-1, 2], false), (vec![0, 2, 0], false)] {
-            let nodes = vec![node("Reshape", "rs", &["features", "shape"], &["x"], vec![])];
-            let (g, s) = matrix(&["a", "b", "c", "d"], vec![init_i("shape", &[shape.len() as i64], &shape)], nodes, &["x"]);
-            assert_eq!(columns(&g, &s, "x").is_ok(), ok_, "{shape:?}: {:?}", columns(&g, &s, "x"));
+        for (shape, ok_) in [
+            (vec![-1, 2, 2], true),
+            (vec![0, 4], true),
+            (vec![0, -1], true),
+            (vec![1, -1], false),
+            (vec![-1, 2], false),
+            (vec![0, 2, 0], false),
+        ] {
+            let nodes = vec![node(
+                "Reshape",
+                "rs",
+                &["features", "shape"],
+                &["x"],
+                vec![],
+            )];
+            let (g, s) = matrix(
+                &["a", "b", "c", "d"],
+                vec![init_i("shape", &[shape.len() as i64], &shape)],
+                nodes,
+                &["x"],
+            );
+            assert_eq!(
+                columns(&g, &s, "x").is_ok(),
+                ok_,
+                "{shape:?}: {:?}",
+                columns(&g, &s, "x")
+            );
         }
     }
 
@@ -1846,14 +2291,29 @@ mod tests {
     fn squeeze_unsqueeze_flatten_transpose_keep_the_order() {
         let nodes = vec![
             node("Unsqueeze", "u", &["features", "ax1"], &["u"], vec![]),
-            node("Transpose", "t", &["u"], &["t"], vec![ints("perm", &[0, 2, 1])]),
+            node(
+                "Transpose",
+                "t",
+                &["u"],
+                &["t"],
+                vec![ints("perm", &[0, 2, 1])],
+            ),
             node("Squeeze", "s", &["t"], &["s"], vec![ints("axes", &[-1])]),
             node("Reshape", "r", &["features", "shape"], &["r"], vec![]),
-            node("Transpose", "t2", &["r"], &["t2"], vec![ints("perm", &[0, 2, 1])]),
+            node(
+                "Transpose",
+                "t2",
+                &["r"],
+                &["t2"],
+                vec![ints("perm", &[0, 2, 1])],
+            ),
             node("Flatten", "f", &["t2"], &["x"], vec![int("axis", 1)]),
             node("Transpose", "bad", &["r"], &["bad"], vec![]),
         ];
-        let inits = vec![init_i("ax1", &[1], &[1]), init_i("shape", &[3], &[-1, 2, 2])];
+        let inits = vec![
+            init_i("ax1", &[1], &[1]),
+            init_i("shape", &[3], &[-1, 2, 2]),
+        ];
         let (g, s) = matrix(&["a", "b", "c", "d"], inits, nodes, &["x"]);
         assert_eq!(ok(&g, &s, "u"), vec![F(0), F(1), F(2), F(3)]);
         assert_eq!(ok(&g, &s, "s"), vec![F(0), F(1), F(2), F(3)]);
@@ -1865,10 +2325,34 @@ mod tests {
     #[test]
     fn selections_on_columns_with_constants() {
         let nodes = vec![
-            node("ArrayFeatureExtractor", "afe", &["features", "idx"], &["e"], vec![]),
-            node("Gather", "g", &["features", "neg"], &["g"], vec![int("axis", -1)]),
-            node("Slice", "sl", &["features", "starts", "ends", "axes", "steps"], &["sl"], vec![]),
-            node("Slice", "sl1", &["features"], &["sl1"], vec![ints("starts", &[1]), ints("ends", &[3]), ints("axes", &[1])]),
+            node(
+                "ArrayFeatureExtractor",
+                "afe",
+                &["features", "idx"],
+                &["e"],
+                vec![],
+            ),
+            node(
+                "Gather",
+                "g",
+                &["features", "neg"],
+                &["g"],
+                vec![int("axis", -1)],
+            ),
+            node(
+                "Slice",
+                "sl",
+                &["features", "starts", "ends", "axes", "steps"],
+                &["sl"],
+                vec![],
+            ),
+            node(
+                "Slice",
+                "sl1",
+                &["features"],
+                &["sl1"],
+                vec![ints("starts", &[1]), ints("ends", &[3]), ints("axes", &[1])],
+            ),
             node("Gather", "rows", &["features", "neg"], &["rows"], vec![]),
         ];
         let inits = vec![
@@ -1894,17 +2378,30 @@ mod tests {
             node("Sub", "center", &["features", "mean"], &["c"], vec![]),
             node("MatMul", "pca", &["c", "components"], &["x"], vec![]),
         ];
-        let inits = vec![init_f("mean", &[3], &[1., 2., 3.]), init_f("components", &[3, 2], &[0.5, 0.1, 0.5, 0.2, 0.0, 0.3])];
+        let inits = vec![
+            init_f("mean", &[3], &[1., 2., 3.]),
+            init_f("components", &[3, 2], &[0.5, 0.1, 0.5, 0.2, 0.0, 0.3]),
+        ];
         let (g, s) = matrix(&["a", "b", "c"], inits, nodes, &["x"]);
         let r = refused(&g, &s, "x");
-        assert!(r.to_string().starts_with("node `pca` (MatMul) mixes input features `a`, `b` into one column"), "{r}");
+        assert!(
+            r.to_string()
+                .starts_with("node `pca` (MatMul) mixes input features `a`, `b` into one column"),
+            "{r}"
+        );
     }
 
     #[test]
     fn a_matrix_with_one_weight_per_column_does_not_mix() {
         let nodes = vec![
             node("MatMul", "select", &["features", "w"], &["x"], vec![]),
-            node("Gemm", "gemm", &["features", "wt", "bias"], &["y"], vec![int("transB", 1)]),
+            node(
+                "Gemm",
+                "gemm",
+                &["features", "wt", "bias"],
+                &["y"],
+                vec![int("transB", 1)],
+            ),
         ];
         let inits = vec![
             init_f("w", &[3, 2], &[0., 2., 0., 0., 3., 0.]),
@@ -1931,7 +2428,13 @@ mod tests {
         }
         // Of one feature alone, the row is still that feature.
         let nodes = vec![
-            node("Normalizer", "n", &["features"], &["x"], vec![string("norm", "MAX")]),
+            node(
+                "Normalizer",
+                "n",
+                &["features"],
+                &["x"],
+                vec![string("norm", "MAX")],
+            ),
             tree("t", "features", "y", vec![]),
         ];
         let (g, s) = matrix(&["a"], vec![], nodes, &["x", "y"]);
@@ -1943,12 +2446,33 @@ mod tests {
     fn reductions_mix_along_their_axes_and_never_over_rows() {
         let nodes = vec![
             node("Reshape", "r", &["features", "shape"], &["r"], vec![]),
-            node("ReduceSum", "sum_rows", &["r", "ax2"], &["x"], vec![int("keepdims", 0)]),
+            node(
+                "ReduceSum",
+                "sum_rows",
+                &["r", "ax2"],
+                &["x"],
+                vec![int("keepdims", 0)],
+            ),
             node("ReduceMax", "max_all", &["r"], &["y"], vec![]),
-            node("ReduceMean", "mean_cols", &["features"], &["z"], vec![ints("axes", &[1])]),
-            node("ArgMax", "argmax", &["features"], &["w"], vec![int("axis", 1)]),
+            node(
+                "ReduceMean",
+                "mean_cols",
+                &["features"],
+                &["z"],
+                vec![ints("axes", &[1])],
+            ),
+            node(
+                "ArgMax",
+                "argmax",
+                &["features"],
+                &["w"],
+                vec![int("axis", 1)],
+            ),
         ];
-        let inits = vec![init_i("shape", &[3], &[-1, 2, 2]), init_i("ax2", &[1], &[1])];
+        let inits = vec![
+            init_i("shape", &[3], &[-1, 2, 2]),
+            init_i("ax2", &[1], &[1]),
+        ];
         let (g, s) = matrix(&["a", "b", "c", "d"], inits, nodes, &["x"]);
         // [[a, b], [c, d]] summed over axis 1: a+c, b+d.
         let r = refused(&g, &s, "x");
@@ -1962,11 +2486,17 @@ mod tests {
     fn unknown_operators_are_refused_by_name() {
         let nodes = vec![
             node("StringNormalizer", "norm", &["features"], &["x"], vec![]),
-            NodeProto { domain: "com.example".into(), ..node("Abs", "custom", &["features"], &["y"], vec![]) },
+            NodeProto {
+                domain: "com.example".into(),
+                ..node("Abs", "custom", &["features"], &["y"], vec![])
+            },
         ];
         let (g, s) = matrix(&["a"], vec![], nodes, &["x"]);
         let r = refused(&g, &s, "x");
-        assert_eq!((r.node.as_str(), r.op_type.as_str()), ("norm", "StringNormalizer"));
+        assert_eq!(
+            (r.node.as_str(), r.op_type.as_str()),
+            ("norm", "StringNormalizer")
+        );
         assert!(r.reason.contains("does not know"), "{r}");
         assert!(refused(&g, &s, "y").reason.contains("com.example"));
     }
@@ -1974,18 +2504,35 @@ mod tests {
     #[test]
     fn what_is_not_in_the_graph_is_refused() {
         let (g, s) = matrix(&["a"], vec![], vec![], &["features"]);
-        assert_eq!(refused(&g, &s, "nowhere").to_string(), "tensor `nowhere` is neither a graph input, an initializer nor any node's output");
+        assert_eq!(
+            refused(&g, &s, "nowhere").to_string(),
+            "tensor `nowhere` is neither a graph input, an initializer nor any node's output"
+        );
         let mut g2 = g.clone();
         g2.input.push(value("stray", DataType::Float, &[1]));
-        assert!(refused(&g2, &s, "stray").reason.contains("outside the feature schema"));
+        assert!(refused(&g2, &s, "stray")
+            .reason
+            .contains("outside the feature schema"));
     }
 
     #[test]
     fn constants_are_constant_columns() {
         let nodes = vec![
-            node("Constant", "k", &[], &["k"], vec![floats("value_floats", &[1., 2.])]),
+            node(
+                "Constant",
+                "k",
+                &[],
+                &["k"],
+                vec![floats("value_floats", &[1., 2.])],
+            ),
             node("Unsqueeze", "u", &["k"], &["ku"], vec![ints("axes", &[0])]),
-            node("Concat", "cat", &["features", "features"], &["x"], vec![int("axis", 1)]),
+            node(
+                "Concat",
+                "cat",
+                &["features", "features"],
+                &["x"],
+                vec![int("axis", 1)],
+            ),
             node("Add", "add", &["x", "ku"], &["y"], vec![]),
         ];
         let (g, s) = matrix(&["a"], vec![], nodes, &["y"]);
@@ -1996,22 +2543,39 @@ mod tests {
 
     #[test]
     fn an_unnamed_node_is_named_by_its_output() {
-        let nodes = vec![node("Hardmax", "", &["features"], &["soft"], vec![]), node("Einsum", "", &["soft"], &["x"], vec![])];
+        let nodes = vec![
+            node("Hardmax", "", &["features"], &["soft"], vec![]),
+            node("Einsum", "", &["soft"], &["x"], vec![]),
+        ];
         let (g, s) = matrix(&["a", "b"], vec![], nodes, &["x"]);
-        assert_eq!(refused(&g, &s, "x").to_string().split(" (").next(), Some("node `x`"));
+        assert_eq!(
+            refused(&g, &s, "x").to_string().split(" (").next(),
+            Some("node `x`")
+        );
     }
 
     #[test]
     fn committed_fixtures_trace_their_tree_and_linear_inputs_or_refuse_by_name() {
         let refusals = [
-            ("typed/binarizer_normalizer.onnx", "node `Normalizer` (Normalizer) mixes input features `f00_alpha`"),
-            ("typed/string_normalizer.onnx", "node `city_lc` (StringNormalizer) is an operator the lineage does not know"),
-            ("explain/refuse_pca_trees.onnx", "node `MatMul` (MatMul) mixes input features `age`, `income`"),
+            (
+                "typed/binarizer_normalizer.onnx",
+                "node `Normalizer` (Normalizer) mixes input features `f00_alpha`",
+            ),
+            (
+                "typed/string_normalizer.onnx",
+                "node `city_lc` (StringNormalizer) is an operator the lineage does not know",
+            ),
+            (
+                "explain/refuse_pca_trees.onnx",
+                "node `MatMul` (MatMul) mixes input features `age`, `income`",
+            ),
         ];
         let (mut traced, mut refused_) = (0, 0);
         for (name, g, s) in fixtures() {
             let Some(s) = s else { continue };
-            let ops = g.node.iter().filter(|n| n.op_type.starts_with("TreeEnsemble") || n.op_type.starts_with("Linear"));
+            let ops = g.node.iter().filter(|n| {
+                n.op_type.starts_with("TreeEnsemble") || n.op_type.starts_with("Linear")
+            });
             for n in ops {
                 let got = columns(&g, &s, &n.input[0]);
                 match (refusals.iter().find(|(f, _)| *f == name), got) {
@@ -2041,35 +2605,75 @@ mod tests {
 
     #[test]
     fn column_transformer_fixtures_sum_one_hot_and_imputed_columns_back() {
-        let by_name: HashMap<String, (GraphProto, Option<FeatureSchema>)> =
-            fixtures().into_iter().map(|(n, g, s)| (n, (g, s))).collect();
+        let by_name: HashMap<String, (GraphProto, Option<FeatureSchema>)> = fixtures()
+            .into_iter()
+            .map(|(n, g, s)| (n, (g, s)))
+            .collect();
         let x = |name: &str, op: &str| {
             let (g, s) = &by_name[name];
             let n = g.node.iter().find(|n| n.op_type == op).unwrap();
             ok(g, s.as_ref().unwrap(), &n.input[0])
         };
         // age, income, tenure_years, balance imputed and scaled; color (4) and region (5) one-hot.
-        let ct = [F(0), F(1), F(2), F(3), F(4), F(4), F(4), F(4), F(5), F(5), F(5), F(5), F(5)];
+        let ct = [
+            F(0),
+            F(1),
+            F(2),
+            F(3),
+            F(4),
+            F(4),
+            F(4),
+            F(4),
+            F(5),
+            F(5),
+            F(5),
+            F(5),
+            F(5),
+        ];
         assert_eq!(x("typed/ct_regressor.onnx", "TreeEnsembleRegressor"), ct);
         assert_eq!(x("typed/ct_gbc.onnx", "TreeEnsembleClassifier"), ct);
         // n_children (feature 6, an int64 input) scaled on its own, between them.
         let mut int64 = ct.to_vec();
         int64.insert(4, F(6));
         assert_eq!(x("typed/int64_input.onnx", "LinearRegressor"), int64);
-        assert_eq!(x("ops/pipeline_logreg_strings.onnx", "LinearClassifier"), [F(0), F(1), F(2), F(2), F(2)]);
-        assert_eq!(x("explain/column_transformer.onnx", "TreeEnsembleRegressor"), [F(0), F(1), F(2), F(3), F(4), F(4), F(4)]);
+        assert_eq!(
+            x("ops/pipeline_logreg_strings.onnx", "LinearClassifier"),
+            [F(0), F(1), F(2), F(2), F(2)]
+        );
+        assert_eq!(
+            x("explain/column_transformer.onnx", "TreeEnsembleRegressor"),
+            [F(0), F(1), F(2), F(3), F(4), F(4), F(4)]
+        );
     }
 
     #[test]
     fn layout_rules() {
         let l = Laid::new(vec![2, 3], (0..6).collect::<Vec<_>>());
-        assert_eq!(l.clone().gather(2, &[2, 0], &[2]).unwrap().cells, vec![2, 0, 5, 3]);
-        assert_eq!(l.clone().gather(1, &[1], &[]).unwrap(), Laid::new(vec![3], vec![3, 4, 5]));
-        assert_eq!(l.clone().transpose(Some(&[0, 2, 1])).unwrap().cells, vec![0, 3, 1, 4, 2, 5]);
-        assert_eq!(l.clone().slice(&[-1], &[-4], Some(&[2]), Some(&[-1])).unwrap().cells, vec![2, 1, 0, 5, 4, 3]);
+        assert_eq!(
+            l.clone().gather(2, &[2, 0], &[2]).unwrap().cells,
+            vec![2, 0, 5, 3]
+        );
+        assert_eq!(
+            l.clone().gather(1, &[1], &[]).unwrap(),
+            Laid::new(vec![3], vec![3, 4, 5])
+        );
+        assert_eq!(
+            l.clone().transpose(Some(&[0, 2, 1])).unwrap().cells,
+            vec![0, 3, 1, 4, 2, 5]
+        );
+        assert_eq!(
+            l.clone()
+                .slice(&[-1], &[-4], Some(&[2]), Some(&[-1]))
+                .unwrap()
+                .cells,
+            vec![2, 1, 0, 5, 4, 3]
+        );
         assert_eq!(l.clone().squeeze(None).unwrap().dims, vec![2, 3]);
         assert!(l.clone().squeeze(Some(&[1])).is_err());
-        assert_eq!(l.clone().unsqueeze(&[1, -1]).unwrap().dims, vec![1, 2, 3, 1]);
+        assert_eq!(
+            l.clone().unsqueeze(&[1, -1]).unwrap().dims,
+            vec![1, 2, 3, 1]
+        );
         assert!(l.clone().flatten(2).is_err());
         assert!(l.clone().flatten(0).is_err());
         let c = Laid::concat(vec![l.clone(), Laid::new(vec![2, 1], vec![9, 8])], -1).unwrap();
@@ -2079,6 +2683,9 @@ mod tests {
         assert_eq!(maps, vec![vec![0, 0, 0, 1, 1, 1], vec![0, 1, 2, 0, 1, 2]]);
         assert!(broadcast(&[Operand::Var(&[2]), Operand::Var(&[])]).is_err());
         let (dims, groups) = reduce(&[2, 3], &BTreeSet::from([1]), false);
-        assert_eq!((dims, groups), (vec![2], vec![vec![0, 1, 2], vec![3, 4, 5]]));
+        assert_eq!(
+            (dims, groups),
+            (vec![2], vec![vec![0, 1, 2], vec![3, 4, 5]])
+        );
     }
 }
