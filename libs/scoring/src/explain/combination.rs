@@ -35,7 +35,7 @@ use tract_onnx::pb::{attribute_proto::AttributeType, GraphProto, NodeProto};
 
 use super::lineage::{
     attr, attr_floats, attr_i, attr_ints, attr_s, axes, broadcast, class_count, const_ints,
-    node_label, slice_args, Constant, Index, Laid, Operand, Refusal,
+    n_targets, node_label, slice_args, split, Constant, Index, Laid, Operand, Refusal,
 };
 
 /// A post_transform: what turns the combined columns into the answer.
@@ -251,7 +251,7 @@ const CLASSIFIERS: &[&str] = &["TreeEnsembleClassifier", "LinearClassifier"];
 #[rustfmt::skip]
 const MOVES: &[&str] = &[
     "Identity", "Cast", "CastLike", "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
-    "Transpose", "Gather", "ArrayFeatureExtractor", "Slice",
+    "Transpose", "Gather", "ArrayFeatureExtractor", "Slice", "Split",
 ];
 #[rustfmt::skip]
 const ARITHMETIC: &[&str] = &[
@@ -382,7 +382,7 @@ impl Walk<'_, '_> {
                         .ok_or_else(|| Refusal::at(node, "is part of a cycle in the graph"))
                 })
                 .collect::<Result<_, _>>()?;
-            let val = self.eval(at, node, &ins)?;
+            let val = self.eval(at, node, output, &ins)?;
             memo.insert(tensor, Rc::new(val));
         }
         Ok(memo.remove(target).expect("traced"))
@@ -393,7 +393,7 @@ impl Walk<'_, '_> {
         let classifier = CLASSIFIERS.contains(&op);
         let width = match op {
             "LinearRegressor" => Some(attr_i(node, "targets").unwrap_or(1)),
-            "TreeEnsembleRegressor" | "TreeEnsemble" => attr_i(node, "n_targets"),
+            "TreeEnsembleRegressor" | "TreeEnsemble" => n_targets(node).map(|n| n as i64),
             _ => class_count(node).map(|c| c as i64),
         }
         .filter(|&w| w > 0)
@@ -425,10 +425,12 @@ impl Walk<'_, '_> {
         })
     }
 
+    /// The value of output `output` of `node` from its data inputs' values.
     fn eval(
         &mut self,
         at: usize,
         node: &NodeProto,
+        output: usize,
         ins: &[(usize, Rc<Val>)],
     ) -> Result<Val, Refusal> {
         let op = node.op_type.as_str();
@@ -492,6 +494,14 @@ impl Walk<'_, '_> {
             "Slice" => {
                 let a = slice_args(self.index, node)?;
                 moved(&|l| l.slice(&a.starts, &a.ends, a.axes.as_deref(), a.steps.as_deref()))
+            }
+            "Split" => {
+                let (laid, link) = var(0)?;
+                let mut parts = split(self.index, node, laid.clone())?;
+                Ok(Val::Var {
+                    laid: parts.swap_remove(output),
+                    link,
+                })
             }
             "Concat" | "FeatureVectorizer" => {
                 if ins.len() == 1 && op == "Concat" {
@@ -927,6 +937,32 @@ mod tests {
             ),
             (0, "TreeEnsembleRegressor", "features", 1, false)
         );
+    }
+
+    #[test]
+    fn split_targets_and_n_targets_from_target_ids() {
+        let mut untold = tree("untold", "features", "u", vec![]);
+        untold.attribute.retain(|a| a.name != "n_targets");
+        let nodes = vec![
+            node(
+                "TreeEnsemble",
+                "two",
+                &["features"],
+                &["y"],
+                vec![int("n_targets", 2)],
+            ),
+            node(
+                "Split",
+                "split",
+                &["y"],
+                &["y0", "y1"],
+                vec![int("axis", 1)],
+            ),
+            untold,
+        ];
+        let (g, _) = matrix(&["a"], vec![], nodes, &["y1"]);
+        assert_eq!(sums(&ok(&g, "y1")), vec![(0.0, vec![("two", 1, 1.0)])]);
+        assert_eq!(ok(&g, "u").leaves[0].width, 1);
     }
 
     #[test]

@@ -696,6 +696,26 @@ impl<T: Clone> Laid<T> {
         self.gather(-1, indices, &[indices.len()])
     }
 
+    /// ONNX `Split` along `axis` (not the batch's) into consecutive parts of `sizes`.
+    pub fn split(self, axis: i64, sizes: &[usize]) -> Result<Vec<Laid<T>>, String> {
+        let a = non_batch_axis(axis, self.rank(), "splits")?;
+        if sizes.iter().sum::<usize>() != self.dims[a] {
+            return Err(format!(
+                "splits an axis of {} into parts of {sizes:?}",
+                self.dims[a]
+            ));
+        }
+        let mut start = 0;
+        sizes
+            .iter()
+            .map(|&n| {
+                let idx: Vec<i64> = (start..start + n).map(|i| i as i64).collect();
+                start += n;
+                self.clone().gather(a as i64 + 1, &idx, &[n])
+            })
+            .collect()
+    }
+
     /// ONNX `Slice` (constant starts, ends, axes, steps), clamped as the standard says.
     pub fn slice(
         self,
@@ -1234,6 +1254,13 @@ impl Tracer<'_, '_> {
                 let a = slice_args(self.index, node)?;
                 relaid(&|l| l.slice(&a.starts, &a.ends, a.axes.as_deref(), a.steps.as_deref()))
             }
+            "Split" => match x.map(|l| &**l) {
+                Some(Lin::Uniform(c)) => Ok(vec![Lin::Uniform(c.clone()); n_out]),
+                _ => Ok(split(self.index, node, known()?)?
+                    .into_iter()
+                    .map(Lin::Known)
+                    .collect()),
+            },
             "Shape" => Ok(vec![Lin::Const(Some(vec![known()?.dims.len() + 1]))]),
             "Size" => Ok(vec![Lin::Const(Some(vec![]))]),
             _ if REDUCTIONS.contains(&op) || op == "ArgMax" || op == "ArgMin" => {
@@ -1298,7 +1325,7 @@ impl Tracer<'_, '_> {
                         vec![Some(vec![attr_i(node, "targets").unwrap_or(1) as usize])]
                     }
                     "TreeEnsembleRegressor" | "TreeEnsemble" => {
-                        vec![attr_i(node, "n_targets").map(|t| vec![t as usize])]
+                        vec![n_targets(node).map(|t| vec![t])]
                     }
                     "SVMRegressor" => vec![Some(vec![1])],
                     "LinearClassifier" | "SVMClassifier" | "TreeEnsembleClassifier" => {
@@ -1521,6 +1548,50 @@ impl Tracer<'_, '_> {
         }
         Ok(Lin::Known(Laid::new(dims, cells)))
     }
+}
+
+/// ONNX `Split` of `x` by `node`: sizes from attribute `split` (older opsets), constant
+/// input 1 (newer), else equal parts (the last one smaller, as opset 18's `num_outputs`).
+pub(super) fn split<T: Clone>(
+    index: &Index,
+    node: &NodeProto,
+    x: Laid<T>,
+) -> Result<Vec<Laid<T>>, Refusal> {
+    let axis = attr_i(node, "axis").unwrap_or(0);
+    let refuse = |e: String| Refusal::at(node, e);
+    let rank = x.dims.len() + 1;
+    let dim = x.dims[non_batch_axis(axis, rank, "splits").map_err(refuse)?];
+    let sizes: Vec<i64> = match (
+        attr_ints(node, "split"),
+        node.input.get(1).filter(|i| !i.is_empty()),
+    ) {
+        (Some(s), _) => s.to_vec(),
+        (None, Some(t)) => const_ints(index, node, t)?.1,
+        (None, None) => {
+            let n = attr_i(node, "num_outputs").map_or(node.output.len(), |n| n.max(1) as usize);
+            let chunk = dim.div_ceil(n.max(1));
+            let mut sizes = vec![chunk as i64; n.saturating_sub(1)];
+            sizes.push(dim as i64 - (chunk * n.saturating_sub(1)) as i64);
+            sizes
+        }
+    };
+    if sizes.iter().any(|&s| s < 0) || sizes.len() != node.output.len() {
+        return Err(refuse(format!(
+            "splits into parts {sizes:?} for {} outputs",
+            node.output.len()
+        )));
+    }
+    let sizes: Vec<usize> = sizes.iter().map(|&s| s as usize).collect();
+    x.split(axis, &sizes).map_err(refuse)
+}
+
+/// How many targets a regressor op writes: `n_targets`, else one more than its largest
+/// `target_ids`.
+pub(super) fn n_targets(node: &NodeProto) -> Option<usize> {
+    attr_i(node, "n_targets")
+        .or_else(|| attr_ints(node, "target_ids")?.iter().max().map(|m| m + 1))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n > 0)
 }
 
 /// A `Slice`'s constant arguments.
@@ -2370,6 +2441,47 @@ mod tests {
         assert_eq!(ok(&g, &s, "sl1"), vec![F(1), F(2)]);
         let r = refused(&g, &s, "rows");
         assert!(r.reason.contains("batch axis"), "{r}");
+    }
+
+    #[test]
+    fn split_parts_keep_their_columns() {
+        let nodes = vec![
+            node(
+                "Split",
+                "sizes",
+                &["features", "sizes"],
+                &["s0", "s1"],
+                vec![int("axis", 1)],
+            ),
+            node(
+                "Split",
+                "halves",
+                &["features"],
+                &["h0", "h1"],
+                vec![int("axis", -1)],
+            ),
+            node(
+                "Split",
+                "odd",
+                &["features"],
+                &["o0", "o1", "o2"],
+                vec![int("axis", 1), int("num_outputs", 3)],
+            ),
+            node("Split", "rows", &["features"], &["r0", "r1"], vec![]),
+        ];
+        let (g, s) = matrix(
+            &["a", "b", "c", "d"],
+            vec![init_i("sizes", &[2], &[1, 3])],
+            nodes,
+            &["s0"],
+        );
+        assert_eq!(ok(&g, &s, "s0"), vec![F(0)]);
+        assert_eq!(ok(&g, &s, "s1"), vec![F(1), F(2), F(3)]);
+        assert_eq!(ok(&g, &s, "h1"), vec![F(2), F(3)]);
+        // ceil(4 / 3) = 2 a part, the last one what is left (as the ONNX reference does).
+        assert_eq!(ok(&g, &s, "o1"), vec![F(2), F(3)]);
+        assert_eq!(ok(&g, &s, "o2"), vec![]);
+        assert!(refused(&g, &s, "r1").reason.contains("batch axis"));
     }
 
     #[test]
