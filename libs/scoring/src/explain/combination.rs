@@ -339,6 +339,7 @@ impl Walk<'_, '_> {
 
     fn trace(&mut self, target: &str) -> Result<Rc<Val>, Refusal> {
         let mut memo: HashMap<String, Rc<Val>> = HashMap::new();
+        let mut open = HashSet::new();
         let mut stack = vec![(target.to_owned(), false)];
         while let Some((tensor, ready)) = stack.pop() {
             if memo.contains_key(&tensor) {
@@ -365,6 +366,10 @@ impl Walk<'_, '_> {
                 .expect("writer");
             let data = self.data_inputs(node, output)?;
             if !ready {
+                // Met again before it is done: it is computed from itself.
+                if !open.insert(tensor.clone()) {
+                    return Err(Refusal::at(node, "is part of a cycle in the graph"));
+                }
                 stack.push((tensor, true));
                 for &i in &data {
                     if !memo.contains_key(&node.input[i]) {
@@ -1300,6 +1305,16 @@ mod tests {
             refused(&g, "y9").to_string(),
             "node `bad` (TreeEnsemble) has a post_transform this does not know"
         );
+    }
+
+    #[test]
+    fn a_cycle_is_refused() {
+        let nodes = vec![
+            node("Add", "a", &["b", "one"], &["a"], vec![]),
+            node("Identity", "b", &["a"], &["b"], vec![]),
+        ];
+        let (g, _) = matrix(&["x"], vec![init_f("one", &[], &[1.])], nodes, &["a"]);
+        assert_eq!(refused(&g, "a").reason, "is part of a cycle in the graph");
     }
 
     #[test]

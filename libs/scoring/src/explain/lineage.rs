@@ -18,7 +18,7 @@
 // Called by the Explainer (explain/mod.rs and its siblings), wired in a later commit.
 #![allow(dead_code)]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
 
@@ -696,6 +696,38 @@ impl<T: Clone> Laid<T> {
         self.gather(-1, indices, &[indices.len()])
     }
 
+    /// ONNX `Tile`: the batch axis repeated once, the others as `repeats` says.
+    pub fn tile(self, repeats: &[i64]) -> Result<Laid<T>, String> {
+        if repeats.len() != self.rank() || repeats.iter().any(|&r| r < 1) {
+            return Err(format!(
+                "tiles {repeats:?} a tensor of {} axes",
+                self.rank()
+            ));
+        }
+        if repeats[0] != 1 {
+            return Err("repeats the rows (axis 0)".into());
+        }
+        let dims: Vec<usize> = self
+            .dims
+            .iter()
+            .zip(&repeats[1..])
+            .map(|(&d, &r)| d * r as usize)
+            .collect();
+        let from = strides(&self.dims);
+        let n = dims.iter().product();
+        let cells = (0..n)
+            .map(|i| {
+                let src: usize = unravel(i, &dims)
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &x)| (x % self.dims[a]) * from[a])
+                    .sum();
+                self.cells[src].clone()
+            })
+            .collect();
+        Ok(Laid::new(dims, cells))
+    }
+
     /// ONNX `Split` along `axis` (not the batch's) into consecutive parts of `sizes`.
     pub fn split(self, axis: i64, sizes: &[usize]) -> Result<Vec<Laid<T>>, String> {
         let a = non_batch_axis(axis, self.rank(), "splits")?;
@@ -992,6 +1024,7 @@ impl Tracer<'_, '_> {
     /// without recursion: a graph may be deep).
     fn trace(&self, target: &str) -> Result<Rc<Lin>, Refusal> {
         let mut memo: HashMap<String, Rc<Lin>> = HashMap::new();
+        let mut open = HashSet::new();
         let mut stack = vec![(target.to_owned(), false)];
         while let Some((tensor, ready)) = stack.pop() {
             if memo.contains_key(&tensor) {
@@ -1009,6 +1042,10 @@ impl Tracer<'_, '_> {
             })?;
             let inputs = node.input.iter().filter(|i| !i.is_empty());
             if !ready {
+                // Met again before it is done: it is computed from itself.
+                if !open.insert(tensor.clone()) {
+                    return Err(Refusal::at(node, "is part of a cycle in the graph"));
+                }
                 stack.push((tensor, true));
                 stack.extend(
                     inputs
@@ -1261,6 +1298,37 @@ impl Tracer<'_, '_> {
                     .map(Lin::Known)
                     .collect()),
             },
+            "Expand" => {
+                let (_, shape) = const_ints(self.index, node, input(1))?;
+                if shape.iter().any(|&d| d < 1) {
+                    return Err(refuse(format!(
+                        "expands to a shape it cannot read: {shape:?}"
+                    )));
+                }
+                let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+                let x = known()?;
+                let (dims, maps) =
+                    broadcast(&[Operand::Var(&x.dims), Operand::Const(&shape)]).map_err(refuse)?;
+                let cells = maps[0].iter().map(|&i| x.cells[i].clone()).collect();
+                Ok(vec![Lin::Known(Laid::new(dims, cells))])
+            }
+            "Tile" => {
+                let (_, repeats) = const_ints(self.index, node, input(1))?;
+                relaid(&|l| l.tile(&repeats))
+            }
+            "OneHot" => {
+                // Standard OneHot: a new axis of `depth` at `axis`, each cell from its index.
+                let (_, depth) = const_ints(self.index, node, input(1))?;
+                let depth = match depth.as_slice() {
+                    [d] if *d > 0 => *d as usize,
+                    _ => return Err(refuse(format!("has a depth it cannot read: {depth:?}"))),
+                };
+                let axis = attr_i(node, "axis").unwrap_or(-1);
+                relaid(&|l| {
+                    l.unsqueeze(&[axis])?
+                        .gather(axis, &vec![0; depth], &[depth])
+                })
+            }
             "Shape" => Ok(vec![Lin::Const(Some(vec![known()?.dims.len() + 1]))]),
             "Size" => Ok(vec![Lin::Const(Some(vec![]))]),
             _ if REDUCTIONS.contains(&op) || op == "ArgMax" || op == "ArgMin" => {
@@ -2482,6 +2550,50 @@ mod tests {
         assert_eq!(ok(&g, &s, "o1"), vec![F(2), F(3)]);
         assert_eq!(ok(&g, &s, "o2"), vec![]);
         assert!(refused(&g, &s, "r1").reason.contains("batch axis"));
+    }
+
+    #[test]
+    fn expand_tile_and_one_hot_repeat_a_columns_feature() {
+        // KBinsDiscretizer-like: a column compared with its bin edges, one-hot encoded.
+        let nodes = vec![
+            node(
+                "Gather",
+                "col",
+                &["features", "one"],
+                &["b"],
+                vec![int("axis", 1)],
+            ),
+            node("Expand", "expand", &["b", "shape"], &["e"], vec![]),
+            node("Tile", "tile", &["features", "reps"], &["t"], vec![]),
+            node("Tile", "tile_rows", &["features", "rows"], &["tr"], vec![]),
+            node("ArgMax", "bin", &["e"], &["k"], vec![int("axis", 1)]),
+            node(
+                "OneHot",
+                "onehot",
+                &["k", "depth", "values"],
+                &["o"],
+                vec![int("axis", 1)],
+            ),
+            node("Cycle", "loop_a", &["loop_b"], &["loop_a"], vec![]),
+            node("Identity", "loop_b", &["loop_a"], &["loop_b"], vec![]),
+        ];
+        let inits = vec![
+            init_i("one", &[1], &[1]),
+            init_i("shape", &[2], &[1, 3]),
+            init_i("reps", &[2], &[1, 2]),
+            init_i("rows", &[2], &[2, 1]),
+            init_i("depth", &[], &[4]),
+            init_f("values", &[2], &[0., 1.]),
+        ];
+        let (g, s) = matrix(&["a", "b"], inits, nodes, &["o"]);
+        assert_eq!(ok(&g, &s, "e"), vec![F(1), F(1), F(1)]);
+        assert_eq!(ok(&g, &s, "t"), vec![F(0), F(1), F(0), F(1)]);
+        assert!(refused(&g, &s, "tr").reason.contains("rows"));
+        assert_eq!(ok(&g, &s, "o"), vec![F(1); 4]);
+        assert_eq!(
+            refused(&g, &s, "loop_a").reason,
+            "is part of a cycle in the graph"
+        );
     }
 
     #[test]
