@@ -28,14 +28,15 @@
 // Called by the Explainer (explain/mod.rs and its siblings), wired in a later commit.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 use tract_onnx::pb::{attribute_proto::AttributeType, GraphProto, NodeProto};
 
 use super::lineage::{
     attr, attr_floats, attr_i, attr_ints, attr_s, axes, broadcast, class_count, const_ints,
-    n_targets, node_label, slice_args, split, Constant, Index, Laid, Operand, Refusal,
+    n_targets, node_label, non_batch_axis, reduce, slice_args, split, Constant, Index, Laid,
+    Operand, Refusal,
 };
 
 /// A post_transform: what turns the combined columns into the answer.
@@ -316,6 +317,9 @@ impl Walk<'_, '_> {
         if MOVES.contains(&op) || op == "Normalizer" {
             return Ok(vec![0]);
         }
+        if op == "ReduceSum" || op == "ReduceMean" {
+            return Ok(vec![0]);
+        }
         if ARITHMETIC.contains(&op) || op == "Concat" || op == "FeatureVectorizer" {
             return Ok((0..node.input.len())
                 .filter(|&i| !node.input[i].is_empty())
@@ -570,6 +574,46 @@ impl Walk<'_, '_> {
                 })
             }
             "MatMul" | "Gemm" => self.matmul(node, ins, &after_link),
+            "ReduceSum" | "ReduceMean" => {
+                // Over non-batch axes only (a BaggingRegressor's mean of its estimators).
+                let (laid, link) = var(0)?;
+                if let Some(link) = link {
+                    return Err(after_link(link));
+                }
+                let axes = match axes(self.index, node, 1)? {
+                    Some(a) if !a.is_empty() => a,
+                    _ if attr_i(node, "noop_with_empty_axes").unwrap_or(0) != 0 => {
+                        return moved(&|l| Ok(l))
+                    }
+                    _ => return Err(refuse("reduces over every axis, the rows too".into())),
+                };
+                let over: BTreeSet<usize> = axes
+                    .iter()
+                    .map(|&a| non_batch_axis(a, laid.dims.len() + 1, "reduces"))
+                    .collect::<Result<_, _>>()
+                    .map_err(&refuse)?;
+                let keepdims = attr_i(node, "keepdims").unwrap_or(1) != 0;
+                let (dims, groups) = reduce(&laid.dims, &over, keepdims);
+                let cells = groups
+                    .iter()
+                    .map(|g| {
+                        let mut f = Form::default();
+                        let by = if op == "ReduceMean" {
+                            1.0 / g.len().max(1) as f64
+                        } else {
+                            1.0
+                        };
+                        for &i in g {
+                            f.add(&laid.cells[i], by);
+                        }
+                        f
+                    })
+                    .collect();
+                Ok(Val::Var {
+                    laid: Laid::new(dims, cells),
+                    link: None,
+                })
+            }
             "LinearRegressor" | "LinearClassifier" => self.stacked(at, node, ins, &after_link),
             _ => Err(refuse(
                 "is an operator the combination does not follow".into(),
@@ -1305,6 +1349,46 @@ mod tests {
             refused(&g, "y9").to_string(),
             "node `bad` (TreeEnsemble) has a post_transform this does not know"
         );
+    }
+
+    #[test]
+    fn a_bagging_regressor_averages_its_estimators() {
+        let g = regressors(
+            vec![
+                node(
+                    "Concat",
+                    "cat",
+                    &["y1", "y2"],
+                    &["both"],
+                    vec![int("axis", 1)],
+                ),
+                node(
+                    "ReduceMean",
+                    "mean",
+                    &["both"],
+                    &["out"],
+                    vec![ints("axes", &[1])],
+                ),
+                node(
+                    "ReduceSum",
+                    "sum",
+                    &["both", "ax"],
+                    &["total"],
+                    vec![int("keepdims", 0)],
+                ),
+                node("ReduceSum", "all", &["both"], &["everything"], vec![]),
+            ],
+            vec![init_i("ax", &[1], &[-1])],
+        );
+        assert_eq!(
+            sums(&ok(&g, "out")),
+            vec![(0.0, vec![("t1", 0, 0.5), ("t2", 0, 0.5)])]
+        );
+        assert_eq!(
+            sums(&ok(&g, "total")),
+            vec![(0.0, vec![("t1", 0, 1.0), ("t2", 0, 1.0)])]
+        );
+        assert!(refused(&g, "everything").reason.contains("rows"));
     }
 
     #[test]

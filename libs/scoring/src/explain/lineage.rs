@@ -463,7 +463,7 @@ fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
 
 /// An axis of a tensor of `rank` axes (batch included), negative counting from the end,
 /// as a position in the non-batch dims; axis 0 (the rows) is refused with `what`.
-fn non_batch_axis(axis: i64, rank: usize, what: &str) -> Result<usize, String> {
+pub(super) fn non_batch_axis(axis: i64, rank: usize, what: &str) -> Result<usize, String> {
     let a = if axis < 0 { axis + rank as i64 } else { axis };
     if a < 0 || a >= rank as i64 {
         return Err(format!("has axis {axis}, outside a tensor of {rank} axes"));
@@ -1068,7 +1068,9 @@ impl Tracer<'_, '_> {
                     }
                 })
                 .collect::<Result<_, _>>()?;
-            let outs = self.eval(at, node, &ins)?;
+            let outs = self
+                .eval(at, node, &ins)
+                .map_err(|e| self.rather_mix(&ins, e))?;
             for (name, lin) in node.output.iter().zip(outs) {
                 if !name.is_empty() {
                     memo.insert(name.clone(), Rc::new(lin));
@@ -1484,6 +1486,23 @@ impl Tracer<'_, '_> {
         }
     }
 
+    /// A refusal at a node whose inputs already mix features: the mix is the reason to
+    /// give (it is what an explanation could not get past anyway).
+    fn rather_mix(&self, ins: &[Option<Rc<Lin>>], refusal: Refusal) -> Refusal {
+        let mixed = ins
+            .iter()
+            .flatten()
+            .flat_map(|l| l.cells())
+            .find_map(|c| match c {
+                Cell::Mixed(m) => Some(m.clone()),
+                _ => None,
+            });
+        match mixed {
+            Some(m) => m.refusal(self.index, self.schema),
+            None => refusal,
+        }
+    }
+
     /// Input `i` of `node` as cells over known dims (a refusal says why it cannot be).
     fn known(
         &self,
@@ -1536,8 +1555,28 @@ impl Tracer<'_, '_> {
         }
         let (dims, maps) = broadcast(&operands).map_err(|e| Refusal::at(node, e))?;
         let n: usize = dims.iter().product();
+        // x × 0 is 0 whatever x (KBinsDiscretizer builds a constant column so from its
+        // input): every value the model takes is finite there, since a NaN is refused at
+        // the input unless an imputer replaces it, and JSON has no infinity.
+        let zeros: Vec<Option<Vec<f64>>> = present
+            .iter()
+            .map(|(i, l)| match &***l {
+                Lin::Const(_) if node.op_type == "Mul" => self
+                    .index
+                    .constant(&node.input[*i])
+                    .and_then(|c| c.floats()),
+                _ => None,
+            })
+            .collect();
         let cells = (0..n)
             .map(|j| {
+                let by_zero = zeros
+                    .iter()
+                    .zip(&maps)
+                    .any(|(z, m)| z.as_ref().is_some_and(|z| z[m[j]] == 0.0));
+                if by_zero {
+                    return Cell::Const;
+                }
                 combine(
                     at,
                     present
@@ -2597,6 +2636,75 @@ mod tests {
     }
 
     #[test]
+    fn a_column_times_zero_is_a_constant() {
+        // KBinsDiscretizer: each feature's bin edges compared, next to a column of ones
+        // built from the first feature (x × 0 + 1), then ArgMax.
+        let nodes = vec![
+            node(
+                "ArrayFeatureExtractor",
+                "c0",
+                &["features", "i0"],
+                &["x0"],
+                vec![],
+            ),
+            node(
+                "ArrayFeatureExtractor",
+                "c1",
+                &["features", "i1"],
+                &["x1"],
+                vec![],
+            ),
+            node("Mul", "zero", &["x0", "zero_f"], &["z"], vec![]),
+            node("Add", "ones", &["z", "one_f"], &["last"], vec![]),
+            node("Less", "less", &["x1", "edges"], &["lt"], vec![]),
+            node("Cast", "cast", &["lt"], &["ltf"], vec![int("to", 1)]),
+            node(
+                "Concat",
+                "cat",
+                &["ltf", "last"],
+                &["both"],
+                vec![int("axis", 1)],
+            ),
+            node("ArgMax", "bin", &["both"], &["x"], vec![int("axis", 1)]),
+        ];
+        let inits = vec![
+            init_i("i0", &[], &[0]),
+            init_i("i1", &[], &[1]),
+            init_f("zero_f", &[1], &[0.]),
+            init_f("one_f", &[1], &[1.]),
+            init_f("edges", &[3], &[-1., 0., 1.]),
+        ];
+        let (g, s) = matrix(&["a", "b"], inits, nodes, &["x"]);
+        assert_eq!(ok(&g, &s, "last"), vec![C]);
+        assert_eq!(ok(&g, &s, "both"), vec![F(1), F(1), F(1), C]);
+        assert_eq!(ok(&g, &s, "x"), vec![F(1)]);
+    }
+
+    #[test]
+    fn a_refusal_after_a_mix_names_the_mix() {
+        // PolynomialFeatures: products of columns, then a bias column of a shape the graph
+        // computes at run time.
+        let nodes = vec![
+            node(
+                "ReduceProd",
+                "prod",
+                &["features"],
+                &["p"],
+                vec![ints("axes", &[1])],
+            ),
+            node("Shape", "shape", &["features"], &["sh"], vec![]),
+            node("ConstantOfShape", "unit", &["sh"], &["u"], vec![]),
+            node("Concat", "cat", &["u", "p"], &["x"], vec![int("axis", 1)]),
+        ];
+        let (g, s) = matrix(&["a", "b"], vec![], nodes, &["x"]);
+        let r = refused(&g, &s, "x");
+        assert_eq!(
+            (r.node.as_str(), r.op_type.as_str()),
+            ("prod", "ReduceProd")
+        );
+    }
+
+    #[test]
     fn pca_mixes_features_and_is_refused_by_name() {
         let nodes = vec![
             node("Sub", "center", &["features", "mean"], &["c"], vec![]),
@@ -2772,6 +2880,12 @@ mod tests {
             node("Einsum", "", &["soft"], &["x"], vec![]),
         ];
         let (g, s) = matrix(&["a", "b"], vec![], nodes, &["x"]);
+        // The mix comes first: an explanation could not get past it anyway.
+        assert_eq!(
+            refused(&g, &s, "x").to_string().split(" (").next(),
+            Some("node `soft`")
+        );
+        let (g, s) = matrix(&["a"], vec![], g.node.clone(), &["x"]);
         assert_eq!(
             refused(&g, &s, "x").to_string().split(" (").next(),
             Some("node `x`")
