@@ -159,11 +159,20 @@ pub(crate) fn combination(graph: &GraphProto, tensor: &str) -> Result<Combinatio
         probability: false,
     };
     let val = walk.trace(tensor)?;
-    let Val::Var { laid, link } = &*val else {
-        return Err(Refusal::tensor(
-            tensor,
-            "does not depend on any tree ensemble or linear op",
-        ));
+    let (laid, link) = match &*val {
+        Val::Var { laid, link } => (laid, link),
+        Val::Const(_) => {
+            return Err(Refusal::tensor(
+                tensor,
+                "does not depend on any tree ensemble or linear op",
+            ))
+        }
+        Val::Stacked { .. } => {
+            return Err(Refusal::tensor(
+                tensor,
+                "has its rows on axis 1, not axis 0",
+            ))
+        }
     };
     // Leaves in graph order, whatever order the walk met them in.
     let mut leaves = walk.leaves;
@@ -237,6 +246,13 @@ enum Val {
     /// top, after which only moves are affine in the margins.
     Var {
         laid: Laid<Form>,
+        link: Option<LinkAt>,
+    },
+    /// `[k, N, dims...]`: values stacked on a new leading axis, the rows on axis 1 (a
+    /// BaggingRegressor reshapes each estimator's `[N, 1]` to `[1, N, 1]`, concatenates them
+    /// on axis 0 and averages over it). Only that stacking and its reduction are followed.
+    Stacked {
+        parts: Vec<Laid<Form>>,
         link: Option<LinkAt>,
     },
 }
@@ -460,6 +476,11 @@ impl Walk<'_, '_> {
         let var = |k: usize| -> Result<(&Laid<Form>, Option<LinkAt>), Refusal> {
             match ins.get(k).map(|(_, v)| &**v) {
                 Some(Val::Var { laid, link }) => Ok((laid, *link)),
+                Some(Val::Stacked { .. }) => Err(refuse(format!(
+                    "reads `{}`, whose rows were moved to axis 1, and only concatenates or \
+                     reduces such values on axis 0",
+                    input(ins.get(k).map_or(k, |(i, _)| *i))
+                ))),
                 _ => Err(refuse(format!(
                     "reads constant `{}` where the answer's values were expected",
                     input(ins.get(k).map_or(k, |(i, _)| *i))
@@ -473,11 +494,26 @@ impl Walk<'_, '_> {
                 link,
             })
         };
+        if ins.iter().any(|(_, v)| matches!(**v, Val::Stacked { .. })) {
+            return self.on_stacked(node, ins, &after_link);
+        }
         match op {
             "Identity" | "Cast" | "CastLike" | "Dropout" => moved(&|l| Ok(l)),
             "Reshape" => {
                 let (_, shape) = const_ints(self.index, node, input(1))?;
                 let allowzero = attr_i(node, "allowzero").unwrap_or(0) != 0;
+                if let [1, -1, ..] = shape.as_slice() {
+                    // [N, ...] to [1, N, ...]: the start of a stacking on axis 0.
+                    let (laid, link) = var(0)?;
+                    let part = laid
+                        .clone()
+                        .reshape(&shape[1..], allowzero)
+                        .map_err(&refuse)?;
+                    return Ok(Val::Stacked {
+                        parts: vec![part],
+                        link,
+                    });
+                }
                 moved(&|l| l.reshape(&shape, allowzero))
             }
             "Flatten" => moved(&|l| l.flatten(attr_i(node, "axis").unwrap_or(1))),
@@ -488,6 +524,13 @@ impl Walk<'_, '_> {
             "Unsqueeze" => {
                 let axes =
                     axes(self.index, node, 1)?.ok_or_else(|| refuse("has no axes".into()))?;
+                if axes == [0] {
+                    let (laid, link) = var(0)?;
+                    return Ok(Val::Stacked {
+                        parts: vec![laid.clone()],
+                        link,
+                    });
+                }
                 moved(&|l| l.unsqueeze(&axes))
             }
             "Transpose" => moved(&|l| l.transpose(attr_ints(node, "perm"))),
@@ -621,6 +664,82 @@ impl Walk<'_, '_> {
         }
     }
 
+    /// What may meet values stacked on axis 0: moves, a Concat on axis 0, a Squeeze of
+    /// that axis, a ReduceSum or ReduceMean over it.
+    fn on_stacked(
+        &self,
+        node: &NodeProto,
+        ins: &[(usize, Rc<Val>)],
+        after_link: &dyn Fn(LinkAt) -> Refusal,
+    ) -> Result<Val, Refusal> {
+        let op = node.op_type.as_str();
+        let refuse = |why: &str| Refusal::at(node, why);
+        let stacked = |k: usize| match ins.get(k).map(|(_, v)| &**v) {
+            Some(Val::Stacked { parts, link }) => Ok((parts, *link)),
+            _ => Err(refuse("mixes values stacked on axis 0 with others")),
+        };
+        let axes =
+            || -> Result<Vec<i64>, Refusal> { Ok(axes(self.index, node, 1)?.unwrap_or_default()) };
+        match op {
+            "Identity" | "Cast" | "CastLike" => Ok((*ins[0].1).clone()),
+            "Concat" if attr_i(node, "axis") == Some(0) => {
+                let first = stacked(0)?.0[0].dims.clone();
+                let mut parts = Vec::new();
+                let mut links = Vec::new();
+                for k in 0..ins.len() {
+                    let (p, link) = stacked(k)?;
+                    if p.iter().any(|p| p.dims != first) {
+                        return Err(refuse("concatenates stacked values of different shapes"));
+                    }
+                    parts.extend(p.iter().cloned());
+                    links.push(link);
+                }
+                if let Some(l) = links.iter().flatten().next().filter(|_| parts.len() > 1) {
+                    return Err(after_link(*l));
+                }
+                Ok(Val::Stacked {
+                    parts,
+                    link: links[0],
+                })
+            }
+            "Squeeze" | "ReduceSum" | "ReduceMean" if axes()? == [0] => {
+                let (parts, link) = stacked(0)?;
+                if op == "Squeeze" && parts.len() != 1 {
+                    return Err(refuse("squeezes an axis of more than one value"));
+                }
+                if let Some(l) = link.filter(|_| parts.len() > 1) {
+                    return Err(after_link(l));
+                }
+                let by = if op == "ReduceMean" {
+                    1.0 / parts.len() as f64
+                } else {
+                    1.0
+                };
+                let cells = (0..parts[0].cells.len())
+                    .map(|i| {
+                        let mut f = Form::default();
+                        for p in parts {
+                            f.add(&p.cells[i], by);
+                        }
+                        f
+                    })
+                    .collect();
+                let laid = Laid::new(parts[0].dims.clone(), cells);
+                if op != "Squeeze" && attr_i(node, "keepdims").unwrap_or(1) != 0 {
+                    return Ok(Val::Stacked {
+                        parts: vec![laid],
+                        link,
+                    });
+                }
+                Ok(Val::Var { laid, link })
+            }
+            _ => Err(refuse(
+                "reads values whose rows were moved to axis 1, and only concatenates or \
+                 reduces such values on axis 0",
+            )),
+        }
+    }
+
     /// Add, Sub, Sum, Mean of values and constants; Mul by constants, Div by constants.
     fn elementwise(
         &self,
@@ -642,6 +761,7 @@ impl Walk<'_, '_> {
                     n_vars += 1;
                     link = link.or(*l);
                 }
+                Val::Stacked { .. } => unreachable!("stacked values are dispatched first"),
                 Val::Const(c) => {
                     operands.push(Operand::Const(&c.dims));
                     consts.push(Some(c.floats().ok_or_else(|| {
@@ -657,7 +777,7 @@ impl Walk<'_, '_> {
         let n: usize = dims.iter().product();
         let var_at = |k: usize| match &*ins[k].1 {
             Val::Var { laid, .. } => laid,
-            Val::Const(_) => unreachable!("a variable"),
+            _ => unreachable!("a variable"),
         };
         let is_var: Vec<bool> = consts.iter().map(Option::is_none).collect();
         // What a post_transform's output may meet: nothing but itself, +0, ×1, ÷1.
@@ -1389,6 +1509,60 @@ mod tests {
             vec![(0.0, vec![("t1", 0, 1.0), ("t2", 0, 1.0)])]
         );
         assert!(refused(&g, "everything").reason.contains("rows"));
+    }
+
+    #[test]
+    fn a_bagging_regressor_stacks_on_axis_0_and_averages() {
+        // skl2onnx's BaggingRegressor: [N, 1] -> [1, N, 1], Concat on axis 0, ReduceMean
+        // over axis 0.
+        let g = regressors(
+            vec![
+                node("Reshape", "r1", &["y1", "lead"], &["s1"], vec![]),
+                node("Unsqueeze", "r2", &["y2", "zero"], &["s2"], vec![]),
+                node(
+                    "Concat",
+                    "stack",
+                    &["s1", "s2"],
+                    &["st"],
+                    vec![int("axis", 0)],
+                ),
+                node(
+                    "ReduceMean",
+                    "mean",
+                    &["st"],
+                    &["out"],
+                    vec![ints("axes", &[0]), int("keepdims", 0)],
+                ),
+                node("ReduceSum", "sum", &["st", "zero"], &["kept"], vec![]),
+                node("Squeeze", "sq", &["kept", "zero"], &["total"], vec![]),
+                node(
+                    "ReduceMean",
+                    "wrong",
+                    &["st"],
+                    &["bad"],
+                    vec![ints("axes", &[1])],
+                ),
+                node("Add", "add", &["st", "y1"], &["bad2"], vec![]),
+            ],
+            vec![
+                init_i("lead", &[3], &[1, -1, 1]),
+                init_i("zero", &[1], &[0]),
+            ],
+        );
+        assert_eq!(
+            sums(&ok(&g, "out")),
+            vec![(0.0, vec![("t1", 0, 0.5), ("t2", 0, 0.5)])]
+        );
+        assert_eq!(
+            sums(&ok(&g, "total")),
+            vec![(0.0, vec![("t1", 0, 1.0), ("t2", 0, 1.0)])]
+        );
+        assert_eq!(
+            refused(&g, "kept").reason,
+            "has its rows on axis 1, not axis 0"
+        );
+        assert_eq!(refused(&g, "bad").node, "wrong");
+        assert_eq!(refused(&g, "bad2").node, "add");
     }
 
     #[test]
