@@ -345,6 +345,16 @@ impl Walk<'_, '_> {
             "SVMRegressor" | "SVMClassifier" => {
                 refuse("is not a tree ensemble or linear op: only those are explained")
             }
+            _ if !node
+                .input
+                .iter()
+                .any(|i| !i.is_empty() && self.reads_leaves(i)) =>
+            {
+                refuse(
+                    "computes from the model's inputs a value that reaches the answer other than \
+                 through a tree ensemble or linear op (a stacking's passthrough columns, say)",
+                )
+            }
             "Softmax" | "LogSoftmax" | "Sigmoid" | "Exp" | "Log" | "Relu" | "Abs" | "Clip"
             | "Max" | "Min" | "Pow" | "Sqrt" | "Tanh" | "ArgMax" | "ArgMin" | "TopK"
             | "Reciprocal" | "Where" | "Scaler" | "Binarizer" => {
@@ -1563,6 +1573,39 @@ mod tests {
         );
         assert_eq!(refused(&g, "bad").node, "wrong");
         assert_eq!(refused(&g, "bad2").node, "add");
+    }
+
+    #[test]
+    fn a_stacking_with_passthrough_columns_is_refused_by_name() {
+        let g = regressors(
+            vec![
+                node(
+                    "Scaler",
+                    "scale",
+                    &["features"],
+                    &["scaled"],
+                    vec![floats("offset", &[0., 0.]), floats("scale", &[1., 1.])],
+                ),
+                node(
+                    "Concat",
+                    "cat",
+                    &["y1", "y2", "scaled"],
+                    &["stack"],
+                    vec![int("axis", 1)],
+                ),
+                node(
+                    "LinearRegressor",
+                    "final",
+                    &["stack"],
+                    &["out"],
+                    vec![floats("coefficients", &[1., 1., 1., 1.])],
+                ),
+            ],
+            vec![],
+        );
+        let r = refused(&g, "out");
+        assert_eq!((r.node.as_str(), r.op_type.as_str()), ("scale", "Scaler"));
+        assert!(r.reason.contains("passthrough"), "{r}");
     }
 
     #[test]
