@@ -15,7 +15,9 @@
 //! The walk goes back from the answer through `Identity`, `Cast`, re-layouts (`Reshape`,
 //! `Flatten`, `Squeeze`, `Unsqueeze`, `Transpose`, `Concat`, `FeatureVectorizer`, `Gather`,
 //! `ArrayFeatureExtractor`, `Slice` with constants), `Add`/`Sub`/`Sum`/`Mean`, `Neg`,
-//! `Mul`/`Div` by constants, `MatMul`/`Gemm` by a constant matrix, and a `LinearRegressor`
+//! `Mul`/`Div` by constants, `MatMul`/`Gemm` by a constant matrix, `ReduceSum`/`ReduceMean`
+//! (over columns, or over values stacked on a new axis 0 as skl2onnx's BaggingRegressor
+//! does), `Split`, and a `LinearRegressor`
 //! or `LinearClassifier` whose input comes from other leaves (stacking: its coefficients
 //! become the weights, its post_transform the link). After a post_transform only moves are
 //! allowed (and ×1, +0, and the L1 `Normalizer` skl2onnx puts after a SOFTMAX, which leaves

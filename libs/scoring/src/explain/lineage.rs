@@ -8,6 +8,17 @@
 //! (with the node that mixed them). Widths come from attributes, initializers and the graph
 //! inputs. An operator without a rule here is refused by name, never guessed at.
 //!
+//! The rules: cellwise ops (Identity, Cast, Scaler, Imputer, Binarizer, LabelEncoder,
+//! CategoryMapper, Abs, Log, Sigmoid...) keep each cell; elementwise ops (Add, Sub, Mul, Div,
+//! Pow, Where, Less...) broadcast numpy-style and join their operands' sources (x × 0 is a
+//! constant); OneHotEncoder and the standard OneHot repeat a cell per category; Concat,
+//! FeatureVectorizer, Split, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Expand, Tile,
+//! Gather, ArrayFeatureExtractor and Slice (with constants) re-lay cells; MatMul and Gemm by
+//! a constant matrix join the input columns each output column has a non-zero weight for;
+//! reductions and ArgMax join along their axes; Normalizer, Softmax and the model ops
+//! (linear, tree, SVM) join their whole row. A cell joining several features is refused
+//! only if it reaches the tensor asked about, naming the node where they first met.
+//!
 //! The first axis is the batch (rows) throughout: an operator that moves values between rows
 //! (a Reshape of the batch axis, a Gather on axis 0, a ReduceSum over all axes) is refused.
 //!
