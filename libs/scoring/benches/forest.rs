@@ -86,6 +86,7 @@ impl Builder {
                 true_id: next_id + 1,
                 false_id: next_id,
                 missing_tracks_true: false,
+                members: vec![],
             });
             let mut no = Open {
                 id: next_id,
@@ -118,6 +119,7 @@ impl Builder {
                 true_id: 0,
                 false_id: 0,
                 missing_tracks_true: false,
+                members: vec![],
             });
             let weight = self.rng.unit() - 0.5;
             self.leaves.push(LeafWeight {

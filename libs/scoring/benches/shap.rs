@@ -48,6 +48,7 @@ fn grow(rng: &mut Rng, e: &mut Ensemble, tree: i64, id: i64, depth: u32) -> f64 
         true_id: 2 * id + 1,
         false_id: 2 * id + 2,
         missing_tracks_true: rng.unit() < 0.5,
+        members: vec![],
     });
     e.covers.push(0.0);
     let cover = if leaf {

@@ -20,17 +20,17 @@ impl Forest {
     /// One step of a lane on node `at` with row `row`: (where it goes, whether `at` is a
     /// leaf). Only leaves have both children equal: flattening refuses shared children.
     #[inline(always)]
-    fn step<C: Compare>(&self, at: u32, row: &[f32]) -> (u32, bool) {
+    fn step<C: Compare>(&self, c: &C, at: u32, row: &[f32]) -> (u32, bool) {
         let n = &self.nodes[at as usize];
         let x = row[n.feature()];
-        let go = C::compare(n, x) | (x.is_nan() & n.nan_goes_true());
+        let go = c.compare(n, x) | (x.is_nan() & n.nan_goes_true());
         (n.next[go as usize], n.next[0] == n.next[1])
     }
 
     /// The early-exit trees for every row of `x`, one target only. Lanes of rows: 8 rows
     /// start the chain together and end within a few dozen steps of one another, so they
     /// share the trees in cache; the last few rows go one at a time.
-    pub(super) fn early_rows<C: Compare>(&self, x: &[f32], width: usize, out: &mut [f32]) {
+    pub(super) fn early_rows<C: Compare>(&self, c: &C, x: &[f32], width: usize, out: &mut [f32]) {
         let first = self.early_roots[0];
         let sentinel = *self.early_roots.last().unwrap();
         let mut blocks = x.chunks_exact(width * LANES);
@@ -44,7 +44,7 @@ impl Forest {
             while at != [sentinel; LANES] {
                 for _ in 0..CHECK {
                     for l in 0..LANES {
-                        let (next, _) = self.step::<C>(at[l], rows[l]);
+                        let (next, _) = self.step(c, at[l], rows[l]);
                         sum[l] = self.aggregate.combine(sum[l], self.values[at[l] as usize]);
                         at[l] = next;
                     }
@@ -58,7 +58,7 @@ impl Forest {
             .chunks_exact(width)
             .zip(sums.into_remainder())
         {
-            self.early_trees::<C>(row, std::slice::from_mut(acc), &mut leaf_of);
+            self.early_trees(c, row, std::slice::from_mut(acc), &mut leaf_of);
         }
     }
 
@@ -67,6 +67,7 @@ impl Forest {
     /// so the sum runs in tree order.
     pub(super) fn early_trees<C: Compare>(
         &self,
+        c: &C,
         row: &[f32],
         acc: &mut [f32],
         leaf_of: &mut Vec<u32>,
@@ -82,7 +83,7 @@ impl Forest {
         while (0..LANES).any(|l| tree[l] < end[l]) {
             for _ in 0..CHECK {
                 for l in 0..LANES {
-                    let (next, leaf) = self.step::<C>(at[l], row);
+                    let (next, leaf) = self.step(c, at[l], row);
                     // Leaves go to their tree's slot, other nodes to the spare slot `n`:
                     // index arithmetic, not a branch. A lane that runs past its part
                     // records the same leaves as the lane that owns those trees.

@@ -31,27 +31,37 @@ impl Forest {
             );
         }
         match self.uniform_mode {
-            Some(Mode::Leq) => self.eval_with::<Leq>(x, width, out),
-            Some(Mode::Lt) => self.eval_with::<Lt>(x, width, out),
-            Some(Mode::Gte) => self.eval_with::<Gte>(x, width, out),
-            Some(Mode::Gt) => self.eval_with::<Gt>(x, width, out),
-            Some(Mode::Eq) | Some(Mode::Neq) | None => self.eval_with::<PerNode>(x, width, out),
+            Some(Mode::Leq) => self.eval_with(&Leq, x, width, out),
+            Some(Mode::Lt) => self.eval_with(&Lt, x, width, out),
+            Some(Mode::Gte) => self.eval_with(&Gte, x, width, out),
+            Some(Mode::Gt) => self.eval_with(&Gt, x, width, out),
+            // Member nodes need their sets: a forest without any keeps the plain match.
+            Some(Mode::Eq) | Some(Mode::Neq) | None if self.member_sets.is_empty() => {
+                self.eval_with(&PerNode, x, width, out)
+            }
+            Some(Mode::Eq) | Some(Mode::Neq) | Some(Mode::Member) | None => {
+                let c = WithMembers {
+                    sets: &self.member_sets,
+                    values: &self.member_values,
+                };
+                self.eval_with(&c, x, width, out)
+            }
         }
         Ok(())
     }
 
-    fn eval_with<C: Compare>(&self, x: &[f32], width: usize, out: &mut [f32]) {
+    fn eval_with<C: Compare>(&self, c: &C, x: &[f32], width: usize, out: &mut [f32]) {
         out.fill(self.aggregate.identity());
         // Per row, the fixed-depth trees are summed first, then the early-exit ones.
-        self.fixed_depth::<C>(x, width, out);
+        self.fixed_depth(c, x, width, out);
         if self.n_fixed < self.trees.len() && !x.is_empty() {
             if x.len() >= width * LANES && self.n_targets == 1 {
-                self.early_rows::<C>(x, width, out);
+                self.early_rows(c, x, width, out);
             } else {
                 let nt = self.n_targets;
                 let mut leaf_of = Vec::new();
                 for (row, acc) in x.chunks_exact(width).zip(out.chunks_exact_mut(nt)) {
-                    self.early_trees::<C>(row, acc, &mut leaf_of);
+                    self.early_trees(c, row, acc, &mut leaf_of);
                 }
             }
         }
@@ -59,7 +69,7 @@ impl Forest {
     }
 
     /// The trees walked a fixed number of steps: all lanes of a walk end together.
-    fn fixed_depth<C: Compare>(&self, x: &[f32], width: usize, out: &mut [f32]) {
+    fn fixed_depth<C: Compare>(&self, c: &C, x: &[f32], width: usize, out: &mut [f32]) {
         let nt = self.n_targets;
         let trees = &self.trees[..self.n_fixed];
         let mut blocks = x.chunks_exact(width * LANES);
@@ -68,7 +78,7 @@ impl Forest {
         for block in blocks.by_ref() {
             let rows: [&[f32]; LANES] = std::array::from_fn(|l| &block[l * width..(l + 1) * width]);
             for tree in trees {
-                let leaves = self.walk::<C, _>([tree.root; LANES], &rows, tree.depth);
+                let leaves = self.walk(c, [tree.root; LANES], &rows, tree.depth);
                 for (l, leaf) in leaves.into_iter().enumerate() {
                     self.accumulate(&mut out[(row0 + l) * nt..(row0 + l + 1) * nt], leaf);
                 }
@@ -82,14 +92,13 @@ impl Forest {
             let mut groups = trees.chunks_exact(LANES);
             for group in groups.by_ref() {
                 let depth = group[LANES - 1].depth; // sorted: the deepest is last
-                let leaves =
-                    self.walk::<C, _>(std::array::from_fn(|l| group[l].root), &rows, depth);
+                let leaves = self.walk(c, std::array::from_fn(|l| group[l].root), &rows, depth);
                 for leaf in leaves {
                     self.accumulate(acc, leaf);
                 }
             }
             for tree in groups.remainder() {
-                let [leaf] = self.walk::<C, _>([tree.root], &[row], tree.depth);
+                let [leaf] = self.walk(c, [tree.root], &[row], tree.depth);
                 self.accumulate(acc, leaf);
             }
             row0 += 1;
@@ -101,6 +110,7 @@ impl Forest {
     #[inline(always)]
     fn walk<C: Compare, const L: usize>(
         &self,
+        c: &C,
         start: [u32; L],
         rows: &[&[f32]; L],
         depth: u32,
@@ -110,7 +120,7 @@ impl Forest {
             for l in 0..L {
                 let n = &self.nodes[at[l] as usize];
                 let x = rows[l][n.feature()];
-                let go = C::compare(n, x) | (x.is_nan() & n.nan_goes_true());
+                let go = c.compare(n, x) | (x.is_nan() & n.nan_goes_true());
                 at[l] = n.next[go as usize];
             }
         }
@@ -149,9 +159,10 @@ impl Forest {
 }
 
 /// The branch test, chosen once per ensemble so the common single-mode case has no match
-/// in the inner loop.
+/// in the inner loop. `&self` carries what a test needs beyond the node (member sets);
+/// the other tests are zero-sized.
 pub(super) trait Compare {
-    fn compare(n: &Node, x: f32) -> bool;
+    fn compare(&self, n: &Node, x: f32) -> bool;
 }
 
 macro_rules! uniform_compare {
@@ -159,7 +170,7 @@ macro_rules! uniform_compare {
         struct $name;
         impl Compare for $name {
             #[inline(always)]
-            fn compare(n: &Node, x: f32) -> bool {
+            fn compare(&self, n: &Node, x: f32) -> bool {
                 x $op n.threshold
             }
         }
@@ -170,7 +181,34 @@ uniform_compare!(Leq: <=, Lt: <, Gte: >=, Gt: >);
 struct PerNode;
 impl Compare for PerNode {
     #[inline(always)]
-    fn compare(n: &Node, x: f32) -> bool {
+    fn compare(&self, n: &Node, x: f32) -> bool {
         n.mode().compare(x, n.threshold)
+    }
+}
+
+/// Per node, member nodes included: `x` is looked up in the node's set.
+struct WithMembers<'f> {
+    sets: &'f [(u32, u32)],
+    values: &'f [f32],
+}
+
+impl WithMembers<'_> {
+    #[inline(always)]
+    fn contains(&self, set: u32, x: f32) -> bool {
+        let (start, end) = self.sets[set as usize];
+        let set = &self.values[start as usize..end as usize];
+        // + 0.0: -0.0 becomes 0.0, as stored. NaN is in no set.
+        let x = x + 0.0;
+        set.binary_search_by(|v| v.total_cmp(&x)).is_ok()
+    }
+}
+
+impl Compare for WithMembers<'_> {
+    #[inline(always)]
+    fn compare(&self, n: &Node, x: f32) -> bool {
+        match n.mode() {
+            Mode::Member => self.contains(n.threshold.to_bits(), x),
+            mode => mode.compare(x, n.threshold),
+        }
     }
 }

@@ -19,6 +19,17 @@ pub struct NodeSpec {
     pub true_id: i64,
     pub false_id: i64,
     pub missing_tracks_true: bool,
+    /// `Mode::Member`'s set: a value equal to one of these goes to the true child.
+    /// Empty for every other mode.
+    pub members: Vec<f64>,
+}
+
+impl NodeSpec {
+    /// A branch whose two children are the same node: opset 5 writes a one-leaf tree as a
+    /// node with both branches on its leaf. It is walked as that leaf.
+    pub fn is_pass_through(&self) -> bool {
+        self.mode.is_some() && self.true_id == self.false_id
+    }
 }
 
 /// One leaf weight: `weight` is added to (or min/maxed into) `target` when a row reaches
@@ -116,10 +127,27 @@ impl Forest {
                 let i = order[k];
                 let n = &nodes[i];
                 depth = depth.max(depth_of[i]);
-                if n.mode.is_none() {
+                if n.mode.is_none() || n.is_pass_through() {
                     halving += depth_of[i] as f64 * 0.5f64.powi(depth_of[i] as i32);
                 }
-                if n.mode.is_some() {
+                if n.is_pass_through() {
+                    // The node becomes its leaf: the leaf's weights land on its slot.
+                    let c = child(n, n.true_id)?;
+                    if nodes[c].mode.is_some() {
+                        invalid!(
+                            "node {} of tree {tree_id} sends both branches to node {}, which is not a leaf",
+                            n.node_id,
+                            n.true_id
+                        );
+                    }
+                    if flat_of[c] != u32::MAX {
+                        invalid!(
+                            "node {} of tree {tree_id} is reached twice: the tree is not a tree",
+                            n.true_id
+                        );
+                    }
+                    flat_of[c] = flat_of[i];
+                } else if n.mode.is_some() {
                     for id in [n.false_id, n.true_id] {
                         let c = child(n, id)?;
                         if flat_of[c] != u32::MAX {
@@ -143,12 +171,44 @@ impl Forest {
             });
         }
 
+        let mut member_sets: Vec<(u32, u32)> = Vec::new();
+        let mut member_values: Vec<f32> = Vec::new();
         let mut flat: Vec<Node> = order
             .iter()
             .enumerate()
             .map(|(k, &i)| {
                 let n = &nodes[i];
-                match n.mode {
+                match n.mode.filter(|_| !n.is_pass_through()) {
+                    Some(Mode::Member) => {
+                        // Values no f32 equals are dropped; -0.0 is stored as 0.0.
+                        let mut set: Vec<f32> = n
+                            .members
+                            .iter()
+                            .map(|&v| Mode::Member.threshold_f32(v) + 0.0)
+                            .filter(|v| !v.is_nan())
+                            .collect();
+                        set.sort_by(f32::total_cmp);
+                        set.dedup();
+                        let start = member_values.len() as u32;
+                        member_values.extend(set);
+                        member_sets.push((start, member_values.len() as u32));
+                        let mode_ix =
+                            Mode::ALL.iter().position(|m| *m == Mode::Member).unwrap() as u32;
+                        Node {
+                            packed: n.feature as u32
+                                | (mode_ix << MODE_SHIFT)
+                                | if n.missing_tracks_true {
+                                    NAN_TRUE_BIT
+                                } else {
+                                    0
+                                },
+                            threshold: f32::from_bits(member_sets.len() as u32 - 1),
+                            next: [
+                                flat_of[by_id[&(n.tree_id, n.false_id)]],
+                                flat_of[by_id[&(n.tree_id, n.true_id)]],
+                            ],
+                        }
+                    }
                     Some(mode) => {
                         let mode_ix = Mode::ALL.iter().position(|m| *m == mode).unwrap() as u32;
                         // NaN fails every ordered comparison and passes `!=`, as in onnxruntime.
@@ -209,7 +269,11 @@ impl Forest {
             *slot = aggregate.combine(*slot, w.weight as f32);
         }
 
-        let modes: Vec<Mode> = nodes.iter().filter_map(|n| n.mode).collect();
+        let modes: Vec<Mode> = nodes
+            .iter()
+            .filter(|n| !n.is_pass_through())
+            .filter_map(|n| n.mode)
+            .collect();
         let uniform_mode = match modes.first() {
             Some(&m) if modes.iter().all(|&x| x == m) => Some(m),
             Some(_) => None,
@@ -217,7 +281,7 @@ impl Forest {
         };
         let n_features = nodes
             .iter()
-            .filter(|n| n.mode.is_some())
+            .filter(|n| n.mode.is_some() && !n.is_pass_through())
             .map(|n| n.feature + 1)
             .max()
             .unwrap_or(0);
@@ -244,6 +308,8 @@ impl Forest {
             n_fixed,
             early_roots,
             uniform_mode,
+            member_sets,
+            member_values,
             n_features,
             n_targets,
             aggregate,

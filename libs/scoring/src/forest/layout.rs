@@ -11,7 +11,8 @@ pub(super) const NAN_TRUE_BIT: u32 = 1 << 31;
 pub(super) const MODE_SHIFT: u32 = FEATURE_BITS;
 pub(super) const MODE_MASK: u32 = 0b111;
 
-/// 16 bytes: four nodes per cache line.
+/// 16 bytes: four nodes per cache line. A `Mode::Member` node's `threshold` holds the
+/// index of its set in `Forest::member_sets` (as bits), not a number.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 pub(super) struct Node {
@@ -68,6 +69,11 @@ pub struct Forest {
     /// `Some` when every branch uses the same comparison, which then compiles to one
     /// instruction instead of a per-node match.
     pub(super) uniform_mode: Option<Mode>,
+    /// The sets of `Mode::Member` nodes (empty when there are none, which keeps the walk
+    /// of every other forest as it was): `member_values[start..end]`, sorted, f32, no NaN
+    /// and no -0.0 (a row's -0.0 is looked up as 0.0, which it equals).
+    pub(super) member_sets: Vec<(u32, u32)>,
+    pub(super) member_values: Vec<f32>,
     pub(super) n_features: usize,
     pub(super) n_targets: usize,
     pub(super) aggregate: Aggregate,

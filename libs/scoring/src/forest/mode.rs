@@ -10,6 +10,10 @@ pub enum Mode {
     Gt,
     Eq,
     Neq,
+    /// ai.onnx.ml opset 5's BRANCH_MEMBER: true when `x` is one of the node's set
+    /// (`NodeSpec::members`). It has no threshold, so [`Mode::compare`] cannot answer it:
+    /// the forest looks the set up instead.
+    Member,
 }
 
 impl Mode {
@@ -26,13 +30,14 @@ impl Mode {
         })
     }
 
-    pub(super) const ALL: [Mode; 6] = [
+    pub(super) const ALL: [Mode; 7] = [
         Mode::Leq,
         Mode::Lt,
         Mode::Gte,
         Mode::Gt,
         Mode::Eq,
         Mode::Neq,
+        Mode::Member,
     ];
 
     #[inline(always)]
@@ -44,6 +49,8 @@ impl Mode {
             Mode::Gt => x > t,
             Mode::Eq => x == t,
             Mode::Neq => x != t,
+            // Never called for a member node (see the variant): no threshold to compare.
+            Mode::Member => false,
         }
     }
 
@@ -73,8 +80,9 @@ impl Mode {
                 }
             }
             // No f32 equals an unrepresentable t: NaN never compares equal, and `!=` is
-            // always true, exactly as in double precision.
-            Mode::Eq | Mode::Neq => f32::NAN,
+            // always true, exactly as in double precision. A set member likewise: none
+            // of the f32 values equals it, so it is dropped from the set.
+            Mode::Eq | Mode::Neq | Mode::Member => f32::NAN,
         }
     }
 }

@@ -21,6 +21,7 @@ fn branch(
         true_id: yes,
         false_id: no,
         missing_tracks_true: nan_true,
+        members: vec![],
     }
 }
 
@@ -34,6 +35,7 @@ fn leaf(tree: i64, id: i64) -> NodeSpec {
         true_id: 0,
         false_id: 0,
         missing_tracks_true: false,
+        members: vec![],
     }
 }
 
@@ -116,6 +118,8 @@ fn double_thresholds_round_the_way_each_comparison_needs() {
             Mode::Gt => (x as f64) > t,
             Mode::Eq => (x as f64) == t,
             Mode::Neq => (x as f64) != t,
+            // The set {t}: no f32 is in it when t is no f32.
+            Mode::Member => (x as f64) == t,
         };
         assert_eq!(mode.compare(x, t32), exact, "{mode:?}");
         assert_eq!(
@@ -165,7 +169,13 @@ fn malformed_ensembles_are_refused() {
         branch(0, 1, Mode::Leq, 0, 0.0, 0, 0, false),
     ];
     assert!(refused(&cycle, &[]).contains("no root"));
-    let shared = [branch(0, 0, Mode::Leq, 0, 0.0, 1, 1, false), leaf(0, 1)];
+    // (Both branches of one node on one leaf is a one-leaf tree: see below.)
+    let shared = [
+        branch(0, 0, Mode::Leq, 0, 0.0, 1, 2, false),
+        branch(0, 1, Mode::Leq, 0, 0.0, 2, 3, false),
+        leaf(0, 2),
+        leaf(0, 3),
+    ];
     assert!(refused(&shared, &[]).contains("reached twice"));
     let two_roots = [
         root.clone(),
@@ -325,4 +335,93 @@ fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
             }
         }
     }
+}
+
+fn member(
+    tree: i64,
+    id: i64,
+    feature: usize,
+    set: &[f64],
+    yes: i64,
+    no: i64,
+    nan_true: bool,
+) -> NodeSpec {
+    NodeSpec {
+        members: set.to_vec(),
+        ..branch(tree, id, Mode::Member, feature, 0.0, yes, no, nan_true)
+    }
+}
+
+/// Tree 0: x0 in {1, 2, 0} ? (x1 in {5} ? 1 : 2) : 3, NaN in x0 -> true. Tree 1: x1 <= 4.5 ?
+/// 10 : 20. Sets and plain modes in one forest, walked by every lane layout.
+#[test]
+fn member_nodes_route_by_their_sets() {
+    let nodes = [
+        member(0, 0, 0, &[2.0, 1.0, -0.0, 0.1], 1, 2, true),
+        member(0, 1, 1, &[5.0], 3, 4, false),
+        leaf(0, 2),
+        leaf(0, 3),
+        leaf(0, 4),
+        branch(1, 0, Mode::Leq, 1, 4.5, 1, 2, false),
+        leaf(1, 1),
+        leaf(1, 2),
+    ];
+    let leaves = [
+        weight(0, 3, 0, 1.0),
+        weight(0, 4, 0, 2.0),
+        weight(0, 2, 0, 3.0),
+        weight(1, 1, 0, 10.0),
+        weight(1, 2, 0, 20.0),
+    ];
+    let f = Forest::new(&nodes, &leaves, 1, Aggregate::Sum, &[]).unwrap();
+    let rows = [
+        ([1.0, 5.0], 21.0),
+        ([2.0, 4.0], 12.0),
+        ([0.0, 5.0], 21.0),
+        ([-0.0, 6.0], 22.0),
+        ([3.0, 5.0], 23.0),
+        ([f32::NAN, 5.0], 21.0),
+        ([1.0, f32::NAN], 22.0),
+        // 0.1 is no f32: the f32 nearest it is not a member.
+        ([0.1, 5.0], 23.0),
+        ([1.5, 1.0], 13.0),
+    ];
+    let x: Vec<[f32; 2]> = rows.iter().map(|r| r.0).collect();
+    let want: Vec<f32> = rows.iter().map(|r| r.1).collect();
+    assert_eq!(score(&f, &x), want);
+    // Batches of 8 (lanes of rows) agree with single rows (lanes of trees).
+    let many: Vec<[f32; 2]> = x.iter().cycle().take(8 * x.len()).copied().collect();
+    let want_many: Vec<f32> = want.iter().cycle().take(many.len()).copied().collect();
+    assert_eq!(score(&f, &many), want_many);
+}
+
+/// Opset 5 writes a one-leaf tree as a node whose two branches are its leaf.
+#[test]
+fn a_branch_with_both_children_on_one_leaf_is_that_leaf() {
+    let nodes = [
+        branch(0, 0, Mode::Leq, 3, 0.5, 1, 1, false),
+        leaf(0, 1),
+        branch(1, 0, Mode::Lt, 0, 0.5, 1, 2, false),
+        leaf(1, 1),
+        leaf(1, 2),
+    ];
+    let leaves = [
+        weight(0, 1, 0, 1.5),
+        weight(1, 1, 0, 2.0),
+        weight(1, 2, 0, 4.0),
+    ];
+    let f = Forest::new(&nodes, &leaves, 1, Aggregate::Average, &[]).unwrap();
+    // Feature 3 is never read: rows of two columns do.
+    assert_eq!(f.n_features(), 1);
+    assert_eq!(score(&f, &[[0.0, 0.0], [1.0, 0.0]]), vec![1.75, 2.75]);
+    let nodes = [
+        branch(0, 0, Mode::Leq, 0, 0.5, 1, 1, false),
+        branch(0, 1, Mode::Leq, 0, 0.5, 2, 3, false),
+        leaf(0, 2),
+        leaf(0, 3),
+    ];
+    assert!(Forest::new(&nodes, &[], 1, Aggregate::Sum, &[])
+        .unwrap_err()
+        .0
+        .contains("which is not a leaf"));
 }

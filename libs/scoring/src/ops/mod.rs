@@ -27,8 +27,10 @@ mod svm_classifier;
 mod svm_regressor;
 mod transform;
 mod tree_classes;
+mod tree_ensemble;
 mod tree_ensemble_classifier;
 mod tree_ensemble_regressor;
+pub(crate) mod tree_spec;
 mod wiring;
 
 use tract_onnx::Onnx;
@@ -41,8 +43,9 @@ pub fn onnx() -> Onnx {
 }
 
 /// Adds this crate's operators to an ONNX front end: `FeatureVectorizer`, `Scaler`,
-/// `TreeEnsembleRegressor`, `TreeEnsembleClassifier`, `SVMRegressor`, `SVMClassifier`, the
-/// encoders (`OneHotEncoder`, `LabelEncoder`, `Imputer`, `Binarizer`), and `Normalizer`,
+/// `TreeEnsembleRegressor`, `TreeEnsembleClassifier`, `TreeEnsemble` (ai.onnx.ml opset
+/// 5), `SVMRegressor`, `SVMClassifier`, the encoders (`OneHotEncoder`, `LabelEncoder`,
+/// `Imputer`, `Binarizer`), and `Normalizer`,
 /// `ArrayFeatureExtractor` and `LinearClassifier`, which replace tract's where they
 /// disagree with onnxruntime.
 pub fn register(onnx: &mut Onnx) {
@@ -61,6 +64,7 @@ pub fn register(onnx: &mut Onnx) {
         .insert("TreeEnsembleRegressor", tree_ensemble_regressor::parse);
     onnx.op_register
         .insert("TreeEnsembleClassifier", tree_ensemble_classifier::parse);
+    onnx.op_register.insert("TreeEnsemble", tree_ensemble::parse);
     onnx.op_register
         .insert("SVMRegressor", svm_regressor::parse);
     onnx.op_register

@@ -30,7 +30,111 @@ enum Second {
     Unset,
 }
 
+/// One class column's score before the post transform, as an affine function of the
+/// forest's per-class sums: `offset + sign * sums[target]` (`target: None`: `offset`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassColumn {
+    pub target: Option<usize>,
+    pub sign: f64,
+    pub offset: f64,
+}
+
+impl ClassColumn {
+    fn of(target: usize, sign: f64, offset: f32) -> ClassColumn {
+        ClassColumn {
+            target: Some(target),
+            sign,
+            offset: offset as f64,
+        }
+    }
+
+    fn constant(offset: f64) -> ClassColumn {
+        ClassColumn {
+            target: None,
+            sign: 0.0,
+            offset,
+        }
+    }
+}
+
 impl ClassFinish {
+    /// What [`ClassFinish::row`] computes, as one affine map per class column followed by
+    /// a transform (the one it actually applies), for rows where class `k` has a score
+    /// exactly when `has[k]`. Mirrors `row` branch for branch (tested against it).
+    pub fn columns(&self, has: &[bool]) -> (Vec<ClassColumn>, PostTransform) {
+        let zero = ClassColumn::constant(0.0);
+        if self.n_classes > 2 {
+            let columns = (0..self.n_classes)
+                .map(|k| match self.base_values.get(k) {
+                    Some(&b) => ClassColumn::of(k, 1.0, b),
+                    None if has[k] => ClassColumn::of(k, 1.0, 0.0),
+                    None => zero,
+                })
+                .collect();
+            return (columns, self.transform);
+        }
+        let (h0, h1) = (has[0], has[1]);
+        let b = |k: usize| self.base_values.get(k).copied().unwrap_or(0.0);
+        let if_h0 = |c: ClassColumn| if h0 { c } else { zero };
+        let mut second = Second::Unset;
+        // The score of class 0 when only one column is written (`v0` in `binary`).
+        let v0 = match self.base_values.len() {
+            2 if h1 => {
+                let s1 = ClassColumn::of(0, 1.0, b(1));
+                let s0 = ClassColumn::of(0, -1.0, -b(1));
+                return (vec![if_h0(s0), s1], self.transform);
+            }
+            2 => {
+                return (
+                    vec![if_h0(ClassColumn::of(0, 1.0, b(0))), zero],
+                    self.transform,
+                );
+            }
+            1 if h1 => {
+                let c0 = if_h0(ClassColumn::of(0, 1.0, b(0)));
+                return (vec![c0, ClassColumn::of(1, 1.0, 0.0)], self.transform);
+            }
+            1 => if_h0(ClassColumn::of(0, 1.0, b(0))),
+            _ if h1 => {
+                let c0 = if_h0(ClassColumn::of(0, 1.0, 0.0));
+                return (vec![c0, ClassColumn::of(1, 1.0, 0.0)], self.transform);
+            }
+            _ => {
+                second = Second::Mirror;
+                if_h0(ClassColumn::of(0, 1.0, 0.0))
+            }
+        };
+        if self.binary_case {
+            second = if self.weights_all_positive {
+                Second::Complement
+            } else {
+                Second::Mirror
+            };
+        }
+        let neg = ClassColumn {
+            sign: -v0.sign,
+            offset: -v0.offset,
+            ..v0
+        };
+        match (self.transform, second) {
+            (PostTransform::Probit, _) | (_, Second::Unset) => {
+                (vec![v0, zero], PostTransform::None)
+            }
+            (PostTransform::Logistic, _) => (vec![neg, v0], PostTransform::Logistic),
+            (_, Second::Complement) => (
+                vec![
+                    ClassColumn {
+                        offset: 1.0 + neg.offset,
+                        ..neg
+                    },
+                    v0,
+                ],
+                PostTransform::None,
+            ),
+            (_, Second::Mirror) => (vec![neg, v0], PostTransform::None),
+        }
+    }
+
     /// Finishes one row: `sums` and `has` per class in, scores out in `z`
     /// (`n_classes` values), label returned.
     pub fn row(&self, sums: &[f32], has: &[bool], z: &mut [f32]) -> Choice {
@@ -159,6 +263,62 @@ mod tests {
         let mut z = vec![f32::NAN; f.n_classes];
         let c = f.row(sums, has, &mut z);
         (z, c)
+    }
+
+    /// `columns` then its transform gives what `row` writes, over every configuration.
+    #[test]
+    fn columns_mirror_row() {
+        let transforms = [
+            PostTransform::None,
+            PostTransform::Logistic,
+            PostTransform::Softmax,
+            PostTransform::SoftmaxZero,
+            PostTransform::Probit,
+        ];
+        let bases: [&[f32]; 4] = [&[], &[0.25], &[0.25, -0.5], &[0.25, -0.5, 1.0]];
+        let sums = [[0.3f32, -0.7, 1.1], [-1.3, 0.2, 0.0], [0.8, 0.9, -0.4]];
+        for n in [2usize, 3] {
+            for &t in &transforms {
+                for base in bases.iter().filter(|b| b.len() <= n) {
+                    for binary in [false, true] {
+                        for positive in [false, true] {
+                            for h in 0..(1 << n) {
+                                let has: Vec<bool> = (0..n).map(|k| h & (1 << k) != 0).collect();
+                                let f = ClassFinish {
+                                    n_classes: n,
+                                    base_values: base.to_vec(),
+                                    binary_case: binary && n == 2,
+                                    weights_all_positive: positive,
+                                    transform: t,
+                                };
+                                let (columns, link) = f.columns(&has);
+                                for s in &sums {
+                                    // A class without a score sums to zero.
+                                    let s: Vec<f32> =
+                                        (0..n).map(|k| if has[k] { s[k] } else { 0.0 }).collect();
+                                    let (z, _) = run(&f, &s, &has);
+                                    let mut w: Vec<f32> = columns
+                                        .iter()
+                                        .map(|c| {
+                                            (c.offset
+                                                + c.target.map_or(0.0, |k| c.sign * s[k] as f64))
+                                                as f32
+                                        })
+                                        .collect();
+                                    link.apply(&mut w);
+                                    for (a, b) in z.iter().zip(&w) {
+                                        assert!(
+                                            (a - b).abs() < 1e-6 || (a.is_nan() && b.is_nan()) || a == b,
+                                            "{f:?} has {has:?} sums {s:?}: row {z:?}, columns {w:?}"
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,34 +4,24 @@
 //! tract has its own translation, but it searches each tree's leaf table per row and
 //! knows neither the binary-case columns nor the label rules; this one replaces it.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
-use super::labels::ClassLabels;
 use super::parsing::Parsed;
 use super::row_op::{matrix, MatrixExpansion, MatrixOp};
-use super::transform::PostTransform;
-use super::tree_classes::ClassFinish;
-use super::tree_ensemble_regressor::{doubles, doubles_any, forest_rows, ints, read_nodes};
-use crate::forest::{Aggregate, Forest, LeafWeight, NodeSpec};
+use super::tree_ensemble_regressor::forest_rows;
+use super::tree_spec::{read_tree_spec, ClassFinish, ClassLabels, Presence, TreeKind, TreeSpec};
+use crate::forest::{Aggregate, Forest, LeafWeight};
 
 const OP: &str = "TreeEnsembleClassifier";
 
 pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> Parsed {
-    let op = read(ctx, node).with_context(|| format!("{OP} {}", node.name))?;
+    let spec = read_tree_spec(ctx, node)?;
+    let op = build(spec).with_context(|| format!("{OP} {}", node.name))?;
     Ok((expand(MatrixExpansion(ClassifierOp(Arc::new(op)))), vec![]))
-}
-
-/// Whether rows get a score for a class: the same for every row, or row-dependent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Presence {
-    Always,
-    Never,
-    Depends,
 }
 
 #[derive(Debug)]
@@ -45,128 +35,37 @@ struct Inner {
     labels: ClassLabels,
 }
 
-fn read(ctx: &ParsingContext, node: &NodeProto) -> TractResult<Inner> {
-    let labels = ClassLabels::read(node, OP, "classlabels_int64s")?;
-    let n = labels.len();
-    ensure!(n >= 2, "{OP}: needs at least two class labels, got {n}");
-    let transform = PostTransform::read(node, OP)?;
-    ensure!(
-        !(n == 2 && transform == PostTransform::Probit),
-        "{OP}: post_transform PROBIT with two classes is not supported \
-         (onnxruntime writes only one of the two score columns)"
-    );
-
-    let nodes = read_nodes(ctx, node)?;
-    let is_leaf: HashMap<(i64, i64), bool> = nodes
-        .iter()
-        .map(|s| ((s.tree_id, s.node_id), s.mode.is_none()))
-        .collect();
-
-    let trees: Vec<i64> = node.get_attr_opt_vec("class_treeids")?.unwrap_or_default();
-    let m = trees.len();
-    let node_ids = ints(node, "class_nodeids", m)?;
-    let class_ids = ints(node, "class_ids", m)?;
-    let weights = doubles(ctx, node, "class_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
-    let weights_all_positive = weights.iter().all(|&w| (w as f32) >= 0.0);
-    let distinct: HashSet<i64> = class_ids.iter().copied().collect();
-    let mut leaves = Vec::with_capacity(m);
-    for i in 0..m {
-        let id = class_ids[i];
-        ensure!(
-            (0..n as i64).contains(&id),
-            "{OP}: class_ids names class {id}, but there are {n} class labels"
-        );
-        // onnxruntime ignores weights on branch nodes (old onnxmltools wrote some).
-        if is_leaf.get(&(trees[i], node_ids[i])) == Some(&false) {
-            continue;
-        }
-        leaves.push(LeafWeight {
-            tree_id: trees[i],
-            node_id: node_ids[i],
-            target: id as usize,
-            weight: weights[i],
-        });
-    }
-
-    let base_values: Vec<f32> = doubles_any(ctx, node, "base_values")?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v as f32)
-        .collect();
-    // onnxruntime's own limits: up to 2 values for two classes, else none or one each.
-    let k = base_values.len();
-    ensure!(
-        (n == 2 && k <= 2) || k == 0 || k == n,
-        "{OP}: base_values has {k} values for {n} classes"
-    );
-    let finish = ClassFinish {
-        n_classes: n,
-        base_values,
-        binary_case: n == 2 && distinct.len() == 1,
-        weights_all_positive,
-        transform,
+fn build(spec: TreeSpec) -> TractResult<Inner> {
+    let scores = spec.forest()?;
+    let TreeKind::Classifier(class) = spec.kind else {
+        bail!("not a classifier");
     };
-
-    let classes = presence(&nodes, &leaves, n);
-    ensure!(
-        !(n == 2
-            && !finish.binary_case
-            && finish.base_values.len() == 1
-            && classes[1] != Presence::Always),
-        "{OP}: two classes, one base value and class-1 weights on only some leaves: \
-         onnxruntime leaves the second score column unset for some rows"
-    );
-    let scores = Forest::new(&nodes, &leaves, n, Aggregate::Sum, &[])?;
-    let presence = if classes.contains(&Presence::Depends) {
-        let ones: Vec<LeafWeight> = leaves
+    let presence = if class.presence.contains(&Presence::Depends) {
+        let ones: Vec<LeafWeight> = spec
+            .leaves
             .iter()
             .map(|l| LeafWeight {
                 weight: 1.0,
                 ..l.clone()
             })
             .collect();
-        Some(Forest::new(&nodes, &ones, n, Aggregate::Max, &[])?)
+        Some(Forest::new(
+            &spec.nodes,
+            &ones,
+            spec.n_targets,
+            Aggregate::Max,
+            &[],
+        )?)
     } else {
         None
     };
     Ok(Inner {
         scores,
         presence,
-        classes,
-        finish,
-        labels,
+        classes: class.presence,
+        finish: class.finish,
+        labels: class.labels,
     })
-}
-
-/// A class always has a score if some tree carries a weight for it on every leaf.
-fn presence(nodes: &[NodeSpec], leaves: &[LeafWeight], n: usize) -> Vec<Presence> {
-    let mut tree_leaves: HashMap<i64, usize> = HashMap::new();
-    for s in nodes.iter().filter(|s| s.mode.is_none()) {
-        *tree_leaves.entry(s.tree_id).or_default() += 1;
-    }
-    let mut weighted: Vec<HashSet<(i64, i64)>> = vec![HashSet::new(); n];
-    for l in leaves {
-        weighted[l.target].insert((l.tree_id, l.node_id));
-    }
-    weighted
-        .iter()
-        .map(|set| {
-            let mut per_tree: HashMap<i64, usize> = HashMap::new();
-            for (tree, _) in set {
-                *per_tree.entry(*tree).or_default() += 1;
-            }
-            if set.is_empty() {
-                Presence::Never
-            } else if per_tree
-                .iter()
-                .any(|(t, &k)| tree_leaves.get(t) == Some(&k))
-            {
-                Presence::Always
-            } else {
-                Presence::Depends
-            }
-        })
-        .collect()
 }
 
 impl Inner {

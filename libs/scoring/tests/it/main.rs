@@ -10,4 +10,5 @@ mod ops_classifiers;
 mod ops_encoders;
 mod ops_encoders_refusals;
 mod row_errors;
+mod tree_ensemble5;
 mod typed_fixtures;

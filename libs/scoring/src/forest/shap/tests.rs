@@ -164,6 +164,7 @@ fn grow(
             true_id: yes,
             false_id: no,
             missing_tracks_true: rng.below(2) == 0,
+            members: vec![],
         });
         e.covers.push(0.0);
         let c = grow(rng, e, shape, tree, yes, depth + 1, next_id, fractional)
@@ -180,6 +181,7 @@ fn grow(
             true_id: 0,
             false_id: 0,
             missing_tracks_true: false,
+            members: vec![],
         });
         // Zero covers happen: whole subtrees no training row reached.
         let mut c = rng.below(4) as f64;
@@ -226,6 +228,7 @@ fn goes_true(n: &NodeSpec, x: f32) -> bool {
         Mode::Gt => x > t,
         Mode::Eq => x == t,
         Mode::Neq => x != t,
+        Mode::Member => n.members.contains(&x),
     }
 }
 
@@ -455,6 +458,7 @@ fn branch(id: i64, feature: usize, t: f64, yes: i64, no: i64, nan_true: bool) ->
         true_id: yes,
         false_id: no,
         missing_tracks_true: nan_true,
+        members: vec![],
     }
 }
 
@@ -468,6 +472,7 @@ fn leaf(id: i64) -> NodeSpec {
         true_id: 0,
         false_id: 0,
         missing_tracks_true: false,
+        members: vec![],
     }
 }
 

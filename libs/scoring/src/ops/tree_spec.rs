@@ -1,0 +1,646 @@
+//! The one reader of the ONNX-ML tree ensembles: `TreeEnsembleRegressor` and
+//! `TreeEnsembleClassifier` (ai.onnx.ml opsets 1 and 3) and `TreeEnsemble` (opset 5), into
+//! a [`TreeSpec`]. The ops build their [`crate::forest::Forest`] from it; explanations
+//! read the same spec (with node covers from the model card), so the trees explained are
+//! the trees scored.
+//!
+//! Node order is the model card's cover order: for opsets 1 and 3, one node per entry of
+//! `nodes_nodeids`, same index (leaves included); for opset 5, the interior nodes in
+//! `nodes_*` order, then one leaf node per entry of `leaf_*`, whose `node_id` is
+//! `nodes_featureids.len() + leaf index` (interior nodes keep their `nodes_*` index as
+//! their `node_id`, and each tree's id is its index in `tree_roots`).
+
+use std::collections::{HashMap, HashSet};
+
+use tract_onnx::model::ParsingContext;
+use tract_onnx::pb::{NodeProto, TensorProto};
+use tract_onnx::tract_hir::internal::*;
+
+use super::parsing::known_attributes;
+use crate::forest::{Aggregate, Forest, LeafWeight, Mode, NodeSpec};
+
+pub(crate) use super::labels::ClassLabels;
+pub(crate) use super::transform::PostTransform;
+pub(crate) use super::tree_classes::{ClassColumn, ClassFinish};
+
+/// A tree ensemble as its ONNX node describes it, validated enough to build a forest.
+#[derive(Clone, Debug)]
+pub(crate) struct TreeSpec {
+    /// In the card's cover order (see the module doc).
+    pub nodes: Vec<NodeSpec>,
+    /// Leaf weights, by (`tree_id`, `node_id`) of `nodes`. For a classifier the target is
+    /// the class index; weights onnxruntime ignores (on branch nodes) are left out.
+    pub leaves: Vec<LeafWeight>,
+    /// The forest's targets: a regressor's `n_targets`, a classifier's number of classes.
+    pub n_targets: usize,
+    pub aggregate: Aggregate,
+    /// Added per target by the forest (empty: zeros). Always empty for a classifier: its
+    /// base values are in [`ClassifierSpec::finish`] and [`ClassifierSpec::columns`].
+    pub base_values: Vec<f64>,
+    /// The link applied to the scores the forest (regressor) or `columns` (classifier)
+    /// produce, as onnxruntime applies it: for two classes with one score column,
+    /// onnxruntime skips every transform but LOGISTIC, so this is then NONE whatever the
+    /// attribute says.
+    pub post_transform: PostTransform,
+    pub kind: TreeKind,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum TreeKind {
+    /// `[N, n_targets]` scores: the forest's output, then `post_transform`.
+    Regressor,
+    Classifier(ClassifierSpec),
+}
+
+/// What a `TreeEnsembleClassifier` adds to its forest (one target per class).
+#[derive(Clone, Debug)]
+pub(crate) struct ClassifierSpec {
+    pub labels: ClassLabels,
+    /// onnxruntime's finishing of the per-class sums, as the op runs it.
+    pub finish: ClassFinish,
+    /// Whether each class gets a score for every row, none, or only some.
+    pub presence: Vec<Presence>,
+    /// Class column `k`'s score before `post_transform`, as an affine function of the
+    /// forest's targets: `columns[k].offset + columns[k].sign * target[columns[k].target]`
+    /// (`target: None`: the constant `offset`). Multiclass: class k is target k plus its
+    /// base value. Two classes with weights on one class only (the binary one-score case
+    /// of every converter): class 1 is `+target` and class 0 is `-target` (a margin, or a
+    /// probability under LOGISTIC) or `1 - target` (a probability, NONE), so the single
+    /// score is reported under the positive class.
+    #[allow(dead_code)] // read by explanations, not by the op
+    pub columns: Vec<ClassColumn>,
+    /// Some class has a score on some rows only (`Presence::Depends`): onnxruntime then
+    /// finishes those rows differently and `columns` holds only for rows where every
+    /// such class has a score.
+    #[allow(dead_code)] // read by explanations, not by the op
+    pub row_dependent: bool,
+}
+
+/// Whether rows get a score for a class: the same for every row, or row-dependent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Presence {
+    Always,
+    Never,
+    Depends,
+}
+
+impl TreeSpec {
+    /// The forest that scores this ensemble: a regressor's scores before
+    /// `post_transform`, a classifier's per-class sums.
+    pub(crate) fn forest(&self) -> TractResult<Forest> {
+        Ok(Forest::new(
+            &self.nodes,
+            &self.leaves,
+            self.n_targets,
+            self.aggregate,
+            &self.base_values,
+        )?)
+    }
+}
+
+/// Reads any of the three tree-ensemble ops (errors name the op and node).
+pub(crate) fn read_tree_spec(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
+    let spec = match node.op_type.as_str() {
+        "TreeEnsembleRegressor" => read_regressor(ctx, node),
+        "TreeEnsembleClassifier" => read_classifier(ctx, node),
+        "TreeEnsemble" => read_v5(ctx, node),
+        other => bail!("{other} is not a tree ensemble"),
+    };
+    spec.with_context(|| format!("{} {}", node.op_type, node.name))
+}
+
+const CLASSIFIER: &str = "TreeEnsembleClassifier";
+
+fn read_regressor(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
+    let n_targets: i64 = node.get_attr_opt("n_targets")?.unwrap_or(1);
+    ensure!(
+        n_targets >= 1,
+        "n_targets must be at least 1, got {n_targets}"
+    );
+    let aggregate_name: &str = node.get_attr_opt("aggregate_function")?.unwrap_or("SUM");
+    let aggregate = Aggregate::parse(aggregate_name)
+        .with_context(|| format!("unknown aggregate_function {aggregate_name:?}"))?;
+    let post_transform: &str = node.get_attr_opt("post_transform")?.unwrap_or("NONE");
+    ensure!(
+        post_transform == "NONE",
+        "post_transform {post_transform:?} is not supported for a regression score (only NONE)"
+    );
+
+    let nodes = read_nodes(ctx, node)?;
+
+    let leaf_trees: Vec<i64> = node.get_attr_opt_vec("target_treeids")?.unwrap_or_default();
+    let m = leaf_trees.len();
+    let leaf_nodes = ints(node, "target_nodeids", m)?;
+    let targets = ints(node, "target_ids", m)?;
+    let weights = doubles(ctx, node, "target_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
+    let mut leaves = Vec::with_capacity(m);
+    for i in 0..m {
+        ensure!(targets[i] >= 0, "negative target id {}", targets[i]);
+        leaves.push(LeafWeight {
+            tree_id: leaf_trees[i],
+            node_id: leaf_nodes[i],
+            target: targets[i] as usize,
+            weight: weights[i],
+        });
+    }
+
+    let base_values = doubles(ctx, node, "base_values", n_targets as usize)
+        .or_else(|_| doubles(ctx, node, "base_values", 1).map(|v| v.map(|b| vec![b[0]; 1])))?
+        .unwrap_or_default();
+    Ok(TreeSpec {
+        nodes,
+        leaves,
+        n_targets: n_targets as usize,
+        aggregate,
+        base_values,
+        post_transform: PostTransform::None,
+        kind: TreeKind::Regressor,
+    })
+}
+
+fn read_classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
+    let labels = ClassLabels::read(node, CLASSIFIER, "classlabels_int64s")?;
+    let n = labels.len();
+    ensure!(
+        n >= 2,
+        "{CLASSIFIER}: needs at least two class labels, got {n}"
+    );
+    let transform = PostTransform::read(node, CLASSIFIER)?;
+    ensure!(
+        !(n == 2 && transform == PostTransform::Probit),
+        "{CLASSIFIER}: post_transform PROBIT with two classes is not supported \
+         (onnxruntime writes only one of the two score columns)"
+    );
+
+    let nodes = read_nodes(ctx, node)?;
+    let is_leaf: HashMap<(i64, i64), bool> = nodes
+        .iter()
+        .map(|s| ((s.tree_id, s.node_id), s.mode.is_none()))
+        .collect();
+
+    let trees: Vec<i64> = node.get_attr_opt_vec("class_treeids")?.unwrap_or_default();
+    let m = trees.len();
+    let node_ids = ints(node, "class_nodeids", m)?;
+    let class_ids = ints(node, "class_ids", m)?;
+    let weights = doubles(ctx, node, "class_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
+    let weights_all_positive = weights.iter().all(|&w| (w as f32) >= 0.0);
+    let distinct: HashSet<i64> = class_ids.iter().copied().collect();
+    let mut leaves = Vec::with_capacity(m);
+    for i in 0..m {
+        let id = class_ids[i];
+        ensure!(
+            (0..n as i64).contains(&id),
+            "{CLASSIFIER}: class_ids names class {id}, but there are {n} class labels"
+        );
+        // onnxruntime ignores weights on branch nodes (old onnxmltools wrote some).
+        if is_leaf.get(&(trees[i], node_ids[i])) == Some(&false) {
+            continue;
+        }
+        leaves.push(LeafWeight {
+            tree_id: trees[i],
+            node_id: node_ids[i],
+            target: id as usize,
+            weight: weights[i],
+        });
+    }
+
+    let base_values: Vec<f32> = doubles_any(ctx, node, "base_values")?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    // onnxruntime's own limits: up to 2 values for two classes, else none or one each.
+    let k = base_values.len();
+    ensure!(
+        (n == 2 && k <= 2) || k == 0 || k == n,
+        "{CLASSIFIER}: base_values has {k} values for {n} classes"
+    );
+    let finish = ClassFinish {
+        n_classes: n,
+        base_values,
+        binary_case: n == 2 && distinct.len() == 1,
+        weights_all_positive,
+        transform,
+    };
+
+    let presence = presence(&nodes, &leaves, n);
+    ensure!(
+        !(n == 2
+            && !finish.binary_case
+            && finish.base_values.len() == 1
+            && presence[1] != Presence::Always),
+        "{CLASSIFIER}: two classes, one base value and class-1 weights on only some leaves: \
+         onnxruntime leaves the second score column unset for some rows"
+    );
+    let has: Vec<bool> = presence.iter().map(|&p| p != Presence::Never).collect();
+    let (columns, post_transform) = finish.columns(&has);
+    Ok(TreeSpec {
+        nodes,
+        leaves,
+        n_targets: n,
+        aggregate: Aggregate::Sum,
+        base_values: vec![],
+        post_transform,
+        kind: TreeKind::Classifier(ClassifierSpec {
+            labels,
+            finish,
+            row_dependent: presence.contains(&Presence::Depends),
+            presence,
+            columns,
+        }),
+    })
+}
+
+/// A class always has a score if some tree carries a weight for it on every leaf.
+fn presence(nodes: &[NodeSpec], leaves: &[LeafWeight], n: usize) -> Vec<Presence> {
+    let mut tree_leaves: HashMap<i64, usize> = HashMap::new();
+    for s in nodes.iter().filter(|s| s.mode.is_none()) {
+        *tree_leaves.entry(s.tree_id).or_default() += 1;
+    }
+    let mut weighted: Vec<HashSet<(i64, i64)>> = vec![HashSet::new(); n];
+    for l in leaves {
+        weighted[l.target].insert((l.tree_id, l.node_id));
+    }
+    weighted
+        .iter()
+        .map(|set| {
+            let mut per_tree: HashMap<i64, usize> = HashMap::new();
+            for (tree, _) in set {
+                *per_tree.entry(*tree).or_default() += 1;
+            }
+            if set.is_empty() {
+                Presence::Never
+            } else if per_tree
+                .iter()
+                .any(|(t, &k)| tree_leaves.get(t) == Some(&k))
+            {
+                Presence::Always
+            } else {
+                Presence::Depends
+            }
+        })
+        .collect()
+}
+
+/// The `nodes_*` attributes of opsets 1 and 3, in `nodes_nodeids` order.
+fn read_nodes(ctx: &ParsingContext, node: &NodeProto) -> TractResult<Vec<NodeSpec>> {
+    let tree_ids: Vec<i64> = node.get_attr_vec("nodes_treeids")?;
+    let n = tree_ids.len();
+    let node_ids = ints(node, "nodes_nodeids", n)?;
+    let features = ints(node, "nodes_featureids", n)?;
+    let true_ids = ints(node, "nodes_truenodeids", n)?;
+    let false_ids = ints(node, "nodes_falsenodeids", n)?;
+    let modes: Vec<String> = node.get_attr_vec("nodes_modes")?;
+    ensure!(
+        modes.len() == n,
+        "nodes_modes has {} values for {n} nodes",
+        modes.len()
+    );
+    let thresholds = doubles(ctx, node, "nodes_values", n)?.unwrap_or_else(|| vec![0.0; n]);
+    let missing_true = missing_tracks_true(node, n)?;
+    let mut nodes = Vec::with_capacity(n);
+    for i in 0..n {
+        let mode =
+            Mode::parse(&modes[i]).with_context(|| format!("unknown node mode {:?}", modes[i]))?;
+        ensure!(features[i] >= 0, "negative feature id {}", features[i]);
+        nodes.push(NodeSpec {
+            tree_id: tree_ids[i],
+            node_id: node_ids[i],
+            mode,
+            feature: features[i] as usize,
+            threshold: thresholds[i],
+            true_id: true_ids[i],
+            false_id: false_ids[i],
+            missing_tracks_true: missing_true[i],
+            members: vec![],
+        });
+    }
+    Ok(nodes)
+}
+
+fn missing_tracks_true(node: &NodeProto, n: usize) -> TractResult<Vec<bool>> {
+    Ok(
+        match node.get_attr_opt_vec::<i64>("nodes_missing_value_tracks_true")? {
+            Some(v) => {
+                ensure!(
+                    v.len() == n,
+                    "nodes_missing_value_tracks_true has {} values for {n} nodes",
+                    v.len()
+                );
+                v.into_iter().map(|b| b != 0).collect()
+            }
+            None => vec![false; n],
+        },
+    )
+}
+
+/// ai.onnx.ml opset 5's `TreeEnsemble`: interior nodes and leaves in separate lists,
+/// children as positions in them, trees given by their roots, modes as a uint8 tensor
+/// with BRANCH_MEMBER, no base values, one (target, weight) per leaf.
+fn read_v5(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
+    known_attributes(
+        node,
+        &[
+            "aggregate_function",
+            "leaf_targetids",
+            "leaf_weights",
+            "membership_values",
+            "n_targets",
+            "nodes_falseleafs",
+            "nodes_falsenodeids",
+            "nodes_featureids",
+            // Popularity only, "used for performance": ignored, as onnxruntime does.
+            "nodes_hitrates",
+            "nodes_missing_value_tracks_true",
+            "nodes_modes",
+            "nodes_splits",
+            "nodes_trueleafs",
+            "nodes_truenodeids",
+            "post_transform",
+            "tree_roots",
+        ],
+    )?;
+    let n_targets: i64 = node
+        .get_attr_opt("n_targets")?
+        .context("n_targets is required")?;
+    ensure!(
+        n_targets >= 1,
+        "n_targets must be at least 1, got {n_targets}"
+    );
+    let aggregate = match node.get_attr_opt::<i64>("aggregate_function")?.unwrap_or(1) {
+        0 => Aggregate::Average,
+        1 => Aggregate::Sum,
+        2 => Aggregate::Min,
+        3 => Aggregate::Max,
+        v => bail!("unknown aggregate_function {v}"),
+    };
+    let post_transform = v5_post_transform(node, n_targets)?;
+
+    let features: Vec<i64> = node.get_attr_vec("nodes_featureids")?;
+    let n = features.len();
+    let splits = tensor_values(ctx, node, "nodes_splits")?.context("nodes_splits is required")?;
+    ensure!(
+        splits.len() == n,
+        "nodes_splits has {} values for {n} nodes",
+        splits.len()
+    );
+    let modes = tensor_values(ctx, node, "nodes_modes")?.context("nodes_modes is required")?;
+    ensure!(
+        modes.len() == n,
+        "nodes_modes has {} values for {n} nodes",
+        modes.len()
+    );
+    let true_ids = ints(node, "nodes_truenodeids", n)?;
+    let false_ids = ints(node, "nodes_falsenodeids", n)?;
+    let true_leafs = ints(node, "nodes_trueleafs", n)?;
+    let false_leafs = ints(node, "nodes_falseleafs", n)?;
+    let missing_true = missing_tracks_true(node, n)?;
+    let roots: Vec<i64> = node.get_attr_vec("tree_roots")?;
+    let targets: Vec<i64> = node.get_attr_vec("leaf_targetids")?;
+    let m = targets.len();
+    let weights = tensor_values(ctx, node, "leaf_weights")?.context("leaf_weights is required")?;
+    ensure!(
+        weights.len() == m,
+        "leaf_weights has {} values for {m} leaves",
+        weights.len()
+    );
+    ensure!(!roots.is_empty(), "tree_roots is empty");
+
+    let modes: Vec<Mode> = modes
+        .iter()
+        .map(|&v| {
+            Ok(match (v == v.trunc()).then_some(v as i64) {
+                Some(0) => Mode::Leq,
+                Some(1) => Mode::Lt,
+                Some(2) => Mode::Gte,
+                Some(3) => Mode::Gt,
+                Some(4) => Mode::Eq,
+                Some(5) => Mode::Neq,
+                Some(6) => Mode::Member,
+                _ => bail!("unknown node mode {v}"),
+            })
+        })
+        .collect::<TractResult<_>>()?;
+    let mut sets = member_sets(
+        ctx,
+        node,
+        modes.iter().filter(|&&m| m == Mode::Member).count(),
+    )?
+    .into_iter();
+
+    // Each interior node's and leaf's tree: the root that reaches it, checked to be one.
+    let child = |i: usize, leaf: i64, id: i64| -> TractResult<usize> {
+        let (kind, len) = if leaf != 0 { ("leaf", m) } else { ("node", n) };
+        ensure!(
+            (0..len as i64).contains(&id),
+            "node {i} points to {kind} {id}, but there are {len}"
+        );
+        Ok(if leaf != 0 {
+            n + id as usize
+        } else {
+            id as usize
+        })
+    };
+    let mut tree_of: Vec<Option<usize>> = vec![None; n + m];
+    for (t, &root) in roots.iter().enumerate() {
+        ensure!(
+            (0..n as i64).contains(&root),
+            "tree_roots names node {root}, but there are {n} nodes"
+        );
+        let mut todo = vec![root as usize];
+        while let Some(k) = todo.pop() {
+            if let Some(other) = tree_of[k] {
+                bail!(
+                    "{} is reached twice (trees {other} and {t}): the trees are not trees",
+                    describe(k, n)
+                );
+            }
+            tree_of[k] = Some(t);
+            if k < n {
+                let yes = child(k, true_leafs[k], true_ids[k])?;
+                let no = child(k, false_leafs[k], false_ids[k])?;
+                todo.push(yes);
+                // Both branches on one leaf: a one-leaf tree (or a split that changes
+                // nothing), as the spec writes it.
+                if no != yes {
+                    todo.push(no);
+                }
+            }
+        }
+    }
+    if let Some(k) = tree_of.iter().position(Option::is_none) {
+        bail!("{} is reached from no tree root", describe(k, n));
+    }
+
+    let mut nodes = Vec::with_capacity(n + m);
+    for i in 0..n {
+        ensure!(features[i] >= 0, "negative feature id {}", features[i]);
+        let members = if modes[i] == Mode::Member {
+            sets.next().unwrap_or_default()
+        } else {
+            vec![]
+        };
+        nodes.push(NodeSpec {
+            tree_id: tree_of[i].unwrap() as i64,
+            node_id: i as i64,
+            mode: Some(modes[i]),
+            feature: features[i] as usize,
+            threshold: if modes[i] == Mode::Member {
+                0.0
+            } else {
+                splits[i]
+            },
+            true_id: child(i, true_leafs[i], true_ids[i])? as i64,
+            false_id: child(i, false_leafs[i], false_ids[i])? as i64,
+            missing_tracks_true: missing_true[i],
+            members,
+        });
+    }
+    let mut leaves = Vec::with_capacity(m);
+    for j in 0..m {
+        let tree_id = tree_of[n + j].unwrap() as i64;
+        let node_id = (n + j) as i64;
+        ensure!(
+            (0..n_targets).contains(&targets[j]),
+            "leaf {j} names target {}, but n_targets is {n_targets}",
+            targets[j]
+        );
+        nodes.push(NodeSpec {
+            tree_id,
+            node_id,
+            mode: None,
+            feature: 0,
+            threshold: 0.0,
+            true_id: 0,
+            false_id: 0,
+            missing_tracks_true: false,
+            members: vec![],
+        });
+        leaves.push(LeafWeight {
+            tree_id,
+            node_id,
+            target: targets[j] as usize,
+            weight: weights[j],
+        });
+    }
+    Ok(TreeSpec {
+        nodes,
+        leaves,
+        n_targets: n_targets as usize,
+        aggregate,
+        base_values: vec![],
+        post_transform,
+        kind: TreeKind::Regressor,
+    })
+}
+
+fn describe(k: usize, n: usize) -> String {
+    if k < n {
+        format!("node {k}")
+    } else {
+        format!("leaf {}", k - n)
+    }
+}
+
+/// `post_transform` where the ONNX spec and onnxruntime (1.31) agree. They disagree on
+/// SOFTMAX (1) and LOGISTIC (2): onnxruntime reads 1 as LOGISTIC and 2 as SOFTMAX, and
+/// ignores both for one target (microsoft/onnxruntime#26596); either answer would be
+/// wrong for someone, so those are refused with the way around them.
+fn v5_post_transform(node: &NodeProto, n_targets: i64) -> TractResult<PostTransform> {
+    let v: i64 = node.get_attr_opt("post_transform")?.unwrap_or(0);
+    let t = match v {
+        0 => PostTransform::None,
+        1 | 2 => bail!(
+            "post_transform {v} ({}) is not supported: onnxruntime applies {} instead, \
+             or nothing for one target (microsoft/onnxruntime#26596); export post_transform \
+             0 (NONE) followed by a standard Sigmoid or Softmax node",
+            ["SOFTMAX", "LOGISTIC"][v as usize - 1],
+            ["LOGISTIC", "SOFTMAX"][v as usize - 1],
+        ),
+        3 => PostTransform::SoftmaxZero,
+        4 => PostTransform::Probit,
+        v => bail!("unknown post_transform {v}"),
+    };
+    ensure!(
+        !(t == PostTransform::SoftmaxZero && n_targets == 1),
+        "post_transform 3 (SOFTMAX_ZERO) with one target is not supported: onnxruntime \
+         ignores it there"
+    );
+    Ok(t)
+}
+
+/// `membership_values`: one NaN-terminated set per BRANCH_MEMBER node, in `nodes_modes`
+/// order (as onnxruntime reads them; the ONNX reference evaluator takes them in the
+/// order its walk meets the nodes).
+fn member_sets(ctx: &ParsingContext, node: &NodeProto, count: usize) -> TractResult<Vec<Vec<f64>>> {
+    let values = tensor_values(ctx, node, "membership_values")?.unwrap_or_default();
+    let mut sets = vec![];
+    let mut current = vec![];
+    for v in values {
+        if v.is_nan() {
+            sets.push(std::mem::take(&mut current));
+        } else {
+            current.push(v);
+        }
+    }
+    ensure!(
+        current.is_empty(),
+        "membership_values does not end with NaN (each set ends with one)"
+    );
+    ensure!(
+        sets.len() == count,
+        "membership_values holds {} sets for {count} BRANCH_MEMBER nodes",
+        sets.len()
+    );
+    Ok(sets)
+}
+
+/// A TENSOR attribute's values as f64, of any numeric type.
+fn tensor_values(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+    name: &str,
+) -> TractResult<Option<Vec<f64>>> {
+    let Some(t) = node.get_attr_opt::<&TensorProto>(name)? else {
+        return Ok(None);
+    };
+    let t = ctx.load_tensor(t)?;
+    let t = t.cast_to::<f64>()?;
+    Ok(Some(t.try_as_plain_ram()?.as_slice::<f64>()?.to_vec()))
+}
+
+fn ints(node: &NodeProto, name: &str, n: usize) -> TractResult<Vec<i64>> {
+    let v: Vec<i64> = node.get_attr_opt_vec(name)?.unwrap_or_default();
+    ensure!(v.len() == n, "{name} has {} values, expected {n}", v.len());
+    Ok(v)
+}
+
+/// A float list attribute `name`, or its opset-3 twin `name_as_tensor` (often double),
+/// with `n` values.
+fn doubles(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+    name: &str,
+    n: usize,
+) -> TractResult<Option<Vec<f64>>> {
+    let values = doubles_any(ctx, node, name)?;
+    if let Some(v) = &values {
+        ensure!(v.len() == n, "{name} has {} values, expected {n}", v.len());
+    }
+    Ok(values)
+}
+
+/// As [`doubles`], of any length.
+fn doubles_any(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+    name: &str,
+) -> TractResult<Option<Vec<f64>>> {
+    let floats: Option<Vec<f32>> = node.get_attr_opt_vec(name)?;
+    let tensor = tensor_values(ctx, node, &format!("{name}_as_tensor"))?;
+    Ok(match (floats, tensor) {
+        (Some(_), Some(_)) => bail!("both {name} and {name}_as_tensor are set"),
+        (Some(f), None) => Some(f.into_iter().map(f64::from).collect()),
+        (None, t) => t,
+    })
+}
