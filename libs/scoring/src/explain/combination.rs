@@ -19,7 +19,9 @@
 //! (over columns, or over values stacked on a new axis 0 as skl2onnx's BaggingRegressor
 //! does), `Split`, and a `LinearRegressor`
 //! or `LinearClassifier` whose input comes from other leaves (stacking: its coefficients
-//! become the weights, its post_transform the link). After a post_transform only moves are
+//! become the weights, its post_transform the link). A `Softmax` op over the columns of a
+//! link-free `[N, C]` value, or a `Sigmoid`, is taken as that post_transform (SOFTMAX,
+//! LOGISTIC): an ml opset 5 `TreeEnsemble` classifier is written so. After a link only moves are
 //! allowed (and ×1, +0, and the L1 `Normalizer` skl2onnx puts after a SOFTMAX, which leaves
 //! it unchanged): anything else there, or any other operator on the way, is refused by
 //! name. Nodes that compute only the label output are never visited.
@@ -332,7 +334,7 @@ impl Walk<'_, '_> {
         if op == "Dropout" && output != 0 {
             return refuse("gives the answer its mask output");
         }
-        if MOVES.contains(&op) || op == "Normalizer" {
+        if MOVES.contains(&op) || matches!(op, "Normalizer" | "Softmax" | "Sigmoid") {
             return Ok(vec![0]);
         }
         if op == "ReduceSum" || op == "ReduceMean" {
@@ -357,9 +359,9 @@ impl Walk<'_, '_> {
                  through a tree ensemble or linear op (a stacking's passthrough columns, say)",
                 )
             }
-            "Softmax" | "LogSoftmax" | "Sigmoid" | "Exp" | "Log" | "Relu" | "Abs" | "Clip"
-            | "Max" | "Min" | "Pow" | "Sqrt" | "Tanh" | "ArgMax" | "ArgMin" | "TopK"
-            | "Reciprocal" | "Where" | "Scaler" | "Binarizer" => {
+            "LogSoftmax" | "Exp" | "Log" | "Relu" | "Abs" | "Clip" | "Max" | "Min" | "Pow"
+            | "Sqrt" | "Tanh" | "ArgMax" | "ArgMin" | "TopK" | "Reciprocal" | "Where"
+            | "Scaler" | "Binarizer" => {
                 refuse("is not affine: the answer's contributions cannot be carried through it")
             }
             _ => refuse(
@@ -629,6 +631,31 @@ impl Walk<'_, '_> {
                 })
             }
             "MatMul" | "Gemm" => self.matmul(node, ins, &after_link),
+            // As a post_transform: what an ml opset 5 classifier (TreeEnsemble has no
+            // post_transform for classes) is followed by.
+            "Softmax" | "Sigmoid" => {
+                let (laid, link) = var(0)?;
+                if let Some(link) = link {
+                    return Err(after_link(link));
+                }
+                let axis = attr_i(node, "axis").unwrap_or(-1);
+                if op == "Softmax" && (laid.dims.len() != 1 || !matches!(axis, 1 | -1)) {
+                    return Err(refuse(format!(
+                        "is a softmax over axis {axis} of rows shaped {:?}, not over the \
+                         columns of [N, C]",
+                        laid.dims
+                    )));
+                }
+                let link = if op == "Softmax" {
+                    Link::Softmax
+                } else {
+                    Link::Logistic
+                };
+                Ok(Val::Var {
+                    laid: laid.clone(),
+                    link: Some((link, at)),
+                })
+            }
             "ReduceSum" | "ReduceMean" => {
                 // Over non-batch axes only (a BaggingRegressor's mean of its estimators).
                 let (laid, link) = var(0)?;
@@ -1304,7 +1331,10 @@ mod tests {
             (r.node.as_str(), r.op_type.as_str()),
             ("softmax", "Softmax")
         );
-        assert!(r.reason.contains("not affine"), "{r}");
+        assert!(
+            r.reason.contains("after the LOGISTIC post_transform"),
+            "{r}"
+        );
         let r = refused(&g, "label");
         assert_eq!(r.to_string(), "node `gbc` (TreeEnsembleClassifier) gives the answer its label output, not its probabilities");
     }
@@ -1451,6 +1481,46 @@ mod tests {
         assert_eq!(c.columns.len(), 3);
         assert_eq!(refused(&g, "ovr_probabilities").node, "l1_ovr");
         assert_eq!(refused(&g, "l2_probabilities").node, "l2");
+    }
+
+    #[test]
+    fn a_softmax_or_sigmoid_op_after_the_trees_is_their_link() {
+        // ml opset 5: TreeEnsemble writes margins, a Softmax op the probabilities.
+        let nodes = vec![
+            node(
+                "TreeEnsemble",
+                "trees",
+                &["features"],
+                &["margins"],
+                vec![int("n_targets", 3)],
+            ),
+            node(
+                "Softmax",
+                "softmax",
+                &["margins"],
+                &["probabilities"],
+                vec![int("axis", 1)],
+            ),
+            node("Sigmoid", "sigmoid", &["margins"], &["ovr"], vec![]),
+            node("Softmax", "twice", &["probabilities"], &["again"], vec![]),
+            node("Unsqueeze", "u", &["margins", "one"], &["m3"], vec![]),
+            node("Softmax", "rank3", &["m3"], &["p3"], vec![]),
+        ];
+        let (g, _) = matrix(
+            &["a"],
+            vec![init_i("one", &[1], &[1])],
+            nodes,
+            &["probabilities"],
+        );
+        let c = ok(&g, "probabilities");
+        assert_eq!(
+            (c.space(), c.link, c.columns.len()),
+            ("margin", Link::Softmax, 3)
+        );
+        assert_eq!(sums(&c)[2], (0.0, vec![("trees", 2, 1.0)]));
+        assert_eq!(ok(&g, "ovr").link, Link::Logistic);
+        assert_eq!(refused(&g, "again").node, "twice");
+        assert_eq!(refused(&g, "p3").node, "rank3");
     }
 
     #[test]
@@ -1634,7 +1704,7 @@ mod tests {
             node("Mul", "square", &["y1", "y1"], &["squared"], vec![]),
             node("Div", "inverse", &["one", "y1"], &["inv"], vec![]),
             node("SVMRegressor", "svr", &["features"], &["sv"], vec![]),
-            node("Sigmoid", "sig", &["y1"], &["sg"], vec![]),
+            node("Exp", "exp", &["y1"], &["sg"], vec![]),
             node("Einsum", "", &["y1"], &["es"], vec![]),
             node(
                 "Concat",
@@ -1654,7 +1724,7 @@ mod tests {
         assert_eq!(refused(&g, "squared").node, "square");
         assert_eq!(refused(&g, "inv").node, "inverse");
         assert_eq!(refused(&g, "sv").to_string(), "node `svr` (SVMRegressor) is not a tree ensemble or linear op: only those are explained");
-        assert_eq!(refused(&g, "sg").op_type, "Sigmoid");
+        assert_eq!(refused(&g, "sg").op_type, "Exp");
         assert_eq!(refused(&g, "es").to_string(), "node `es` (Einsum) is an operator the combination does not follow: the answer cannot be traced through it to tree ensemble or linear op outputs");
         assert_eq!(refused(&g, "with_const").node, "cat");
         assert_eq!(
@@ -1727,6 +1797,11 @@ mod tests {
         assert_eq!((logreg.space(), logreg.link), ("margin", Link::Softmax));
         let rf = c("typed/rf_binary.onnx");
         assert_eq!((rf.space(), rf.columns.len()), ("probability", 2));
+        let te5 = c("tree_ensemble5/te5_classifier.onnx");
+        assert_eq!(
+            (te5.space(), te5.link, te5.columns.len()),
+            ("margin", Link::Softmax, 3)
+        );
         let ct = c("typed/ct_gbc_multiclass.onnx");
         assert_eq!(
             (ct.space(), ct.link, ct.columns.len()),

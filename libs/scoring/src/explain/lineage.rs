@@ -1986,7 +1986,14 @@ pub(super) mod build {
             "LinearClassifier",
         ];
         let mut out = Vec::new();
-        for dir in ["", "ops", "class_labels", "typed", "explain"] {
+        for dir in [
+            "",
+            "ops",
+            "class_labels",
+            "typed",
+            "tree_ensemble5",
+            "explain",
+        ] {
             let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
                 continue;
             };
