@@ -2,17 +2,22 @@
 //! with node covers: exact Shapley values of E[f(x) | x_S], the expectation taken down the
 //! tree with each branch split in proportion to its children's covers.
 //!
-//! The unique path of Algorithm 2 is kept as a polynomial: along the path to a node, each
-//! distinct feature j has a "zero fraction" z_j (the product of the cover ratios of the
-//! branches taken on j) and a "one fraction" o_j (1 if the row goes that way at every split
-//! on j, else 0), and P(t) = prod_j (z_j + o_j t). EXTEND multiplies P by (z + o t), UNWIND
-//! divides it (top-down synthetic division: stable, since z <= 1), and at a leaf with m
-//! features on its path, feature i's weight (UNWOUND_SUM) is sum_k Q_k k!(m-1-k)!/m! with
-//! Q = P / (z_i + o_i t). Because o is 0 or 1 in the path-dependent algorithm:
-//! - o_i = 0: Q = P / z_i, so the contribution w_i (o_i - z_i) v is -v sum_k P_k W_m(k),
-//!   one sum shared by every such feature of the leaf;
-//! - o_i = 1: the division costs deg P steps, and deg P is the number of o = 1 features;
-//! - a branch whose zero and one fractions are both 0 contributes nothing: not walked.
+//! Algorithm 2 walks every node keeping the "unique path": each distinct feature j on the
+//! path to a node has a zero fraction z_j (the product of the cover ratios of the branches
+//! taken on j) and a one fraction o_j (1 if the row goes that way at every split on j, else
+//! 0). At a leaf with m features on its path, feature i gets
+//!   (o_i - z_i) v sum_{S not holding i} |S|! (m-1-|S|)! / m! prod_{j in S} o_j prod_{j not in S, j != i} z_j,
+//! which UNWOUND_SUM computes from the path weights that EXTEND and UNWIND maintain. Here
+//! the same sum is computed through the Beta integral k!(m-1-k)!/m! = int_0^1 s^k
+//! (1-s)^(m-1-k) ds, which turns it into
+//!   (o_i - z_i) v int_0^1 prod_{j != i} f_j(s) ds,   f_j(s) = z_j (1-s) + o_j s,
+//! the integral of a polynomial of degree m-1, exact by Gauss-Legendre quadrature with
+//! ceil(m/2) points. The path is then kept as G_q = prod_j f_j(s_q) at those points: EXTEND
+//! multiplies each by f(s_q), UNWIND (a feature met again) divides by its old factor, and
+//! UNWOUND_SUM is sum_q w_q G_q / f_i(s_q), a few multiply-adds with u_i,q = w_q (o_i -
+//! z_i) / f_i(s_q) computed when i joins the path (for o_i = 0 it is -w_q / (1 - s_q)).
+//! A branch whose zero and one fractions are both 0 contributes nothing: it is not walked.
+//! The leaves under a branch on a new feature are done at that branch, both at once.
 //!
 //! A branch whose own cover is 0 (no training row reached it) splits 1/2, 1/2: any split
 //! keeps local accuracy, and this one keeps the expectation a mean of the leaves below.
@@ -27,6 +32,10 @@ use std::collections::HashMap;
 
 /// Deeper trees are refused: the walk recurses once per level.
 const MAX_DEPTH: usize = 1000;
+
+/// Quadrature points in these numbers (fixed-size arrays: unrolled, vectorized loops);
+/// q points are exact for paths of up to 2q distinct features.
+const POINTS: [usize; 5] = [4, 8, 16, 32, 64];
 
 /// `feature` of a leaf.
 const LEAF: u32 = u32::MAX;
@@ -52,39 +61,47 @@ pub struct ShapForest {
     roots: Vec<u32>,
     /// `n_targets` per leaf, divided by the number of trees for AVERAGE.
     values: Vec<f64>,
-    /// Shapley weights k!(m-1-k)!/m!, for m = 1..=`width`, at `m(m-1)/2 + k`.
+    /// The quadrature on [0, 1]: points s_q, weights w_q, and w_q / (1 - s_q).
+    points: Vec<f64>,
     weights: Vec<f64>,
+    shared: Vec<f64>,
+    /// The sets of `Mode::Member` nodes, as in `Forest`: a member node's `threshold`
+    /// holds the index of its `(start, end)` in `member_values` (as bits).
+    member_sets: Vec<(u32, u32)>,
+    member_values: Vec<f32>,
     /// Levels of the walk: the deepest tree's depth + 1.
     levels: usize,
-    /// Room per level: at most this many distinct features on a path (+1 for P's degree).
+    /// The most distinct features on a path.
     width: usize,
     n_features: usize,
     n_targets: usize,
     expected: Vec<f64>,
 }
 
-/// The path state of a walk, one level per depth: reused from row to row.
+/// The path state of a walk: reused from row to row.
 #[derive(Clone, Debug, Default)]
 pub struct ShapScratch {
+    /// The features on the path, their zero and one fractions: `width` each.
     feature: Vec<u32>,
     zero: Vec<f64>,
     one: Vec<bool>,
-    /// P's coefficients, `stride` per level.
-    poly: Vec<f64>,
-    stride: usize,
-    levels: usize,
+    /// Per feature on the path, its `Walk::unwinding` (`points` each).
+    unwound: Vec<f64>,
+    /// G per level (`points` each).
+    path: Vec<f64>,
+    /// Per feature, 1 + where it is on the path, 0 if not on it.
+    slot: Vec<u32>,
 }
 
 impl ShapScratch {
-    fn new(levels: usize, width: usize) -> ShapScratch {
-        let stride = width + 1;
+    fn new(levels: usize, width: usize, points: usize, n_features: usize) -> ShapScratch {
         ShapScratch {
-            feature: vec![0; levels * stride],
-            zero: vec![0.0; levels * stride],
-            one: vec![false; levels * stride],
-            poly: vec![0.0; levels * stride],
-            stride,
-            levels,
+            feature: vec![0; width],
+            zero: vec![0.0; width],
+            one: vec![false; width],
+            unwound: vec![0.0; width * points],
+            path: vec![0.0; levels * points],
+            slot: vec![0; n_features],
         }
     }
 }
@@ -138,7 +155,21 @@ impl ShapForest {
             is_child[no] = true;
             is_child[yes] = true;
             let c = covers[by_id[&(n.tree_id, n.node_id)]];
-            let sum = covers[no] + covers[yes];
+            // A pass-through node (both branches on one leaf) sends every row to it.
+            let sum = if n.is_pass_through() {
+                covers[yes]
+            } else {
+                covers[no] + covers[yes]
+            };
+            if n.is_pass_through() && (c - sum).abs() > 1e-9 + 1e-6 * c.max(sum) {
+                invalid!(
+                    "node {} of tree {} has cover {c}, but the leaf {} both its branches \
+                     go to has {sum}: they must be equal",
+                    n.node_id,
+                    n.tree_id,
+                    n.true_id
+                );
+            }
             if (c - sum).abs() > 1e-9 + 1e-6 * c.max(sum) {
                 invalid!(
                     "node {} of tree {} has cover {c}, but its children {} and {} have \
@@ -193,9 +224,13 @@ impl ShapForest {
             nodes: Vec::with_capacity(nodes.len()),
             roots: Vec::with_capacity(n_trees),
             values: Vec::new(),
+            points: Vec::new(),
             weights: Vec::new(),
+            shared: Vec::new(),
             levels: 1,
             width: 0,
+            member_sets: Vec::new(),
+            member_values: Vec::new(),
             n_features: forest.n_features(),
             n_targets,
             expected: match base_values.len() {
@@ -214,7 +249,12 @@ impl ShapForest {
                     out.nodes[p].next[side] = at as u32;
                 }
                 let n = &nodes[i];
-                match n.mode {
+                // A pass-through node is walked as its leaf (as in `flatten`).
+                let (i, mode) = match n.mode {
+                    Some(_) if n.is_pass_through() => (by_id[&(n.tree_id, n.true_id)], None),
+                    mode => (i, mode),
+                };
+                match mode {
                     None => {
                         if depth > MAX_DEPTH {
                             invalid!(
@@ -243,12 +283,30 @@ impl ShapForest {
                         } else {
                             [0.5, 0.5]
                         };
+                        let threshold = if mode == Mode::Member {
+                            // The set as `flatten` keeps it: f32 values only (those no f32
+                            // equals dropped), -0.0 as 0.0, sorted; its index as the bits.
+                            let mut set: Vec<f32> = n
+                                .members
+                                .iter()
+                                .map(|&v| Mode::Member.threshold_f32(v) + 0.0)
+                                .filter(|v| !v.is_nan())
+                                .collect();
+                            set.sort_by(f32::total_cmp);
+                            set.dedup();
+                            let start = out.member_values.len() as u32;
+                            out.member_values.extend(set);
+                            out.member_sets.push((start, out.member_values.len() as u32));
+                            f32::from_bits(out.member_sets.len() as u32 - 1)
+                        } else {
+                            mode.threshold_f32(n.threshold)
+                        };
                         out.nodes.push(ShapNode {
                             feature: n.feature as u32,
-                            threshold: mode.threshold_f32(n.threshold),
+                            threshold,
                             mode,
                             // NaN fails every ordered comparison and passes `!=`, as in
-                            // `flatten`.
+                            // `flatten`; no set holds NaN.
                             nan_true: n.missing_tracks_true || mode == Mode::Neq,
                             next: [0; 2],
                             ratio,
@@ -260,16 +318,29 @@ impl ShapForest {
             }
         }
 
-        // A path holds each feature once: no wider than the features or the depth.
-        out.width = (out.levels - 1).min(out.n_features);
-        for m in 1..=out.width {
-            // k!(m-1-k)!/m! = 1 / (m * C(m-1, k))
-            let mut binom = 1.0f64;
-            for k in 0..m {
-                out.weights.push(1.0 / (m as f64 * binom));
-                binom = binom * (m - 1 - k) as f64 / (k + 1) as f64;
-            }
-        }
+        let mut counts = vec![0u32; out.n_features];
+        out.width = out
+            .roots
+            .iter()
+            .map(|&r| widest(&out.nodes, r, &mut counts, 0))
+            .max()
+            .unwrap_or(0);
+        let points = match POINTS.iter().find(|&&q| 2 * q >= out.width) {
+            Some(&q) => q,
+            None => invalid!(
+                "a path of the ensemble splits on {} distinct features; TreeSHAP explains \
+                 paths of up to {}",
+                out.width,
+                2 * POINTS[POINTS.len() - 1]
+            ),
+        };
+        (out.points, out.weights) = gauss_legendre(points);
+        out.shared = out
+            .points
+            .iter()
+            .zip(&out.weights)
+            .map(|(s, w)| w / (1.0 - s))
+            .collect();
 
         for &root in &out.roots {
             let mut stack = vec![(root, 1.0f64)];
@@ -306,14 +377,15 @@ impl ShapForest {
 
     /// Room for any row's walk; pass it to every `contributions` call.
     pub fn scratch(&self) -> ShapScratch {
-        ShapScratch::new(self.levels, self.width)
+        ShapScratch::new(self.levels, self.width, self.points.len(), self.n_features)
     }
 
     /// ADDS the row's contributions into `out`, target-major: `out[t * n_features + f]`.
     /// `x`: the row's values of the ensemble's input columns (NaN = missing).
     ///
     /// Panics if `x` has fewer than `n_features` values or `out` is not
-    /// `n_targets * n_features` long. A scratch made by another forest is grown once.
+    /// `n_targets * n_features` long. A scratch too small (made by another forest) is
+    /// replaced once.
     pub fn contributions(&self, x: &[f32], out: &mut [f64], scratch: &mut ShapScratch) {
         assert!(
             x.len() >= self.n_features,
@@ -326,157 +398,271 @@ impl ShapForest {
             self.n_targets * self.n_features,
             "contributions need n_targets * n_features values"
         );
-        if scratch.levels < self.levels || scratch.stride < self.width + 1 {
-            *scratch = ShapScratch::new(
-                self.levels.max(scratch.levels),
-                self.width.max(scratch.stride.saturating_sub(1)),
-            );
+        let q = self.points.len();
+        if scratch.feature.len() < self.width
+            || scratch.unwound.len() < self.width * q
+            || scratch.path.len() < self.levels * q
+            || scratch.slot.len() < self.n_features
+        {
+            *scratch = self.scratch();
         }
-        scratch.poly[0] = 1.0;
-        for &root in &self.roots {
-            self.walk(root, 0, 0, 0, x, out, scratch);
+        match q {
+            4 => self.run::<4>(x, out, scratch),
+            8 => self.run::<8>(x, out, scratch),
+            16 => self.run::<16>(x, out, scratch),
+            32 => self.run::<32>(x, out, scratch),
+            _ => self.run::<64>(x, out, scratch),
         }
     }
 
-    /// At node `at`, level `lvl` of `s` holds the path to it: `m` distinct features, P of
-    /// degree `deg` (the number of them whose one fraction is 1).
-    #[allow(clippy::too_many_arguments)]
-    fn walk(
-        &self,
-        at: u32,
-        lvl: usize,
-        m: usize,
-        deg: usize,
-        x: &[f32],
-        out: &mut [f64],
-        s: &mut ShapScratch,
-    ) {
-        let node = &self.nodes[at as usize];
+    fn run<const Q: usize>(&self, x: &[f32], out: &mut [f64], s: &mut ShapScratch) {
+        let mut walk = Walk::<Q> {
+            forest: self,
+            x,
+            out,
+            points: self.points[..].try_into().unwrap(),
+            weights: self.weights[..].try_into().unwrap(),
+            shared: self.shared[..].try_into().unwrap(),
+            feature: &mut s.feature[..self.width],
+            zero: &mut s.zero[..self.width],
+            one: &mut s.one[..self.width],
+            unwound: &mut s.unwound.as_chunks_mut().0[..self.width],
+            path: &mut s.path.as_chunks_mut().0[..self.levels],
+            slot: &mut s.slot[..self.n_features],
+        };
+        walk.path[0] = [1.0; Q];
+        for &root in &self.roots {
+            walk.node(root, 0, 0);
+        }
+    }
+
+    /// As `eval`: the comparison (a member node looks `x` up in its set), or the missing
+    /// direction for NaN.
+    #[inline(always)]
+    fn goes_true(&self, node: &ShapNode, x: f32) -> bool {
+        let hit = match node.mode {
+            Mode::Member => {
+                let (start, end) = self.member_sets[node.threshold.to_bits() as usize];
+                let x = x + 0.0; // -0.0 is stored as 0.0
+                self.member_values[start as usize..end as usize]
+                    .binary_search_by(|v| v.total_cmp(&x))
+                    .is_ok()
+            }
+            mode => mode.compare(x, node.threshold),
+        };
+        hit | (x.is_nan() & node.nan_true)
+    }
+}
+
+/// One row's walk through the trees, with `ShapScratch`'s arrays, `Q` quadrature points.
+struct Walk<'a, const Q: usize> {
+    forest: &'a ShapForest,
+    x: &'a [f32],
+    out: &'a mut [f64],
+    points: &'a [f64; Q],
+    weights: &'a [f64; Q],
+    /// w_q / (1 - s_q)
+    shared: &'a [f64; Q],
+    /// The path's distinct features, their fractions and `unwinding`s: changed on the way
+    /// down, restored on the way back.
+    feature: &'a mut [u32],
+    zero: &'a mut [f64],
+    one: &'a mut [bool],
+    unwound: &'a mut [[f64; Q]],
+    /// G at each level: a child's is made from its parent's.
+    path: &'a mut [[f64; Q]],
+    slot: &'a mut [u32],
+}
+
+impl<const Q: usize> Walk<'_, Q> {
+    /// f(s_q) = z (1 - s_q) + o s_q
+    #[inline(always)]
+    fn factor(&self, z: f64, o: bool) -> [f64; Q] {
+        let o = o as u8 as f64;
+        std::array::from_fn(|q| z + (o - z) * self.points[q])
+    }
+
+    /// u_q = w_q (o - z) / f(s_q): a feature's share of a leaf is sum_q u_q G_q v. For
+    /// o = 0 it is -w_q / (1 - s_q), whatever z.
+    #[inline(always)]
+    fn unwinding(&self, z: f64, o: bool) -> [f64; Q] {
+        if o {
+            std::array::from_fn(|q| self.weights[q] * (1.0 - z) / (z + (1.0 - z) * self.points[q]))
+        } else {
+            self.shared.map(|w| -w)
+        }
+    }
+
+    /// At node `at`, level `lvl`: the path to it has `m` distinct features, G in
+    /// `path[lvl]`.
+    fn node(&mut self, at: u32, lvl: usize, m: usize) {
+        let forest = self.forest;
+        let node = &forest.nodes[at as usize];
         if node.feature == LEAF {
-            self.leaf(node.next[0] as usize, lvl, m, deg, out, s);
+            self.leaf(node.next[0] as usize, lvl, m);
             return;
         }
-        let f = node.feature;
-        let v = x[f as usize];
-        // As `eval`: the comparison, or the missing direction for NaN.
-        let go = node.mode.compare(v, node.threshold) | (v.is_nan() & node.nan_true);
-        let st = s.stride;
-        let (src, dst) = (lvl * st, (lvl + 1) * st);
-        let found = s.feature[src..src + m].iter().position(|&g| g == f);
-        for (side, hot) in [(go as usize, true), (!go as usize, false)] {
+        let f = node.feature as usize;
+        let go = forest.goes_true(node, self.x[f]);
+        let slot = self.slot[f] as usize;
+        let children = [(go as usize, true), (!go as usize, false)];
+        let is_leaf = |side: usize| forest.nodes[node.next[side] as usize].feature == LEAF;
+        // Leaf children of a new feature's branch are done here, without a walk of their
+        // own; a repeated feature's go the general way.
+        let fold = slot == 0 && (is_leaf(0) || is_leaf(1));
+        if fold {
+            self.leaf_children(node, go, lvl, m);
+        }
+        for (side, hot) in children {
+            if fold && is_leaf(side) {
+                continue;
+            }
             let r = node.ratio[side];
-            s.feature.copy_within(src..src + m, dst);
-            s.zero.copy_within(src..src + m, dst);
-            s.one.copy_within(src..src + m, dst);
-            let (lo, hi) = s.poly.split_at_mut(dst);
-            let (p, q) = (&lo[src..src + st], &mut hi[..st]);
-            let (m2, deg2) = match found {
-                // The feature is on the path already: UNWIND it, EXTEND with the product.
-                Some(k) => {
-                    let (z_old, o_old) = (s.zero[src + k], s.one[src + k]);
-                    let (z, o) = (z_old * r, o_old & hot);
-                    if z == 0.0 && !o {
-                        continue;
-                    }
-                    s.zero[dst + k] = z;
-                    s.one[dst + k] = o;
-                    if !o_old {
-                        // P / z_old * (z_old r)
-                        for j in 0..=deg {
-                            q[j] = p[j] * r;
-                        }
-                        (m, deg)
-                    } else {
-                        // Q = P / (t + z_old), top-down.
-                        debug_assert!(deg >= 1, "a one fraction of 1 makes P's degree >= 1");
-                        let mut c = p[deg];
-                        for j in (1..deg).rev() {
-                            q[j] = c;
-                            c = p[j] - z_old * c;
-                        }
-                        q[0] = c;
-                        if o {
-                            extend_one(q, deg - 1, z);
-                            (m, deg)
-                        } else {
-                            for c in &mut q[..deg] {
-                                *c *= z;
-                            }
-                            (m, deg - 1)
-                        }
-                    }
+            let next = node.next[side];
+            if slot != 0 {
+                // On the path already: UNWIND it, EXTEND with the product of fractions.
+                let k = slot - 1;
+                let (z_old, o_old) = (self.zero[k], self.one[k]);
+                let (z, o) = (z_old * r, o_old & hot);
+                if z == 0.0 && !o {
+                    continue; // contributes nothing
                 }
-                None => {
-                    if r == 0.0 && !hot {
-                        continue;
-                    }
-                    s.feature[dst + m] = f;
-                    s.zero[dst + m] = r;
-                    s.one[dst + m] = hot;
-                    q[..=deg].copy_from_slice(&p[..=deg]);
-                    if hot {
-                        extend_one(q, deg, r);
-                        (m + 1, deg + 1)
-                    } else {
-                        for c in &mut q[..=deg] {
-                            *c *= r;
-                        }
-                        (m + 1, deg)
-                    }
+                let (old, new) = (self.factor(z_old, o_old), self.factor(z, o));
+                let g = self.path[lvl];
+                self.path[lvl + 1] = std::array::from_fn(|q| g[q] / old[q] * new[q]);
+                let unwound = self.unwound[k];
+                self.unwound[k] = self.unwinding(z, o);
+                self.zero[k] = z;
+                self.one[k] = o;
+                self.node(next, lvl + 1, m);
+                self.zero[k] = z_old;
+                self.one[k] = o_old;
+                self.unwound[k] = unwound;
+            } else {
+                if r == 0.0 && !hot {
+                    continue; // contributes nothing
                 }
-            };
-            self.walk(node.next[side], lvl + 1, m2, deg2, x, out, s);
+                let new = self.factor(r, hot);
+                let g = self.path[lvl];
+                self.path[lvl + 1] = std::array::from_fn(|q| g[q] * new[q]);
+                self.unwound[m] = self.unwinding(r, hot);
+                // A new feature goes last; the next child overwrites it.
+                self.feature[m] = f as u32;
+                self.zero[m] = r;
+                self.one[m] = hot;
+                self.slot[f] = m as u32 + 1;
+                self.node(next, lvl + 1, m + 1);
+                self.slot[f] = 0;
+            }
+        }
+    }
+
+    /// The leaf children of `node`, a branch on a feature new on the path, at once. Leaf c
+    /// (ratio r_c, one fraction o_c, values v_c) has the path G f_c: each feature above
+    /// gets sum_q u_q G_q f_c(s_q) v_c, and the branch's own feature, whose factor G
+    /// leaves out, (o_c - r_c) v_c sum_q w_q G_q. Per target, the leaves are summed first:
+    /// one product per feature serves both.
+    fn leaf_children(&mut self, node: &ShapNode, go: bool, lvl: usize, m: usize) {
+        let forest = self.forest;
+        let (nt, nf) = (forest.n_targets, forest.n_features);
+        let g = self.path[lvl];
+        let own = (0..Q).map(|q| self.weights[q] * g[q]).sum::<f64>();
+        // Up to two leaves: (G f_c, the offset of its values, o_c - r_c).
+        let mut leaves = [([0.0; Q], 0usize, 0.0); 2];
+        let mut n = 0;
+        for side in [0, 1] {
+            let child = &forest.nodes[node.next[side] as usize];
+            if child.feature != LEAF {
+                continue;
+            }
+            let hot = (side == 1) == go;
+            let r = node.ratio[side];
+            let fc = self.factor(r, hot);
+            leaves[n] = (
+                std::array::from_fn(|q| g[q] * fc[q]),
+                child.next[0] as usize,
+                hot as u8 as f64 - r,
+            );
+            n += 1;
+        }
+        let leaves = &leaves[..n];
+        let f = node.feature as usize;
+        for t in 0..nt {
+            let mut sum = [0.0; Q];
+            let mut d = 0.0;
+            for (gc, v, dc) in leaves {
+                let v = forest.values[v + t];
+                for q in 0..Q {
+                    sum[q] += gc[q] * v;
+                }
+                d += dc * v;
+            }
+            let out = &mut self.out[t * nf..(t + 1) * nf];
+            out[f] += own * d;
+            for (u, &fi) in self.unwound[..m].iter().zip(&self.feature[..m]) {
+                out[fi as usize] += (0..Q).map(|q| u[q] * sum[q]).sum::<f64>();
+            }
         }
     }
 
     /// UNWOUND_SUM for each feature of the path to a leaf, times its one minus zero
     /// fraction, times the leaf's values: its share of the leaf added to `out`.
-    #[inline]
-    fn leaf(&self, values: usize, lvl: usize, m: usize, deg: usize, out: &mut [f64], s: &ShapScratch) {
-        if m == 0 {
-            return;
-        }
-        let nt = self.n_targets;
-        let nf = self.n_features;
-        let values = &self.values[values..values + nt];
-        let w = &self.weights[m * (m - 1) / 2..][..m];
-        let base = lvl * s.stride;
-        let p = &s.poly[base..base + deg + 1];
-        // Every feature whose one fraction is 0 gets -v * sum_k P_k W_m(k).
-        let shared = if deg < m {
-            -p.iter().zip(w).map(|(p, w)| p * w).sum::<f64>()
-        } else {
-            0.0
-        };
-        for i in 0..m {
-            let c = if s.one[base + i] {
-                let z = s.zero[base + i];
-                let mut q = p[deg];
-                let mut acc = q * w[deg - 1];
-                for k in (1..deg).rev() {
-                    q = p[k] - z * q;
-                    acc += q * w[k - 1];
-                }
-                acc * (1.0 - z)
-            } else {
-                shared
-            };
-            let f = s.feature[base + i] as usize;
-            for (t, &v) in values.iter().enumerate() {
-                out[t * nf + f] += c * v;
+    fn leaf(&mut self, values: usize, lvl: usize, m: usize) {
+        let forest = self.forest;
+        let (nt, nf) = (forest.n_targets, forest.n_features);
+        let g = self.path[lvl];
+        for t in 0..nt {
+            let v = forest.values[values + t];
+            let out = &mut self.out[t * nf..(t + 1) * nf];
+            for (u, &fi) in self.unwound[..m].iter().zip(&self.feature[..m]) {
+                out[fi as usize] += v * (0..Q).map(|q| u[q] * g[q]).sum::<f64>();
             }
         }
     }
 }
 
-/// P (degree `deg`, in `q`) times (z + t), in place.
-#[inline(always)]
-fn extend_one(q: &mut [f64], deg: usize, z: f64) {
-    q[deg + 1] = q[deg];
-    for j in (1..=deg).rev() {
-        q[j] = z * q[j] + q[j - 1];
+/// The most distinct features on a path from `at` down, `distinct` above it.
+fn widest(nodes: &[ShapNode], at: u32, counts: &mut [u32], distinct: usize) -> usize {
+    let n = &nodes[at as usize];
+    if n.feature == LEAF {
+        return distinct;
     }
-    q[0] *= z;
+    let f = n.feature as usize;
+    counts[f] += 1;
+    let d = distinct + (counts[f] == 1) as usize;
+    let w = widest(nodes, n.next[0], counts, d).max(widest(nodes, n.next[1], counts, d));
+    counts[f] -= 1;
+    w
+}
+
+/// Gauss-Legendre quadrature with `n` points on [0, 1]: (points, weights), exact for
+/// polynomials of degree < 2n. Newton's method on the Legendre polynomial P_n.
+fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let (mut points, mut weights) = (vec![0.0; n], vec![0.0; n]);
+    for i in 0..n {
+        let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
+        let mut derivative = 1.0;
+        for _ in 0..100 {
+            // P_n(x) and P_n'(x) by the three-term recurrence.
+            let (mut p0, mut p1) = (1.0, x);
+            for k in 2..=n {
+                let k = k as f64;
+                (p0, p1) = (p1, ((2.0 * k - 1.0) * x * p1 - (k - 1.0) * p0) / k);
+            }
+            let pn = if n == 0 { p0 } else { p1 };
+            let pn_1 = if n == 1 { 1.0 } else { p0 };
+            derivative = n as f64 * (x * pn - pn_1) / (x * x - 1.0);
+            let dx = pn / derivative;
+            x -= dx;
+            if dx.abs() < 1e-16 {
+                break;
+            }
+        }
+        // From [-1, 1] to [0, 1].
+        points[i] = (1.0 - x) / 2.0;
+        weights[i] = 1.0 / ((1.0 - x * x) * derivative * derivative);
+    }
+    (points, weights)
 }
 
 #[cfg(test)]
