@@ -11,7 +11,9 @@ use tract_onnx::Onnx;
 
 use crate::batch::Batch;
 use crate::card::{ModelCard, MODEL_CARD_KEY};
-use crate::error::{LoadError, ScoreError, UnknownCategory};
+use crate::error::{ExplainError, LoadError, ScoreError, UnknownCategory};
+use crate::explain::{ExplainedTargets, Explainer, Explanations};
+use crate::explain;
 use crate::ops;
 use crate::outcome::{Observer, RowFailure, Scored};
 use crate::outputs::{self, Answer};
@@ -40,6 +42,8 @@ pub struct Model {
     version: String,
     /// What the model was trained on, when its file says (the model card).
     watch: Option<Arc<Watch>>,
+    /// How its answers are explained, or why they cannot be.
+    explainer: Result<Arc<Explainer>, Arc<str>>,
 }
 
 impl Clone for Model {
@@ -53,6 +57,7 @@ impl Clone for Model {
             answer: self.answer.clone(),
             version: self.version.clone(),
             watch: self.watch.clone(),
+            explainer: self.explainer.clone(),
         }
     }
 }
@@ -123,8 +128,25 @@ impl Model {
             model.set_input_fact(i, fact.into()).map_err(unsupported)?;
         }
 
+        let card = watch.as_deref().map(Watch::card);
+        // Kept only for a model whose card can explain: the explain plan is built from it
+        // at the first explanation.
+        let inference = explain::wanted(card).then(|| model.clone());
         let typed = model.into_typed().map_err(unsupported)?;
         let answer = outputs::answer(&typed, classes)?;
+        let graph = proto.graph.as_ref().expect("checked above");
+        let answer_output = &graph.output[answer.output()].name;
+        let explainer = explain::build(explain::Source {
+            framework: &framework,
+            proto: &proto,
+            graph,
+            card,
+            schema: &schema,
+            task: answer.task(),
+            answer_output,
+            input_columns: &input_columns,
+            inference,
+        })?;
         let plan = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
@@ -138,6 +160,7 @@ impl Model {
             answer,
             version: version.into(),
             watch,
+            explainer,
         })
     }
 
@@ -167,6 +190,25 @@ impl Model {
     /// Feature names in model order.
     pub fn features(&self) -> &[String] {
         self.schema.names()
+    }
+
+    /// What an explanation of this model's answers holds (its space, targets, base values),
+    /// or why it cannot explain them, in words a caller can act on.
+    pub fn explainability(&self) -> Result<&ExplainedTargets, &str> {
+        match &self.explainer {
+            Ok(explainer) => Ok(explainer.targets()),
+            Err(why) => Err(why),
+        }
+    }
+
+    /// Explains each row of `batch` that `scored` (its answers, from [`Model::score`])
+    /// answered: every input feature's contribution, which with the base value adds up to
+    /// the answer in the explanation's space.
+    pub fn explain(&self, batch: &Batch, scored: &Scored) -> Result<Explanations, ExplainError> {
+        match &self.explainer {
+            Ok(explainer) => explainer.explain(batch, scored),
+            Err(why) => Err(ExplainError::Unexplainable(why.clone())),
+        }
     }
 
     /// Scores every row of `batch` in one call, tile by tile, and shows the outcome to

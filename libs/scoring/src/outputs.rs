@@ -27,6 +27,14 @@ pub(crate) enum Answer {
 }
 
 impl Answer {
+    /// The output an explanation adds up to: the score, or the class probabilities.
+    pub(crate) fn output(&self) -> usize {
+        match self {
+            Answer::Score { output } => *output,
+            Answer::Class { probabilities, .. } => *probabilities,
+        }
+    }
+
     pub(crate) fn task(&self) -> Task {
         match self {
             Answer::Score { .. } => Task::Regression,

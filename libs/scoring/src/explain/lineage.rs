@@ -26,8 +26,6 @@
 //! rules (`Laid`: reshape, concat, gather, slice, broadcast...) are shared with
 //! `combination`, which moves affine forms where this moves feature sources.
 
-// Called by the Explainer (explain/mod.rs and its siblings), wired in a later commit.
-#![allow(dead_code)]
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;

@@ -8,8 +8,13 @@
 //! load and explains rows; `explanation` is what it answers. This module only declares its
 //! children and re-exports.
 
+mod build;
 mod combination;
+mod explainer;
 mod explanation;
 mod lineage;
+mod linear;
 
+pub(crate) use build::{build, wanted, Source};
+pub(crate) use explainer::Explainer;
 pub use explanation::{ExplainedTargets, Explanations, RowExplanation, Space};

@@ -569,7 +569,7 @@ fn v5_post_transform(node: &NodeProto, n_targets: i64) -> TractResult<PostTransf
     Ok(t)
 }
 
-/// `membership_values`: one NaN-terminated set per BRANCH_MEMBER node, in `nodes_modes`
+/// `membership_values`: one NaN-delimited set per BRANCH_MEMBER node, in `nodes_modes`
 /// order (as onnxruntime reads them; the ONNX reference evaluator takes them in the
 /// order its walk meets the nodes).
 fn member_sets(ctx: &ParsingContext, node: &NodeProto, count: usize) -> TractResult<Vec<Vec<f64>>> {
@@ -583,10 +583,11 @@ fn member_sets(ctx: &ParsingContext, node: &NodeProto, count: usize) -> TractRes
             current.push(v);
         }
     }
-    ensure!(
-        current.is_empty(),
-        "membership_values does not end with NaN (each set ends with one)"
-    );
+    // The last set's NaN may be left out: the spec says NaN *delimits* the sets, and
+    // onnxruntime reads up to the end of the list.
+    if !current.is_empty() {
+        sets.push(current);
+    }
     ensure!(
         sets.len() == count,
         "membership_values holds {} sets for {count} BRANCH_MEMBER nodes",

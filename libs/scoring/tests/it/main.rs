@@ -4,6 +4,7 @@
 mod common;
 
 mod class_labels;
+mod explain;
 mod fixtures;
 mod load_refusals;
 mod ops_classifiers;
