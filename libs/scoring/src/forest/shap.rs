@@ -61,10 +61,9 @@ pub struct ShapForest {
     roots: Vec<u32>,
     /// `n_targets` per leaf, divided by the number of trees for AVERAGE.
     values: Vec<f64>,
-    /// The quadrature on [0, 1]: points s_q, weights w_q, and w_q / (1 - s_q).
+    /// The quadrature on [0, 1]: points s_q and weights w_q.
     points: Vec<f64>,
     weights: Vec<f64>,
-    shared: Vec<f64>,
     /// The sets of `Mode::Member` nodes, as in `Forest`: a member node's `threshold`
     /// holds the index of its `(start, end)` in `member_values` (as bits).
     member_sets: Vec<(u32, u32)>,
@@ -226,7 +225,6 @@ impl ShapForest {
             values: Vec::new(),
             points: Vec::new(),
             weights: Vec::new(),
-            shared: Vec::new(),
             levels: 1,
             width: 0,
             member_sets: Vec::new(),
@@ -335,12 +333,6 @@ impl ShapForest {
             ),
         };
         (out.points, out.weights) = gauss_legendre(points);
-        out.shared = out
-            .points
-            .iter()
-            .zip(&out.weights)
-            .map(|(s, w)| w / (1.0 - s))
-            .collect();
 
         for &root in &out.roots {
             let mut stack = vec![(root, 1.0f64)];
@@ -422,7 +414,7 @@ impl ShapForest {
             out,
             points: self.points[..].try_into().unwrap(),
             weights: self.weights[..].try_into().unwrap(),
-            shared: self.shared[..].try_into().unwrap(),
+            cold: std::array::from_fn(|q| -self.weights[q] / (1.0 - self.points[q])),
             feature: &mut s.feature[..self.width],
             zero: &mut s.zero[..self.width],
             one: &mut s.one[..self.width],
@@ -461,8 +453,8 @@ struct Walk<'a, const Q: usize> {
     out: &'a mut [f64],
     points: &'a [f64; Q],
     weights: &'a [f64; Q],
-    /// w_q / (1 - s_q)
-    shared: &'a [f64; Q],
+    /// The unwinding of a feature whose one fraction is 0: -w_q / (1 - s_q).
+    cold: [f64; Q],
     /// The path's distinct features, their fractions and `unwinding`s: changed on the way
     /// down, restored on the way back.
     feature: &'a mut [u32],
@@ -489,7 +481,7 @@ impl<const Q: usize> Walk<'_, Q> {
         if o {
             std::array::from_fn(|q| self.weights[q] * (1.0 - z) / (z + (1.0 - z) * self.points[q]))
         } else {
-            self.shared.map(|w| -w)
+            self.cold
         }
     }
 
@@ -505,69 +497,97 @@ impl<const Q: usize> Walk<'_, Q> {
         let f = node.feature as usize;
         let go = forest.goes_true(node, self.x[f]);
         let slot = self.slot[f] as usize;
-        let children = [(go as usize, true), (!go as usize, false)];
         let is_leaf = |side: usize| forest.nodes[node.next[side] as usize].feature == LEAF;
-        // Leaf children of a new feature's branch are done here, without a walk of their
-        // own; a repeated feature's go the general way.
-        let fold = slot == 0 && (is_leaf(0) || is_leaf(1));
+        // Leaf children are done here, without a walk of their own.
+        let fold = is_leaf(0) || is_leaf(1);
         if fold {
-            self.leaf_children(node, go, lvl, m);
+            self.leaf_children(node, go, slot, lvl, m);
         }
-        for (side, hot) in children {
-            if fold && is_leaf(side) {
-                continue;
-            }
-            let r = node.ratio[side];
-            let next = node.next[side];
-            if slot != 0 {
-                // On the path already: UNWIND it, EXTEND with the product of fractions.
-                let k = slot - 1;
-                let (z_old, o_old) = (self.zero[k], self.one[k]);
-                let (z, o) = (z_old * r, o_old & hot);
-                if z == 0.0 && !o {
-                    continue; // contributes nothing
-                }
-                let (old, new) = (self.factor(z_old, o_old), self.factor(z, o));
-                let g = self.path[lvl];
-                self.path[lvl + 1] = std::array::from_fn(|q| g[q] / old[q] * new[q]);
-                let unwound = self.unwound[k];
-                self.unwound[k] = self.unwinding(z, o);
-                self.zero[k] = z;
-                self.one[k] = o;
-                self.node(next, lvl + 1, m);
-                self.zero[k] = z_old;
-                self.one[k] = o_old;
-                self.unwound[k] = unwound;
-            } else {
-                if r == 0.0 && !hot {
-                    continue; // contributes nothing
-                }
-                let new = self.factor(r, hot);
-                let g = self.path[lvl];
-                self.path[lvl + 1] = std::array::from_fn(|q| g[q] * new[q]);
-                self.unwound[m] = self.unwinding(r, hot);
-                // A new feature goes last; the next child overwrites it.
-                self.feature[m] = f as u32;
-                self.zero[m] = r;
-                self.one[m] = hot;
-                self.slot[f] = m as u32 + 1;
-                self.node(next, lvl + 1, m + 1);
-                self.slot[f] = 0;
-            }
+        // The others are walked, the row's way first.
+        let side = go as usize;
+        if !is_leaf(side) {
+            self.child::<true>(node, side, slot, lvl, m);
+        }
+        if !is_leaf(1 - side) {
+            self.child::<false>(node, 1 - side, slot, lvl, m);
         }
     }
 
-    /// The leaf children of `node`, a branch on a feature new on the path, at once. Leaf c
-    /// (ratio r_c, one fraction o_c, values v_c) has the path G f_c: each feature above
-    /// gets sum_q u_q G_q f_c(s_q) v_c, and the branch's own feature, whose factor G
-    /// leaves out, (o_c - r_c) v_c sum_q w_q G_q. Per target, the leaves are summed first:
-    /// one product per feature serves both.
-    fn leaf_children(&mut self, node: &ShapNode, go: bool, lvl: usize, m: usize) {
+    /// Walks child `side` of `node`, the one the row takes if `HOT`.
+    #[inline(always)]
+    fn child<const HOT: bool>(
+        &mut self,
+        node: &ShapNode,
+        side: usize,
+        slot: usize,
+        lvl: usize,
+        m: usize,
+    ) {
+        let r = node.ratio[side];
+        let next = node.next[side];
+        let g = self.path[lvl];
+        if slot != 0 {
+            // On the path already: UNWIND it, EXTEND with the product of fractions.
+            let k = slot - 1;
+            let (z_old, o_old) = (self.zero[k], self.one[k]);
+            let (z, o) = (z_old * r, o_old & HOT);
+            if z == 0.0 && !o {
+                return; // contributes nothing
+            }
+            let (old, new) = (self.factor(z_old, o_old), self.factor(z, o));
+            self.path[lvl + 1] = std::array::from_fn(|q| g[q] / old[q] * new[q]);
+            let unwound = self.unwound[k];
+            self.unwound[k] = self.unwinding(z, o);
+            self.zero[k] = z;
+            self.one[k] = o;
+            self.node(next, lvl + 1, m);
+            self.zero[k] = z_old;
+            self.one[k] = o_old;
+            self.unwound[k] = unwound;
+        } else {
+            if !HOT && r == 0.0 {
+                return; // contributes nothing
+            }
+            let s = self.points;
+            if HOT {
+                let w = self.weights;
+                self.path[lvl + 1] = std::array::from_fn(|q| g[q] * (r + (1.0 - r) * s[q]));
+                self.unwound[m] =
+                    std::array::from_fn(|q| w[q] * (1.0 - r) / (r + (1.0 - r) * s[q]));
+            } else {
+                self.path[lvl + 1] = std::array::from_fn(|q| g[q] * (r - r * s[q]));
+                self.unwound[m] = self.cold;
+            }
+            // A new feature goes last; the next child overwrites it.
+            let f = node.feature as usize;
+            self.feature[m] = f as u32;
+            self.zero[m] = r;
+            self.one[m] = HOT;
+            self.slot[f] = m as u32 + 1;
+            self.node(next, lvl + 1, m + 1);
+            self.slot[f] = 0;
+        }
+    }
+
+    /// The leaf children of `node`, a branch on feature `f`, at once. Leaf c (fractions
+    /// z_c, o_c for `f`, values v_c) has the path G_c = B f_c, B being G without `f`'s
+    /// factor (G itself when `f` is new on the path): each other feature i gets
+    /// sum_q u_i,q G_c,q v_c, and `f` itself sum_q u_c,q G_c,q v_c with its unwinding for
+    /// (z_c, o_c), which is (o_c - z_c) sum_q w_q B_q when `f` is new. Per target, the
+    /// leaves are summed first: one product per feature serves both.
+    fn leaf_children(&mut self, node: &ShapNode, go: bool, slot: usize, lvl: usize, m: usize) {
         let forest = self.forest;
         let (nt, nf) = (forest.n_targets, forest.n_features);
         let g = self.path[lvl];
-        let own = (0..Q).map(|q| self.weights[q] * g[q]).sum::<f64>();
-        // Up to two leaves: (G f_c, the offset of its values, o_c - r_c).
+        let (k, base) = match slot.checked_sub(1) {
+            Some(k) => {
+                let old = self.factor(self.zero[k], self.one[k]);
+                (k, std::array::from_fn(|q| g[q] / old[q]))
+            }
+            None => (usize::MAX, g),
+        };
+        let own = (0..Q).map(|q| self.weights[q] * base[q]).sum::<f64>();
+        // Up to two leaves: (G_c, the offset of its values, `f`'s share per unit of value).
         let mut leaves = [([0.0; Q], 0usize, 0.0); 2];
         let mut n = 0;
         for side in [0, 1] {
@@ -577,12 +597,13 @@ impl<const Q: usize> Walk<'_, Q> {
             }
             let hot = (side == 1) == go;
             let r = node.ratio[side];
-            let fc = self.factor(r, hot);
-            leaves[n] = (
-                std::array::from_fn(|q| g[q] * fc[q]),
-                child.next[0] as usize,
-                hot as u8 as f64 - r,
-            );
+            let (z, o) = match slot {
+                0 => (r, hot),
+                _ => (self.zero[k] * r, self.one[k] & hot),
+            };
+            let fc = self.factor(z, o);
+            let gc: [f64; Q] = std::array::from_fn(|q| base[q] * fc[q]);
+            leaves[n] = (gc, child.next[0] as usize, (o as u8 as f64 - z) * own);
             n += 1;
         }
         let leaves = &leaves[..n];
@@ -598,9 +619,11 @@ impl<const Q: usize> Walk<'_, Q> {
                 d += dc * v;
             }
             let out = &mut self.out[t * nf..(t + 1) * nf];
-            out[f] += own * d;
-            for (u, &fi) in self.unwound[..m].iter().zip(&self.feature[..m]) {
-                out[fi as usize] += (0..Q).map(|q| u[q] * sum[q]).sum::<f64>();
+            out[f] += d;
+            for (i, (u, &fi)) in self.unwound[..m].iter().zip(&self.feature[..m]).enumerate() {
+                if i != k {
+                    out[fi as usize] += (0..Q).map(|q| u[q] * sum[q]).sum::<f64>();
+                }
             }
         }
     }
