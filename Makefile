@@ -50,9 +50,12 @@ bench:
 bench-vs-onnxruntime: $(VENV)/.model
 	$(VENV_PY) model/bench_vs_onnxruntime.py
 
-## Regenerate the committed fixtures / the demo model (needs only the pinned venv).
-fixtures: $(VENV)/.model
+## Regenerate the committed fixtures / the demo model (needs only the pinned venv; the
+## explanation fixtures' references also need the shap package, pinned apart).
+fixtures: $(VENV)/.model $(VENV)/.explain
 	$(VENV_PY) model/make_fixtures.py
+	$(VENV_PY) model/fixtures_tree_ensemble5.py
+	$(VENV_PY) model/fixtures_explain.py
 
 demo-model: $(VENV)/.model
 	$(VENV_PY) model/train.py
@@ -70,6 +73,11 @@ $(VENV)/.stack: requirements.txt | $(VENV)/bin/python
 # scikit-learn, skl2onnx, onnx, onnxruntime
 $(VENV)/.model: model/requirements.txt | $(VENV)/bin/python
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r model/requirements.txt
+	touch $@
+
+# shap (TreeExplainer, the explanation fixtures' reference for scikit-learn's trees)
+$(VENV)/.explain: model/requirements-explain.txt $(VENV)/.model
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r model/requirements-explain.txt
 	touch $@
 
 clean-venv:
