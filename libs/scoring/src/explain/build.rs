@@ -16,7 +16,7 @@ use super::lineage;
 use super::linear::Linear;
 use crate::card::ModelCard;
 use crate::error::LoadError;
-use crate::forest::ShapForest;
+use crate::forest::{Aggregate, ShapForest};
 use crate::ops::tree_spec::{read_tree_spec, TreeKind};
 use crate::prediction::{Label, Task};
 use crate::schema::FeatureSchema;
@@ -90,7 +90,7 @@ impl ColumnOf {
 /// Each tree ensemble the card covers, as TreeSHAP walks it, and each linear model it has
 /// means for: the covers checked against the trees (every node, consistent sums), every
 /// node the card names found. A card that contradicts its model is a load error.
-fn check_card(source: &Source) -> Result<BTreeMap<String, Covered>, LoadError> {
+fn check_card(source: &Source) -> Result<BTreeMap<String, Result<Covered, String>>, LoadError> {
     let mut parts = BTreeMap::new();
     let Some(card) = source.card else {
         return Ok(parts);
@@ -104,6 +104,18 @@ fn check_card(source: &Source) -> Result<BTreeMap<String, Covered>, LoadError> {
             .ok_or_else(|| bad("covers", name, "the model has no tree ensemble of that name".into()))?;
         let ctx = context(source);
         let spec = read_tree_spec(&ctx, node).map_err(|e| bad("covers", name, format!("{e:#}")))?;
+        if matches!(spec.aggregate, Aggregate::Min | Aggregate::Max) {
+            // Covered, but not additive: the model serves, and cannot explain.
+            parts.insert(
+                name.clone(),
+                Err(format!(
+                    "node `{name}` ({}) keeps one tree's value per row (aggregate MIN or \
+                     MAX), which has no additive explanation",
+                    node.op_type
+                )),
+            );
+            continue;
+        }
         let forest = ShapForest::new(
             &spec.nodes,
             &spec.leaves,
@@ -130,11 +142,11 @@ fn check_card(source: &Source) -> Result<BTreeMap<String, Covered>, LoadError> {
         };
         parts.insert(
             name.clone(),
-            Covered {
+            Ok(Covered {
                 attribution: Attribution::Trees(forest),
                 columns,
                 row_dependent,
-            },
+            }),
         );
     }
     for (name, means) in &card.input_means {
@@ -164,11 +176,11 @@ fn check_card(source: &Source) -> Result<BTreeMap<String, Covered>, LoadError> {
         };
         parts.insert(
             name.clone(),
-            Covered {
+            Ok(Covered {
                 attribution: Attribution::Linear(linear),
                 columns,
                 row_dependent: false,
-            },
+            }),
         );
     }
     Ok(parts)
@@ -176,7 +188,7 @@ fn check_card(source: &Source) -> Result<BTreeMap<String, Covered>, LoadError> {
 
 fn explainer(
     source: Source,
-    mut parts: BTreeMap<String, Covered>,
+    mut parts: BTreeMap<String, Result<Covered, String>>,
 ) -> Result<Explainer, String> {
     let graph = source.graph;
     if !graph.node.iter().any(|n| {
@@ -209,7 +221,7 @@ fn explainer(
                 "the model card has no {what} for node `{}` ({}): {HOW_TO_COVER}",
                 leaf.name, leaf.op_type
             )
-        })?;
+        })??;
         if part.row_dependent {
             return Err(format!(
                 "node `{}` ({}) gives some classes a score on some rows only, so its \

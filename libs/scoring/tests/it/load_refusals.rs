@@ -284,3 +284,47 @@ fn an_unusable_model_card_is_refused_naming_what_is_wrong() {
         assert!(message.contains("model_card"), "{message}");
     }
 }
+
+#[test]
+fn covers_that_contradict_the_trees_fail_the_load_and_min_max_trees_serve_unexplained() {
+    let trees = |name: &str| {
+        let proto = ModelProto::decode(fixture(name).model_bytes().as_slice()).unwrap();
+        let node = proto
+            .graph
+            .as_ref()
+            .unwrap()
+            .node
+            .iter()
+            .find(|n| n.op_type.starts_with("TreeEnsemble"))
+            .unwrap()
+            .clone();
+        let n = node
+            .attribute
+            .iter()
+            .find(|a| a.name == "nodes_nodeids")
+            .unwrap()
+            .ints
+            .len();
+        (proto, node.name, n)
+    };
+    // A MAX ensemble: its covers are read, the model serves, and says why it cannot explain.
+    let (mut proto, name, n) = trees("trees_max");
+    set_card(&mut proto, &format!(r#"{{"covers": {{"{name}": {:?}}}}}"#, vec![1.0; n]));
+    let model = load(&proto).unwrap();
+    let why = model.explainability().unwrap_err();
+    assert!(why.contains("MIN or MAX"), "{why}");
+
+    // A SUM ensemble whose covers do not add up, or are too few, or name no node.
+    let (proto, name, n) = trees("gradient_boosting");
+    for (covers, says) in [
+        (format!(r#"{{"{name}": {:?}}}"#, vec![1.0; n]), "covers of node"),
+        (format!(r#"{{"{name}": [1.0]}}"#), "covers"),
+        (r#"{"no_such_trees": [1.0]}"#.to_owned(), "no tree ensemble of that name"),
+    ] {
+        let mut proto = proto.clone();
+        set_card(&mut proto, &format!(r#"{{"covers": {covers}}}"#));
+        let err = load(&proto).unwrap_err();
+        assert!(matches!(err, LoadError::BadModelCard(_)), "{err}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}
