@@ -139,7 +139,16 @@ impl Explainer {
         let width = n_targets * n_features;
         let rows = batch.rows();
         let mut values = vec![0.0; rows * width];
-        let explained: Vec<bool> = (0..rows).map(|r| scored.outcome(r).is_ok()).collect();
+        if scored.rows() != rows {
+            return Err(ExplainError::Inference(format!(
+                "{} answers for a batch of {rows} rows: explain a batch with its own answers",
+                scored.rows()
+            )));
+        }
+        let mut explained = vec![true; rows];
+        for &(row, _) in scored.failures() {
+            explained[row] = false;
+        }
         let mut work = Work::new(&self.parts);
         let mut start = 0;
         while start < rows {
