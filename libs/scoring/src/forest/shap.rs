@@ -37,6 +37,9 @@ const MAX_DEPTH: usize = 1000;
 /// q points are exact for paths of up to 2q distinct features.
 const POINTS: [usize; 5] = [4, 8, 16, 32, 64];
 
+/// Up to this many points, the row's side's unwindings are computed once (`hot`).
+const HOT_TABLE: usize = 8;
+
 /// `feature` of a leaf.
 const LEAF: u32 = u32::MAX;
 
@@ -48,8 +51,12 @@ struct ShapNode {
     mode: Mode,
     /// A NaN goes to the true child (as `flatten` decides it).
     nan_true: bool,
-    /// Branch: `[false child, true child]`; leaf: `[offset of its values, _]`.
+    /// Branch: `[false child, true child]`, where `leaf_child` says so the offset of that
+    /// leaf's values instead; leaf: `[offset of its values, _]`.
     next: [u32; 2],
+    /// Branch: which children are leaves (walked at the branch, without a load of their
+    /// node).
+    leaf_child: [bool; 2],
     /// Branch: each child's share of its cover, same order as `next`.
     ratio: [f64; 2],
 }
@@ -64,6 +71,9 @@ pub struct ShapForest {
     /// The quadrature on [0, 1]: points s_q and weights w_q.
     points: Vec<f64>,
     weights: Vec<f64>,
+    /// With few points, per node and side, `Walk::unwinding` of a feature new on the path
+    /// whose one fraction is 1 (the row's side): divisions done once.
+    hot: Vec<f64>,
     /// The sets of `Mode::Member` nodes, as in `Forest`: a member node's `threshold`
     /// holds the index of its `(start, end)` in `member_values` (as bits).
     member_sets: Vec<(u32, u32)>,
@@ -225,6 +235,7 @@ impl ShapForest {
             values: Vec::new(),
             points: Vec::new(),
             weights: Vec::new(),
+            hot: Vec::new(),
             levels: 1,
             width: 0,
             member_sets: Vec::new(),
@@ -270,6 +281,7 @@ impl ShapForest {
                             mode: Mode::Leq,
                             nan_true: false,
                             next: [offset, 0],
+                            leaf_child: [false; 2],
                             ratio: [0.0; 2],
                         });
                     }
@@ -307,6 +319,7 @@ impl ShapForest {
                             // `flatten`; no set holds NaN.
                             nan_true: n.missing_tracks_true || mode == Mode::Neq,
                             next: [0; 2],
+                            leaf_child: [false; 2],
                             ratio,
                         });
                         stack.push((no, depth + 1, Some((at, 0))));
@@ -333,6 +346,18 @@ impl ShapForest {
             ),
         };
         (out.points, out.weights) = gauss_legendre(points);
+        if points <= HOT_TABLE {
+            for n in &out.nodes {
+                for r in n.ratio {
+                    out.hot.extend(
+                        out.points
+                            .iter()
+                            .zip(&out.weights)
+                            .map(|(s, w)| w * (1.0 - r) / (r + (1.0 - r) * s)),
+                    );
+                }
+            }
+        }
 
         for &root in &out.roots {
             let mut stack = vec![(root, 1.0f64)];
@@ -346,6 +371,20 @@ impl ShapForest {
                 } else {
                     stack.push((n.next[0], share * n.ratio[0]));
                     stack.push((n.next[1], share * n.ratio[1]));
+                }
+            }
+        }
+        // Last (the passes above follow `next` to leaves): a leaf child's `next` becomes
+        // its values' offset.
+        for i in 0..out.nodes.len() {
+            if out.nodes[i].feature == LEAF {
+                continue;
+            }
+            for side in 0..2 {
+                let child = out.nodes[out.nodes[i].next[side] as usize];
+                if child.feature == LEAF {
+                    out.nodes[i].leaf_child[side] = true;
+                    out.nodes[i].next[side] = child.next[0];
                 }
             }
         }
@@ -414,6 +453,7 @@ impl ShapForest {
             out,
             points: self.points[..].try_into().unwrap(),
             weights: self.weights[..].try_into().unwrap(),
+            hot: self.hot.as_chunks().0,
             cold: std::array::from_fn(|q| -self.weights[q] / (1.0 - self.points[q])),
             feature: &mut s.feature[..self.width],
             zero: &mut s.zero[..self.width],
@@ -453,6 +493,8 @@ struct Walk<'a, const Q: usize> {
     out: &'a mut [f64],
     points: &'a [f64; Q],
     weights: &'a [f64; Q],
+    /// `ShapForest::hot`, at node * 2 + side (empty with many points).
+    hot: &'a [[f64; Q]],
     /// The unwinding of a feature whose one fraction is 0: -w_q / (1 - s_q).
     cold: [f64; Q],
     /// The path's distinct features, their fractions and `unwinding`s: changed on the way
@@ -497,32 +539,24 @@ impl<const Q: usize> Walk<'_, Q> {
         let f = node.feature as usize;
         let go = forest.goes_true(node, self.x[f]);
         let slot = self.slot[f] as usize;
-        let is_leaf = |side: usize| forest.nodes[node.next[side] as usize].feature == LEAF;
         // Leaf children are done here, without a walk of their own.
-        let fold = is_leaf(0) || is_leaf(1);
-        if fold {
+        if node.leaf_child[0] | node.leaf_child[1] {
             self.leaf_children(node, go, slot, lvl, m);
         }
         // The others are walked, the row's way first.
         let side = go as usize;
-        if !is_leaf(side) {
-            self.child::<true>(node, side, slot, lvl, m);
+        if !node.leaf_child[side] {
+            self.child::<true>(at, side, slot, lvl, m);
         }
-        if !is_leaf(1 - side) {
-            self.child::<false>(node, 1 - side, slot, lvl, m);
+        if !node.leaf_child[1 - side] {
+            self.child::<false>(at, 1 - side, slot, lvl, m);
         }
     }
 
     /// Walks child `side` of `node`, the one the row takes if `HOT`.
     #[inline(always)]
-    fn child<const HOT: bool>(
-        &mut self,
-        node: &ShapNode,
-        side: usize,
-        slot: usize,
-        lvl: usize,
-        m: usize,
-    ) {
+    fn child<const HOT: bool>(&mut self, at: u32, side: usize, slot: usize, lvl: usize, m: usize) {
+        let node = &self.forest.nodes[at as usize];
         let r = node.ratio[side];
         let next = node.next[side];
         let g = self.path[lvl];
@@ -552,8 +586,11 @@ impl<const Q: usize> Walk<'_, Q> {
             if HOT {
                 let w = self.weights;
                 self.path[lvl + 1] = std::array::from_fn(|q| g[q] * (r + (1.0 - r) * s[q]));
-                self.unwound[m] =
-                    std::array::from_fn(|q| w[q] * (1.0 - r) / (r + (1.0 - r) * s[q]));
+                self.unwound[m] = if Q <= HOT_TABLE {
+                    self.hot[at as usize * 2 + side]
+                } else {
+                    std::array::from_fn(|q| w[q] * (1.0 - r) / (r + (1.0 - r) * s[q]))
+                };
             } else {
                 self.path[lvl + 1] = std::array::from_fn(|q| g[q] * (r - r * s[q]));
                 self.unwound[m] = self.cold;
@@ -570,61 +607,50 @@ impl<const Q: usize> Walk<'_, Q> {
     }
 
     /// The leaf children of `node`, a branch on feature `f`, at once. Leaf c (fractions
-    /// z_c, o_c for `f`, values v_c) has the path G_c = B f_c, B being G without `f`'s
-    /// factor (G itself when `f` is new on the path): each other feature i gets
-    /// sum_q u_i,q G_c,q v_c, and `f` itself sum_q u_c,q G_c,q v_c with its unwinding for
-    /// (z_c, o_c), which is (o_c - z_c) sum_q w_q B_q when `f` is new. Per target, the
-    /// leaves are summed first: one product per feature serves both.
+    /// z_c, o_c for `f`, values v_c) has the path B f_c, B being G without `f`'s factor
+    /// (G itself when `f` is new on the path): each other feature i gets
+    /// sum_q u_i,q B_q f_c(s_q) v_c, and `f` itself (o_c - z_c) v_c sum_q w_q B_q. As
+    /// f_c(s) = z_c + (o_c - z_c) s, both leaves together are B_q (a + d s_q) with
+    /// a = sum_c z_c v_c and d = sum_c (o_c - z_c) v_c: one product per feature and target.
     fn leaf_children(&mut self, node: &ShapNode, go: bool, slot: usize, lvl: usize, m: usize) {
         let forest = self.forest;
         let (nt, nf) = (forest.n_targets, forest.n_features);
         let g = self.path[lvl];
-        let (k, base) = match slot.checked_sub(1) {
+        let (k, base, z_old, o_old) = match slot.checked_sub(1) {
             Some(k) => {
-                let old = self.factor(self.zero[k], self.one[k]);
-                (k, std::array::from_fn(|q| g[q] / old[q]))
+                let (z, o) = (self.zero[k], self.one[k]);
+                let old = self.factor(z, o);
+                (k, std::array::from_fn(|q| g[q] / old[q]), z, o)
             }
-            None => (usize::MAX, g),
+            None => (usize::MAX, g, 1.0, true),
         };
         let own = (0..Q).map(|q| self.weights[q] * base[q]).sum::<f64>();
-        // Up to two leaves: (G_c, the offset of its values, `f`'s share per unit of value).
-        let mut leaves = [([0.0; Q], 0usize, 0.0); 2];
-        let mut n = 0;
-        for side in [0, 1] {
-            let child = &forest.nodes[node.next[side] as usize];
-            if child.feature != LEAF {
-                continue;
-            }
-            let hot = (side == 1) == go;
-            let r = node.ratio[side];
-            let (z, o) = match slot {
-                0 => (r, hot),
-                _ => (self.zero[k] * r, self.one[k] & hot),
-            };
-            let fc = self.factor(z, o);
-            let gc: [f64; Q] = std::array::from_fn(|q| base[q] * fc[q]);
-            leaves[n] = (gc, child.next[0] as usize, (o as u8 as f64 - z) * own);
-            n += 1;
-        }
-        let leaves = &leaves[..n];
         let f = node.feature as usize;
+        // `f`'s share comes from `own`: its unwinding is 0 meanwhile (k is f's place).
+        let saved = self.unwound.get(k).copied();
+        if let Some(u) = self.unwound.get_mut(k) {
+            *u = [0.0; Q];
+        }
         for t in 0..nt {
-            let mut sum = [0.0; Q];
-            let mut d = 0.0;
-            for (gc, v, dc) in leaves {
-                let v = forest.values[v + t];
-                for q in 0..Q {
-                    sum[q] += gc[q] * v;
+            let (mut a, mut d) = (0.0, 0.0);
+            for side in 0..2 {
+                if node.leaf_child[side] {
+                    let hot = (side == 1) == go;
+                    let v = forest.values[node.next[side] as usize + t];
+                    let z = z_old * node.ratio[side];
+                    a += z * v;
+                    d += ((o_old & hot) as u8 as f64 - z) * v;
                 }
-                d += dc * v;
             }
+            let sum: [f64; Q] = std::array::from_fn(|q| base[q] * (a + d * self.points[q]));
             let out = &mut self.out[t * nf..(t + 1) * nf];
-            out[f] += d;
-            for (i, (u, &fi)) in self.unwound[..m].iter().zip(&self.feature[..m]).enumerate() {
-                if i != k {
-                    out[fi as usize] += (0..Q).map(|q| u[q] * sum[q]).sum::<f64>();
-                }
+            out[f] += own * d;
+            for (u, &fi) in self.unwound[..m].iter().zip(&self.feature[..m]) {
+                out[fi as usize] += (0..Q).map(|q| u[q] * sum[q]).sum::<f64>();
             }
+        }
+        if let Some(u) = saved {
+            self.unwound[k] = u;
         }
     }
 
