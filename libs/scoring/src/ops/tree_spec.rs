@@ -645,3 +645,139 @@ fn doubles_any(
         (None, t) => t,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The spec of `file`'s `op` node, read through a hand-built context, as explanations
+    /// read it.
+    fn spec_of(file: &str, op: &str) -> (TreeSpec, NodeProto) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(file);
+        let bytes = std::fs::read(path).unwrap();
+        let onnx = super::super::onnx();
+        let proto = onnx.proto_model_for_read(&mut &*bytes).unwrap();
+        let node = proto
+            .graph
+            .as_ref()
+            .unwrap()
+            .node
+            .iter()
+            .find(|n| n.op_type == op);
+        let node = node.unwrap().clone();
+        let ctx = ParsingContext {
+            onnx_operator_set_version: 21,
+            framework: &onnx,
+            model: &proto,
+            parent_graphs: vec![],
+            model_dir: None,
+            template: InferenceModel::default(),
+        };
+        (read_tree_spec(&ctx, &node).unwrap(), node)
+    }
+
+    #[test]
+    fn opset5_nodes_then_leaves_in_cover_order() {
+        let (spec, node) = spec_of("tree_ensemble5/te5_modes_member.onnx", "TreeEnsemble");
+        let n = node.get_attr_vec::<i64>("nodes_featureids").unwrap().len();
+        let targets = node.get_attr_vec::<i64>("leaf_targetids").unwrap();
+        let roots = node.get_attr_vec::<i64>("tree_roots").unwrap();
+        assert_eq!(spec.nodes.len(), n + targets.len());
+        for (i, s) in spec.nodes.iter().enumerate() {
+            assert_eq!(s.node_id, i as i64);
+            assert_eq!(s.mode.is_none(), i >= n, "node {i}");
+            assert_eq!(
+                s.mode == Some(Mode::Member),
+                !s.members.is_empty(),
+                "node {i}"
+            );
+        }
+        for (t, &r) in roots.iter().enumerate() {
+            assert_eq!(spec.nodes[r as usize].tree_id, t as i64);
+        }
+        assert_eq!(spec.leaves.len(), targets.len());
+        for (j, l) in spec.leaves.iter().enumerate() {
+            assert_eq!(l.node_id, (n + j) as i64);
+            assert_eq!(spec.nodes[n + j].tree_id, l.tree_id);
+        }
+        // The one-leaf tree: a node whose two branches are its leaf.
+        assert!(spec.nodes.iter().any(NodeSpec::is_pass_through));
+        assert!(spec.nodes.iter().any(|s| s.mode == Some(Mode::Member)));
+        assert!(matches!(spec.kind, TreeKind::Regressor));
+        assert!(spec.base_values.is_empty());
+        spec.forest().unwrap();
+    }
+
+    #[test]
+    fn opsets_1_and_3_keep_the_nodes_nodeids_order() {
+        let (spec, node) = spec_of("trees_modes_opset1.onnx", "TreeEnsembleRegressor");
+        let ids = node.get_attr_vec::<i64>("nodes_nodeids").unwrap();
+        let trees = node.get_attr_vec::<i64>("nodes_treeids").unwrap();
+        let got: Vec<(i64, i64)> = spec.nodes.iter().map(|s| (s.tree_id, s.node_id)).collect();
+        assert_eq!(got, trees.into_iter().zip(ids).collect::<Vec<_>>());
+        assert_eq!(spec.base_values, vec![0.75f32 as f64]);
+    }
+
+    fn classes(file: &str) -> (ClassifierSpec, PostTransform) {
+        let (spec, _) = spec_of(file, "TreeEnsembleClassifier");
+        match spec.kind {
+            TreeKind::Classifier(c) => (c, spec.post_transform),
+            TreeKind::Regressor => panic!("a classifier"),
+        }
+    }
+
+    /// The binary one-score case reports its score under the positive class.
+    #[test]
+    fn binary_one_score_columns() {
+        let (c, link) = classes("ops/tree_binary_class0_prob_none.onnx");
+        let p = ClassColumn {
+            target: Some(0),
+            sign: 1.0,
+            offset: 0.0,
+        };
+        let one_minus_p = ClassColumn {
+            target: Some(0),
+            sign: -1.0,
+            offset: 1.0,
+        };
+        assert_eq!(
+            (c.columns, link),
+            (vec![one_minus_p, p], PostTransform::None)
+        );
+        assert!(!c.row_dependent);
+
+        let (c, link) = classes("ops/tree_binary_class0_margin_logistic_base1.onnx");
+        let b = 0.3f32 as f64;
+        let margin = ClassColumn {
+            target: Some(0),
+            sign: 1.0,
+            offset: b,
+        };
+        let minus = ClassColumn {
+            target: Some(0),
+            sign: -1.0,
+            offset: -b,
+        };
+        assert_eq!(
+            (c.columns, link),
+            (vec![minus, margin], PostTransform::Logistic)
+        );
+    }
+
+    #[test]
+    fn multiclass_columns_are_the_targets_plus_base_values() {
+        let (c, link) = classes("ops/tree_multiclass_softmax.onnx");
+        let base = [0.1f32, -0.2, 0.3];
+        let want: Vec<ClassColumn> = (0..3)
+            .map(|k| ClassColumn {
+                target: Some(k),
+                sign: 1.0,
+                offset: base[k] as f64,
+            })
+            .collect();
+        assert_eq!((c.columns, link), (want, PostTransform::Softmax));
+    }
+}
