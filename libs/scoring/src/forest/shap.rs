@@ -37,9 +37,6 @@ const MAX_DEPTH: usize = 1000;
 /// q points are exact for paths of up to 2q distinct features.
 const POINTS: [usize; 5] = [4, 8, 16, 32, 64];
 
-/// Up to this many points, the row's side's unwindings are computed once (`hot`).
-const HOT_TABLE: usize = 8;
-
 /// `feature` of a leaf.
 const LEAF: u32 = u32::MAX;
 
@@ -71,9 +68,6 @@ pub struct ShapForest {
     /// The quadrature on [0, 1]: points s_q and weights w_q.
     points: Vec<f64>,
     weights: Vec<f64>,
-    /// With few points, per node and side, `Walk::unwinding` of a feature new on the path
-    /// whose one fraction is 1 (the row's side): divisions done once.
-    hot: Vec<f64>,
     /// The sets of `Mode::Member` nodes, as in `Forest`: a member node's `threshold`
     /// holds the index of its `(start, end)` in `member_values` (as bits).
     member_sets: Vec<(u32, u32)>,
@@ -235,7 +229,6 @@ impl ShapForest {
             values: Vec::new(),
             points: Vec::new(),
             weights: Vec::new(),
-            hot: Vec::new(),
             levels: 1,
             width: 0,
             member_sets: Vec::new(),
@@ -346,18 +339,6 @@ impl ShapForest {
             ),
         };
         (out.points, out.weights) = gauss_legendre(points);
-        if points <= HOT_TABLE {
-            for n in &out.nodes {
-                for r in n.ratio {
-                    out.hot.extend(
-                        out.points
-                            .iter()
-                            .zip(&out.weights)
-                            .map(|(s, w)| w * (1.0 - r) / (r + (1.0 - r) * s)),
-                    );
-                }
-            }
-        }
 
         for &root in &out.roots {
             let mut stack = vec![(root, 1.0f64)];
@@ -447,13 +428,20 @@ impl ShapForest {
     }
 
     fn run<const Q: usize>(&self, x: &[f32], out: &mut [f64], s: &mut ShapScratch) {
-        let mut walk = Walk::<Q> {
+        if self.n_targets == 1 {
+            self.walk::<Q, true>(x, out, s)
+        } else {
+            self.walk::<Q, false>(x, out, s)
+        }
+    }
+
+    fn walk<const Q: usize, const ONE: bool>(&self, x: &[f32], out: &mut [f64], s: &mut ShapScratch) {
+        let mut walk = Walk::<Q, ONE> {
             forest: self,
             x,
             out,
             points: self.points[..].try_into().unwrap(),
             weights: self.weights[..].try_into().unwrap(),
-            hot: self.hot.as_chunks().0,
             cold: std::array::from_fn(|q| -self.weights[q] / (1.0 - self.points[q])),
             feature: &mut s.feature[..self.width],
             zero: &mut s.zero[..self.width],
@@ -487,14 +475,12 @@ impl ShapForest {
 }
 
 /// One row's walk through the trees, with `ShapScratch`'s arrays, `Q` quadrature points.
-struct Walk<'a, const Q: usize> {
+struct Walk<'a, const Q: usize, const ONE: bool> {
     forest: &'a ShapForest,
     x: &'a [f32],
     out: &'a mut [f64],
     points: &'a [f64; Q],
     weights: &'a [f64; Q],
-    /// `ShapForest::hot`, at node * 2 + side (empty with many points).
-    hot: &'a [[f64; Q]],
     /// The unwinding of a feature whose one fraction is 0: -w_q / (1 - s_q).
     cold: [f64; Q],
     /// The path's distinct features, their fractions and `unwinding`s: changed on the way
@@ -508,7 +494,16 @@ struct Walk<'a, const Q: usize> {
     slot: &'a mut [u32],
 }
 
-impl<const Q: usize> Walk<'_, Q> {
+impl<const Q: usize, const ONE: bool> Walk<'_, Q, ONE> {
+    #[inline(always)]
+    fn nt(&self) -> usize {
+        if ONE {
+            1
+        } else {
+            self.forest.n_targets
+        }
+    }
+
     /// f(s_q) = z (1 - s_q) + o s_q
     #[inline(always)]
     fn factor(&self, z: f64, o: bool) -> [f64; Q] {
@@ -586,11 +581,8 @@ impl<const Q: usize> Walk<'_, Q> {
             if HOT {
                 let w = self.weights;
                 self.path[lvl + 1] = std::array::from_fn(|q| g[q] * (r + (1.0 - r) * s[q]));
-                self.unwound[m] = if Q <= HOT_TABLE {
-                    self.hot[at as usize * 2 + side]
-                } else {
-                    std::array::from_fn(|q| w[q] * (1.0 - r) / (r + (1.0 - r) * s[q]))
-                };
+                self.unwound[m] =
+                    std::array::from_fn(|q| w[q] * (1.0 - r) / (r + (1.0 - r) * s[q]));
             } else {
                 self.path[lvl + 1] = std::array::from_fn(|q| g[q] * (r - r * s[q]));
                 self.unwound[m] = self.cold;
@@ -614,7 +606,7 @@ impl<const Q: usize> Walk<'_, Q> {
     /// a = sum_c z_c v_c and d = sum_c (o_c - z_c) v_c: one product per feature and target.
     fn leaf_children(&mut self, node: &ShapNode, go: bool, slot: usize, lvl: usize, m: usize) {
         let forest = self.forest;
-        let (nt, nf) = (forest.n_targets, forest.n_features);
+        let (nt, nf) = (self.nt(), forest.n_features);
         let g = self.path[lvl];
         let (k, base, z_old, o_old) = match slot.checked_sub(1) {
             Some(k) => {
@@ -658,7 +650,7 @@ impl<const Q: usize> Walk<'_, Q> {
     /// fraction, times the leaf's values: its share of the leaf added to `out`.
     fn leaf(&mut self, values: usize, lvl: usize, m: usize) {
         let forest = self.forest;
-        let (nt, nf) = (forest.n_targets, forest.n_features);
+        let (nt, nf) = (self.nt(), forest.n_features);
         let g = self.path[lvl];
         for t in 0..nt {
             let v = forest.values[values + t];
