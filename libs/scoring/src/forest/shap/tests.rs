@@ -154,7 +154,14 @@ fn grow(
     if depth < shape.depth && (depth < 2 || rng.unit() < 0.75) {
         let (yes, no) = (*next_id, *next_id + 1);
         *next_id += 2;
-        let mode = shape.mode.unwrap_or(Mode::ALL[rng.below(6)]);
+        let mode = shape.mode.unwrap_or(Mode::ALL[rng.below(Mode::ALL.len())]);
+        // A member node's set: some of the thresholds (0.1 is no f32: in no set), -0.0.
+        let members = match mode {
+            Mode::Member => (0..1 + rng.below(3))
+                .map(|_| [0.0, 0.5, 1.0, 0.1, 1.5, -0.0, 2.0][rng.below(7)])
+                .collect(),
+            _ => vec![],
+        };
         e.nodes.push(NodeSpec {
             tree_id: tree,
             node_id: id,
@@ -164,7 +171,7 @@ fn grow(
             true_id: yes,
             false_id: no,
             missing_tracks_true: rng.below(2) == 0,
-            members: vec![],
+            members,
         });
         e.covers.push(0.0);
         let c = grow(rng, e, shape, tree, yes, depth + 1, next_id, fractional)
@@ -617,4 +624,41 @@ fn bad_covers_and_aggregates_are_refused_by_name() {
     let ForestError(err) =
         ShapForest::new(&e.nodes, &e.leaves, &e.covers, 1, Aggregate::Sum, &[]).unwrap_err();
     assert!(err.contains("points to node 9"), "{err}");
+}
+
+/// opset 5 writes a one-leaf tree as a branch with both sides on its leaf: walked as the
+/// leaf, its cover the leaf's.
+#[test]
+fn pass_through_nodes_are_their_leaf() {
+    let pass = NodeSpec {
+        tree_id: 1,
+        node_id: 0,
+        mode: Some(Mode::Leq),
+        feature: 0,
+        threshold: 0.5,
+        true_id: 1,
+        false_id: 1,
+        missing_tracks_true: false,
+        members: vec![],
+    };
+    let mut e = small();
+    e.nodes.extend([pass, NodeSpec { tree_id: 1, ..leaf(1) }]);
+    e.leaves.push(LeafWeight { tree_id: 1, ..weight(1, 7.0) });
+    e.covers.extend([10.0, 10.0]);
+    let (f, forest) = (e.shap(), e.forest());
+    assert!(close(f.expected_values()[0], 2.7 + 7.0, 1e-15));
+    let mut s = f.scratch();
+    for x in [[0.0, 0.0], [1.0, f32::NAN]] {
+        let phi = contributions(&f, &x, &mut s);
+        assert_eq!(phi, contributions(&small().shap(), &x, &mut s));
+        let mut score = [0.0f32];
+        forest.eval(&x, 2, &mut score).unwrap();
+        assert!(close(f.expected_values()[0] + phi[0] + phi[1], score[0] as f64, 1e-6));
+    }
+    e.covers[6] = 9.0;
+    let err = e.refusal();
+    assert!(
+        err.contains("node 0 of tree 1 has cover 10, but the leaf 1 both its branches go to has 9"),
+        "{err}"
+    );
 }
