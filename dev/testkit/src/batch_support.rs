@@ -66,6 +66,7 @@ pub fn fast_settings() -> Settings {
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
         },
+        explain_top_k: 0,
     }
 }
 

@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench -p batch --bench pipeline                  # throughput + RSS tables
 //! cargo bench -p batch --bench pipeline -- --rows 200000 --page 1000 --runs 1
+//! cargo bench -p batch --bench pipeline -- --rows 100000 --runs 1 --explain-top-k 5 --no-rss
 //! ```
 //!
 //! - The scan synthesizes each page when asked: DynamoDB items (`product_id` `p-0000001`,
@@ -21,11 +22,17 @@
 //!   segments interleave and their pages are alive at the same time, as on Lambda.
 //! - The job runs on a current-thread tokio runtime (one core), `--segments` (default 4,
 //!   as `SCAN_SEGMENTS`) interleaved on it, with the default `Settings`.
+//! - Explanations: each page size runs without (`EXPLAIN_TOP_K` 0) and with
+//!   `--explain-top-k K` (default 5) contributions per row, side by side, and the ratio of
+//!   their rates is checked against the goal (with K, at least half the rate without);
+//!   `--explain-top-k 0` runs only without. With K the sink also checks that every row
+//!   carries K contributions.
 //!
 //! Throughput: `--runs` (3) runs of `--rows` (1,000,000) rows in this process per page
 //! size, after the model alone for reference. Memory: this binary again, as a child process
 //! per page size and row count (10k, 100k, 1M), reports VmHWM from /proc/self/status after
-//! the model load and after the run, so one run's peak cannot hide another's.
+//! the model load and after the run, so one run's peak cannot hide another's (without and
+//! with K; `--no-rss` skips them).
 
 // The function's allocator (src/main.rs).
 #[global_allocator]
@@ -53,6 +60,8 @@ const RSS_ROWS: [u64; 3] = [10_000, 100_000, 1_000_000];
 /// The throughput and memory goals, for the verdict column.
 const TARGET_ROWS_PER_S: f64 = 500_000.0;
 const TARGET_PEAK_MIB: f64 = 64.0;
+/// With explanations, at least this share of the rate without (issue 23).
+const TARGET_EXPLAINED_SHARE: f64 = 0.5;
 
 /// Products `p-0000001` ... `p-{rows}`: product i (0-based) is wine `i % wines`, in
 /// segment `i % segments`.
@@ -163,6 +172,8 @@ struct CountingSink {
     rows: AtomicU64,
     calls: AtomicU64,
     score_sum: Mutex<f64>,
+    /// Contributions carried by the rows.
+    contributions: AtomicU64,
 }
 
 impl PredictionSink for CountingSink {
@@ -171,6 +182,13 @@ impl PredictionSink for CountingSink {
         tokio::task::yield_now().await;
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let contributions: usize = batch
+            .iter()
+            .filter_map(|p| p.explanation.as_ref())
+            .map(|e| e.contributions.len())
+            .sum();
+        self.contributions
+            .fetch_add(contributions as u64, Ordering::Relaxed);
         let sum: f64 = batch
             .iter()
             .map(|p| p.answer.score().unwrap_or_default() as f64)
@@ -185,8 +203,11 @@ struct Args {
     runs: usize,
     segments: u32,
     page: Option<usize>,
+    /// Contributions per row in the explained runs (0: only unexplained runs).
+    explain_top_k: usize,
     /// Child mode: one run of this many rows, then VmHWM.
     rss: Option<u64>,
+    no_rss: bool,
 }
 
 fn parse_args() -> Args {
@@ -195,7 +216,9 @@ fn parse_args() -> Args {
         runs: 3,
         segments: 4,
         page: None,
+        explain_top_k: 5,
         rss: None,
+        no_rss: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -210,6 +233,8 @@ fn parse_args() -> Args {
             "--segments" => args.segments = value() as u32,
             "--page" => args.page = Some(value() as usize),
             "--rss" => args.rss = Some(value()),
+            "--explain-top-k" => args.explain_top_k = value() as usize,
+            "--no-rss" => args.no_rss = true,
             // cargo bench passes --bench; criterion-style filters are not used here.
             _ => {}
         }
@@ -236,7 +261,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 type BenchJob = Job<GeneratedScan, CountingSink, InMemoryRunLog>;
 
-fn job(model: Model, rows: u64, page: Option<usize>, args: &Args) -> BenchJob {
+fn job(model: Model, rows: u64, page: Option<usize>, k: usize, args: &Args) -> BenchJob {
     Job {
         model,
         scan: GeneratedScan::new(rows, page),
@@ -244,8 +269,20 @@ fn job(model: Model, rows: u64, page: Option<usize>, args: &Args) -> BenchJob {
         run_log: InMemoryRunLog::default(),
         segments: args.segments,
         workers: 1,
-        settings: Settings::default(),
+        settings: Settings {
+            explain_top_k: k,
+            ..Settings::default()
+        },
         store_retries: Box::new(()),
+    }
+}
+
+/// The contribution counts to run: without, and with `--explain-top-k` unless it is 0.
+fn top_ks(args: &Args) -> Vec<usize> {
+    if args.explain_top_k == 0 {
+        vec![0]
+    } else {
+        vec![0, args.explain_top_k]
     }
 }
 
@@ -265,9 +302,10 @@ fn expected_sum(model: &Model, scan: &GeneratedScan, rows: u64) -> f64 {
 
 /// One run to completion: (seconds, of which building items). Panics on any discrepancy.
 fn run_once(rt: &tokio::runtime::Runtime, job: &BenchJob, expected: f64) -> (f64, f64) {
-    let (rows0, sum0) = (
+    let (rows0, sum0, contributions0) = (
         job.sink.rows.load(Ordering::Relaxed),
         *job.sink.score_sum.lock().unwrap(),
+        job.sink.contributions.load(Ordering::Relaxed),
     );
     let generating0 = job.scan.generating_nanos.load(Ordering::Relaxed);
     let start = Instant::now();
@@ -295,6 +333,12 @@ fn run_once(rt: &tokio::runtime::Runtime, job: &BenchJob, expected: f64) -> (f64
         (rows, rows, 0)
     );
     assert_eq!(job.sink.rows.load(Ordering::Relaxed) - rows0, rows);
+    assert_eq!(summary.rows_unexplained, 0);
+    assert_eq!(
+        job.sink.contributions.load(Ordering::Relaxed) - contributions0,
+        rows * job.settings.explain_top_k as u64,
+        "every row carries its contributions"
+    );
     let sum = *job.sink.score_sum.lock().unwrap() - sum0;
     assert!(
         (sum - expected).abs() <= 1e-6 * expected.abs(),
@@ -321,7 +365,7 @@ fn mib(kib: u64) -> f64 {
 fn rss_child(args: &Args, rows: u64) {
     let rt = runtime();
     let model = demo_model();
-    let job = job(model, rows, args.page, args);
+    let job = job(model, rows, args.page, args.explain_top_k, args);
     let expected = expected_sum(&job.model, &job.scan, rows);
     let loaded = vm_hwm_kib();
     let (seconds, _) = run_once(&rt, &job, expected);
@@ -340,9 +384,15 @@ fn main() {
         Some(page) => vec![Some(page)],
         None => vec![None, Some(SCAN_PAGE_ITEMS)],
     };
+    if args.explain_top_k > 0 {
+        model
+            .explainability()
+            .expect("the demo model explains (its card has node covers)");
+    }
     let jobs: Vec<BenchJob> = pages
         .iter()
-        .map(|&page| job(model.clone(), args.rows, page, &args))
+        .flat_map(|&page| top_ks(&args).into_iter().map(move |k| (page, k)))
+        .map(|(page, k)| job(model.clone(), args.rows, page, k, &args))
         .collect();
     let expected = expected_sum(&model, &jobs[0].scan, args.rows);
     let settings = &jobs[0].settings;
@@ -367,6 +417,18 @@ fn main() {
         std::hint::black_box(model.score(&x, &mut ()).unwrap());
     }
     let model_s = start.elapsed().as_secs_f64();
+    // And explaining them, with every row's top K picked as the pipeline does.
+    let explain_s = (args.explain_top_k > 0).then(|| {
+        let scored = model.score(&x, &mut ()).unwrap();
+        let start = Instant::now();
+        for _ in 0..model_rows / batch as u64 {
+            let explained = model.explain(&x, &scored).unwrap();
+            for row in 0..batch {
+                std::hint::black_box(explained.row(row).unwrap().top(0, args.explain_top_k));
+            }
+        }
+        start.elapsed().as_secs_f64()
+    });
 
     println!();
     println!(
@@ -378,6 +440,14 @@ fn main() {
         model_rows as f64 / model_s,
         model_s * 1e9 / model_rows as f64
     );
+    if let Some(s) = explain_s {
+        println!(
+            "| model alone (explain the scored rows, top {}) | {model_rows} | {s:.3} | {:.0} | {:.0} | | |",
+            args.explain_top_k,
+            model_rows as f64 / s,
+            s * 1e9 / model_rows as f64
+        );
+    }
     let mut medians = Vec::new();
     for job in &jobs {
         let mut rates = Vec::new();
@@ -385,8 +455,9 @@ fn main() {
             let (s, generating) = run_once(&rt, job, expected);
             rates.push((args.rows as f64 / s, args.rows as f64 / (s - generating)));
             println!(
-                "| Job::invoke, {} items a page, run {run} | {} | {s:.3} | {:.0} | {:.0} | {generating:.3} s | {:.0} |",
+                "| Job::invoke, {} items a page, EXPLAIN_TOP_K {}, run {run} | {} | {s:.3} | {:.0} | {:.0} | {generating:.3} s | {:.0} |",
                 job.scan.page_items,
+                job.settings.explain_top_k,
                 args.rows,
                 args.rows as f64 / s,
                 s * 1e9 / args.rows as f64,
@@ -394,33 +465,64 @@ fn main() {
             );
         }
         rates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        medians.push((job.scan.page_items, rates[rates.len() / 2]));
+        medians.push((
+            job.scan.page_items,
+            job.settings.explain_top_k,
+            rates[rates.len() / 2],
+        ));
     }
     println!();
-    for (page, (rate, net)) in medians {
+    for &(page, k, (rate, net)) in &medians {
+        let verdict = if k > 0 {
+            // Against the same page size without explanations.
+            let without = medians
+                .iter()
+                .find(|m| m.0 == page && m.1 == 0)
+                .map(|m| m.2 .0)
+                .unwrap();
+            let share = rate / without;
+            format!(
+                "{:.2} of the rate without ({}, target >= {TARGET_EXPLAINED_SHARE})",
+                share,
+                if share >= TARGET_EXPLAINED_SHARE {
+                    "ok"
+                } else {
+                    "BELOW TARGET"
+                }
+            )
+        } else {
+            format!(
+                "{}, target >= {TARGET_ROWS_PER_S:.0}",
+                if rate >= TARGET_ROWS_PER_S {
+                    "ok"
+                } else {
+                    "BELOW TARGET"
+                }
+            )
+        };
         println!(
-            "{page} items a page: median {rate:.0} rows/s ({}), {net:.0} rows/s net of building \
-             items (target >= {TARGET_ROWS_PER_S:.0})",
-            if rate >= TARGET_ROWS_PER_S {
-                "ok"
-            } else {
-                "BELOW TARGET"
-            },
+            "{page} items a page, EXPLAIN_TOP_K {k}: median {rate:.0} rows/s ({verdict}), \
+             {net:.0} rows/s net of building items"
         );
+    }
+    if args.no_rss {
+        return;
     }
 
     // Peak memory, one child process per page size and row count.
     println!();
     println!(
-        "| items a page | rows | VmHWM after model load | VmHWM after run | growth | run rows/s | peak <= {TARGET_PEAK_MIB} MiB |"
+        "| items a page | EXPLAIN_TOP_K | rows | VmHWM after model load | VmHWM after run | growth | run rows/s | peak <= {TARGET_PEAK_MIB} MiB |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     let exe = std::env::current_exe().unwrap();
     for job in &jobs {
         for rows in RSS_ROWS {
             let page = job.scan.page_items;
+            let k = job.settings.explain_top_k;
             let out = Command::new(&exe)
                 .args(["--rss", &rows.to_string()])
+                .args(["--explain-top-k", &k.to_string()])
                 .args(["--segments", &args.segments.to_string()])
                 .args(["--page", &page.to_string()])
                 .output()
@@ -441,7 +543,7 @@ fn main() {
             let peak: u64 = fields[3].parse().unwrap();
             let seconds: f64 = fields[4].parse().unwrap();
             println!(
-                "| {page} | {rows} | {:.1} MiB | {:.1} MiB | {:+.1} MiB | {:.0} | {} |",
+                "| {page} | {k} | {rows} | {:.1} MiB | {:.1} MiB | {:+.1} MiB | {:.0} | {} |",
                 mib(loaded),
                 mib(peak),
                 mib(peak) - mib(loaded),

@@ -59,6 +59,16 @@ async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitErr
     ))
     .await?;
     tracing::info!(model_version = model.version(), "model loaded");
+    // Explanations asked for explicitly, from a model that cannot give them: refused now,
+    // with the model's reason, rather than a night of results without them.
+    if config.explain_top_k > 0 {
+        if let Err(reason) = model.explainability() {
+            return Err(InitError::Unexplainable {
+                top_k: config.explain_top_k,
+                reason: reason.to_owned(),
+            });
+        }
+    }
     let scan = DynamoDbScan::new(
         clients.dynamodb.clone(),
         &config.attributes_table,
@@ -79,7 +89,10 @@ async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitErr
         ),
         segments: config.scan_segments,
         workers: config.workers,
-        settings: Settings::default(),
+        settings: Settings {
+            explain_top_k: config.explain_top_k,
+            ..Settings::default()
+        },
         store_retries: Box::new(clients.retries.clone()),
         model,
     };

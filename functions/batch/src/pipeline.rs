@@ -6,6 +6,11 @@
 //! the attempts, with no deadline the run fails; with one, a throttled table is waited out
 //! until the deadline and the page handed back unfinished, for the next invocation to read
 //! again. Nothing is dropped.
+//!
+//! With `explain_top_k` above 0, each scored batch is also explained, and each result
+//! carries its answer's `k` largest contributions. An explanation that fails (for the
+//! batch, or a row) never costs the answers: they are written without it and counted as
+//! unexplained in the run's figures.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,8 +19,10 @@ use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use scoring::{Batch, DriftTally, Model, Observer, Scored, Watch};
-use store::predictions::{Prediction, PredictionSink, MAX_BATCH};
+use scoring::{
+    Batch, DriftTally, ExplainedTargets, Model, Observer, RowExplanation, Scored, Watch,
+};
+use store::predictions::{Prediction, PredictionSink, TopContributions, MAX_BATCH};
 use store::scan::{AttributeScan, ScannedRow};
 use store::ErrorKind;
 
@@ -35,6 +42,9 @@ pub struct Settings {
     /// BatchWriteItem requests in flight per segment.
     pub writes_in_flight: usize,
     pub resend: ResendPolicy,
+    /// Contributions stored with each result, largest by absolute value first
+    /// (`EXPLAIN_TOP_K`); 0: no explanations, nothing done beyond scoring.
+    pub explain_top_k: usize,
 }
 
 impl Default for Settings {
@@ -43,6 +53,7 @@ impl Default for Settings {
             score_batch: 500,
             writes_in_flight: 4,
             resend: ResendPolicy::default(),
+            explain_top_k: 0,
         }
     }
 }
@@ -90,6 +101,9 @@ struct Stamp {
     model_version: Arc<str>,
     run_id: Arc<str>,
     scored_at: Arc<str>,
+    /// The model's input features, named once for every row's contributions; `None` when
+    /// no explanation is stored.
+    features: Option<Arc<[Arc<str>]>>,
 }
 
 /// What one invocation's work leaves behind.
@@ -111,10 +125,21 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         stop_at: Option<Instant>,
     ) -> Result<Progress, RunError> {
         let total = state.total_segments;
+        let features = match self.model.explainability() {
+            Ok(targets) if self.settings.explain_top_k > 0 => Some(
+                targets
+                    .features
+                    .iter()
+                    .map(|f| Arc::from(f.as_str()))
+                    .collect(),
+            ),
+            _ => None,
+        };
         let stamp = Stamp {
             model_version: self.model.version().into(),
             run_id: state.run_id.as_str().into(),
             scored_at: scored_at.into(),
+            features,
         };
         let results = futures_util::future::join_all(
             state
@@ -227,12 +252,27 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                 .model
                 .score(&inputs, &mut drift)
                 .map_err(RunError::ScoringFailed)?;
-            for (id, outcome) in ids.drain(..).zip(scored.outcomes()) {
+            let explanations = self.explain(&inputs, &scored, stamp);
+            for (row, (id, outcome)) in ids.drain(..).zip(scored.outcomes()).enumerate() {
                 let answer = match outcome {
                     Ok(answer) => answer,
                     Err(failure) => {
                         totals.reject(&id, failure.to_string());
                         continue;
+                    }
+                };
+                let explanation = match &explanations {
+                    None => None,
+                    Some(Err(_)) => {
+                        totals.unexplained += 1;
+                        None
+                    }
+                    Some(Ok((explained, features))) => {
+                        let top = explained.row(row).and_then(|e| {
+                            top_contributions(e, &answer, features, self.settings.explain_top_k)
+                        });
+                        totals.unexplained += u64::from(top.is_none());
+                        top
                     }
                 };
                 predictions.push(Prediction {
@@ -241,10 +281,29 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                     model_version: stamp.model_version.clone(),
                     run_id: stamp.run_id.clone(),
                     scored_at: stamp.scored_at.clone(),
+                    explanation,
                 });
             }
         }
         Ok(predictions)
+    }
+
+    /// The batch's explanations with the features they name, when asked for: `None` when
+    /// not; `Err` (logged) when the model failed to explain, its answers stored without.
+    fn explain<'s>(
+        &self,
+        inputs: &Batch,
+        scored: &Scored,
+        stamp: &'s Stamp,
+    ) -> Option<Result<(scoring::Explanations, &'s [Arc<str>]), ()>> {
+        if self.settings.explain_top_k == 0 {
+            return None;
+        }
+        let explained = self.model.explain(inputs, scored).map_err(|e| {
+            tracing::error!(error = %e, rows = scored.rows(), "a batch's answers are stored without their explanations");
+        });
+        // The features are there whenever the model explains (see `run`).
+        Some(explained.map(|e| (e, stamp.features.as_deref().unwrap_or_default())))
     }
 
     /// Writes every prediction: how many, the resends counted into `resends`.
@@ -314,6 +373,37 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// A row's `k` largest contributions by absolute value, largest first (ties in feature
+/// order, as [`RowExplanation::top`]), for the class a classifier predicted; `None` if any
+/// of its contributions is not a finite number (no answer to store).
+fn top_contributions(
+    row: RowExplanation<'_>,
+    answer: &scoring::Prediction,
+    features: &[Arc<str>],
+    k: usize,
+) -> Option<TopContributions> {
+    let targets: &ExplainedTargets = row.targets();
+    let target = match answer {
+        scoring::Prediction::Class(c) => row.target_of(c.label()),
+        scoring::Prediction::Score(_) => 0,
+    };
+    let values = row.contributions(target);
+    if values.len() != features.len() || !values.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[b].abs().total_cmp(&values[a].abs()));
+    Some(TopContributions {
+        space: targets.space,
+        class: targets.classes.as_ref().map(|c| c[target].clone()),
+        contributions: order
+            .into_iter()
+            .take(k)
+            .map(|f| (features[f].clone(), values[f]))
+            .collect(),
+    })
 }
 
 /// Tallies every scored batch into the run's drift counts.

@@ -32,6 +32,10 @@ pub struct Totals {
     pub written: u64,
     pub rejected: u64,
     pub retries: u64,
+    /// Rows written without the explanation asked for (`EXPLAIN_TOP_K`): the model failed
+    /// to explain them. Absent from states written before explanations.
+    #[serde(default)]
+    pub unexplained: u64,
     pub rejections: Vec<Rejection>,
     /// The scanned features and the answers, binned as the model card bins them (empty
     /// without a card).
@@ -56,6 +60,7 @@ impl Totals {
         self.written += other.written;
         self.retries += other.retries;
         self.rejected += other.rejected;
+        self.unexplained += other.unexplained;
         let room = MAX_LISTED_REJECTIONS.saturating_sub(self.rejections.len());
         self.rejections
             .extend(other.rejections.into_iter().take(room));

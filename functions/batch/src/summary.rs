@@ -46,6 +46,10 @@ pub struct Summary {
     pub rows_scored: u64,
     pub rows_written: u64,
     pub rows_rejected: u64,
+    /// Rows written with their answer but without the contributions `EXPLAIN_TOP_K` asked
+    /// for, because the model failed to explain them; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_unexplained: u64,
     /// Every retry made reading and writing the rows: the SDK's own (throttling, server
     /// errors, timeouts, dropped connections) and resends of unprocessed items.
     pub retries: u64,
@@ -61,6 +65,10 @@ pub struct Summary {
     pub drift: Option<DriftReport>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl Summary {
     /// The summary of a run whose every segment is done.
     pub fn complete(state: &RunState, watch: Option<&Watch>) -> Summary {
@@ -73,6 +81,7 @@ impl Summary {
             rows_scored: t.scored,
             rows_written: t.written,
             rows_rejected: t.rejected,
+            rows_unexplained: t.unexplained,
             retries: t.retries,
             duration_ms: state.elapsed_ms,
             invocations: state.invocations,

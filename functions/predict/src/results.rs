@@ -137,6 +137,7 @@ mod tests {
             model_version: "v".into(),
             run_id: run_id.into(),
             scored_at: "2026-11-24T02:00:05.000Z".into(),
+            explanation: None,
         }
     }
 

@@ -1,12 +1,14 @@
 //! `GET /predictions/{product_id}`, offline inference read back: the nightly run's stored
 //! result, with the run it comes from and whether that run is the latest completed one. A
 //! product the latest run rejected, or that left the attribute table, still has an older
-//! run's item, answered with `from_latest_completed_run: false`.
+//! run's item, answered with `from_latest_completed_run: false`. A result stored with its
+//! top contributions (the batch's `EXPLAIN_TOP_K`) is answered with them.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use scoring::RowFailure;
+use scoring::{Label, RowFailure, Space};
 use serde::Serialize;
+use store::predictions::TopContributions;
 
 use crate::answer::ProductAnswer;
 use crate::http::{json_response, ApiError};
@@ -20,6 +22,41 @@ struct StoredAnswer<'a> {
     scored_at: &'a str,
     latest_completed_run: Option<&'a str>,
     from_latest_completed_run: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    explanation: Option<StoredExplanation<'a>>,
+}
+
+/// `"explanation_space"`, a classifier's `"explained_class"` and `"contributions"`:
+/// `[{"feature", "value"}, ...]`, largest first, as stored.
+#[derive(Serialize)]
+struct StoredExplanation<'a> {
+    explanation_space: Space,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explained_class: Option<&'a Label>,
+    contributions: Vec<Contribution<'a>>,
+}
+
+#[derive(Serialize)]
+struct Contribution<'a> {
+    feature: &'a str,
+    value: f64,
+}
+
+impl<'a> StoredExplanation<'a> {
+    fn of(e: &'a TopContributions) -> Self {
+        StoredExplanation {
+            explanation_space: e.space,
+            explained_class: e.class.as_ref(),
+            contributions: e
+                .contributions
+                .iter()
+                .map(|(feature, value)| Contribution {
+                    feature,
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
 }
 
 pub async fn answer(results: &impl Results, product_id: &str) -> Result<Response<Body>, ApiError> {
@@ -49,6 +86,112 @@ pub async fn answer(results: &impl Results, product_id: &str) -> Result<Response
             scored_at: &prediction.scored_at,
             latest_completed_run: latest_completed_run.as_deref(),
             from_latest_completed_run,
+            explanation: prediction.explanation.as_ref().map(StoredExplanation::of),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scoring::{ClassPrediction, Prediction as Answer};
+    use store::predictions::Prediction;
+    use store::StoreError;
+
+    const RUN: &str = "nightly-2026-11-24T02:00:00Z";
+
+    struct One(Prediction);
+
+    impl Results for One {
+        async fn lookup(&self, _: &str) -> Result<Option<StoredResult>, StoreError> {
+            Ok(Some(StoredResult {
+                prediction: self.0.clone(),
+                latest_completed_run: Some(RUN.into()),
+            }))
+        }
+    }
+
+    fn stored(answer: Answer, explanation: Option<TopContributions>) -> Prediction {
+        Prediction {
+            product_id: "wine-0042".into(),
+            answer,
+            model_version: "v1".into(),
+            run_id: RUN.into(),
+            scored_at: "2026-11-24T02:00:05.000Z".into(),
+            explanation,
+        }
+    }
+
+    async fn body(p: Prediction) -> serde_json::Value {
+        let response = answer(&One(p), "wine-0042").await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        serde_json::from_slice(response.body()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn stored_contributions_are_answered_in_order_with_their_space() {
+        let top = TopContributions {
+            space: Space::Score,
+            class: None,
+            contributions: vec![("alcohol".into(), -0.41), ("sulphates".into(), 0.25)],
+        };
+        let body = body(stored(Answer::Score(5.25), Some(top))).await;
+        assert_eq!(body["score"], 5.25, "{body}");
+        assert_eq!(body["from_latest_completed_run"], true, "{body}");
+        assert_eq!(body["explanation_space"], "score", "{body}");
+        assert_eq!(
+            body["contributions"],
+            serde_json::json!([
+                {"feature": "alcohol", "value": -0.41},
+                {"feature": "sulphates", "value": 0.25}
+            ])
+        );
+        assert!(body.get("explained_class").is_none(), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_classifiers_contributions_name_the_class_they_explain() {
+        let answer = Answer::Class(ClassPrediction {
+            classes: vec![Label::Int(0), Label::Int(1)].into(),
+            label: 0,
+            probabilities: vec![0.75, 0.25],
+        });
+        let top = TopContributions {
+            space: Space::Margin,
+            class: Some(Label::Int(1)),
+            contributions: vec![("alcohol".into(), -1.5)],
+        };
+        let body = body(stored(answer, Some(top))).await;
+        assert_eq!(body["label"], 0, "{body}");
+        assert_eq!(body["explanation_space"], "margin", "{body}");
+        assert_eq!(body["explained_class"], 1, "{body}");
+        assert_eq!(
+            body["contributions"],
+            serde_json::json!([{"feature": "alcohol", "value": -1.5}])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_result_stored_without_contributions_is_answered_as_before() {
+        let body = body(stored(Answer::Score(5.25), None)).await;
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "from_latest_completed_run",
+                "latest_completed_run",
+                "model_version",
+                "product_id",
+                "run_id",
+                "score",
+                "scored_at"
+            ]
+        );
+    }
 }

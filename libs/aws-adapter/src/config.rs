@@ -24,7 +24,16 @@ pub enum InitError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Model(#[from] store::model_source::ModelLoadError),
+    /// Explanations were asked for (`EXPLAIN_TOP_K` above 0) from a model that cannot give
+    /// them: the model's reason, which says how to add what it lacks.
+    #[error("EXPLAIN_TOP_K is {top_k}, but the model cannot explain its answers: {reason}; set EXPLAIN_TOP_K to 0 to run without explanations")]
+    Unexplainable { top_k: usize, reason: String },
 }
+
+/// The most contributions `EXPLAIN_TOP_K` may ask the batch to store per row: each costs
+/// an item about 30 bytes of write units, and past a few dozen a list stops being an
+/// answer to "why this score?".
+pub const MAX_EXPLAIN_TOP_K: usize = 50;
 
 /// Where the model object lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +131,9 @@ pub struct BatchConfig {
     /// Slices run at once, each by its own invocation (`BATCH_WORKERS`, default 1): the
     /// scan's segments are dealt out among them (so no more slices than segments).
     pub workers: u32,
+    /// Contributions stored per result, largest by absolute value first (`EXPLAIN_TOP_K`,
+    /// 0 to [`MAX_EXPLAIN_TOP_K`], default 0: none, the run as without explanations).
+    pub explain_top_k: usize,
 }
 
 impl BatchConfig {
@@ -147,6 +159,14 @@ impl BatchConfig {
                 problem: "must be at least 1".into(),
             });
         }
+        let explain_top_k = env.parsed_or("EXPLAIN_TOP_K", 0usize)?;
+        if explain_top_k > MAX_EXPLAIN_TOP_K {
+            return Err(ConfigError::Invalid {
+                name: "EXPLAIN_TOP_K",
+                value: explain_top_k.to_string(),
+                problem: format!("must be between 0 (no explanations) and {MAX_EXPLAIN_TOP_K}"),
+            });
+        }
         Ok(BatchConfig {
             model: env.model()?,
             attributes_table: env.required("ATTRIBUTES_TABLE")?,
@@ -159,6 +179,7 @@ impl BatchConfig {
                 .transpose()?,
             state_machine_arn: env.optional("STATE_MACHINE_ARN"),
             workers,
+            explain_top_k,
         })
     }
 }
@@ -398,6 +419,69 @@ mod tests {
         assert_eq!(
             BatchConfig::from_lookup(lookup(&base[..3])).unwrap_err(),
             ConfigError::Missing("PREDICTIONS_TABLE")
+        );
+    }
+
+    #[test]
+    fn explain_top_k_is_off_by_default_and_bounded() {
+        let base = [
+            ("MODEL_BUCKET", "m"),
+            ("MODEL_KEY", "k"),
+            ("ATTRIBUTES_TABLE", "a"),
+            ("PREDICTIONS_TABLE", "p"),
+        ];
+        assert_eq!(
+            BatchConfig::from_lookup(lookup(&base))
+                .unwrap()
+                .explain_top_k,
+            0
+        );
+        let max = MAX_EXPLAIN_TOP_K.to_string();
+        for (value, k) in [("0", 0), ("", 0), ("3", 3), (" 5 ", 5), (max.as_str(), 50)] {
+            let mut vars = base.to_vec();
+            vars.push(("EXPLAIN_TOP_K", value));
+            assert_eq!(
+                BatchConfig::from_lookup(lookup(&vars))
+                    .unwrap()
+                    .explain_top_k,
+                k,
+                "{value:?}"
+            );
+        }
+        for (value, says) in [
+            ("51", "must be between 0 (no explanations) and 50"),
+            ("1000000", "must be between 0"),
+            ("-1", "invalid digit"),
+            ("five", "invalid digit"),
+            ("2.5", "invalid digit"),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push(("EXPLAIN_TOP_K", value));
+            let err = BatchConfig::from_lookup(lookup(&vars)).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    ConfigError::Invalid {
+                        name: "EXPLAIN_TOP_K",
+                        ..
+                    }
+                ),
+                "{value}: {err}"
+            );
+            assert!(err.to_string().contains(says), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_unexplainable_model_is_refused_with_its_reason_and_the_way_out() {
+        let err = InitError::Unexplainable {
+            top_k: 5,
+            reason: "the model card has no node covers".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "EXPLAIN_TOP_K is 5, but the model cannot explain its answers: the model card has \
+             no node covers; set EXPLAIN_TOP_K to 0 to run without explanations"
         );
     }
 

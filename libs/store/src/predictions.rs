@@ -20,6 +20,24 @@ pub struct Prediction {
     pub run_id: Arc<str>,
     /// RFC 3339.
     pub scored_at: Arc<str>,
+    /// The answer's largest contributions, when the run was asked for them
+    /// (`EXPLAIN_TOP_K`); `None` otherwise, and in items written before.
+    pub explanation: Option<TopContributions>,
+}
+
+/// A row's `k` largest contributions by absolute value, largest first: what moved this
+/// answer most away from the base value, in the explanation's space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopContributions {
+    /// Where the contributions add up: a regressor's score, a classifier's margin or
+    /// probability.
+    pub space: scoring::Space,
+    /// A classifier's class they explain: the predicted label's, or for a binary model
+    /// with one margin its positive class whatever the label (the other is its mirror).
+    /// `None` for a regressor.
+    pub class: Option<scoring::Label>,
+    /// (input feature, contribution). The names are the model's, shared by every row.
+    pub contributions: Vec<(Arc<str>, f64)>,
 }
 
 pub trait PredictionSink: Send + Sync {

@@ -137,3 +137,88 @@ async fn a_start_without_its_configuration_fails_the_init_naming_the_variable() 
         "environment variable PREDICTIONS_TABLE is not set"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_explain_top_k_every_result_carries_its_largest_contributions() {
+    let mut stack = stack(300, 2).await;
+    stack.env.push(("EXPLAIN_TOP_K", "3".into()));
+    let api = runtime_api(Duration::from_secs(900)).await;
+    let _child = spawn(&api, &stack.env);
+
+    let summary = summary_of(api.push(scheduled_event())).await;
+    assert_eq!(
+        (
+            summary.status.as_str(),
+            summary.rows_written,
+            summary.rows_unexplained
+        ),
+        ("complete", 300, 0)
+    );
+    let written = stored_predictions(&stack.clients.dynamodb, &stack.predictions_table).await;
+    assert_every_row_once_by(&written, &stack.items, &summary.model_version);
+    for p in written.values() {
+        let e = p.explanation.as_ref().expect("every result explained");
+        assert_eq!((e.space, &e.class), (scoring::Space::Score, &None));
+        assert_eq!(e.contributions.len(), 3, "{}", p.product_id);
+        assert!(
+            e.contributions
+                .windows(2)
+                .all(|w| w[0].1.abs() >= w[1].1.abs()),
+            "{:?}",
+            e.contributions
+        );
+    }
+}
+
+/// The init's error, from a process that must exit 1 without asking for an event (the
+/// JSON log line that has one: the model's load is logged before).
+async fn init_failure(api: &RuntimeApi, child: Child) -> String {
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(api.polls().is_empty(), "it must never ask for an event");
+    let logs = String::from_utf8_lossy(&out.stdout);
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|l| Some(l["fields"]["error"].as_str()?.to_owned()))
+        .unwrap_or_else(|| panic!("a JSON log line with an error: {logs}"))
+}
+
+#[tokio::test]
+async fn explanations_asked_of_a_model_that_cannot_explain_fail_the_init_with_its_reason() {
+    let mut stack = stack(0, 1).await;
+    // The scoring fixture `random_forest` has no model card, so no node covers.
+    let fixture =
+        testkit::moto::repository_root().join("libs/scoring/tests/fixtures/random_forest.onnx");
+    testkit::resources::put_object(
+        &stack.clients.s3,
+        &stack.bucket,
+        "model.onnx",
+        std::fs::read(fixture).unwrap(),
+    )
+    .await
+    .unwrap();
+    stack.env.push(("EXPLAIN_TOP_K", "3".into()));
+    let api = runtime_api(Duration::from_secs(900)).await;
+    let error = init_failure(&api, spawn(&api, &stack.env)).await;
+    assert!(
+        error.starts_with("EXPLAIN_TOP_K is 3, but the model cannot explain its answers: "),
+        "{error}"
+    );
+    assert!(error.contains("cover"), "the model's reason: {error}");
+    assert!(
+        error.ends_with("set EXPLAIN_TOP_K to 0 to run without explanations"),
+        "{error}"
+    );
+
+    // Out of bounds: named before any model is loaded.
+    stack.env.pop();
+    stack.env.push(("EXPLAIN_TOP_K", "51".into()));
+    let api = runtime_api(Duration::from_secs(900)).await;
+    assert_eq!(
+        init_failure(&api, spawn(&api, &stack.env)).await,
+        "environment variable EXPLAIN_TOP_K is \"51\": must be between 0 (no explanations) and 50"
+    );
+}

@@ -30,6 +30,7 @@ fn prediction(id: &str) -> Prediction {
         model_version: "v".into(),
         run_id: "r".into(),
         scored_at: "2026-11-24T02:00:01.000Z".into(),
+        explanation: None,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod dynamodb_faults;
+mod explain;
 mod job;
 mod metrics;
 mod state_machine;

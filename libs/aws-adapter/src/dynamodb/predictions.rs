@@ -1,16 +1,23 @@
 //! The predictions table: one item per product, written with BatchWriteItem. What DynamoDB
 //! leaves unprocessed is handed back for the caller to resend.
 
+use std::sync::Arc;
+
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use scoring::{ClassPrediction, Label, Prediction as Answer};
-use store::predictions::{Prediction, PredictionLookup, PredictionSink, MAX_BATCH};
+use scoring::{ClassPrediction, Label, Prediction as Answer, Space};
+use store::predictions::{
+    Prediction, PredictionLookup, PredictionSink, TopContributions, MAX_BATCH,
+};
 use store::{StoreError, PRODUCT_ID};
 
 use super::item::{item_of, Item};
 use crate::errors::store_error;
 
 /// A regressor's result holds `score`; a classifier's, `label` (N or S, as the model
-/// has it) and `probabilities` (a map from class to N).
+/// has it) and `probabilities` (a map from class to N). With an explanation:
+/// `explanation_space` (S: `score`, `margin` or `probability`), `contributions` (a list,
+/// largest first, of maps `{feature: S, value: N}`) and, for a classifier,
+/// `explained_class` (as `label`).
 pub fn prediction_item(p: &Prediction) -> Item {
     let mut item = Item::from([
         (
@@ -40,7 +47,90 @@ pub fn prediction_item(p: &Prediction) -> Item {
             item.insert("probabilities".to_owned(), AttributeValue::M(probabilities));
         }
     }
+    if let Some(e) = &p.explanation {
+        insert_explanation(&mut item, e);
+    }
     item
+}
+
+fn insert_explanation(item: &mut Item, e: &TopContributions) {
+    item.insert(
+        "explanation_space".to_owned(),
+        AttributeValue::S(space_name(e.space).to_owned()),
+    );
+    if let Some(class) = &e.class {
+        item.insert("explained_class".to_owned(), label_value(class));
+    }
+    let contributions = e
+        .contributions
+        .iter()
+        .map(|(feature, value)| {
+            AttributeValue::M(Item::from([
+                ("feature".to_owned(), AttributeValue::S(feature.to_string())),
+                ("value".to_owned(), AttributeValue::N(number(*value))),
+            ]))
+        })
+        .collect();
+    item.insert("contributions".to_owned(), AttributeValue::L(contributions));
+}
+
+fn space_name(space: Space) -> &'static str {
+    match space {
+        Space::Score => "score",
+        Space::Margin => "margin",
+        Space::Probability => "probability",
+    }
+}
+
+/// A finite number as DynamoDB takes it: shortest round-trip digits, in exponent form far
+/// from 1 (Rust's plain form of 1e-300 has 300 zeros), and 0 below the smallest magnitude
+/// DynamoDB stores (1e-130), which it would refuse along with the whole batch.
+fn number(v: f64) -> String {
+    let magnitude = v.abs();
+    if magnitude < 1e-130 {
+        "0".to_owned()
+    } else if (1e-6..1e15).contains(&magnitude) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// A stored explanation: `None` inside when the item has none (written without, or
+/// before), `Err` when it has one that is not well formed.
+fn explanation_from_item(item: &Item) -> Result<Option<TopContributions>, ()> {
+    let Some(list) = item.get("contributions") else {
+        return Ok(None);
+    };
+    let space = match item.get("explanation_space").and_then(|v| v.as_s().ok()) {
+        Some(s) if s == "score" => Space::Score,
+        Some(s) if s == "margin" => Space::Margin,
+        Some(s) if s == "probability" => Space::Probability,
+        _ => return Err(()),
+    };
+    let class = match item.get("explained_class") {
+        None => None,
+        Some(AttributeValue::N(n)) => Some(Label::Int(n.parse().map_err(|_| ())?)),
+        Some(AttributeValue::S(s)) => Some(Label::Text(s.as_str().into())),
+        Some(_) => return Err(()),
+    };
+    let contributions = list
+        .as_l()
+        .map_err(|_| ())?
+        .iter()
+        .map(|c| {
+            let c = c.as_m().ok()?;
+            let feature: Arc<str> = c.get("feature")?.as_s().ok()?.as_str().into();
+            let value: f64 = c.get("value")?.as_n().ok()?.parse().ok()?;
+            Some((feature, value))
+        })
+        .collect::<Option<_>>()
+        .ok_or(())?;
+    Ok(Some(TopContributions {
+        space,
+        class,
+        contributions,
+    }))
 }
 
 fn label_value(label: &Label) -> AttributeValue {
@@ -96,6 +186,7 @@ pub fn prediction_from_item(item: &Item) -> Option<Prediction> {
         model_version: s("model_version")?.as_str().into(),
         run_id: s("run_id")?.as_str().into(),
         scored_at: s("scored_at")?.as_str().into(),
+        explanation: explanation_from_item(item).ok()?,
     })
 }
 
@@ -174,6 +265,154 @@ impl PredictionLookup for DynamoDbPredictions {
                     self.table
                 ))
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction(answer: Answer, explanation: Option<TopContributions>) -> Prediction {
+        Prediction {
+            product_id: "wine-0042".into(),
+            answer,
+            model_version: "v1".into(),
+            run_id: "nightly-2026-11-24T02:00:00Z".into(),
+            scored_at: "2026-11-24T02:00:05.000Z".into(),
+            explanation,
+        }
+    }
+
+    fn top(space: Space, class: Option<Label>, values: &[(&str, f64)]) -> TopContributions {
+        TopContributions {
+            space,
+            class,
+            contributions: values.iter().map(|&(f, v)| (f.into(), v)).collect(),
+        }
+    }
+
+    fn keys(item: &Item) -> Vec<&str> {
+        let mut keys: Vec<&str> = item.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn a_result_without_an_explanation_is_stored_and_read_as_before() {
+        let p = prediction(Answer::Score(5.25), None);
+        let item = prediction_item(&p);
+        assert_eq!(
+            keys(&item),
+            [
+                "model_version",
+                "product_id",
+                "run_id",
+                "score",
+                "scored_at"
+            ]
+        );
+        assert_eq!(prediction_from_item(&item), Some(p));
+    }
+
+    #[test]
+    fn top_contributions_round_trip_in_order_with_their_space() {
+        let explained = top(
+            Space::Score,
+            None,
+            &[
+                ("alcohol", 0.4123456789012345),
+                ("sulphates", -0.25),
+                ("pH", 1e-9),
+            ],
+        );
+        let p = prediction(Answer::Score(5.25), Some(explained));
+        let item = prediction_item(&p);
+        assert_eq!(item["explanation_space"], AttributeValue::S("score".into()));
+        assert!(
+            !item.contains_key("explained_class"),
+            "a regressor has no class"
+        );
+        let list = item["contributions"].as_l().unwrap();
+        assert_eq!(list.len(), 3);
+        let first = list[0].as_m().unwrap();
+        assert_eq!(first["feature"], AttributeValue::S("alcohol".into()));
+        assert_eq!(
+            first["value"],
+            AttributeValue::N("0.4123456789012345".into())
+        );
+        assert_eq!(
+            list[2].as_m().unwrap()["value"],
+            AttributeValue::N("1e-9".into())
+        );
+        assert_eq!(prediction_from_item(&item), Some(p), "exact, in order");
+    }
+
+    #[test]
+    fn a_classifiers_explained_class_keeps_its_type() {
+        for class in [Label::Int(1), Label::Text("good".into())] {
+            let classes: Arc<[Label]> = match &class {
+                Label::Int(_) => vec![Label::Int(0), Label::Int(1)].into(),
+                Label::Text(_) => {
+                    vec![Label::Text("bad".into()), Label::Text("good".into())].into()
+                }
+            };
+            let answer = Answer::Class(ClassPrediction {
+                classes,
+                label: 1,
+                probabilities: vec![0.25, 0.75],
+            });
+            let explained = top(
+                Space::Margin,
+                Some(class),
+                &[("alcohol", 1.5), ("color", -0.5)],
+            );
+            let p = prediction(answer, Some(explained));
+            let item = prediction_item(&p);
+            assert_eq!(
+                item["explanation_space"],
+                AttributeValue::S("margin".into())
+            );
+            assert_eq!(prediction_from_item(&item), Some(p));
+        }
+    }
+
+    #[test]
+    fn numbers_are_what_dynamodb_stores() {
+        assert_eq!(number(-0.41), "-0.41");
+        assert_eq!(number(12.0), "12");
+        assert_eq!(number(1e-300), "0", "below DynamoDB's smallest magnitude");
+        assert_eq!(number(-2.5e-120), "-2.5e-120");
+        assert_eq!(number(3e20), "3e20");
+        for v in [0.1 + 0.2, -1.0 / 3.0, 6.02e23, 1.5e-7] {
+            assert_eq!(number(v).parse::<f64>().unwrap(), v, "{v} round trips");
+        }
+    }
+
+    #[test]
+    fn a_malformed_explanation_is_not_a_stored_prediction() {
+        let p = prediction(
+            Answer::Score(5.25),
+            Some(top(Space::Probability, None, &[("alcohol", 0.5)])),
+        );
+        let good = prediction_item(&p);
+        assert_eq!(prediction_from_item(&good), Some(p));
+        let mut no_space = good.clone();
+        no_space.remove("explanation_space");
+        let mut odd_space = good.clone();
+        odd_space.insert("explanation_space".into(), AttributeValue::S("odds".into()));
+        let mut not_a_list = good.clone();
+        not_a_list.insert("contributions".into(), AttributeValue::S("alcohol".into()));
+        let mut no_value = good.clone();
+        no_value.insert(
+            "contributions".into(),
+            AttributeValue::L(vec![AttributeValue::M(Item::from([(
+                "feature".to_owned(),
+                AttributeValue::S("alcohol".into()),
+            )]))]),
+        );
+        for bad in [no_space, odd_space, not_a_list, no_value] {
+            assert_eq!(prediction_from_item(&bad), None, "{bad:?}");
         }
     }
 }
