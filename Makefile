@@ -7,6 +7,8 @@ VENV_PY := $(VENV)/bin/python
 CARGO ?= cargo
 # The binaries of the one workspace build (CARGO_TARGET_DIR is honoured).
 DEBUG_BIN = $${CARGO_TARGET_DIR:-target}/debug
+# Where `make test`'s sam build compiles (beside the workspace build, not in it).
+SAM_TARGET = $${CARGO_TARGET_DIR:-target}/sam
 
 .PHONY: dev test build bench bench-vs-onnxruntime fixtures demo-model venv clean-venv
 
@@ -26,13 +28,25 @@ build:
 ## a moto server started here on a free loopback port and stopped at the end (the nightly
 ## state machine on a moto of its own, which executes it); the scaling simulation's tests;
 ## the SAM template linted, validated, tested as code (tests/it/template/) and built.
+## `sam build` (a release build of both functions, the longest step) runs beside the debug
+## build and the tests, in a target directory of its own (cargo locks one build per
+## directory), so the two cores stay busy while the tests wait on moto; its log is printed
+## when it fails.
 test: $(VENV)/.stack
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV_PY) -m unittest discover -s dev/scaling
 	$(SAM) validate --lint
-	$(MAKE) --no-print-directory build
-	$(DEBUG_BIN)/devstack with-moto -- $(CARGO) test --workspace --locked --no-fail-fast
-	$(SAM) build --parameter-overrides Architecture=x86_64
+	@mkdir -p $(SAM_TARGET)
+	CARGO_TARGET_DIR=$(SAM_TARGET) $(SAM) build --parameter-overrides Architecture=x86_64 \
+		> $(SAM_TARGET)/sam-build.log 2>&1 & sam=$$!; \
+	status=0; \
+	{ $(MAKE) --no-print-directory build && \
+	  $(DEBUG_BIN)/devstack with-moto -- $(CARGO) test --workspace --locked --no-fail-fast; } \
+		|| status=$$?; \
+	echo "waiting for sam build (log: $(SAM_TARGET)/sam-build.log)"; \
+	if wait $$sam; then tail -n 3 $(SAM_TARGET)/sam-build.log; \
+	else cat $(SAM_TARGET)/sam-build.log; echo "sam build failed"; status=1; fi; \
+	exit $$status
 
 # The SAM CLI, offline: no telemetry, and a proxy that refuses every connection, so its
 # weekly version check goes nowhere and a build that needed the network would fail here.
