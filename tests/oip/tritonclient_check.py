@@ -8,7 +8,11 @@ For each model: liveness, readiness, server and model metadata, then inferences 
 InferInput per feature (FP32 for numbers, BYTES for strings), compared with POST /predict
 on the same rows through the same front (within 1e-6; the labels must be equal): in JSON,
 with the client's defaults (binary tensor data both ways), and through the versioned
-routes. Prints one JSON line per model; exits non-zero on the first mismatch.
+routes. Where the metadata lists `contributions` (the model explains), inferences with
+"parameters": {"explain": true}, in JSON and in binary: the tensor's shape is the
+metadata's, its values are POST /predict's explanations (with "explain": true) and they add
+up with the base values to the answer in their space. Prints one JSON line per model; exits
+non-zero on the first mismatch.
 """
 
 import json
@@ -26,10 +30,11 @@ def fail(message):
     raise SystemExit(f"tritonclient check failed: {message}")
 
 
-def post_predict(url, rows):
+def post_predict(url, rows, explain=False):
+    body = {"instances": rows, "explain": True} if explain else {"instances": rows}
     request = urllib.request.Request(
         f"http://{url}/predict",
-        data=json.dumps({"instances": rows}).encode(),
+        data=json.dumps(body).encode(),
         headers={"content-type": "application/json"},
         method="POST",
     )
@@ -91,7 +96,9 @@ def check(url, model, rows):
     names = {name for name, _ in features(metadata)}
     if names != set(rows[0]):
         fail(f"features {sorted(names)} are not the rows' features {sorted(rows[0])}")
-    outputs = [o["name"] for o in metadata["outputs"]]
+    # `contributions` is answered only when asked for: checked on its own below.
+    outputs = [o["name"] for o in metadata["outputs"] if o["name"] != "contributions"]
+    explained = next((o for o in metadata["outputs"] if o["name"] == "contributions"), None)
 
     requested = [httpclient.InferRequestedOutput(o, binary_data=False) for o in outputs]
     result = client.infer(
@@ -156,6 +163,10 @@ def check(url, model, rows):
     if binary.get_output("predict").get("parameters", {}).get("binary_data_size") is None:
         fail(f"predict did not come back as binary: {binary.get_response()}")
 
+    if explained is not None:
+        forms.append("explained")
+        check_contributions(client, url, model, metadata, explained, rows)
+
     # The versioned routes, with the version the function reports.
     version = response["model_version"]
     if client.get_model_metadata(model, model_version=version) != metadata:
@@ -185,8 +196,65 @@ def check(url, model, rows):
         "rows": len(rows),
         "inputs": forms,
         "outputs": outputs,
+        "explained": explained is not None,
         "max_abs_diff": worst,
     }
+
+
+def check_contributions(client, url, model, metadata, explained, rows):
+    """`contributions` in JSON and in binary: the metadata's shape, POST /predict's values,
+    and base + sum = the answer in the explanation's space."""
+    layout = explained["parameters"]
+    features, base = layout["feature_names"], layout["base_values"]
+    classes = layout.get("classes")
+    shape = (len(rows),) + tuple(explained["shape"][1:])
+    answers = {}
+    for binary_data in (False, True):
+        asked = [
+            httpclient.InferRequestedOutput(name, binary_data=binary_data)
+            for name in ("predict", "predict_proba", "contributions")
+            if any(o["name"] == name for o in metadata["outputs"])
+        ]
+        result = client.infer(
+            model, inputs_for(metadata, rows), outputs=asked, parameters={"explain": True}
+        )
+        got = result.as_numpy("contributions")
+        if got is None or got.dtype != np.float64 or got.shape != shape:
+            fail(f"contributions: {None if got is None else (got.dtype, got.shape)}, not {shape}")
+        answers[binary_data] = (got, result)
+    got, result = answers[False]
+    if not np.array_equal(got, answers[True][0]):
+        fail("contributions in binary differ from contributions in JSON")
+    by_target = got.reshape(len(rows), len(base), len(features))
+    explanations = [p["explanation"] for p in post_predict(url, rows, explain=True)["predictions"]]
+    for i, explanation in enumerate(explanations):
+        if explanation["space"] != layout["space"]:
+            fail(f"row {i}: space {explanation['space']} != {layout['space']}")
+        per_target = (
+            [explanation["contributions"]]
+            if classes is None
+            else [explanation["contributions"][str(c)] for c in classes]
+        )
+        for t, contributions in enumerate(per_target):
+            want = np.array([contributions[f] for f in features])
+            if not np.array_equal(by_target[i, t], want):
+                fail(f"row {i}, target {t}: the tensor differs from POST /predict's explanation")
+    # Local accuracy, in the explanation's space.
+    totals = by_target.sum(axis=2) + np.array(base)
+    if classes is None:
+        answer = result.as_numpy("predict")[:, :1].astype(np.float64)
+    else:
+        order = next(o for o in metadata["outputs"] if o["name"] == "predict_proba")
+        columns = [order["parameters"]["classes"].index(c) for c in classes]
+        answer = result.as_numpy("predict_proba")[:, columns].astype(np.float64)
+        if layout["space"] == "margin" and len(order["parameters"]["classes"]) == 2:
+            totals = 1.0 / (1.0 + np.exp(-totals))
+        elif layout["space"] == "margin":
+            exp = np.exp(totals - totals.max(axis=1, keepdims=True))
+            totals = exp / exp.sum(axis=1, keepdims=True)
+    worst = float(np.max(np.abs(totals - answer) / np.maximum(1.0, np.abs(answer))))
+    if worst > 1e-5:
+        fail(f"base + contributions differ from the answer by up to {worst} (relative)")
 
 
 def main():

@@ -1,18 +1,28 @@
 //! One row's answer as JSON, as every route but the Open Inference Protocol's writes it: a
 //! regressor's score is a number; a classifier's answer is its label (a string or a
-//! number, as the model has it) and every class's probability.
+//! number, as the model has it) and every class's probability. Asked for, the row's
+//! explanation goes with it (`"explanation"`): a regressor's score then becomes an object,
+//! `{"score", "explanation"}`, a classifier's answer gains the field.
 
-use scoring::{Label, Prediction, ProbabilitiesMap};
+use scoring::{Explanations, Label, Prediction, ProbabilitiesMap, RowExplanation};
 use serde::Serialize;
+
+use crate::http::ApiError;
 
 /// An answer in a list (`POST /predict`'s `predictions`).
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum Answer<'a> {
     Score(f32),
+    ExplainedScore {
+        score: f32,
+        explanation: RowExplanation<'a>,
+    },
     Class {
         label: &'a Label,
         probabilities: ProbabilitiesMap<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        explanation: Option<RowExplanation<'a>>,
     },
 }
 
@@ -23,6 +33,26 @@ impl<'a> Answer<'a> {
             Prediction::Class(c) => Answer::Class {
                 label: c.label(),
                 probabilities: c.probabilities_map(),
+                explanation: None,
+            },
+        }
+    }
+
+    /// The same answer with its row's explanation.
+    pub fn explained(self, row: RowExplanation<'a>) -> Self {
+        match self {
+            Answer::Score(score) | Answer::ExplainedScore { score, .. } => Answer::ExplainedScore {
+                score,
+                explanation: row,
+            },
+            Answer::Class {
+                label,
+                probabilities,
+                ..
+            } => Answer::Class {
+                label,
+                probabilities,
+                explanation: Some(row),
             },
         }
     }
@@ -39,15 +69,19 @@ pub struct ProductAnswer<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     probabilities: Option<ProbabilitiesMap<'a>>,
     model_version: &'a str,
+    /// Only when asked for: without it the answer is byte for byte what it was before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<RowExplanation<'a>>,
 }
 
 impl<'a> ProductAnswer<'a> {
     pub fn new(product_id: &'a str, prediction: &'a Prediction, model_version: &'a str) -> Self {
         let (score, label, probabilities) = match Answer::of(prediction) {
-            Answer::Score(s) => (Some(s), None, None),
+            Answer::Score(s) | Answer::ExplainedScore { score: s, .. } => (Some(s), None, None),
             Answer::Class {
                 label,
                 probabilities,
+                ..
             } => (None, Some(label), Some(probabilities)),
         };
         ProductAnswer {
@@ -56,6 +90,30 @@ impl<'a> ProductAnswer<'a> {
             label,
             probabilities,
             model_version,
+            explanation: None,
         }
     }
+
+    /// The same answer with its row's explanation.
+    pub fn explained(self, row: RowExplanation<'a>) -> Self {
+        ProductAnswer {
+            explanation: Some(row),
+            ..self
+        }
+    }
+}
+
+/// Row `row`'s explanation. Every row that reaches an answer was scored, so the model
+/// explained it; if it did not, that is ours (500), not the caller's.
+pub fn row_explanation(
+    explanations: &Explanations,
+    row: usize,
+) -> Result<RowExplanation<'_>, ApiError> {
+    explanations.row(row).ok_or_else(|| {
+        tracing::error!(row, "a scored row has no explanation");
+        ApiError::internal(
+            "the model answered a row it did not explain; retrying will not help (report it \
+             with the request id)",
+        )
+    })
 }

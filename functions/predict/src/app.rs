@@ -80,9 +80,12 @@ impl<S: AttributeStore, R: Results> App<S, R> {
         let model = &self.model;
         let mut observer = self.telemetry.observer(model);
         let answer = match &route {
-            Ok(Route::ScoreProduct(id)) => {
-                product::answer(model, &self.store, &mut observer, id).await
-            }
+            Ok(Route::ScoreProduct(id)) => match product::explain_asked(request.uri().query()) {
+                Ok(explain) => {
+                    product::answer(model, &self.store, &mut observer, id, explain).await
+                }
+                Err(e) => Err(e),
+            },
             Ok(Route::ScoreInstances) => instances::answer(model, &mut observer, request.body()),
             Ok(Route::StoredPrediction(id)) => stored::answer(&self.results, id).await,
             Ok(Route::Health) => Ok(health::answer(model)),

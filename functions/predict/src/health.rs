@@ -1,8 +1,8 @@
-//! `GET /health`: which model is loaded and what it takes.
+//! `GET /health`: which model is loaded, what it takes, and whether it explains.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use scoring::{Label, Model, Task};
+use scoring::{Label, Model, Space, Task};
 use serde::Serialize;
 
 use crate::http::json_response;
@@ -16,6 +16,40 @@ struct Health<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     classes: Option<&'a [Label]>,
     features: Vec<HealthFeature<'a>>,
+    explanations: Explainability<'a>,
+}
+
+/// Whether `explain` can be asked of the model: in what space and for which classes, or
+/// why not (what to add).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Explainability<'a> {
+    Available {
+        available: bool,
+        space: Space,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        classes: Option<&'a [Label]>,
+    },
+    Unavailable {
+        available: bool,
+        reason: &'a str,
+    },
+}
+
+impl<'a> Explainability<'a> {
+    fn of(model: &'a Model) -> Self {
+        match model.explainability() {
+            Ok(targets) => Explainability::Available {
+                available: true,
+                space: targets.space,
+                classes: targets.classes.as_deref(),
+            },
+            Err(reason) => Explainability::Unavailable {
+                available: false,
+                reason,
+            },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -54,6 +88,7 @@ pub fn answer(model: &Model) -> Response<Body> {
                     accepts_missing: f.accepts_missing,
                 })
                 .collect(),
+            explanations: Explainability::of(model),
         },
     )
 }

@@ -1,5 +1,5 @@
 //! `POST /predict`, the model *as* a service: the instances in the body are scored in one
-//! call and answered in order.
+//! call and answered in order; with `"explain": true`, each with its explanation.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
@@ -7,13 +7,16 @@ use scoring::{Model, Observer, Prediction};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::answer::Answer;
+use crate::answer::{row_explanation, Answer};
 use crate::http::limits::MAX_INSTANCES;
 use crate::http::{bounded_body, json_response, ApiError};
 
 #[derive(Deserialize)]
 struct PredictRequest {
     instances: Vec<Value>,
+    /// `true` adds each answer's explanation; absent, `null` or `false`, none.
+    #[serde(default)]
+    explain: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -33,6 +36,18 @@ pub fn answer(
              or null>, ...}}]}}: {e}"
         ))
     })?;
+    let explain = match &request.explain {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "explain must be true or false, not {other}"
+            )))
+        }
+    };
+    if explain {
+        model.explainability().map_err(ApiError::unexplainable)?;
+    }
     match request.instances.len() {
         0 => return Err(ApiError::bad_request("instances is empty; send 1 to 1000")),
         n if n > MAX_INSTANCES => {
@@ -57,10 +72,20 @@ pub fn answer(
         return Err(ApiError::row_failure(failure, &format!("instance {i}")));
     }
     let answers: Vec<Prediction> = scored.answers().iter().collect();
+    let mut predictions: Vec<Answer> = answers.iter().map(Answer::of).collect();
+    let explanations;
+    if explain {
+        explanations = model.explain(&batch, &scored).map_err(ApiError::explain)?;
+        for (i, answer) in predictions.iter_mut().enumerate() {
+            let row = row_explanation(&explanations, i)?;
+            // `Answer` is a few words: taken out and put back explained.
+            *answer = std::mem::replace(answer, Answer::Score(0.0)).explained(row);
+        }
+    }
     Ok(json_response(
         StatusCode::OK,
         &Predictions {
-            predictions: answers.iter().map(Answer::of).collect(),
+            predictions,
             model_version: model.version(),
         },
     ))

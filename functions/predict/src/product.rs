@@ -1,20 +1,60 @@
 //! `GET /predict/{product_id}`, the model *in* the service: the product's attributes are
-//! read from the attribute store and scored.
+//! read from the attribute store and scored; with `?explain=true`, explained too.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use scoring::{Model, Observer};
 use store::attributes::AttributeStore;
 
-use crate::answer::ProductAnswer;
+use crate::answer::{row_explanation, ProductAnswer};
 use crate::http::{json_response, ApiError};
+
+/// The values `explain` takes in the query string.
+const EXPLAIN_VALUES: &str = "true, false, 1 or 0";
+
+/// Whether the query string asks for an explanation: `explain=true|false|1|0`, given once;
+/// any other value of `explain` is a 400 naming it. Other parameters are ignored, as they
+/// always were. Reads the query in place: nothing is allocated unless a part is
+/// percent-encoded.
+pub fn explain_asked(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut asked = None;
+    for pair in query.unwrap_or_default().split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if percent_encoding::percent_decode_str(key).decode_utf8_lossy() != "explain" {
+            continue;
+        }
+        let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+        let flag = match &*value {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "the query parameter explain must be {EXPLAIN_VALUES}, not {other:?}"
+                )))
+            }
+        };
+        if asked.is_some_and(|a| a != flag) {
+            return Err(ApiError::bad_request(format!(
+                "the query parameter explain is given twice, with different values; give it \
+                 once: {EXPLAIN_VALUES}"
+            )));
+        }
+        asked = Some(flag);
+    }
+    Ok(asked.unwrap_or(false))
+}
 
 pub async fn answer(
     model: &Model,
     store: &impl AttributeStore,
     observer: &mut impl Observer,
     product_id: &str,
+    explain: bool,
 ) -> Result<Response<Body>, ApiError> {
+    // Refused before the read: nothing the product holds changes it.
+    if explain {
+        model.explainability().map_err(ApiError::unexplainable)?;
+    }
     let row = store
         .attributes(product_id)
         .await
@@ -30,8 +70,53 @@ pub async fn answer(
     let prediction = scored
         .outcome(0)
         .map_err(|failure| ApiError::row_failure(failure, &subject()))?;
+    let answer = ProductAnswer::new(product_id, &prediction, model.version());
+    if !explain {
+        return Ok(json_response(StatusCode::OK, &answer));
+    }
+    let explanations = model.explain(&batch, &scored).map_err(ApiError::explain)?;
     Ok(json_response(
         StatusCode::OK,
-        &ProductAnswer::new(product_id, &prediction, model.version()),
+        &answer.explained(row_explanation(&explanations, 0)?),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explain_in_the_query() {
+        for (query, asked) in [
+            (None, false),
+            (Some(""), false),
+            (Some("explain=true"), true),
+            (Some("explain=1"), true),
+            (Some("explain=false"), false),
+            (Some("explain=0"), false),
+            (Some("a=b&explain=true&c"), true),
+            (Some("%65xplain=%74rue"), true),
+            (Some("explain=true&explain=1"), true),
+            (Some("explainer=maybe&x=explain"), false),
+        ] {
+            assert_eq!(explain_asked(query), Ok(asked), "{query:?}");
+        }
+        for query in [
+            "explain=maybe",
+            "explain",
+            "explain=",
+            "explain=TRUE",
+            "explain=yes",
+            "explain=true&explain=false",
+        ] {
+            let e = explain_asked(Some(query)).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{query}");
+            assert!(e.message.contains("explain"), "{query}: {}", e.message);
+            assert!(
+                e.message.contains("true, false, 1 or 0"),
+                "{query}: {}",
+                e.message
+            );
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
-use scoring::{RowError, RowFailure, ScoreError};
+use scoring::{ExplainError, RowError, RowFailure, ScoreError};
 use serde::Serialize;
 use store::{ErrorKind, StoreError};
 
@@ -99,6 +99,27 @@ impl ApiError {
             "the model failed to score these inputs; retrying will not help (report it \
              with the request id)",
         )
+    }
+
+    /// An explanation the model cannot give is the caller's to know (422, the message says
+    /// why and how to add what it lacks); one that failed is ours (500, details in the log).
+    pub fn explain(e: ExplainError) -> Self {
+        match e {
+            ExplainError::Unexplainable(_) => ApiError::unprocessable(e.to_string()),
+            ExplainError::Inference(_) => {
+                tracing::error!(error = %e, "explaining failed");
+                ApiError::internal(
+                    "the model failed to explain these inputs; retrying will not help (report \
+                     it with the request id)",
+                )
+            }
+        }
+    }
+
+    /// 422 before any work when `explain` is asked of a model that cannot explain: the
+    /// same message as [`ApiError::explain`]'s for it.
+    pub fn unexplainable(why: &str) -> Self {
+        ApiError::explain(ExplainError::Unexplainable(why.into()))
     }
 
     /// The JSON error, with the request id that finds the call's log lines.

@@ -185,11 +185,14 @@ fn decode_binary<'a>(
 }
 
 impl OutputData<'_> {
-    /// The data as the binary extension sends it: little-endian `FP32`, `INT64` labels, or
-    /// `BYTES` labels each as its 4-byte little-endian length and its UTF-8.
+    /// The data as the binary extension sends it: little-endian `FP32` or `FP64`, `INT64`
+    /// labels, or `BYTES` labels each as its 4-byte little-endian length and its UTF-8.
     pub(super) fn write_binary(&self, out: &mut Vec<u8>) {
         match self {
             OutputData::Numbers(values) => {
+                out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+            }
+            OutputData::Doubles(values) => {
                 out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
             }
             OutputData::Labels(labels) => {

@@ -1,16 +1,19 @@
 //! Inference: the request's inputs read as rows through the model's schema, scored, and
-//! answered as the protocol's outputs.
+//! answered as the protocol's outputs; explained too when `contributions` is asked for.
 
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Response};
-use scoring::{FeatureSchema, FeatureType, Observer, Predictions};
+use scoring::{Explanations, FeatureSchema, FeatureType, Observer, Predictions};
+use serde_json::Value;
 
 use super::binary::{binary_response, read_binary_inputs, split_binary};
 use super::protocol::{
     flag, label_datatype, matrix_input, output_names, BinarySize, InferenceRequest,
-    InferenceResponse, OutputData, RequestInput, RequestOutput, ResponseOutput, Served, PREDICT,
+    InferenceResponse, OutputData, RequestInput, RequestOutput, ResponseOutput, Served, Shape,
+    CONTRIBUTIONS, PREDICT,
 };
 use super::tensors::*;
+use crate::answer::row_explanation;
 use crate::http::limits::MAX_INSTANCES;
 use crate::http::{bounded_body, json_response, ApiError};
 
@@ -36,7 +39,18 @@ impl Served<'_> {
             "binary_data_output",
             "the request",
         )?;
-        let outputs = self.requested_outputs(request.outputs.as_deref(), all_binary)?;
+        // Absent, null or false: not asked; `false` also forbids naming `contributions`.
+        let explain = match request.parameters.as_ref().and_then(|p| p.get("explain")) {
+            None | Some(Value::Null) => None,
+            _ => Some(flag(request.parameters.as_ref(), "explain", "the request")?),
+        };
+        let outputs = self.requested_outputs(request.outputs.as_deref(), all_binary, explain)?;
+        let explaining = outputs.iter().any(|&(name, _)| name == CONTRIBUTIONS);
+        if explaining {
+            self.model
+                .explainability()
+                .map_err(ApiError::unexplainable)?;
+        }
         let schema = self.model.schema();
         let (tensors, rows) = self.read_inputs(schema, &request.inputs)?;
 
@@ -58,23 +72,33 @@ impl Served<'_> {
             return Err(ApiError::row_failure(failure, &format!("row {row}")));
         }
         let predictions = scored.answers();
+        let explanations = match explaining {
+            true => Some(
+                self.model
+                    .explain(&batch, &scored)
+                    .map_err(ApiError::explain)?,
+            ),
+            false => None,
+        };
         let mut binary = Vec::new();
-        let outputs = outputs
-            .iter()
-            .map(|&(name, as_binary)| {
-                let mut out = output(name, predictions, rows);
-                if as_binary {
-                    if let Some(data) = out.data.take() {
-                        let start = binary.len();
-                        data.write_binary(&mut binary);
-                        out.parameters = Some(BinarySize {
-                            binary_data_size: binary.len() - start,
-                        });
-                    }
+        let mut answered = Vec::with_capacity(outputs.len());
+        for &(name, as_binary) in &outputs {
+            let mut out = match &explanations {
+                Some(explained) if name == CONTRIBUTIONS => contributions(explained, rows)?,
+                _ => output(name, predictions, rows),
+            };
+            if as_binary {
+                if let Some(data) = out.data.take() {
+                    let start = binary.len();
+                    data.write_binary(&mut binary);
+                    out.parameters = Some(BinarySize {
+                        binary_data_size: binary.len() - start,
+                    });
                 }
-                out
-            })
-            .collect();
+            }
+            answered.push(out);
+        }
+        let outputs = answered;
         let answer = InferenceResponse {
             model_name: self.name,
             model_version: self.model.version(),
@@ -87,28 +111,49 @@ impl Served<'_> {
         binary_response(&answer, binary)
     }
 
-    /// The outputs to answer, in order: those asked for, or all.
-    /// The outputs to answer, in order, each with whether its data goes in binary.
+    /// The outputs to answer, in order, each with whether its data goes in binary: those
+    /// asked for, or all but `contributions`; `contributions` is answered when `explain` is
+    /// true (last, unless named) or when named (unless `explain` is false: a 400).
     fn requested_outputs(
         &self,
         asked: Option<&[RequestOutput<'_>]>,
         all_binary: bool,
+        explain: Option<bool>,
     ) -> Result<Vec<(&'static str, bool)>, ApiError> {
         let task = self.model.task();
-        let known = output_names(&task);
+        let answers = output_names(&task);
+        let explained = explain == Some(true);
         let asked = match asked {
-            None | Some([]) => return Ok(known.iter().map(|&n| (n, all_binary)).collect()),
+            None | Some([]) => {
+                let mut names: Vec<_> = answers.iter().map(|&n| (n, all_binary)).collect();
+                if explained {
+                    names.push((CONTRIBUTIONS, all_binary));
+                }
+                return Ok(names);
+            }
             Some(asked) => asked,
         };
-        let mut names = Vec::with_capacity(asked.len());
+        let mut names = Vec::with_capacity(asked.len() + 1);
         for output in asked {
-            let name = known.iter().find(|k| **k == output.name).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "unknown output `{}`; this model's outputs are {}",
-                    output.name,
-                    known.join(", ")
-                ))
-            })?;
+            let name = answers
+                .iter()
+                .chain(&[CONTRIBUTIONS])
+                .find(|k| **k == output.name)
+                .ok_or_else(|| {
+                    let explains = self.model.explainability().is_ok();
+                    ApiError::bad_request(format!(
+                        "unknown output `{}`; this model's outputs are {}{}",
+                        output.name,
+                        answers.join(", "),
+                        if explains { ", contributions" } else { "" }
+                    ))
+                })?;
+            if *name == CONTRIBUTIONS && explain == Some(false) {
+                return Err(ApiError::bad_request(format!(
+                    "output `{CONTRIBUTIONS}` is asked for with parameters.explain false: drop \
+                     one of them"
+                )));
+            }
             if names.iter().any(|(n, _)| n == name) {
                 return Err(ApiError::bad_request(format!(
                     "output `{name}` is asked for twice"
@@ -121,6 +166,9 @@ impl Served<'_> {
                     &format!("output `{name}`"),
                 )?;
             names.push((*name, as_binary));
+        }
+        if explained && !names.iter().any(|&(n, _)| n == CONTRIBUTIONS) {
+            names.push((CONTRIBUTIONS, all_binary));
         }
         Ok(names)
     }
@@ -300,7 +348,7 @@ fn output<'a>(name: &'static str, predictions: &'a Predictions, rows: usize) -> 
         (PREDICT, Predictions::Scores(scores)) => ResponseOutput {
             name,
             datatype: "FP32",
-            shape: [rows, 1],
+            shape: Shape::Two([rows, 1]),
             data: Some(OutputData::Numbers(scores)),
             parameters: None,
         },
@@ -312,7 +360,7 @@ fn output<'a>(name: &'static str, predictions: &'a Predictions, rows: usize) -> 
         ) => ResponseOutput {
             name,
             datatype: label_datatype(classes),
-            shape: [rows, 1],
+            shape: Shape::Two([rows, 1]),
             data: Some(OutputData::Labels(
                 labels.iter().map(|&i| &classes[i]).collect(),
             )),
@@ -328,16 +376,43 @@ fn output<'a>(name: &'static str, predictions: &'a Predictions, rows: usize) -> 
         ) => ResponseOutput {
             name,
             datatype: "FP32",
-            shape: [rows, classes.len()],
+            shape: Shape::Two([rows, classes.len()]),
             data: Some(OutputData::Numbers(probabilities)),
             parameters: None,
         },
         (_, Predictions::Scores(scores)) => ResponseOutput {
             name,
             datatype: "FP32",
-            shape: [rows, 1],
+            shape: Shape::Two([rows, 1]),
             data: Some(OutputData::Numbers(scores)),
             parameters: None,
         },
     }
+}
+
+/// The `contributions` output: every row's explanation, rows × targets × features
+/// (`[N, F]` where one target is explained), in `FP64` as they were computed.
+fn contributions(
+    explanations: &Explanations,
+    rows: usize,
+) -> Result<ResponseOutput<'static>, ApiError> {
+    let targets = explanations.targets();
+    let (n_targets, features) = (targets.n_targets(), targets.features.len());
+    let mut values = Vec::with_capacity(rows * n_targets * features);
+    for row in 0..rows {
+        let explained = row_explanation(explanations, row)?;
+        for target in 0..n_targets {
+            values.extend_from_slice(explained.contributions(target));
+        }
+    }
+    Ok(ResponseOutput {
+        name: CONTRIBUTIONS,
+        datatype: "FP64",
+        shape: match n_targets {
+            1 => Shape::Two([rows, features]),
+            n => Shape::Three([rows, n, features]),
+        },
+        data: Some(OutputData::Doubles(values)),
+        parameters: None,
+    })
 }

@@ -1,13 +1,13 @@
 //! The model's metadata: its inputs (one per feature, or its matrix), its outputs, the
-//! class order.
+//! class order, and, for a model that explains, the `contributions` output's layout.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use scoring::Task;
 
 use super::protocol::{
-    datatype_of, label_datatype, matrix_input, ModelMetadata, Served, TensorMetadata,
-    TensorParameters, PLATFORM, PREDICT, PREDICT_PROBA,
+    datatype_of, label_datatype, matrix_input, ModelMetadata, Served, Shape, TensorMetadata,
+    TensorParameters, CONTRIBUTIONS, PLATFORM, PREDICT, PREDICT_PROBA,
 };
 use crate::http::json_response;
 
@@ -18,10 +18,10 @@ impl Served<'_> {
             Some(name) => vec![TensorMetadata {
                 name,
                 datatype: datatype_of(schema.features()[0].ty),
-                shape: [-1, schema.len() as i64],
+                shape: Shape::Two([-1, schema.len() as i64]),
                 parameters: Some(TensorParameters {
                     feature_names: Some(schema.names()),
-                    classes: None,
+                    ..TensorParameters::default()
                 }),
             }],
             None => schema
@@ -30,37 +30,55 @@ impl Served<'_> {
                 .map(|f| TensorMetadata {
                     name: &f.name,
                     datatype: datatype_of(f.ty),
-                    shape: [-1, 1],
+                    shape: Shape::Two([-1, 1]),
                     parameters: None,
                 })
                 .collect(),
         };
         let task = self.model.task();
-        let outputs = match &task {
+        let mut outputs = match &task {
             Task::Regression => vec![TensorMetadata {
                 name: PREDICT,
                 datatype: "FP32",
-                shape: [-1, 1],
+                shape: Shape::Two([-1, 1]),
                 parameters: None,
             }],
             Task::Classification { classes } => vec![
                 TensorMetadata {
                     name: PREDICT,
                     datatype: label_datatype(classes),
-                    shape: [-1, 1],
+                    shape: Shape::Two([-1, 1]),
                     parameters: None,
                 },
                 TensorMetadata {
                     name: PREDICT_PROBA,
                     datatype: "FP32",
-                    shape: [-1, classes.len() as i64],
+                    shape: Shape::Two([-1, classes.len() as i64]),
                     parameters: Some(TensorParameters {
-                        feature_names: None,
                         classes: Some(classes),
+                        ..TensorParameters::default()
                     }),
                 },
             ],
         };
+        // Listed, with its layout, where the model can explain; answered only when asked.
+        if let Ok(targets) = self.model.explainability() {
+            let features = targets.features.len() as i64;
+            outputs.push(TensorMetadata {
+                name: CONTRIBUTIONS,
+                datatype: "FP64",
+                shape: match targets.n_targets() {
+                    1 => Shape::Two([-1, features]),
+                    n => Shape::Three([-1, n as i64, features]),
+                },
+                parameters: Some(TensorParameters {
+                    space: Some(targets.space),
+                    feature_names: Some(&targets.features),
+                    classes: targets.classes.as_deref(),
+                    base_values: Some(&targets.base_values),
+                }),
+            });
+        }
         json_response(
             StatusCode::OK,
             &ModelMetadata {

@@ -31,7 +31,16 @@
 //! `INT64` or `BYTES` as the model's labels are) and, for a classifier, `predict_proba`
 //! (`FP32`, one column per class in the model's class order, which the model metadata
 //! gives as the output's `parameters.classes`). Without `outputs` in the request, every
-//! output is answered, as the protocol says.
+//! output is answered, as the protocol says, but `contributions`.
+//!
+//! `contributions` (`FP64`) is each row's explanation: `[N, F]` where the model explains
+//! one target (a regressor's score, a binary classifier's positive class), `[N, T, F]`
+//! where it explains several classes. It is answered when the request's
+//! `parameters.explain` is true (after the outputs named, if `outputs` does not name it)
+//! or when `outputs` names it (explain implied; with `explain: false`, a 400). The model
+//! metadata lists it where the model can explain, its `parameters` giving the layout:
+//! `space`, `feature_names`, `classes` (the targets) and `base_values`. A model that cannot
+//! explain answers a request for it with a 422 saying why.
 
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Response};
@@ -47,7 +56,7 @@ mod protocol;
 mod tensors;
 
 use protocol::{Live, ModelReady, Ready, ServerMetadata, BINARY_EXTENSION};
-pub use protocol::{Served, PLATFORM, PREDICT, PREDICT_PROBA};
+pub use protocol::{Served, CONTRIBUTIONS, PLATFORM, PREDICT, PREDICT_PROBA};
 
 impl Served<'_> {
     /// Answers an OIP route; an inference's scored batch is shown to `observer`.

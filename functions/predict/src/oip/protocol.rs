@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use scoring::{FeatureSchema, FeatureType, InputLayout, Label, Model, Task};
+use scoring::{FeatureSchema, FeatureType, InputLayout, Label, Model, Space, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -16,6 +16,9 @@ pub const PLATFORM: &str = "onnx";
 pub const PREDICT: &str = "predict";
 /// A classifier's probabilities, `[N, C]`.
 pub const PREDICT_PROBA: &str = "predict_proba";
+/// Each row's explanation, `FP64`: `[N, F]` for one explained target, `[N, T, F]` for
+/// several; answered only when asked for (`parameters.explain`, or named in `outputs`).
+pub const CONTRIBUTIONS: &str = "contributions";
 
 /// Triton's binary tensor extension announces the JSON part's length in this header, in
 /// requests and answers.
@@ -69,20 +72,34 @@ pub(super) struct TensorMetadata<'a> {
     pub(super) name: &'a str,
     pub(super) datatype: &'static str,
     /// `-1` for the batch axis.
-    pub(super) shape: [i64; 2],
+    pub(super) shape: Shape<i64>,
     /// An extension the protocol allows: what the tensor's columns are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) parameters: Option<TensorParameters<'a>>,
 }
 
-#[derive(Serialize)]
+/// A tensor's shape: two axes, or three (`contributions` per target).
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(untagged)]
+pub(super) enum Shape<T> {
+    Two([T; 2]),
+    Three([T; 3]),
+}
+
+#[derive(Serialize, Default)]
 pub(super) struct TensorParameters<'a> {
-    /// A matrix input's columns, in order.
+    /// `contributions`: where they add up to the answer (score, margin or probability).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) space: Option<Space>,
+    /// A matrix input's columns, in order; `contributions`' last axis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) feature_names: Option<&'a [String]>,
-    /// `predict_proba`'s columns, in order.
+    /// `predict_proba`'s columns, in order; `contributions`' targets, in order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) classes: Option<&'a [Label]>,
+    /// `contributions`: each target's base value (what the contributions add to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) base_values: Option<&'a [f64]>,
 }
 
 #[derive(Deserialize)]
@@ -93,7 +110,7 @@ pub(super) struct InferenceRequest<'a> {
     pub(super) inputs: Vec<RequestInput<'a>>,
     #[serde(default, borrow)]
     pub(super) outputs: Option<Vec<RequestOutput<'a>>>,
-    /// Only `binary_data_output` is read; unknown fields are ignored.
+    /// Only `binary_data_output` and `explain` are read; unknown fields are ignored.
     #[serde(default)]
     pub(super) parameters: Option<Map<String, Value>>,
 }
@@ -149,7 +166,7 @@ pub(super) struct InferenceResponse<'a> {
 pub(super) struct ResponseOutput<'a> {
     pub(super) name: &'static str,
     pub(super) datatype: &'static str,
-    pub(super) shape: [usize; 2],
+    pub(super) shape: Shape<usize>,
     /// Absent when the data follows the JSON as binary.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) data: Option<OutputData<'a>>,
@@ -167,6 +184,8 @@ pub(super) struct BinarySize {
 pub(super) enum OutputData<'a> {
     Numbers(&'a [f32]),
     Labels(Vec<&'a Label>),
+    /// `contributions`, row-major.
+    Doubles(Vec<f64>),
 }
 
 // ------------------------------------------------------------------ names and types

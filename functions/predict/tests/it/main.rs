@@ -5,6 +5,7 @@
 
 mod bootstrap;
 mod events;
+mod explain;
 mod handler;
 mod metrics;
 mod oip;

@@ -2,7 +2,8 @@
 //! run as Lambda runs it (a local Runtime API, moto for S3 and DynamoDB), behind testkit's
 //! HTTP front (what API Gateway does), called by `tritonclient.http` from the project's
 //! venv (tests/oip/tritonclient_check.py, pinned in requirements.txt) for the demo
-//! regressor and the demo classifier, and compared with `POST /predict` on the same rows.
+//! regressor and the demo classifier, and compared with `POST /predict` on the same rows
+//! (the `contributions` output with `POST /predict`'s explanations).
 //! Like every venv test, it sets the venv up when missing (`make .venv/.stack`, which
 //! installs tritonclient too), and fails if that cannot be done.
 
@@ -160,6 +161,9 @@ async fn tritonclient_speaks_to_the_function_and_agrees_with_post_predict() {
     assert_eq!(reports.len(), 2, "{stdout}");
     assert_eq!(reports[0]["outputs"], json!(["predict"]));
     assert_eq!(reports[1]["outputs"], json!(["predict", "predict_proba"]));
+    // Both demo models explain: the script checked `contributions` too.
+    assert_eq!(reports[0]["explained"], true, "{stdout}");
+    assert_eq!(reports[1]["explained"], true, "{stdout}");
     println!("{stdout}");
 
     for served in [&mut regressor_fn, &mut classifier_fn] {

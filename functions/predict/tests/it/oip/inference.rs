@@ -216,7 +216,8 @@ async fn requested_outputs_are_answered_in_the_order_asked() {
     for (outputs, says) in [
         (
             json!([{"name": "probabilities"}]),
-            "unknown output `probabilities`; this model's outputs are predict, predict_proba",
+            "unknown output `probabilities`; this model's outputs are predict, predict_proba, \
+             contributions",
         ),
         (
             json!([{"name": "predict"}, {"name": "predict"}]),

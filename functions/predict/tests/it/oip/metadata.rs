@@ -37,10 +37,13 @@ async fn model_metadata_names_the_models_inputs_and_outputs() {
         json!([{"name": "features", "datatype": "FP32", "shape": [-1, 11],
                 "parameters": {"feature_names": demo_model().features()}}])
     );
+    // The demo regressor explains: its contributions' layout (tested in `explain`).
     assert_eq!(
-        body["outputs"],
-        json!([{"name": "predict", "datatype": "FP32", "shape": [-1, 1]}])
+        body["outputs"][0],
+        json!({"name": "predict", "datatype": "FP32", "shape": [-1, 1]})
     );
+    assert_eq!(body["outputs"][1]["name"], "contributions", "{body}");
+    assert_eq!(body["outputs"].as_array().unwrap().len(), 2, "{body}");
     // The same through the version's path.
     let (status, versioned) = get(&app, "/v2/models/wine-quality/versions/test-version").await;
     assert_eq!((status, &versioned), (StatusCode::OK, &body));
@@ -64,13 +67,16 @@ async fn a_classifiers_metadata_has_string_inputs_labels_and_the_class_order() {
     let classes = &health["classes"];
     assert_eq!(classes.as_array().unwrap().len(), 2, "{health}");
     assert_eq!(
-        body["outputs"],
-        json!([
-            {"name": "predict", "datatype": "BYTES", "shape": [-1, 1]},
-            {"name": "predict_proba", "datatype": "FP32", "shape": [-1, 2],
-             "parameters": {"classes": classes}}
-        ])
+        body["outputs"].as_array().unwrap()[..2],
+        [
+            json!({"name": "predict", "datatype": "BYTES", "shape": [-1, 1]}),
+            json!({"name": "predict_proba", "datatype": "FP32", "shape": [-1, 2],
+             "parameters": {"classes": classes}})
+        ]
     );
+    // Then, as the demo classifier explains, its contributions (tested in `explain`).
+    assert_eq!(body["outputs"][2]["name"], "contributions", "{body}");
+    assert_eq!(body["outputs"].as_array().unwrap().len(), 3, "{body}");
 }
 
 #[tokio::test]
