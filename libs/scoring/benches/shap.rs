@@ -77,8 +77,7 @@ fn ensemble(trees: usize) -> (Forest, ShapForest) {
         grow(&mut rng, &mut e, t, 0, 0);
     }
     let forest = Forest::new(&e.nodes, &e.leaves, 1, Aggregate::Sum, &[0.5]).unwrap();
-    let shap =
-        ShapForest::new(&e.nodes, &e.leaves, &e.covers, 1, Aggregate::Sum, &[0.5]).unwrap();
+    let shap = ShapForest::new(&e.nodes, &e.leaves, &e.covers, 1, Aggregate::Sum, &[0.5]).unwrap();
     (forest, shap)
 }
 

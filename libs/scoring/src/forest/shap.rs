@@ -123,7 +123,11 @@ impl ShapForest {
             invalid!(
                 "TreeSHAP needs trees whose outputs add up; aggregate {} keeps one tree's \
                  value per row, which has no additive explanation",
-                if aggregate == Aggregate::Min { "MIN" } else { "MAX" }
+                if aggregate == Aggregate::Min {
+                    "MIN"
+                } else {
+                    "MAX"
+                }
             );
         }
         // The evaluator's checks first: the same ensembles are accepted, laid out from the
@@ -151,7 +155,12 @@ impl ShapForest {
             .enumerate()
             .map(|(i, n)| ((n.tree_id, n.node_id), i))
             .collect();
-        let children = |n: &NodeSpec| [by_id[&(n.tree_id, n.false_id)], by_id[&(n.tree_id, n.true_id)]];
+        let children = |n: &NodeSpec| {
+            [
+                by_id[&(n.tree_id, n.false_id)],
+                by_id[&(n.tree_id, n.true_id)],
+            ]
+        };
         let mut is_child = vec![false; nodes.len()];
         for n in nodes.iter().filter(|n| n.mode.is_some()) {
             let [no, yes] = children(n);
@@ -299,7 +308,8 @@ impl ShapForest {
                             set.dedup();
                             let start = out.member_values.len() as u32;
                             out.member_values.extend(set);
-                            out.member_sets.push((start, out.member_values.len() as u32));
+                            out.member_sets
+                                .push((start, out.member_values.len() as u32));
                             f32::from_bits(out.member_sets.len() as u32 - 1)
                         } else {
                             mode.threshold_f32(n.threshold)
@@ -435,7 +445,12 @@ impl ShapForest {
         }
     }
 
-    fn walk<const Q: usize, const ONE: bool>(&self, x: &[f32], out: &mut [f64], s: &mut ShapScratch) {
+    fn walk<const Q: usize, const ONE: bool>(
+        &self,
+        x: &[f32],
+        out: &mut [f64],
+        s: &mut ShapScratch,
+    ) {
         let mut walk = Walk::<Q, ONE> {
             forest: self,
             x,

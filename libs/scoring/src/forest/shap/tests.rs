@@ -96,14 +96,25 @@ fn random_ensemble(seed: u64, shape: &Shape) -> Ensemble {
         covers: vec![],
         n_targets: shape.n_targets,
         aggregate: shape.aggregate,
-        base: (0..shape.n_targets).map(|t| t as f64 * 0.25 - 0.1).collect(),
+        base: (0..shape.n_targets)
+            .map(|t| t as f64 * 0.25 - 0.1)
+            .collect(),
     };
     // Fractional covers (hessian sums) in half the ensembles, row counts in the others.
     let fractional = rng.below(2) == 0;
     for tree in 0..shape.trees as i64 {
         let start = e.nodes.len();
         let mut next_id = 1;
-        grow(&mut rng, &mut e, shape, tree, 0, 0, &mut next_id, fractional);
+        grow(
+            &mut rng,
+            &mut e,
+            shape,
+            tree,
+            0,
+            0,
+            &mut next_id,
+            fractional,
+        );
         // Node lists come in any order.
         for i in (start + 1..e.nodes.len()).rev() {
             let j = start + rng.below(i - start + 1);
@@ -326,7 +337,8 @@ impl<'a> Brute<'a> {
                 let k = s.count_ones() as usize;
                 let w = fact(k) * fact(features - 1 - k) / fact(features);
                 for t in 0..nt {
-                    phi[t * features + i] += w * (values[(s | 1 << i) as usize][t] - values[s as usize][t]);
+                    phi[t * features + i] +=
+                        w * (values[(s | 1 << i) as usize][t] - values[s as usize][t]);
                 }
             }
         }
@@ -367,7 +379,10 @@ fn matches_exact_shapley_values_on_random_trees() {
         let nf = f.n_features();
         let expected = brute.value(&[f32::NAN; 8], 0);
         for (a, b) in f.expected_values().iter().zip(&expected) {
-            assert!(close(*a, *b, 1e-12), "seed {seed}: expected value {a} vs {b}");
+            assert!(
+                close(*a, *b, 1e-12),
+                "seed {seed}: expected value {a} vs {b}"
+            );
         }
         let mut scratch = f.scratch();
         let mut rng = Rng(seed + 1000);
@@ -410,7 +425,10 @@ fn deep_paths_on_two_features_repeat_them_often() {
             let got = contributions(&f, &x, &mut scratch);
             let want = brute.shapley(&x, f.n_features());
             for (a, b) in got.iter().zip(&want) {
-                assert!(close(*a, *b, 1e-10), "seed {seed}, row {x:?}: {got:?} vs {want:?}");
+                assert!(
+                    close(*a, *b, 1e-10),
+                    "seed {seed}, row {x:?}: {got:?} vs {want:?}"
+                );
             }
         }
     }
@@ -443,7 +461,8 @@ fn local_accuracy_against_the_evaluator() {
                 let mut score = vec![0.0f32; 3];
                 forest.eval(&x, nf, &mut score).unwrap();
                 for t in 0..3 {
-                    let sum = f.expected_values()[t] + phi[t * nf..(t + 1) * nf].iter().sum::<f64>();
+                    let sum =
+                        f.expected_values()[t] + phi[t * nf..(t + 1) * nf].iter().sum::<f64>();
                     assert!(
                         close(sum, score[t] as f64, 1e-5),
                         "{mode:?} {aggregate:?} row {x:?} target {t}: {sum} vs {}",
@@ -524,11 +543,17 @@ fn a_small_tree_by_hand() {
         ((5.0 / 3.0 - 2.2) + (1.0 - 1.8)) / 2.0,
         ((1.8 - 2.2) + (1.0 - 5.0 / 3.0)) / 2.0,
     ];
-    assert!(close(phi[0], want[0], 1e-14) && close(phi[1], want[1], 1e-14), "{phi:?}");
+    assert!(
+        close(phi[0], want[0], 1e-14) && close(phi[1], want[1], 1e-14),
+        "{phi:?}"
+    );
     // NaN x0 goes false (leaf 2, value 3): v({0}) = v({0, 1}) = 3, so
     // phi0 = ((3 - 2.2) + (3 - 1.8)) / 2 and phi1 = (1.8 - 2.2) / 2.
     let phi = contributions(&f, &[f32::NAN, 0.0], &mut s);
-    assert!(close(phi[0], 1.0, 1e-14) && close(phi[1], -0.2, 1e-14), "{phi:?}");
+    assert!(
+        close(phi[0], 1.0, 1e-14) && close(phi[1], -0.2, 1e-14),
+        "{phi:?}"
+    );
     // NaN x1 goes true (leaf 3).
     let phi = contributions(&f, &[0.0, f32::NAN], &mut s);
     assert!(close(phi[1], want[1], 1e-14), "{phi:?}");
@@ -585,7 +610,11 @@ fn branches_no_training_row_reached_split_evenly() {
         let phi = contributions(&f, &x, &mut s);
         let want = brute.shapley(&x, 2);
         assert!(close(phi[0], want[0], 1e-14) && close(phi[1], want[1], 1e-14));
-        assert!(close(f.expected_values()[0] + phi[0] + phi[1], brute.value(&x, 3)[0], 1e-14));
+        assert!(close(
+            f.expected_values()[0] + phi[0] + phi[1],
+            brute.value(&x, 3)[0],
+            1e-14
+        ));
     }
 }
 
@@ -609,7 +638,10 @@ fn bad_covers_and_aggregates_are_refused_by_name() {
     // Within the tolerance: accepted.
     with(&[10.0, 6.0 * (1.0 + 1e-7), 4.0, 2.0, 4.0]).shap();
     let err = with(&[0.0; 5]).refusal();
-    assert!(err.contains("the root (node 0) of tree 0 has cover 0"), "{err}");
+    assert!(
+        err.contains("the root (node 0) of tree 0 has cover 0"),
+        "{err}"
+    );
     for (aggregate, name) in [(Aggregate::Min, "MIN"), (Aggregate::Max, "MAX")] {
         let err = Ensemble {
             aggregate,
@@ -642,8 +674,17 @@ fn pass_through_nodes_are_their_leaf() {
         members: vec![],
     };
     let mut e = small();
-    e.nodes.extend([pass, NodeSpec { tree_id: 1, ..leaf(1) }]);
-    e.leaves.push(LeafWeight { tree_id: 1, ..weight(1, 7.0) });
+    e.nodes.extend([
+        pass,
+        NodeSpec {
+            tree_id: 1,
+            ..leaf(1)
+        },
+    ]);
+    e.leaves.push(LeafWeight {
+        tree_id: 1,
+        ..weight(1, 7.0)
+    });
     e.covers.extend([10.0, 10.0]);
     let (f, forest) = (e.shap(), e.forest());
     assert!(close(f.expected_values()[0], 2.7 + 7.0, 1e-15));
@@ -653,7 +694,11 @@ fn pass_through_nodes_are_their_leaf() {
         assert_eq!(phi, contributions(&small().shap(), &x, &mut s));
         let mut score = [0.0f32];
         forest.eval(&x, 2, &mut score).unwrap();
-        assert!(close(f.expected_values()[0] + phi[0] + phi[1], score[0] as f64, 1e-6));
+        assert!(close(
+            f.expected_values()[0] + phi[0] + phi[1],
+            score[0] as f64,
+            1e-6
+        ));
     }
     e.covers[6] = 9.0;
     let err = e.refusal();
