@@ -136,6 +136,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     expected_batch.extend([
         ("SCAN_SEGMENTS".to_owned(), "8".to_owned()),
         ("BATCH_WORKERS".to_owned(), "4".to_owned()),
+        ("EXPLAIN_TOP_K".to_owned(), "0".to_owned()),
         ("DEADLINE_MARGIN_SECONDS".to_owned(), "60".to_owned()),
         ("STATE_MACHINE_ARN".to_owned(), name("NightlyRun")),
     ]);
@@ -156,6 +157,10 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         machine.role_arn()
     );
     let batch_config = BatchConfig::from_lookup(|n| batch_env.get(n).cloned()).unwrap();
+    assert_eq!(
+        batch_config.explain_top_k, 0,
+        "no explanations unless asked for"
+    );
     assert_eq!(
         (
             batch_config.scan_segments,

@@ -51,6 +51,44 @@ fn every_variable_the_code_reads_is_set_by_the_template_for_that_function() {
     }
 }
 
+/// `ExplainTopK` is the batch function's `EXPLAIN_TOP_K`: off by default, its bounds the
+/// function's own, so that CloudFormation refuses what the function would refuse at init.
+#[test]
+fn the_explain_top_k_parameter_is_the_batch_functions_bounded_setting() {
+    venv_tool_or_skip!("python");
+    let t = translate(&[]);
+    let parameter = &t["Parameters"]["ExplainTopK"];
+    assert_eq!(parameter["Type"], "Number");
+    assert_eq!(parameter["Default"], 0, "off unless asked for");
+    assert_eq!(parameter["MinValue"], 0);
+    assert_eq!(
+        parameter["MaxValue"],
+        aws_adapter::config::MAX_EXPLAIN_TOP_K,
+        "the function's own bound"
+    );
+    assert_eq!(
+        props(&t, "BatchFunction")["Environment"]["Variables"]["EXPLAIN_TOP_K"],
+        json!({ "Ref": "ExplainTopK" })
+    );
+    assert!(
+        props(&t, "PredictFunction")["Environment"]["Variables"]
+            .get("EXPLAIN_TOP_K")
+            .is_none(),
+        "the predict function stores nothing"
+    );
+    // Every value the parameter allows is one the function takes, and one past it is not.
+    let with = |k: String| {
+        BatchConfig::from_lookup(|name| match name {
+            "EXPLAIN_TOP_K" => Some(k.clone()),
+            _ => Some("1".to_owned()),
+        })
+    };
+    for k in [0, 1, aws_adapter::config::MAX_EXPLAIN_TOP_K] {
+        assert_eq!(with(k.to_string()).unwrap().explain_top_k, k);
+    }
+    assert!(with((aws_adapter::config::MAX_EXPLAIN_TOP_K + 1).to_string()).is_err());
+}
+
 /// The functions' timeouts leave room for their own answers: a call of the online policy
 /// gives up well before the predict function's timeout (so a stalled DynamoDB is its JSON
 /// 503), and the batch stops reading a margin before its deadline that outlasts a call.
