@@ -96,6 +96,31 @@ async fn get_reads_dynamodb_and_scores_like_the_model() {
     }
 }
 
+/// `GET /predict/{id}?explain=true` as API Gateway delivers it (the query in
+/// `rawQueryString`): the stored wine's score with its explanation, which adds up to it.
+#[tokio::test]
+async fn an_explained_get_reads_dynamodb_and_adds_up_to_the_score() {
+    moto_or_skip!();
+    let config = stack(Some(demo_model_bytes()), true, 5).await;
+    let app = init(&config).await.unwrap();
+    let mut event = support::event_json("predict-get.json");
+    event["rawQueryString"] = "explain=true".into();
+    let response = app
+        .handle(lambda_http::request::from_str(&event.to_string()).unwrap())
+        .await;
+    let body = json_body(&response);
+    assert_eq!(response.status(), 200, "{body}");
+    assert_eq!(body["product_id"], "wine-0001");
+    let explanation = &body["explanation"];
+    assert_eq!(explanation["space"], "score", "{body}");
+    let contributions = explanation["contributions"].as_object().unwrap();
+    assert_eq!(contributions.len(), 11, "{body}");
+    let total = explanation["base_value"].as_f64().unwrap()
+        + contributions.values().map(|v| v.as_f64().unwrap()).sum::<f64>();
+    let score = body["score"].as_f64().unwrap();
+    assert!((total - score).abs() < 1e-5 * score.abs(), "{total} != {score}");
+}
+
 #[tokio::test]
 async fn model_version_is_the_version_id_or_else_the_etag() {
     moto_or_skip!();
