@@ -116,9 +116,15 @@ async fn an_explained_get_reads_dynamodb_and_adds_up_to_the_score() {
     let contributions = explanation["contributions"].as_object().unwrap();
     assert_eq!(contributions.len(), 11, "{body}");
     let total = explanation["base_value"].as_f64().unwrap()
-        + contributions.values().map(|v| v.as_f64().unwrap()).sum::<f64>();
+        + contributions
+            .values()
+            .map(|v| v.as_f64().unwrap())
+            .sum::<f64>();
     let score = body["score"].as_f64().unwrap();
-    assert!((total - score).abs() < 1e-5 * score.abs(), "{total} != {score}");
+    assert!(
+        (total - score).abs() < 1e-5 * score.abs(),
+        "{total} != {score}"
+    );
 }
 
 #[tokio::test]
