@@ -17,7 +17,8 @@
 //! UNWOUND_SUM is sum_q w_q G_q / f_i(s_q), a few multiply-adds with u_i,q = w_q (o_i -
 //! z_i) / f_i(s_q) computed when i joins the path (for o_i = 0 it is -w_q / (1 - s_q)).
 //! A branch whose zero and one fractions are both 0 contributes nothing: it is not walked.
-//! The leaves under a branch on a new feature are done at that branch, both at once.
+//! A branch's leaf children are done at the branch, both at once, without a walk of their
+//! own.
 //!
 //! A branch whose own cover is 0 (no training row reached it) splits 1/2, 1/2: any split
 //! keeps local accuracy, and this one keeps the expectation a mean of the leaves below.
@@ -40,6 +41,7 @@ const POINTS: [usize; 5] = [4, 8, 16, 32, 64];
 /// `feature` of a leaf.
 const LEAF: u32 = u32::MAX;
 
+/// 32 bytes: two nodes per cache line.
 #[derive(Clone, Copy, Debug)]
 struct ShapNode {
     /// The feature a branch reads; `LEAF` for a leaf.
@@ -54,8 +56,20 @@ struct ShapNode {
     /// Branch: which children are leaves (walked at the branch, without a load of their
     /// node).
     leaf_child: [bool; 2],
-    /// Branch: each child's share of its cover, same order as `next`.
-    ratio: [f64; 2],
+    /// Branch: the true child's share of its cover (the false child has the rest).
+    share: f64,
+}
+
+impl ShapNode {
+    /// Child `side`'s share of the node's cover (1: the true child).
+    #[inline(always)]
+    fn ratio(&self, side: usize) -> f64 {
+        if side == 1 {
+            self.share
+        } else {
+            1.0 - self.share
+        }
+    }
 }
 
 /// A tree ensemble laid out for TreeSHAP: trees depth-first, leaf values in f64.
@@ -284,17 +298,13 @@ impl ShapForest {
                             nan_true: false,
                             next: [offset, 0],
                             leaf_child: [false; 2],
-                            ratio: [0.0; 2],
+                            share: 0.0,
                         });
                     }
                     Some(mode) => {
                         let [no, yes] = children(n);
                         let sum = covers[no] + covers[yes];
-                        let ratio = if sum > 0.0 {
-                            [covers[no] / sum, covers[yes] / sum]
-                        } else {
-                            [0.5, 0.5]
-                        };
+                        let share = if sum > 0.0 { covers[yes] / sum } else { 0.5 };
                         let threshold = if mode == Mode::Member {
                             // The set as `flatten` keeps it: f32 values only (those no f32
                             // equals dropped), -0.0 as 0.0, sorted; its index as the bits.
@@ -323,7 +333,7 @@ impl ShapForest {
                             nan_true: n.missing_tracks_true || mode == Mode::Neq,
                             next: [0; 2],
                             leaf_child: [false; 2],
-                            ratio,
+                            share,
                         });
                         stack.push((no, depth + 1, Some((at, 0))));
                         stack.push((yes, depth + 1, Some((at, 1))));
@@ -360,8 +370,8 @@ impl ShapForest {
                         *e += share * v;
                     }
                 } else {
-                    stack.push((n.next[0], share * n.ratio[0]));
-                    stack.push((n.next[1], share * n.ratio[1]));
+                    stack.push((n.next[0], share * n.ratio(0)));
+                    stack.push((n.next[1], share * n.ratio(1)));
                 }
             }
         }
@@ -567,7 +577,7 @@ impl<const Q: usize, const ONE: bool> Walk<'_, Q, ONE> {
     #[inline(always)]
     fn child<const HOT: bool>(&mut self, at: u32, side: usize, slot: usize, lvl: usize, m: usize) {
         let node = &self.forest.nodes[at as usize];
-        let r = node.ratio[side];
+        let r = node.ratio(side);
         let next = node.next[side];
         let g = self.path[lvl];
         if slot != 0 {
@@ -644,7 +654,7 @@ impl<const Q: usize, const ONE: bool> Walk<'_, Q, ONE> {
                 if node.leaf_child[side] {
                     let hot = (side == 1) == go;
                     let v = forest.values[node.next[side] as usize + t];
-                    let z = z_old * node.ratio[side];
+                    let z = z_old * node.ratio(side);
                     a += z * v;
                     d += ((o_old & hot) as u8 as f64 - z) * v;
                 }
