@@ -20,7 +20,7 @@ impl Forest {
     /// One step of a lane on node `at` with row `row`: (where it goes, whether `at` is a
     /// leaf). Only leaves have both children equal: flattening refuses shared children.
     #[inline(always)]
-    fn step<C: Compare>(&self, c: &C, at: u32, row: &[f32]) -> (u32, bool) {
+    fn step<C: Compare>(&self, c: C, at: u32, row: &[f32]) -> (u32, bool) {
         let n = &self.nodes[at as usize];
         let x = row[n.feature()];
         let go = c.compare(n, x) | (x.is_nan() & n.nan_goes_true());
@@ -30,7 +30,7 @@ impl Forest {
     /// The early-exit trees for every row of `x`, one target only. Lanes of rows: 8 rows
     /// start the chain together and end within a few dozen steps of one another, so they
     /// share the trees in cache; the last few rows go one at a time.
-    pub(super) fn early_rows<C: Compare>(&self, c: &C, x: &[f32], width: usize, out: &mut [f32]) {
+    pub(super) fn early_rows<C: Compare>(&self, c: C, x: &[f32], width: usize, out: &mut [f32]) {
         let first = self.early_roots[0];
         let sentinel = *self.early_roots.last().unwrap();
         let mut blocks = x.chunks_exact(width * LANES);
@@ -67,7 +67,7 @@ impl Forest {
     /// so the sum runs in tree order.
     pub(super) fn early_trees<C: Compare>(
         &self,
-        c: &C,
+        c: C,
         row: &[f32],
         acc: &mut [f32],
         leaf_of: &mut Vec<u32>,

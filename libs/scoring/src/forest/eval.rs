@@ -31,26 +31,26 @@ impl Forest {
             );
         }
         match self.uniform_mode {
-            Some(Mode::Leq) => self.eval_with(&Leq, x, width, out),
-            Some(Mode::Lt) => self.eval_with(&Lt, x, width, out),
-            Some(Mode::Gte) => self.eval_with(&Gte, x, width, out),
-            Some(Mode::Gt) => self.eval_with(&Gt, x, width, out),
+            Some(Mode::Leq) => self.eval_with(Leq, x, width, out),
+            Some(Mode::Lt) => self.eval_with(Lt, x, width, out),
+            Some(Mode::Gte) => self.eval_with(Gte, x, width, out),
+            Some(Mode::Gt) => self.eval_with(Gt, x, width, out),
             // Member nodes need their sets: a forest without any keeps the plain match.
             Some(Mode::Eq) | Some(Mode::Neq) | None if self.member_sets.is_empty() => {
-                self.eval_with(&PerNode, x, width, out)
+                self.eval_with(PerNode, x, width, out)
             }
             Some(Mode::Eq) | Some(Mode::Neq) | Some(Mode::Member) | None => {
                 let c = WithMembers {
                     sets: &self.member_sets,
                     values: &self.member_values,
                 };
-                self.eval_with(&c, x, width, out)
+                self.eval_with(c, x, width, out)
             }
         }
         Ok(())
     }
 
-    fn eval_with<C: Compare>(&self, c: &C, x: &[f32], width: usize, out: &mut [f32]) {
+    fn eval_with<C: Compare>(&self, c: C, x: &[f32], width: usize, out: &mut [f32]) {
         out.fill(self.aggregate.identity());
         // Per row, the fixed-depth trees are summed first, then the early-exit ones.
         self.fixed_depth(c, x, width, out);
@@ -69,7 +69,7 @@ impl Forest {
     }
 
     /// The trees walked a fixed number of steps: all lanes of a walk end together.
-    fn fixed_depth<C: Compare>(&self, c: &C, x: &[f32], width: usize, out: &mut [f32]) {
+    fn fixed_depth<C: Compare>(&self, c: C, x: &[f32], width: usize, out: &mut [f32]) {
         let nt = self.n_targets;
         let trees = &self.trees[..self.n_fixed];
         let mut blocks = x.chunks_exact(width * LANES);
@@ -110,7 +110,7 @@ impl Forest {
     #[inline(always)]
     fn walk<C: Compare, const L: usize>(
         &self,
-        c: &C,
+        c: C,
         start: [u32; L],
         rows: &[&[f32]; L],
         depth: u32,
@@ -159,14 +159,15 @@ impl Forest {
 }
 
 /// The branch test, chosen once per ensemble so the common single-mode case has no match
-/// in the inner loop. `&self` carries what a test needs beyond the node (member sets);
-/// the other tests are zero-sized.
-pub(super) trait Compare {
+/// in the inner loop. `self` carries what a test needs beyond the node (member sets); the
+/// others are zero-sized, passed by value so that they cost no argument at all.
+pub(super) trait Compare: Copy {
     fn compare(&self, n: &Node, x: f32) -> bool;
 }
 
 macro_rules! uniform_compare {
     ($($name:ident: $op:tt),*) => {$(
+        #[derive(Clone, Copy)]
         struct $name;
         impl Compare for $name {
             #[inline(always)]
@@ -178,6 +179,7 @@ macro_rules! uniform_compare {
 }
 uniform_compare!(Leq: <=, Lt: <, Gte: >=, Gt: >);
 
+#[derive(Clone, Copy)]
 struct PerNode;
 impl Compare for PerNode {
     #[inline(always)]
@@ -187,6 +189,7 @@ impl Compare for PerNode {
 }
 
 /// Per node, member nodes included: `x` is looked up in the node's set.
+#[derive(Clone, Copy)]
 struct WithMembers<'f> {
     sets: &'f [(u32, u32)],
     values: &'f [f32],
