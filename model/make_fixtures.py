@@ -25,6 +25,7 @@ from fixture_io import *  # noqa: F401,F403 (the shared helpers and imports)
 from fixtures_trees import hand_built_fixtures
 from fixtures_typed import typed_fixtures
 from fixtures_class_labels import main as class_labels
+from fixtures_tree_ensemble5 import main as tree_ensemble5
 
 # --------------------------------------------------------------------------
 # scikit-learn models
@@ -172,6 +173,7 @@ def main():
     (OUT / "refusals.json").write_text(json.dumps(REFUSALS, indent=2) + "\n")
     typed_fixtures()  # typed/: per-column inputs, classifiers, JSON rows (fixtures_typed.py)
     class_labels()  # class_labels/: classes behind a Normalizer, Cast, Identity (fixtures_class_labels.py)
+    tree_ensemble5()  # tree_ensemble5/: opset 5 TreeEnsemble from the hand-built trees (fixtures_tree_ensemble5.py)
     for f in sorted(OUT.iterdir()):
         print(f"{f.stat().st_size:>10,}  {f.relative_to(OUT.parent.parent.parent.parent)}")
     for entry in MANIFEST:
