@@ -2,7 +2,7 @@
 //! event, 10,000 products; rows/s, wall time, and where the time goes.
 //!
 //! ```sh
-//! cargo run --release -p batch --example moto_bench            # [-- --rows N --segments N]
+//! cargo run --release -p batch --example moto_bench   # [-- --rows N --segments N --explain-top-k K]
 //! ```
 //!
 //! Needs `.venv/bin/moto_server` (or `$MOTO_SERVER`): `make venv`. It starts moto on a free
@@ -12,7 +12,8 @@
 //! `DynamoDbPredictions` (default `Settings`, an in-memory run log) on a current-thread
 //! runtime, as the Lambda does. It checks the summary and that the predictions table holds
 //! exactly one item per product (a counting Scan) with the model's score, prints the
-//! numbers, and stops moto, also on failure.
+//! numbers, and stops moto, also on failure. `--explain-top-k K` (default 0) sets
+//! `EXPLAIN_TOP_K`: each item also carries its K largest contributions.
 //!
 //! To show what bounds the run it times every Scan page and BatchWriteItem call, and
 //! reads the CPU time of this process and of the moto process (/proc/PID/stat) around
@@ -208,7 +209,7 @@ async fn count_items(clients: &Clients, table: &str) -> Result<u64, String> {
     }
 }
 
-async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
+async fn bench(moto: &Moto, rows: u64, segments: u32, top_k: usize) -> Result<(), String> {
     let port = moto.endpoint.rsplit(':').next().unwrap_or_default();
     let pid = moto_pid(port).ok_or("cannot find the moto process")?;
     let tick = clock_tick();
@@ -219,7 +220,8 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
 
     println!(
         "batch job on moto ({}): {rows} products, {segments} segments, default Settings \
-         (score_batch 500, 4 writes in flight per segment), current-thread runtime",
+         (score_batch 500, 4 writes in flight per segment), EXPLAIN_TOP_K {top_k}, \
+         current-thread runtime",
         moto.endpoint
     );
     println!();
@@ -251,7 +253,10 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
         run_log: InMemoryRunLog::default(),
         segments,
         workers: 1,
-        settings: Settings::default(),
+        settings: Settings {
+            explain_top_k: top_k,
+            ..Settings::default()
+        },
         store_retries: Box::new(()),
         model,
     };
@@ -313,7 +318,14 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
             .as_ref()
             .and_then(aws_adapter::dynamodb::prediction_from_item)
             .ok_or(format!("{id}: no prediction stored"))?;
-        if got.answer != scoring::Prediction::Score(*score) || *got.run_id != *summary.run_id {
+        let explained = got
+            .explanation
+            .as_ref()
+            .map_or(0, |e| e.contributions.len());
+        if got.answer != scoring::Prediction::Score(*score)
+            || *got.run_id != *summary.run_id
+            || explained != top_k
+        {
             return Err(format!("{id}: stored {got:?}, expected score {score}"));
         }
     }
@@ -338,6 +350,7 @@ async fn bench(moto: &Moto, rows: u64, segments: u32) -> Result<(), String> {
 fn main() -> ExitCode {
     let mut rows = 10_000u64;
     let mut segments = 4u32;
+    let mut top_k = 0usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args
@@ -346,8 +359,9 @@ fn main() -> ExitCode {
         match (arg.as_str(), value) {
             ("--rows", Some(v)) if v > 0 => rows = v,
             ("--segments", Some(v)) if v > 0 => segments = v as u32,
+            ("--explain-top-k", Some(v)) => top_k = v as usize,
             _ => {
-                eprintln!("usage: moto_bench [--rows N] [--segments N]");
+                eprintln!("usage: moto_bench [--rows N] [--segments N] [--explain-top-k K]");
                 return ExitCode::from(2);
             }
         }
@@ -364,7 +378,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let result = bench(&moto, rows, segments).await;
+        let result = bench(&moto, rows, segments, top_k).await;
         moto.stop().await;
         match result {
             Ok(()) => ExitCode::SUCCESS,
