@@ -256,11 +256,13 @@ struct Brute<'a> {
     e: &'a Ensemble,
     by_id: HashMap<(i64, i64), usize>,
     roots: Vec<usize>,
+    /// Per leaf, its (target, weight)s.
+    weights: HashMap<usize, Vec<(usize, f64)>>,
 }
 
 impl<'a> Brute<'a> {
     fn new(e: &'a Ensemble) -> Brute<'a> {
-        let by_id = e
+        let by_id: HashMap<(i64, i64), usize> = e
             .nodes
             .iter()
             .enumerate()
@@ -278,16 +280,24 @@ impl<'a> Brute<'a> {
                     .unwrap()
             })
             .collect();
-        Brute { e, by_id, roots }
+        let mut weights: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
+        for w in &e.leaves {
+            let i = by_id[&(w.tree_id, w.node_id)];
+            weights.entry(i).or_default().push((w.target, w.weight));
+        }
+        Brute {
+            e,
+            by_id,
+            roots,
+            weights,
+        }
     }
 
     fn cond(&self, i: usize, x: &[f32], set: u32, out: &mut [f64], share: f64) {
         let n = &self.e.nodes[i];
         if n.mode.is_none() {
-            for w in &self.e.leaves {
-                if (w.tree_id, w.node_id) == (n.tree_id, n.node_id) {
-                    out[w.target] += share * w.weight;
-                }
+            for &(t, w) in self.weights.get(&i).into_iter().flatten() {
+                out[t] += share * w;
             }
             return;
         }
@@ -706,4 +716,82 @@ fn pass_through_nodes_are_their_leaf() {
         err.contains("node 0 of tree 1 has cover 10, but the leaf 1 both its branches go to has 9"),
         "{err}"
     );
+}
+
+#[test]
+fn the_quadrature_integrates_polynomials_below_twice_its_points() {
+    for n in super::POINTS {
+        let (points, weights) = super::gauss_legendre(n);
+        for k in 0..2 * n as i32 {
+            let integral: f64 = points
+                .iter()
+                .zip(&weights)
+                .map(|(s, w)| w * s.powi(k))
+                .sum();
+            assert!(
+                close(integral, 1.0 / (k + 1) as f64, 1e-13),
+                "{n} points, s^{k}: {integral}"
+            );
+        }
+    }
+}
+
+/// Paths of more than 8 distinct features take 8, then 16 points: still exact.
+#[test]
+fn wide_paths_stay_exact() {
+    // 8 points: deep random trees over 12 features.
+    let shape = Shape {
+        trees: 1,
+        depth: 12,
+        features: 12,
+        n_targets: 1,
+        mode: None,
+        aggregate: Aggregate::Sum,
+    };
+    let e = (1..40u64)
+        .map(|seed| random_ensemble(seed, &shape))
+        .find(|e| e.shap().points.len() == 8)
+        .expect("a path of 9 to 16 distinct features");
+    let mut wide = vec![e];
+    // 16 points: a chain splitting on 18 features in turn, each with a leaf aside.
+    let mut chain = Ensemble {
+        nodes: vec![],
+        leaves: vec![],
+        covers: vec![],
+        n_targets: 1,
+        aggregate: Aggregate::Sum,
+        base: vec![],
+    };
+    let mut below = 3.0;
+    for i in (0..18).rev() {
+        chain
+            .nodes
+            .push(branch(i, i as usize, 0.5, 100 + i, i + 1, i % 2 == 0));
+        chain.nodes.push(leaf(100 + i));
+        chain.leaves.push(weight(100 + i, i as f64 - 8.5));
+        let aside = 1.0 + (i % 3) as f64;
+        below += aside;
+        chain.covers.extend([below, aside]);
+    }
+    chain.nodes.push(leaf(18));
+    chain.leaves.push(weight(18, 5.0));
+    chain.covers.push(3.0);
+    assert_eq!(chain.shap().points.len(), 16);
+    wide.push(chain);
+    for e in &wide {
+        let f = e.shap();
+        let brute = Brute::new(e);
+        let mut s = f.scratch();
+        let mut rng = Rng(7);
+        for _ in 0..2 {
+            let x: Vec<f32> = (0..f.n_features())
+                .map(|_| [0.0, 1.0, f32::NAN][rng.below(3)])
+                .collect();
+            let got = contributions(&f, &x, &mut s);
+            let want = brute.shapley(&x, f.n_features());
+            for (a, b) in got.iter().zip(&want) {
+                assert!(close(*a, *b, 1e-9), "{got:?} vs {want:?}");
+            }
+        }
+    }
 }
