@@ -295,7 +295,7 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         inputs: &Batch,
         scored: &Scored,
         stamp: &'s Stamp,
-    ) -> Option<Result<(scoring::Explanations, &'s [Arc<str>]), ()>> {
+    ) -> Option<Explained<'s>> {
         if self.settings.explain_top_k == 0 {
             return None;
         }
@@ -374,6 +374,10 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         }
     }
 }
+
+/// A batch's explanations and the features they name; `Err`: the model failed to explain
+/// the batch (logged where it happened).
+type Explained<'s> = Result<(scoring::Explanations, &'s [Arc<str>]), ()>;
 
 /// A row's `k` largest contributions by absolute value, largest first (ties in feature
 /// order, as [`RowExplanation::top`]), for the class a classifier predicted; `None` if any
