@@ -205,9 +205,18 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
     let infer_body = demo_infer_body();
     let classifier_infer_path = format!("/v2/models/{}/infer", stack::CLASSIFIER_NAME);
     let classifier_infer_body = classifier_infer_body();
+    let classifier_explained_body = explained(&classifier_body);
     println!("\nA few requests (each prints its line, then its answer):");
     for (port, method, path, body) in [
         (regressor.port, "GET", "/predict/wine-0001", None),
+        // Why this score: each attribute's contribution, which with the base value adds
+        // up to it.
+        (
+            regressor.port,
+            "GET",
+            "/predict/wine-0001?explain=true",
+            None,
+        ),
         (regressor.port, "POST", "/predict", Some(post_body.as_str())),
         (regressor.port, "GET", "/predictions/wine-0001", None),
         (
@@ -228,6 +237,13 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
             "POST",
             classifier_infer_path.as_str(),
             Some(classifier_infer_body.as_str()),
+        ),
+        // The same white wine explained: contributions to the margin of "good".
+        (
+            classifier.port,
+            "POST",
+            "/predict",
+            Some(classifier_explained_body.as_str()),
         ),
     ] {
         let (_, answer) = http::call(port, method, path, body)
@@ -255,6 +271,7 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
     println!(
         "  curl -s -X POST {base}/predict -H 'content-type: application/json' -d '{post_body}'"
     );
+    println!("  curl -s '{base}/predict/wine-0042?explain=true'   # each attribute's contribution");
     println!("  curl -s {base}/predict/no-such-wine      # 404");
     println!("  curl -s {base}/predictions/wine-0042     # the nightly run's stored result");
     println!("The same wine through the Open Inference Protocol (KServe v2; docs/api.md):");
@@ -265,6 +282,7 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
     println!("The classifier (color categorical, gaps imputed by the model):");
     println!("  curl -s {classifier_base}/health");
     println!("  curl -s {classifier_base}/predict/red-0042");
+    println!("  curl -s '{classifier_base}/predict/red-0042?explain=true'");
     println!(
         "  curl -s -X POST {classifier_base}/predict -H 'content-type: application/json' -d '{classifier_body}'"
     );
@@ -477,6 +495,13 @@ fn classifier_post_body() -> String {
     r#"{"instances":[{"fixed_acidity":7,"volatile_acidity":0.27,"citric_acid":0.36,"residual_sugar":20.7,"chlorides":0.045,"free_sulfur_dioxide":45,"total_sulfur_dioxide":170,"density":1.001,"ph":3,"sulphates":0.45,"alcohol":null,"color":"white"}]}"#.to_owned()
 }
 
+/// A `POST /predict` body asking for explanations too.
+fn explained(post_body: &str) -> String {
+    let mut body: serde_json::Value = serde_json::from_str(post_body).expect("a JSON body");
+    body["explain"] = true.into();
+    body.to_string()
+}
+
 /// `demo_post_body`'s wine as Open Inference Protocol tensors, one per feature.
 fn demo_infer_body() -> String {
     infer_body(&demo_post_body())
@@ -512,6 +537,16 @@ fn demo_post_body() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The walkthrough's explained body: the same instances, `"explain": true`.
+    #[test]
+    fn an_explained_body_keeps_the_instances() {
+        let body: serde_json::Value =
+            serde_json::from_str(&explained(&classifier_post_body())).unwrap();
+        let plain: serde_json::Value = serde_json::from_str(&classifier_post_body()).unwrap();
+        assert_eq!(body["explain"], true);
+        assert_eq!(body["instances"], plain["instances"]);
+    }
 
     /// What `Watches::stop` kills if an interrupt did not end it: the grandchild too.
     #[test]
