@@ -103,20 +103,44 @@ fn one_row_both_ways(c: &mut Criterion) {
     group.finish();
 }
 
+/// `file`'s event with `query` as its query string, as API Gateway sends it.
+fn with_query(file: &str, query: &str) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(&event(file)).unwrap();
+    event["rawQueryString"] = query.into();
+    event.to_string()
+}
+
+/// Every warm request, each explained one beside its unexplained twin (the target:
+/// an explained GET within 3x of the unexplained one).
 fn warm_requests(c: &mut Criterion) {
     let app = app();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    let post = one_row_post();
+    let explained_post = with_body("predict-post.json", |b| {
+        b["instances"].as_array_mut().unwrap().truncate(1);
+        b["explain"] = true.into();
+    });
+    let explained_infer = with_body("v2-infer.json", |b| {
+        b["parameters"] = serde_json::json!({"explain": true});
+        b.as_object_mut().unwrap().remove("outputs");
+    });
     let mut group = c.benchmark_group("warm_request");
-    for (name, file) in [
-        ("get_predict", "predict-get.json"),
-        ("post_predict_2", "predict-post.json"),
-        ("health", "health.json"),
-        ("oip_infer_2", "v2-infer.json"),
-        ("oip_model_metadata", "v2-model-metadata.json"),
+    for (name, json) in [
+        ("get_predict", event("predict-get.json")),
+        (
+            "get_predict_explained",
+            with_query("predict-get.json", "explain=true"),
+        ),
+        ("post_predict_1", post),
+        ("post_predict_1_explained", explained_post),
+        ("post_predict_2", event("predict-post.json")),
+        ("health", event("health.json")),
+        ("oip_infer_2", event("v2-infer.json")),
+        ("oip_infer_2_explained", explained_infer),
+        ("oip_model_metadata", event("v2-model-metadata.json")),
     ] {
-        let json = event(file);
         // Event JSON -> http::Request (what lambda_http does per invoke) -> handler -> body.
         group.bench_function(name, |b| {
             b.iter(|| {
