@@ -27,8 +27,11 @@ fn fixtures() -> Vec<(String, Model, Batch)> {
                 serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap())
                     .unwrap();
             let rows = spec.get("rows")?.as_array()?.clone();
-            let model = Model::load(&std::fs::read(dir.join(format!("{name}.onnx"))).unwrap(), "bench")
-                .unwrap();
+            let model = Model::load(
+                &std::fs::read(dir.join(format!("{name}.onnx"))).unwrap(),
+                "bench",
+            )
+            .unwrap();
             model.explainability().ok()?;
             let schema = model.schema();
             let mut batch = schema.batch(ROWS);

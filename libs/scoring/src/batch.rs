@@ -6,8 +6,8 @@ use std::ops::Range;
 use tract_onnx::prelude::{tract_ndarray, Tensor, TractResult};
 
 use crate::error::RowProblem;
-use crate::row::FeatureValue;
 use crate::feature::{Feature, FeatureType, InputLayout, MISSING_TEXT};
+use crate::row::FeatureValue;
 
 /// One model input's values for every row of the batch (row-major for a matrix input).
 #[derive(Debug, Clone, PartialEq)]
@@ -73,10 +73,7 @@ impl Batch {
                 }
             }
             InputLayout::PerFeature => Batch {
-                columns: features
-                    .iter()
-                    .map(|f| Column::new(f.ty, rows))
-                    .collect(),
+                columns: features.iter().map(|f| Column::new(f.ty, rows)).collect(),
                 width: 1,
                 rows: 0,
             },

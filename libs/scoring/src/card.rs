@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::Profile;
 use crate::feature::FeatureType;
+use crate::profile::Profile;
 use crate::schema::FeatureSchema;
 use crate::LoadError;
 
@@ -71,9 +71,11 @@ impl ModelCard {
                 )));
             }
         }
-        if let Some((node, at)) = card.covers.iter().find_map(|(node, covers)| {
-            covers.iter().position(|&c| c < 0.0).map(|at| (node, at))
-        }) {
+        if let Some((node, at)) = card
+            .covers
+            .iter()
+            .find_map(|(node, covers)| covers.iter().position(|&c| c < 0.0).map(|at| (node, at)))
+        {
             return Err(bad(format!(
                 "covers of node `{node}`: value {at} is negative (a cover counts training rows)"
             )));

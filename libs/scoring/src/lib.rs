@@ -18,8 +18,8 @@ mod feature;
 pub mod forest;
 mod missing;
 mod model;
-mod outcome;
 pub mod ops;
+mod outcome;
 mod outputs;
 mod prediction;
 pub mod profile;
@@ -30,13 +30,13 @@ mod testing;
 pub mod watch;
 
 pub use batch::Batch;
-pub use explain::{ExplainedTargets, Explanations, RowExplanation, Space};
 pub use error::{ExplainError, LoadError, RowError, RowProblem, ScoreError};
+pub use explain::{ExplainedTargets, Explanations, RowExplanation, Space};
+pub use feature::{Feature, FeatureType, InputLayout, MISSING_TEXT};
 pub use model::Model;
 pub use outcome::{Observer, RowFailure, Scored};
 pub use prediction::{ClassPrediction, Label, Prediction, Predictions, ProbabilitiesMap, Task};
 pub use row::{FeatureRow, FeatureValue, Row, Value};
-pub use feature::{Feature, FeatureType, InputLayout, MISSING_TEXT};
 pub use schema::{FeatureSchema, FEATURE_NAMES_KEY};
 pub use watch::{DriftReport, DriftTally, Observation, VariableDrift, Watch, DRIFT_PSI_THRESHOLD};
 

@@ -12,13 +12,13 @@ use tract_onnx::Onnx;
 use crate::batch::Batch;
 use crate::card::{ModelCard, MODEL_CARD_KEY};
 use crate::error::{ExplainError, LoadError, ScoreError, UnknownCategory};
-use crate::explain::{ExplainedTargets, Explainer, Explanations};
 use crate::explain;
+use crate::explain::{ExplainedTargets, Explainer, Explanations};
+use crate::feature::{FeatureType, InputLayout};
 use crate::ops;
 use crate::outcome::{Observer, RowFailure, Scored};
 use crate::outputs::{self, Answer};
 use crate::prediction::{Predictions, Task};
-use crate::feature::{FeatureType, InputLayout};
 use crate::schema::FeatureSchema;
 use crate::watch::Watch;
 
@@ -214,11 +214,7 @@ impl Model {
     /// Scores every row of `batch` in one call, tile by tile, and shows the outcome to
     /// `observer`. A row the model cannot answer (a category its encoder refuses, a
     /// non-finite answer) fails alone, in its outcome; `Err` is the model's own failure.
-    pub fn score(
-        &self,
-        batch: &Batch,
-        observer: &mut impl Observer,
-    ) -> Result<Scored, ScoreError> {
+    pub fn score(&self, batch: &Batch, observer: &mut impl Observer) -> Result<Scored, ScoreError> {
         let mut answers = Predictions::with_capacity(&self.answer.task(), batch.rows());
         let mut failures = Vec::new();
         let mut start = 0;

@@ -134,10 +134,7 @@ mod tests {
     fn outcomes_follow_the_rows_and_name_each_failure() {
         let scored = Scored::new(
             Predictions::Scores(vec![1.0, f32::NAN, 3.0, f32::INFINITY]),
-            vec![
-                (3, RowFailure::NotFinite),
-                (1, RowFailure::UnknownCategory),
-            ],
+            vec![(3, RowFailure::NotFinite), (1, RowFailure::UnknownCategory)],
         );
         assert_eq!(scored.rows(), 4);
         assert_eq!(scored.answered(), 2);

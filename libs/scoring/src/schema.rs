@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 
 use tract_onnx::pb::{
-    tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, GraphProto, ModelProto, ValueInfoProto,
+    tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, GraphProto, ModelProto,
+    ValueInfoProto,
 };
 
 use crate::batch::Batch;
@@ -25,7 +26,6 @@ pub struct FeatureSchema {
 
 /// The metadata key holding a JSON array of column names for a matrix input.
 pub const FEATURE_NAMES_KEY: &str = "feature_names";
-
 
 impl FeatureSchema {
     /// A float matrix input of `names`, each accepting missing values (unit tests).

@@ -21,7 +21,11 @@ use crate::ops::tree_spec::{read_tree_spec, TreeKind};
 use crate::prediction::{Label, Task};
 use crate::schema::FeatureSchema;
 
-const TREE_OPS: [&str; 3] = ["TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble"];
+const TREE_OPS: [&str; 3] = [
+    "TreeEnsembleRegressor",
+    "TreeEnsembleClassifier",
+    "TreeEnsemble",
+];
 const LINEAR_OPS: [&str; 2] = ["LinearRegressor", "LinearClassifier"];
 
 /// How to write covers, for the messages.
@@ -101,7 +105,13 @@ fn check_card(source: &Source) -> Result<BTreeMap<String, Result<Covered, String
     for (name, covers) in &card.covers {
         let node = find_node(source.graph, name)
             .filter(|n| TREE_OPS.contains(&n.op_type.as_str()))
-            .ok_or_else(|| bad("covers", name, "the model has no tree ensemble of that name".into()))?;
+            .ok_or_else(|| {
+                bad(
+                    "covers",
+                    name,
+                    "the model has no tree ensemble of that name".into(),
+                )
+            })?;
         let ctx = context(source);
         let spec = read_tree_spec(&ctx, node).map_err(|e| bad("covers", name, format!("{e:#}")))?;
         if matches!(spec.aggregate, Aggregate::Min | Aggregate::Max) {
@@ -152,7 +162,13 @@ fn check_card(source: &Source) -> Result<BTreeMap<String, Result<Covered, String
     for (name, means) in &card.input_means {
         let node = find_node(source.graph, name)
             .filter(|n| LINEAR_OPS.contains(&n.op_type.as_str()))
-            .ok_or_else(|| bad("input_means", name, "the model has no linear model of that name".into()))?;
+            .ok_or_else(|| {
+                bad(
+                    "input_means",
+                    name,
+                    "the model has no linear model of that name".into(),
+                )
+            })?;
         let linear = Linear::new(node, means).map_err(|e| bad("input_means", name, e))?;
         let outputs = linear.expected_values().len();
         // One model for two classes: class 1 is its score, class 0 the mirror (1 − p, or
@@ -191,9 +207,11 @@ fn explainer(
     mut parts: BTreeMap<String, Result<Covered, String>>,
 ) -> Result<Explainer, String> {
     let graph = source.graph;
-    if !graph.node.iter().any(|n| {
-        TREE_OPS.contains(&n.op_type.as_str()) || LINEAR_OPS.contains(&n.op_type.as_str())
-    }) {
+    if !graph
+        .node
+        .iter()
+        .any(|n| TREE_OPS.contains(&n.op_type.as_str()) || LINEAR_OPS.contains(&n.op_type.as_str()))
+    {
         let mut ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
         ops.dedup();
         return Err(format!(
@@ -232,7 +250,8 @@ fn explainer(
         covered.push(part);
     }
     // Each answer column as constant + Σ weight × (part, output).
-    let mut resolved: Vec<(f64, Vec<(usize, usize, f64)>)> = Vec::with_capacity(combined.columns.len());
+    let mut resolved: Vec<(f64, Vec<(usize, usize, f64)>)> =
+        Vec::with_capacity(combined.columns.len());
     for column in &combined.columns {
         let mut constant = column.constant;
         let mut terms = Vec::with_capacity(column.terms.len());
@@ -276,9 +295,9 @@ fn explainer(
     }
     let mut explainer_parts = Vec::with_capacity(covered.len());
     let mut outlets = Vec::with_capacity(covered.len());
-    let mut model = source
-        .inference
-        .ok_or_else(|| format!("the model card has no node covers or input means: {HOW_TO_COVER}"))?;
+    let mut model = source.inference.ok_or_else(|| {
+        format!("the model card has no node covers or input means: {HOW_TO_COVER}")
+    })?;
     for ((leaf, part), routes) in combined.leaves.iter().zip(covered).zip(routes) {
         let columns =
             lineage::columns(graph, source.schema, &leaf.input).map_err(|r| r.to_string())?;
@@ -294,7 +313,12 @@ fn explainer(
         }
         let outlet = model
             .find_outlet_label(&leaf.input)
-            .or_else(|| model.node_by_name(&leaf.input).ok().map(|n| OutletId::new(n.id, 0)))
+            .or_else(|| {
+                model
+                    .node_by_name(&leaf.input)
+                    .ok()
+                    .map(|n| OutletId::new(n.id, 0))
+            })
             .ok_or_else(|| format!("tensor `{}` is not in the model's graph", leaf.input))?;
         outlets.push(outlet);
         explainer_parts.push(Part {

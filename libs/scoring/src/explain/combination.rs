@@ -29,7 +29,6 @@
 //! How column k of a classifier leaf maps to its trees' targets (the binary one-score case)
 //! is the tree spec's business, not this module's.
 
-
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 

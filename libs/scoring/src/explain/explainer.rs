@@ -73,7 +73,10 @@ impl std::fmt::Debug for Explainer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Explainer")
             .field("targets", &self.targets)
-            .field("parts", &self.parts.iter().map(|p| &p.node).collect::<Vec<_>>())
+            .field(
+                "parts",
+                &self.parts.iter().map(|p| &p.node).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -132,7 +135,11 @@ impl Explainer {
     }
 
     /// Explains every row of `batch` that `scored` answered.
-    pub(crate) fn explain(&self, batch: &Batch, scored: &Scored) -> Result<Explanations, ExplainError> {
+    pub(crate) fn explain(
+        &self,
+        batch: &Batch,
+        scored: &Scored,
+    ) -> Result<Explanations, ExplainError> {
         let plan = self.plan()?;
         let n_targets = self.targets.n_targets();
         let n_features = self.targets.features.len();
@@ -200,7 +207,9 @@ impl Explainer {
         for (p, (part, input)) in self.parts.iter().zip(inputs).enumerate() {
             let cols = part.columns.len();
             let x = input.cast_to::<f32>().map_err(inference)?;
-            let x = x.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(<[f32]>::to_vec));
+            let x = x
+                .try_as_plain_ram()
+                .and_then(|v| v.as_slice::<f32>().map(<[f32]>::to_vec));
             let x = x.map_err(inference)?;
             if cols == 0 || x.len() % cols != 0 {
                 return Err(ExplainError::Inference(format!(
@@ -251,7 +260,9 @@ impl Work {
         Work {
             phi: parts
                 .iter()
-                .map(|p| vec![0.0; p.attribution.n_outputs() * p.attribution.stride(p.columns.len())])
+                .map(|p| {
+                    vec![0.0; p.attribution.n_outputs() * p.attribution.stride(p.columns.len())]
+                })
                 .collect(),
             scratch: parts
                 .iter()

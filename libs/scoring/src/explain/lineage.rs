@@ -26,7 +26,6 @@
 //! rules (`Laid`: reshape, concat, gather, slice, broadcast...) are shared with
 //! `combination`, which moves affine forms where this moves feature sources.
 
-
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
@@ -1761,6 +1760,6 @@ pub(super) fn slice_args(index: &Index, node: &NodeProto) -> Result<SliceArgs, R
 pub(super) mod build;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+mod tests;

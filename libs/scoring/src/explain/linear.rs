@@ -53,8 +53,10 @@ impl Linear {
                 intercepts[k] + row.iter().zip(means).map(|(c, m)| c * m).sum::<f64>()
             })
             .collect();
-        let transform: Option<String> =
-            node.get_attr_opt("post_transform").map_err(|e| format!("{e:#}"))?.map(str::to_owned);
+        let transform: Option<String> = node
+            .get_attr_opt("post_transform")
+            .map_err(|e| format!("{e:#}"))?
+            .map(str::to_owned);
         Ok(Linear {
             coefficients,
             means: means.to_vec(),

@@ -64,7 +64,8 @@ pub fn register(onnx: &mut Onnx) {
         .insert("TreeEnsembleRegressor", tree_ensemble_regressor::parse);
     onnx.op_register
         .insert("TreeEnsembleClassifier", tree_ensemble_classifier::parse);
-    onnx.op_register.insert("TreeEnsemble", tree_ensemble::parse);
+    onnx.op_register
+        .insert("TreeEnsemble", tree_ensemble::parse);
     onnx.op_register
         .insert("SVMRegressor", svm_regressor::parse);
     onnx.op_register

@@ -49,7 +49,11 @@ fn batch(model: &Model, rows: &[Value]) -> Batch {
 }
 
 fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn texts(v: &Value) -> Vec<String> {
@@ -98,9 +102,16 @@ fn contributions_equal_the_libraries_own_and_add_up_to_the_answer() {
         let explanations = model.explain(&batch, &scored).unwrap();
         let tolerance = spec["tolerance"].as_f64().unwrap();
         for (r, expected) in spec["expected"].as_array().unwrap().iter().enumerate() {
-            let row = explanations.row(r).unwrap_or_else(|| panic!("{name}: row {r} unexplained"));
+            let row = explanations
+                .row(r)
+                .unwrap_or_else(|| panic!("{name}: row {r} unexplained"));
             let bases = numbers(&expected["base_values"]);
-            for (t, contributions) in expected["contributions"].as_array().unwrap().iter().enumerate() {
+            for (t, contributions) in expected["contributions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+            {
                 let want = numbers(contributions);
                 let got = row.contributions(t);
                 // Relative to the row's largest contribution: float32 leaves leave near-zero
@@ -132,10 +143,16 @@ fn local_accuracy(name: &str, model: &Model, prediction: &Prediction, row: &RowE
         .collect();
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * a.abs().max(b.abs()).max(1.0);
     match targets.space {
-        Space::Score => assert!(close(sums[0], in_space(prediction, Space::Score, None)), "{name}"),
+        Space::Score => assert!(
+            close(sums[0], in_space(prediction, Space::Score, None)),
+            "{name}"
+        ),
         Space::Probability => {
             for (t, sum) in sums.iter().enumerate() {
-                assert!(close(*sum, in_space(prediction, targets.space, Some(t))), "{name}: {sum}");
+                assert!(
+                    close(*sum, in_space(prediction, targets.space, Some(t))),
+                    "{name}: {sum}"
+                );
             }
         }
         Space::Margin => {
@@ -151,14 +168,22 @@ fn local_accuracy(name: &str, model: &Model, prediction: &Prediction, row: &RowE
                     .position(|l| *l == targets.classes.as_ref().unwrap()[0].to_string())
                     .unwrap();
                 let logistic = 1.0 / (1.0 + (-sums[0]).exp());
-                assert!(close(logistic, f64::from(p[positive])), "{name}: {logistic} against {}", p[positive]);
+                assert!(
+                    close(logistic, f64::from(p[positive])),
+                    "{name}: {logistic} against {}",
+                    p[positive]
+                );
             } else {
                 // Several: softmax of the margins.
                 let top = sums.iter().cloned().fold(f64::MIN, f64::max);
                 let z: f64 = sums.iter().map(|m| (m - top).exp()).sum();
                 for (t, m) in sums.iter().enumerate() {
                     let softmax = (m - top).exp() / z;
-                    assert!(close(softmax, f64::from(p[t])), "{name} class {t}: {softmax} against {}", p[t]);
+                    assert!(
+                        close(softmax, f64::from(p[t])),
+                        "{name} class {t}: {softmax} against {}",
+                        p[t]
+                    );
                 }
             }
         }
@@ -167,7 +192,9 @@ fn local_accuracy(name: &str, model: &Model, prediction: &Prediction, row: &RowE
 
 fn model_classes(model: &Model) -> Vec<String> {
     match model.task() {
-        scoring::Task::Classification { classes } => classes.iter().map(|l| l.to_string()).collect(),
+        scoring::Task::Classification { classes } => {
+            classes.iter().map(|l| l.to_string()).collect()
+        }
         scoring::Task::Regression => vec![],
     }
 }

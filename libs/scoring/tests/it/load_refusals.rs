@@ -309,7 +309,10 @@ fn covers_that_contradict_the_trees_fail_the_load_and_min_max_trees_serve_unexpl
     };
     // A MAX ensemble: its covers are read, the model serves, and says why it cannot explain.
     let (mut proto, name, n) = trees("trees_max");
-    set_card(&mut proto, &format!(r#"{{"covers": {{"{name}": {:?}}}}}"#, vec![1.0; n]));
+    set_card(
+        &mut proto,
+        &format!(r#"{{"covers": {{"{name}": {:?}}}}}"#, vec![1.0; n]),
+    );
     let model = load(&proto).unwrap();
     let why = model.explainability().unwrap_err();
     assert!(why.contains("MIN or MAX"), "{why}");
@@ -317,9 +320,15 @@ fn covers_that_contradict_the_trees_fail_the_load_and_min_max_trees_serve_unexpl
     // A SUM ensemble whose covers do not add up, or are too few, or name no node.
     let (proto, name, n) = trees("gradient_boosting");
     for (covers, says) in [
-        (format!(r#"{{"{name}": {:?}}}"#, vec![1.0; n]), "covers of node"),
+        (
+            format!(r#"{{"{name}": {:?}}}"#, vec![1.0; n]),
+            "covers of node",
+        ),
         (format!(r#"{{"{name}": [1.0]}}"#), "covers"),
-        (r#"{"no_such_trees": [1.0]}"#.to_owned(), "no tree ensemble of that name"),
+        (
+            r#"{"no_such_trees": [1.0]}"#.to_owned(),
+            "no tree ensemble of that name",
+        ),
     ] {
         let mut proto = proto.clone();
         set_card(&mut proto, &format!(r#"{{"covers": {covers}}}"#));

@@ -664,10 +664,16 @@ fn what_does_not_come_from_trees_or_linear_ops_is_refused_by_name() {
         nodes,
         &["y1"],
     );
-    assert_eq!(refused(&g, "plus_input").to_string(), "tensor `features` reaches the answer directly, not through a tree ensemble or linear op");
+    assert_eq!(
+        refused(&g, "plus_input").to_string(),
+        "tensor `features` reaches the answer directly, not through a tree ensemble or linear op"
+    );
     assert_eq!(refused(&g, "squared").node, "square");
     assert_eq!(refused(&g, "inv").node, "inverse");
-    assert_eq!(refused(&g, "sv").to_string(), "node `svr` (SVMRegressor) is not a tree ensemble or linear op: only those are explained");
+    assert_eq!(
+        refused(&g, "sv").to_string(),
+        "node `svr` (SVMRegressor) is not a tree ensemble or linear op: only those are explained"
+    );
     assert_eq!(refused(&g, "sg").op_type, "Exp");
     assert_eq!(refused(&g, "es").to_string(), "node `es` (Einsum) is an operator the combination does not follow: the answer cannot be traced through it to tree ensemble or linear op outputs");
     assert_eq!(refused(&g, "with_const").node, "cat");

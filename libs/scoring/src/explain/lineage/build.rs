@@ -1,8 +1,7 @@
 use tract_onnx::pb::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension,
-    tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, ModelProto,
-    NodeProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto,
-    ValueInfoProto,
+    tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
 use crate::schema::FeatureSchema;
@@ -309,12 +308,7 @@ pub fn tree(name: &str, x: &str, y: &str, extra: Vec<AttributeProto>) -> NodePro
 }
 
 /// A binary tree classifier (labels 0, 1) writing `label` and `probabilities`.
-pub fn tree_classifier(
-    name: &str,
-    x: &str,
-    outs: [&str; 2],
-    post_transform: &str,
-) -> NodeProto {
+pub fn tree_classifier(name: &str, x: &str, outs: [&str; 2], post_transform: &str) -> NodeProto {
     node(
         "TreeEnsembleClassifier",
         name,

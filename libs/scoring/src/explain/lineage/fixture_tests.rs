@@ -1,7 +1,6 @@
 //! `columns` on constants, unnamed nodes and the committed fixture models, and the
 //! re-layout rules.
 
-
 use super::build::*;
 use super::Source::{Constant as C, Feature as F};
 use super::*;
@@ -81,9 +80,10 @@ fn committed_fixtures_trace_their_tree_and_linear_inputs_or_refuse_by_name() {
     let (mut traced, mut refused_) = (0, 0);
     for (name, g, s) in fixtures() {
         let Some(s) = s else { continue };
-        let ops = g.node.iter().filter(|n| {
-            n.op_type.starts_with("TreeEnsemble") || n.op_type.starts_with("Linear")
-        });
+        let ops = g
+            .node
+            .iter()
+            .filter(|n| n.op_type.starts_with("TreeEnsemble") || n.op_type.starts_with("Linear"));
         for n in ops {
             let got = columns(&g, &s, &n.input[0]);
             let declared = name
