@@ -3,10 +3,10 @@
 //! turns plain HTTP requests into API Gateway events for it), the demo resources.
 //! Dev and test only: no deployed function depends on it.
 
-pub mod cloudformation;
 pub mod alone;
 #[cfg(feature = "batch-support")]
 pub mod batch_support;
+pub mod cloudformation;
 pub mod demo_data;
 pub mod deploy;
 pub mod emf;

@@ -41,8 +41,11 @@ fn main() {
         predict::telemetry::describe();
         emf
     });
-    let model = Model::load(&std::fs::read(root.join("model/wine_quality.onnx")).unwrap(), "v1")
-        .unwrap();
+    let model = Model::load(
+        &std::fs::read(root.join("model/wine_quality.onnx")).unwrap(),
+        "v1",
+    )
+    .unwrap();
     let rows = testkit::demo_data::repository_wines()
         .unwrap()
         .into_iter()
