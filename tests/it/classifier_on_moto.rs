@@ -130,6 +130,7 @@ async fn get_and_post_answer_labels_and_probabilities_for_numbers_strings_and_ga
         predictions_table: unique("predictions"),
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-good".into(),
+        challenger: None,
     };
     let app = predict::init_with(&config, &function_clients(CallPolicy::ONLINE).await)
         .await

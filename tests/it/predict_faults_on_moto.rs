@@ -38,6 +38,7 @@ async fn app() -> (FaultProxy, predict::AwsApp, AwsClients, String) {
         predictions_table: unique("predictions"),
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-quality".into(),
+        challenger: None,
     };
     let proxy = FaultProxy::start(&e2e::endpoint()).await.unwrap();
     let sdk = testkit::moto::sdk_config(&proxy.endpoint()).await;

@@ -40,6 +40,7 @@ async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> Predict
         predictions_table: predictions,
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-quality".into(),
+        challenger: None,
     }
 }
 

@@ -106,6 +106,7 @@ async fn a_product_invalid_or_gone_after_a_run_is_not_answered_as_tonights() {
         predictions_table: predictions.clone(),
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-quality".into(),
+        challenger: None,
     };
     let app = predict::init_with(&config, &AwsClients::new(&sdk, CallPolicy::ONLINE))
         .await
@@ -290,6 +291,7 @@ async fn a_run_with_explain_top_k_stores_the_contributions_and_the_get_returns_t
         predictions_table: predictions.clone(),
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-quality".into(),
+        challenger: None,
     };
     let sdk = testkit::moto::sdk_config(&e2e::endpoint()).await;
     let app = predict::init_with(&config, &AwsClients::new(&sdk, CallPolicy::ONLINE))

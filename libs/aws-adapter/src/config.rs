@@ -55,6 +55,9 @@ pub struct PredictConfig {
     /// The model's name in the Open Inference Protocol routes (`/v2/models/{name}/...`):
     /// `MODEL_NAME`, 1 to 128 characters of `A-Z a-z 0-9 _ . -`.
     pub model_name: String,
+    /// A second model scored beside the champion on every request, never answered unless
+    /// asked for (`CHALLENGER_MODEL_KEY`, in the model's bucket; unset or blank: none).
+    pub challenger: Option<ModelLocation>,
 }
 
 /// The longest `MODEL_NAME`.
@@ -105,9 +108,22 @@ impl PredictConfig {
             attributes_table,
             predictions_table: env.required("PREDICTIONS_TABLE")?,
             runs_prefix: env.runs_prefix()?,
+            challenger: env.challenger()?,
             model_name,
         })
     }
+
+    /// The challenger's name in the Open Inference Protocol routes: the champion's with
+    /// `-challenger` appended (a valid name too: the suffix uses only allowed characters).
+    pub fn challenger_name(&self) -> String {
+        challenger_name(&self.model_name)
+    }
+}
+
+/// The challenger's name in the Open Inference Protocol routes, for a champion named
+/// `model_name`.
+pub fn challenger_name(model_name: &str) -> String {
+    format!("{model_name}-challenger")
 }
 
 /// The batch scoring function's settings.
@@ -134,6 +150,9 @@ pub struct BatchConfig {
     /// Contributions stored per result, largest by absolute value first (`EXPLAIN_TOP_K`,
     /// 0 to [`MAX_EXPLAIN_TOP_K`], default 0: none, the run as without explanations).
     pub explain_top_k: usize,
+    /// A second model whose answers are stored beside the champion's and compared
+    /// (`CHALLENGER_MODEL_KEY`, in the model's bucket; unset or blank: none).
+    pub challenger: Option<ModelLocation>,
 }
 
 impl BatchConfig {
@@ -180,6 +199,7 @@ impl BatchConfig {
             state_machine_arn: env.optional("STATE_MACHINE_ARN"),
             workers,
             explain_top_k,
+            challenger: env.challenger()?,
         })
     }
 }
@@ -246,6 +266,18 @@ impl Env<'_> {
         self.parsed_or("RUNS_PREFIX", "batch-runs/".to_owned())
     }
 
+    /// The challenger's location: `CHALLENGER_MODEL_KEY` in `MODEL_BUCKET`; `None` when the
+    /// key is unset or blank.
+    pub(crate) fn challenger(&self) -> Result<Option<ModelLocation>, ConfigError> {
+        let Some(key) = self.optional("CHALLENGER_MODEL_KEY") else {
+            return Ok(None);
+        };
+        Ok(Some(ModelLocation {
+            bucket: self.required("MODEL_BUCKET")?,
+            key: key.trim().to_owned(),
+        }))
+    }
+
     pub(crate) fn model(&self) -> Result<ModelLocation, ConfigError> {
         Ok(ModelLocation {
             bucket: self.required("MODEL_BUCKET")?,
@@ -293,6 +325,34 @@ mod tests {
             }
         );
         assert_eq!(config.attributes_table, "attributes");
+        assert_eq!(config.challenger, None);
+    }
+
+    #[test]
+    fn a_challenger_is_read_from_its_key_in_the_models_bucket() {
+        let vars = [
+            ("MODEL_BUCKET", "models"),
+            ("MODEL_KEY", "wine/v1.onnx"),
+            ("ATTRIBUTES_TABLE", "attributes"),
+            ("PREDICTIONS_TABLE", "predictions"),
+            ("MODEL_NAME", "wine-quality"),
+            ("CHALLENGER_MODEL_KEY", "wine/v2.onnx"),
+        ];
+        let challenger = Some(ModelLocation {
+            bucket: "models".into(),
+            key: "wine/v2.onnx".into(),
+        });
+        let predict = PredictConfig::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(predict.challenger, challenger);
+        assert_eq!(predict.challenger_name(), "wine-quality-challenger");
+        assert_eq!(model_name_problem(&predict.challenger_name()), None);
+        let batch = BatchConfig::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(batch.challenger, challenger);
+        // Blank is none, as the template's default "" sets it.
+        let mut blank = vars;
+        blank[5].1 = " ";
+        assert_eq!(PredictConfig::from_lookup(lookup(&blank)).unwrap().challenger, None);
+        assert_eq!(BatchConfig::from_lookup(lookup(&blank)).unwrap().challenger, None);
     }
 
     #[test]

@@ -41,6 +41,67 @@ pub struct LoadTimes {
     pub build: Duration,
 }
 
+/// What a cold start with a challenger loads: the champion, which the function cannot
+/// serve without, and the challenger's outcome, which it can (`None`: none configured).
+pub type LoadedPair = (
+    Model,
+    LoadTimes,
+    Option<Result<(Model, LoadTimes), ModelLoadError>>,
+);
+
+/// Loads the champion and, when there is one, the challenger: both downloads at once, then
+/// the champion built, then the challenger, so a challenger adds at most its own load
+/// time. Fails only for the champion; the challenger's failure is handed back for the
+/// caller to log and count while the champion serves on.
+pub async fn load_pair_timed(
+    champion: &impl ModelSource,
+    challenger: Option<&impl ModelSource>,
+) -> Result<LoadedPair, ModelLoadError> {
+    let started = Instant::now();
+    let (object, other) = futures_util::future::join(
+        fetch(champion),
+        futures_util::future::OptionFuture::from(challenger.map(|c| async move {
+            let started = Instant::now();
+            (c, fetch(c).await, started.elapsed())
+        })),
+    )
+    .await;
+    let fetched = started.elapsed();
+    let (model, times) = build(champion, object?, fetched)?;
+    let challenger = other.map(|(source, object, fetch)| {
+        object.and_then(|object| build(source, object, fetch))
+    });
+    Ok((model, times, challenger))
+}
+
+async fn fetch(source: &impl ModelSource) -> Result<ModelObject, ModelLoadError> {
+    source
+        .fetch()
+        .await
+        .map_err(|source_error| ModelLoadError::Fetch {
+            location: source.location(),
+            source: source_error,
+        })
+}
+
+fn build(
+    source: &impl ModelSource,
+    object: ModelObject,
+    fetch: Duration,
+) -> Result<(Model, LoadTimes), ModelLoadError> {
+    let started = Instant::now();
+    let model =
+        Model::load(&object.bytes, object.version).map_err(|e| ModelLoadError::Invalid {
+            location: source.location(),
+            source: e,
+        })?;
+    let times = LoadTimes {
+        fetch,
+        build: started.elapsed(),
+    };
+    Ok((model, times))
+}
+
 /// Fetches the model and builds it, once.
 pub async fn load_model(source: &impl ModelSource) -> Result<Model, ModelLoadError> {
     load_model_timed(source).await.map(|(model, _)| model)
@@ -51,24 +112,8 @@ pub async fn load_model_timed(
     source: &impl ModelSource,
 ) -> Result<(Model, LoadTimes), ModelLoadError> {
     let started = Instant::now();
-    let object = source
-        .fetch()
-        .await
-        .map_err(|source_error| ModelLoadError::Fetch {
-            location: source.location(),
-            source: source_error,
-        })?;
-    let fetched = Instant::now();
-    let model =
-        Model::load(&object.bytes, object.version).map_err(|e| ModelLoadError::Invalid {
-            location: source.location(),
-            source: e,
-        })?;
-    let times = LoadTimes {
-        fetch: fetched - started,
-        build: fetched.elapsed(),
-    };
-    Ok((model, times))
+    let object = fetch(source).await?;
+    build(source, object, started.elapsed())
 }
 
 #[cfg(test)]
@@ -79,7 +124,10 @@ mod tests {
 
     impl ModelSource for InMemoryModelSource {
         fn location(&self) -> String {
-            "memory://model".to_owned()
+            match &self.0 {
+                Ok(object) => format!("memory://{}", object.version),
+                Err(_) => "memory://model".to_owned(),
+            }
         }
 
         async fn fetch(&self) -> Result<ModelObject, StoreError> {
@@ -115,5 +163,47 @@ mod tests {
             err.to_string().contains("not a readable ONNX model"),
             "{err}"
         );
+    }
+
+    fn demo() -> InMemoryModelSource {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../model/wine_quality.onnx");
+        InMemoryModelSource(Ok(ModelObject {
+            bytes: std::fs::read(path).unwrap(),
+            version: "champion".into(),
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_challenger_that_fails_to_load_leaves_the_champion_loaded() {
+        let broken = InMemoryModelSource(Ok(ModelObject {
+            bytes: b"not a model".to_vec(),
+            version: "broken".into(),
+        }));
+        let (model, _, challenger) = load_pair_timed(&demo(), Some(&broken)).await.unwrap();
+        assert_eq!(model.version(), "champion");
+        let err = challenger.expect("configured").err().expect("refused");
+        assert!(err.to_string().contains("memory://broken"), "{err}");
+
+        let missing = InMemoryModelSource(Err(StoreError::not_found("no such key")));
+        let (_, _, challenger) = load_pair_timed(&demo(), Some(&missing)).await.unwrap();
+        assert!(matches!(challenger, Some(Err(ModelLoadError::Fetch { .. }))));
+
+        let none: Option<&InMemoryModelSource> = None;
+        let (_, _, challenger) = load_pair_timed(&demo(), none).await.unwrap();
+        assert!(challenger.is_none());
+    }
+
+    #[tokio::test]
+    async fn both_load_and_the_champion_failing_fails_the_pair() {
+        let other = InMemoryModelSource(Ok(ModelObject {
+            version: "challenger".into(),
+            ..demo().0.unwrap()
+        }));
+        let (model, _, challenger) = load_pair_timed(&demo(), Some(&other)).await.unwrap();
+        assert_eq!(model.version(), "champion");
+        assert_eq!(challenger.unwrap().unwrap().0.version(), "challenger");
+
+        let missing = InMemoryModelSource(Err(StoreError::not_found("no such key")));
+        assert!(load_pair_timed(&missing, Some(&other)).await.is_err());
     }
 }
