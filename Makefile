@@ -70,6 +70,7 @@ fixtures: $(VENV)/.model $(VENV)/.explain
 	$(VENV_PY) model/make_fixtures.py
 	$(VENV_PY) model/fixtures_tree_ensemble5.py
 	$(VENV_PY) model/fixtures_explain.py
+	$(VENV_PY) model/fixtures_challenger.py
 
 demo-model: $(VENV)/.model
 	$(VENV_PY) model/train.py
