@@ -134,6 +134,7 @@ pub fn nightly_result() -> Prediction {
         run_id: NIGHTLY_RUN.into(),
         scored_at: "2026-11-24T02:00:07.000Z".into(),
         explanation: None,
+        challenger: None,
     }
 }
 

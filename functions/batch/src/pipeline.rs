@@ -282,6 +282,7 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                     run_id: stamp.run_id.clone(),
                     scored_at: stamp.scored_at.clone(),
                     explanation,
+                    challenger: None,
                 });
             }
         }

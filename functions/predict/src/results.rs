@@ -138,6 +138,7 @@ mod tests {
             run_id: run_id.into(),
             scored_at: "2026-11-24T02:00:05.000Z".into(),
             explanation: None,
+            challenger: None,
         }
     }
 

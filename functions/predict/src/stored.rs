@@ -2,13 +2,14 @@
 //! result, with the run it comes from and whether that run is the latest completed one. A
 //! product the latest run rejected, or that left the attribute table, still has an older
 //! run's item, answered with `from_latest_completed_run: false`. A result stored with its
-//! top contributions (the batch's `EXPLAIN_TOP_K`) is answered with them.
+//! top contributions (the batch's `EXPLAIN_TOP_K`) is answered with them; one stored with
+//! a challenger's answer (the batch's `CHALLENGER_MODEL_KEY`), with `"challenger"`.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use scoring::{Label, RowFailure, Space};
+use scoring::{Label, Prediction, ProbabilitiesMap, RowFailure, Space};
 use serde::Serialize;
-use store::predictions::TopContributions;
+use store::predictions::{ChallengerAnswer, TopContributions};
 
 use crate::answer::ProductAnswer;
 use crate::http::{json_response, ApiError};
@@ -24,6 +25,41 @@ struct StoredAnswer<'a> {
     from_latest_completed_run: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     explanation: Option<StoredExplanation<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenger: Option<StoredChallenger<'a>>,
+}
+
+/// The challenger's stored answer: `{"score", "model_version"}` or
+/// `{"label", "probabilities", "model_version"}`, as the champion's.
+#[derive(Serialize)]
+struct StoredChallenger<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a Label>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<ProbabilitiesMap<'a>>,
+    model_version: &'a str,
+}
+
+impl<'a> StoredChallenger<'a> {
+    /// `None` for an answer that is not finite (never written so by the batch): the
+    /// champion's answer goes out without it rather than failing for the challenger.
+    fn of(c: &'a ChallengerAnswer) -> Option<Self> {
+        if !c.answer.is_finite() {
+            return None;
+        }
+        let (score, label, probabilities) = match &c.answer {
+            Prediction::Score(s) => (Some(*s), None, None),
+            Prediction::Class(c) => (None, Some(c.label()), Some(c.probabilities_map())),
+        };
+        Some(StoredChallenger {
+            score,
+            label,
+            probabilities,
+            model_version: &c.model_version,
+        })
+    }
 }
 
 /// `"explanation_space"`, a classifier's `"explained_class"` and `"contributions"`:
@@ -87,6 +123,10 @@ pub async fn answer(results: &impl Results, product_id: &str) -> Result<Response
             latest_completed_run: latest_completed_run.as_deref(),
             from_latest_completed_run,
             explanation: prediction.explanation.as_ref().map(StoredExplanation::of),
+            challenger: prediction
+                .challenger
+                .as_ref()
+                .and_then(StoredChallenger::of),
         },
     ))
 }
@@ -119,6 +159,7 @@ mod tests {
             run_id: RUN.into(),
             scored_at: "2026-11-24T02:00:05.000Z".into(),
             explanation,
+            challenger: None,
         }
     }
 
@@ -193,5 +234,52 @@ mod tests {
                 "scored_at"
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_stored_challenger_answer_is_answered_beside_the_champions() {
+        let alone = body(stored(Answer::Score(5.25), None)).await;
+        let mut p = stored(Answer::Score(5.25), None);
+        p.challenger = Some(ChallengerAnswer {
+            answer: Answer::Score(6.5),
+            model_version: "v2".into(),
+        });
+        let mut with = body(p).await;
+        assert_eq!(
+            with["challenger"],
+            serde_json::json!({"score": 6.5, "model_version": "v2"})
+        );
+        with.as_object_mut().unwrap().remove("challenger");
+        assert_eq!(with, alone, "the champion's answer as without a challenger");
+
+        let mut p = stored(Answer::Score(5.25), None);
+        p.challenger = Some(ChallengerAnswer {
+            answer: Answer::Class(ClassPrediction {
+                classes: vec![Label::Text("high".into()), Label::Text("low".into())].into(),
+                label: 1,
+                probabilities: vec![0.25, 0.75],
+            }),
+            model_version: "grades-v1".into(),
+        });
+        assert_eq!(
+            body(p).await["challenger"],
+            serde_json::json!({
+                "label": "low",
+                "probabilities": {"high": 0.25, "low": 0.75},
+                "model_version": "grades-v1"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_challenger_answer_not_finite_is_left_out() {
+        let mut p = stored(Answer::Score(5.25), None);
+        p.challenger = Some(ChallengerAnswer {
+            answer: Answer::Score(f32::NAN),
+            model_version: "v2".into(),
+        });
+        let body = body(p).await;
+        assert!(body.get("challenger").is_none(), "{body}");
+        assert_eq!(body["score"], 5.25);
     }
 }

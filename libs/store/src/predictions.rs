@@ -23,6 +23,18 @@ pub struct Prediction {
     /// The answer's largest contributions, when the run was asked for them
     /// (`EXPLAIN_TOP_K`); `None` otherwise, and in items written before.
     pub explanation: Option<TopContributions>,
+    /// The challenger's answer for the same row, when the run had a challenger and it
+    /// answered this row; `None` otherwise, and in items written before.
+    pub challenger: Option<ChallengerAnswer>,
+}
+
+/// A challenger's answer stored beside the champion's: never used in the champion's place,
+/// read back for comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChallengerAnswer {
+    pub answer: scoring::Prediction,
+    /// Shared by every row of the run.
+    pub model_version: Arc<str>,
 }
 
 /// A row's `k` largest contributions by absolute value, largest first: what moved this

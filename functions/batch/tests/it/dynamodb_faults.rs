@@ -31,6 +31,7 @@ fn prediction(id: &str) -> Prediction {
         run_id: "r".into(),
         scored_at: "2026-11-24T02:00:01.000Z".into(),
         explanation: None,
+        challenger: None,
     }
 }
 

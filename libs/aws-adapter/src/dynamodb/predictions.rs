@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use scoring::{ClassPrediction, Label, Prediction as Answer, Space};
 use store::predictions::{
-    Prediction, PredictionLookup, PredictionSink, TopContributions, MAX_BATCH,
+    ChallengerAnswer, Prediction, PredictionLookup, PredictionSink, TopContributions, MAX_BATCH,
 };
 use store::{StoreError, PRODUCT_ID};
 
@@ -17,7 +17,9 @@ use crate::errors::store_error;
 /// has it) and `probabilities` (a map from class to N). With an explanation:
 /// `explanation_space` (S: `score`, `margin` or `probability`), `contributions` (a list,
 /// largest first, of maps `{feature: S, value: N}`) and, for a classifier,
-/// `explained_class` (as `label`).
+/// `explained_class` (as `label`). With a challenger's answer: `challenger_version` (S)
+/// and `challenger_score`, or `challenger_label` and `challenger_probabilities`, as the
+/// champion's; the champion's attributes are the same with or without.
 pub fn prediction_item(p: &Prediction) -> Item {
     let mut item = Item::from([
         (
@@ -34,23 +36,57 @@ pub fn prediction_item(p: &Prediction) -> Item {
             AttributeValue::S(p.scored_at.to_string()),
         ),
     ]);
-    match &p.answer {
+    insert_answer(&mut item, &CHAMPION, &p.answer);
+    if let Some(e) = &p.explanation {
+        insert_explanation(&mut item, e);
+    }
+    if let Some(c) = &p.challenger {
+        item.insert(
+            "challenger_version".to_owned(),
+            AttributeValue::S(c.model_version.to_string()),
+        );
+        insert_answer(&mut item, &CHALLENGER, &c.answer);
+    }
+    item
+}
+
+/// Where an answer's attributes go: the champion's plain, the challenger's prefixed, so
+/// that an item with a challenger holds the champion's attributes exactly as without.
+struct AnswerKeys {
+    score: &'static str,
+    label: &'static str,
+    probabilities: &'static str,
+}
+
+const CHAMPION: AnswerKeys = AnswerKeys {
+    score: "score",
+    label: "label",
+    probabilities: "probabilities",
+};
+
+const CHALLENGER: AnswerKeys = AnswerKeys {
+    score: "challenger_score",
+    label: "challenger_label",
+    probabilities: "challenger_probabilities",
+};
+
+fn insert_answer(item: &mut Item, keys: &AnswerKeys, answer: &Answer) {
+    match answer {
         Answer::Score(score) => {
-            item.insert("score".to_owned(), AttributeValue::N(score.to_string()));
+            item.insert(keys.score.to_owned(), AttributeValue::N(score.to_string()));
         }
         Answer::Class(c) => {
-            item.insert("label".to_owned(), label_value(c.label()));
+            item.insert(keys.label.to_owned(), label_value(c.label()));
             let probabilities = c
                 .iter()
                 .map(|(class, p)| (class.to_string(), AttributeValue::N(p.to_string())))
                 .collect();
-            item.insert("probabilities".to_owned(), AttributeValue::M(probabilities));
+            item.insert(
+                keys.probabilities.to_owned(),
+                AttributeValue::M(probabilities),
+            );
         }
     }
-    if let Some(e) = &p.explanation {
-        insert_explanation(&mut item, e);
-    }
-    item
 }
 
 fn insert_explanation(item: &mut Item, e: &TopContributions) {
@@ -142,17 +178,17 @@ fn label_value(label: &Label) -> AttributeValue {
 
 /// A stored answer. A DynamoDB map keeps no order, so the classes come back sorted (the
 /// order scikit-learn, LightGBM and XGBoost give them).
-fn answer_from_item(item: &Item) -> Option<Answer> {
-    if let Some(score) = item.get("score") {
+fn answer_from_item(item: &Item, keys: &AnswerKeys) -> Option<Answer> {
+    if let Some(score) = item.get(keys.score) {
         return Some(Answer::Score(score.as_n().ok()?.parse().ok()?));
     }
-    let label = match item.get("label")? {
+    let label = match item.get(keys.label)? {
         AttributeValue::N(n) => Label::Int(n.parse().ok()?),
         AttributeValue::S(s) => Label::Text(s.as_str().into()),
         _ => return None,
     };
     let mut classes: Vec<(Label, f32)> = item
-        .get("probabilities")?
+        .get(keys.probabilities)?
         .as_m()
         .ok()?
         .iter()
@@ -182,11 +218,22 @@ pub fn prediction_from_item(item: &Item) -> Option<Prediction> {
     let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
     Some(Prediction {
         product_id: s(PRODUCT_ID)?.clone(),
-        answer: answer_from_item(item)?,
+        answer: answer_from_item(item, &CHAMPION)?,
         model_version: s("model_version")?.as_str().into(),
         run_id: s("run_id")?.as_str().into(),
         scored_at: s("scored_at")?.as_str().into(),
         explanation: explanation_from_item(item).ok()?,
+        challenger: challenger_from_item(item),
+    })
+}
+
+/// The challenger's stored answer. One that is not well formed is left out, the champion's
+/// answer still read: a challenger never costs the champion's result.
+fn challenger_from_item(item: &Item) -> Option<ChallengerAnswer> {
+    let version = item.get("challenger_version")?.as_s().ok()?;
+    Some(ChallengerAnswer {
+        answer: answer_from_item(item, &CHALLENGER)?,
+        model_version: version.as_str().into(),
     })
 }
 
@@ -281,7 +328,16 @@ mod tests {
             run_id: "nightly-2026-11-24T02:00:00Z".into(),
             scored_at: "2026-11-24T02:00:05.000Z".into(),
             explanation,
+            challenger: None,
         }
+    }
+
+    fn classes(labels: &[&str], label: usize, probabilities: &[f32]) -> Answer {
+        Answer::Class(ClassPrediction {
+            classes: labels.iter().map(|l| Label::Text((*l).into())).collect(),
+            label,
+            probabilities: probabilities.to_vec(),
+        })
     }
 
     fn top(space: Space, class: Option<Label>, values: &[(&str, f64)]) -> TopContributions {
@@ -413,6 +469,73 @@ mod tests {
         );
         for bad in [no_space, odd_space, not_a_list, no_value] {
             assert_eq!(prediction_from_item(&bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_challengers_answer_is_stored_beside_the_champions_which_stays_as_it_was() {
+        let champions = [
+            Answer::Score(5.25),
+            classes(&["bad", "good"], 1, &[0.25, 0.75]),
+        ];
+        let challengers = [
+            Answer::Score(6.5),
+            classes(&["high", "low", "medium"], 2, &[0.125, 0.25, 0.625]),
+            Answer::Class(ClassPrediction {
+                classes: vec![Label::Int(0), Label::Int(1)].into(),
+                label: 0,
+                probabilities: vec![0.5, 0.5],
+            }),
+        ];
+        for champion in &champions {
+            let alone = prediction(champion.clone(), None);
+            for challenger in &challengers {
+                let mut both = alone.clone();
+                both.challenger = Some(ChallengerAnswer {
+                    answer: challenger.clone(),
+                    model_version: "v2".into(),
+                });
+                let item = prediction_item(&both);
+                let mut champion_part = item.clone();
+                champion_part.retain(|k, _| !k.starts_with("challenger_"));
+                assert_eq!(champion_part, prediction_item(&alone), "byte for byte");
+                assert_eq!(item["challenger_version"], AttributeValue::S("v2".into()));
+                match challenger {
+                    Answer::Score(_) => {
+                        assert_eq!(item["challenger_score"], AttributeValue::N("6.5".into()));
+                        assert!(!item.contains_key("challenger_label"));
+                    }
+                    Answer::Class(c) => {
+                        assert_eq!(item["challenger_label"], label_value(c.label()));
+                        assert_eq!(
+                            item["challenger_probabilities"].as_m().unwrap().len(),
+                            c.classes.len()
+                        );
+                        assert!(!item.contains_key("challenger_score"));
+                    }
+                }
+                assert_eq!(prediction_from_item(&item), Some(both), "read back");
+            }
+        }
+    }
+
+    #[test]
+    fn a_malformed_challenger_answer_is_left_out_and_the_champions_read() {
+        let mut p = prediction(Answer::Score(5.25), None);
+        p.challenger = Some(ChallengerAnswer {
+            answer: Answer::Score(6.5),
+            model_version: "v2".into(),
+        });
+        let good = prediction_item(&p);
+        let champion_only = prediction(Answer::Score(5.25), None);
+        let mut no_answer = good.clone();
+        no_answer.remove("challenger_score");
+        let mut odd_score = good.clone();
+        odd_score.insert("challenger_score".into(), AttributeValue::S("high".into()));
+        let mut no_version = good.clone();
+        no_version.remove("challenger_version");
+        for bad in [no_answer, odd_score, no_version] {
+            assert_eq!(prediction_from_item(&bad), Some(champion_only.clone()));
         }
     }
 }
