@@ -12,6 +12,7 @@
 
 mod batch;
 pub mod card;
+pub mod comparison;
 mod error;
 mod explain;
 mod feature;
@@ -30,6 +31,7 @@ mod testing;
 pub mod watch;
 
 pub use batch::Batch;
+pub use comparison::{compare, ComparisonReport, ComparisonTally, RowComparison};
 pub use error::{ExplainError, LoadError, RowError, RowProblem, ScoreError};
 pub use explain::{ExplainedTargets, Explanations, RowExplanation, Space};
 pub use feature::{Feature, FeatureType, InputLayout, MISSING_TEXT};
