@@ -32,6 +32,12 @@
 //! - the **package**: the binary as built, stripped (`strip`, if present) and zipped alone
 //!   as `bootstrap` (`zip`, if present: what a `provided.al2023` function uploads).
 //!
+//! With `--challenger`, the demo model is also stored as a challenger of the same size,
+//! and the runs alternate without and with `CHALLENGER_MODEL_KEY` (each kind `--runs`
+//! times, warm invokes on the last of each): the table then shows the cold start and the
+//! warm requests side by side, and the champion's own model load (its `InitModelFetch` +
+//! `InitModelBuild`), which a challenger of the same size should add at most.
+//!
 //! It prints a table, then one line of JSON with every number. It exits non-zero on any
 //! failure (an init error, a crash, a wrong answer), after stopping the bootstrap, the
 //! Runtime API and moto. Latencies through moto (Python, loopback) are not DynamoDB's.
@@ -50,20 +56,27 @@ use std::time::Instant;
 
 use testkit::demo_data;
 use testkit::moto::{repository_root, Moto};
+use testkit::resources;
 use testkit::stack::{self, Clients};
 
 use measure::ColdStart;
 use report::{ms, Report};
 use workload::Workload;
 
-const USAGE: &str = "usage: coldstart [--runs N] [--invokes N] [PATH-TO-RELEASE-PREDICT]\n\
+const USAGE: &str =
+    "usage: coldstart [--runs N] [--invokes N] [--challenger] [PATH-TO-RELEASE-PREDICT]\n\
                      (build it first: cargo build --release -p predict)";
 
 struct Args {
     bootstrap: PathBuf,
     runs: usize,
     invokes: usize,
+    /// Runs with a challenger too, alternating with runs without.
+    challenger: bool,
 }
+
+/// Where `--challenger` stores its challenger (the demo model again: the same size).
+const CHALLENGER_KEY: &str = "wine-quality/challenger.onnx";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -100,6 +113,7 @@ fn parse_args() -> Result<Args, String> {
         bootstrap: target_dir().join("release/predict"),
         runs: 5,
         invokes: 1000,
+        challenger: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -112,6 +126,7 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--runs" => args.runs = number("--runs")?,
             "--invokes" => args.invokes = number("--invokes")?,
+            "--challenger" => args.challenger = true,
             "-h" | "--help" => return Err("help".into()),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
             path => args.bootstrap = PathBuf::from(path),
@@ -167,16 +182,28 @@ async fn bench(
     );
 
     let env = measure::function_env(moto, &args.bootstrap);
+    let mut with_challenger = env.clone();
+    if args.challenger {
+        let bytes = stack::demo_model_bytes()?;
+        resources::put_object(&clients.s3, stack::MODEL_BUCKET, CHALLENGER_KEY, bytes).await?;
+        with_challenger.push(("CHALLENGER_MODEL_KEY".to_owned(), CHALLENGER_KEY.to_owned()));
+    }
+    // Without and with a challenger, alternately, so that both see the same noise.
+    let kinds = if args.challenger { 2 } else { 1 };
+    let total = args.runs * kinds;
     let mut runs = Vec::new();
-    for run in 1..=args.runs {
-        let warm = run == args.runs;
+    for run in 1..=total {
+        let challenger = kinds == 2 && run % 2 == 0;
+        let warm = run + kinds > total;
         let log = logs.join(format!("run-{run}.log"));
-        let cold = measure::cold_start(&args.bootstrap, &env, workload, warm, &log)
+        let env = if challenger { &with_challenger } else { &env };
+        let mut cold = measure::cold_start(&args.bootstrap, env, workload, warm, &log)
             .await
             .map_err(|e| format!("run {run}: {e}"))?;
+        cold.challenger = challenger;
         eprintln!(
-            "coldstart: run {run}/{}: init {:.2} ms, first invoke {:.2} ms{}",
-            args.runs,
+            "coldstart: run {run}/{total}{}: init {:.2} ms, first invoke {:.2} ms{}",
+            if challenger { " (challenger)" } else { "" },
             ms(cold.init),
             ms(cold.first_invoke),
             if warm {

@@ -54,6 +54,11 @@ pub struct ColdStart {
     /// (route, latency) of each warm invocation; empty but on the last run.
     pub warm: Vec<(Route, Duration)>,
     pub log_lines: usize,
+    /// Whether the run had a challenger (set by the caller).
+    pub challenger: bool,
+    /// The champion's model download and build, as its cold-start metrics say
+    /// (`InitModelFetch` + `InitModelBuild`), if it wrote them.
+    pub model_load: Option<Duration>,
 }
 
 /// One start of the bootstrap: spawn, init, first invoke, maybe the warm invokes, stop.
@@ -111,7 +116,23 @@ pub async fn cold_start(
     }
     cold.peak_rss_kib = peak_rss_kib;
     cold.log_lines = log_lines;
+    cold.model_load = model_load(&log_text);
     Ok(cold)
+}
+
+/// `InitModelFetch` + `InitModelBuild` (ms) from the cold start's EMF document.
+fn model_load(log: &str) -> Option<Duration> {
+    let document = log
+        .lines()
+        .filter(|l| l.contains("InitModelBuild"))
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())?;
+    let value = |name: &str| match &document[name] {
+        serde_json::Value::Array(values) => values.first().and_then(|v| v.as_f64()),
+        v => v.as_f64(),
+    };
+    Some(Duration::from_secs_f64(
+        (value("InitModelFetch")? + value("InitModelBuild")?) / 1e3,
+    ))
 }
 
 async fn drive(
@@ -160,6 +181,8 @@ async fn drive(
         peak_rss_kib: None,
         warm: latencies,
         log_lines: 0,
+        challenger: false,
+        model_load: None,
     })
 }
 

@@ -92,11 +92,13 @@ fn verdict(value: Option<f64>, target: f64) -> &'static str {
 
 impl Report {
     pub fn print(&self, args: &Args) {
-        let inits: Vec<Duration> = self.runs.iter().map(|r| r.init).collect();
-        let firsts: Vec<Duration> = self.runs.iter().map(|r| r.first_invoke).collect();
+        let (with, without): (Vec<&ColdStart>, Vec<&ColdStart>) =
+            self.runs.iter().partition(|r| r.challenger);
+        let inits: Vec<Duration> = without.iter().map(|r| r.init).collect();
+        let firsts: Vec<Duration> = without.iter().map(|r| r.first_invoke).collect();
         let (init_min, init_median, init_max) = spread(&inits);
         let (first_min, first_median, first_max) = spread(&firsts);
-        let last = self.runs.last().expect("at least one run");
+        let last = without.last().expect("at least one run");
         let warm = Stats::of(last.warm.iter().map(|(_, d)| *d).collect());
         let by_route = |name: &str| {
             Stats::of(
@@ -119,7 +121,7 @@ impl Report {
         println!(
             "predict cold start: {} ({} runs; warm invokes on the last)",
             args.bootstrap.display(),
-            self.runs.len()
+            without.len()
         );
         println!("{:<34} {:>9} {:>9} {:>9}", "", "min", "median", "max");
         println!(
@@ -184,9 +186,11 @@ impl Report {
             );
         }
 
+        let challenger = (!with.is_empty()).then(|| self.challenger(&with, &without));
         let report = json!({
             "bootstrap": args.bootstrap.display().to_string(),
-            "runs": self.runs.len(),
+            "runs": without.len(),
+            "challenger": challenger,
             "init_ms": {
                 "min": round3(ms(init_min)),
                 "median": round3(ms(init_median)),
@@ -204,12 +208,80 @@ impl Report {
             "warm_post": post.as_ref().map(Stats::json),
             "rss_after_init_kib": last.rss_after_init_kib,
             "peak_rss_kib": last.peak_rss_kib,
-            "peak_rss_kib_per_run": self.runs.iter().map(|r| r.peak_rss_kib).collect::<Vec<_>>(),
+            "peak_rss_kib_per_run": without.iter().map(|r| r.peak_rss_kib).collect::<Vec<_>>(),
             "binary_bytes": self.package.binary,
             "stripped_bytes": self.package.stripped,
             "zipped_bytes": self.package.zipped,
             "function_log_lines": log_lines,
         });
         println!("{report}");
+    }
+
+    /// The runs with a challenger beside those without: init, the champion's own model
+    /// load (what a challenger of the same size may add), and the warm requests.
+    fn challenger(&self, with: &[&ColdStart], without: &[&ColdStart]) -> Value {
+        let inits = |runs: &[&ColdStart]| spread(&runs.iter().map(|r| r.init).collect::<Vec<_>>());
+        let (_, without_init, _) = inits(without);
+        let (with_min, with_init, with_max) = inits(with);
+        let loads: Vec<Duration> = without.iter().filter_map(|r| r.model_load).collect();
+        let load = (!loads.is_empty()).then(|| spread(&loads).1);
+        let warm = |runs: &[&ColdStart], name: &str| {
+            Stats::of(
+                runs.last()
+                    .map(|r| {
+                        r.warm
+                            .iter()
+                            .filter(|(route, _)| route.name() == name)
+                            .map(|(_, d)| *d)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        };
+        println!();
+        println!(
+            "with a challenger of the same size ({} runs, interleaved)",
+            with.len()
+        );
+        println!(
+            "{:<34} {:>9.2} {:>9.2} {:>9.2}  ms  (median {:+.2} ms against without)",
+            "init (spawn -> first /next)",
+            ms(with_min),
+            ms(with_init),
+            ms(with_max),
+            ms(with_init) - ms(without_init)
+        );
+        if let Some(load) = load {
+            println!(
+                "{:<34} {:>9.2}  ms  (median, runs without: what the challenger may add)",
+                "champion's model fetch + build",
+                ms(load)
+            );
+        }
+        let mut routes = serde_json::Map::new();
+        for name in ["GET /predict/{id}", "POST /predict"] {
+            if let (Some(a), Some(b)) = (warm(without, name), warm(with, name)) {
+                println!(
+                    "{:<34} p50 {:.3} -> {:.3} ms, mean {:.3} -> {:.3} ms",
+                    format!("  warm {name}"),
+                    ms(a.p50),
+                    ms(b.p50),
+                    ms(a.mean),
+                    ms(b.mean)
+                );
+                routes.insert(
+                    name.to_owned(),
+                    json!({"without": a.json(), "with": b.json()}),
+                );
+            }
+        }
+        json!({
+            "runs": with.len(),
+            "init_median_ms": round3(ms(with_init)),
+            "init_median_without_ms": round3(ms(without_init)),
+            "champion_model_load_median_ms": load.map(|d| round3(ms(d))),
+            "warm": routes,
+            "peak_rss_kib": with.last().and_then(|r| r.peak_rss_kib),
+        })
     }
 }
