@@ -8,20 +8,23 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use scoring::Model;
 use store::attributes::AttributeStore;
 
+use crate::challenger::{Challenger, Loaded};
+use crate::pick::{model_asked, Models};
 use crate::results::{NoResults, Results};
 use crate::routes::{route, Route, ROUTE_NAMES, UNROUTED};
 use crate::telemetry::Telemetry;
-use crate::{health, instances, oip, product, stored};
+use crate::{health, instances, product, stored};
 
 /// What a warm call needs: the model, loaded once, its name in the Open Inference
 /// Protocol routes, the attribute store, where the nightly results are read back from,
-/// and the model's metric handles.
+/// the model's metric handles, and the challenger beside it, if any.
 pub struct App<S, R = NoResults> {
     model: Model,
     model_name: String,
     store: S,
     results: R,
     telemetry: Telemetry,
+    challenger: Challenger,
 }
 
 impl<S: AttributeStore> App<S> {
@@ -36,6 +39,7 @@ impl<S: AttributeStore> App<S> {
             model_name: model_name.into(),
             store,
             results: NoResults,
+            challenger: Challenger::NotConfigured,
         }
     }
 }
@@ -49,7 +53,33 @@ impl<S: AttributeStore, R: Results> App<S, R> {
             store: self.store,
             results,
             telemetry: self.telemetry,
+            challenger: self.challenger,
         }
+    }
+
+    /// The same app with `challenger` scoring beside the model, named
+    /// `{model_name}-challenger` in the Open Inference Protocol routes. Build it after the
+    /// metrics recorder is installed, as the app.
+    pub fn with_challenger(self, challenger: Model) -> Self {
+        let name = aws_adapter::config::challenger_name(&self.model_name);
+        let loaded = Loaded::new(&self.model, challenger, name);
+        App {
+            challenger: Challenger::Loaded(loaded),
+            ..self
+        }
+    }
+
+    /// The same app with a challenger configured that could not be loaded: the model
+    /// serves alone, and says so where a challenger is asked for.
+    pub fn with_failed_challenger(self) -> Self {
+        App {
+            challenger: Challenger::FailedToLoad,
+            ..self
+        }
+    }
+
+    pub fn challenger(&self) -> &Challenger {
+        &self.challenger
     }
 
     pub fn model(&self) -> &Model {
@@ -77,23 +107,31 @@ impl<S: AttributeStore, R: Results> App<S, R> {
             raw => raw,
         };
         let route = route(request.method(), path);
-        let model = &self.model;
-        let mut observer = self.telemetry.observer(model);
+        let query = request.uri().query();
+        let models = Models {
+            champion: &self.model,
+            champion_name: &self.model_name,
+            telemetry: &self.telemetry,
+            challenger: &self.challenger,
+            request_id,
+        };
         let answer = match &route {
-            Ok(Route::ScoreProduct(id)) => match product::explain_asked(request.uri().query()) {
-                Ok(explain) => {
-                    product::answer(model, &self.store, &mut observer, id, explain).await
+            Ok(Route::ScoreProduct(id)) => {
+                match (product::explain_asked(query), model_asked(query)) {
+                    (Ok(explain), Ok(choice)) => match models.pick(choice) {
+                        Ok(pick) => product::answer(pick, &self.store, id, explain).await,
+                        Err(e) => Err(e),
+                    },
+                    (Err(e), _) | (_, Err(e)) => Err(e),
                 }
-                Err(e) => Err(e),
-            },
-            Ok(Route::ScoreInstances) => instances::answer(model, &mut observer, request.body()),
+            }
+            Ok(Route::ScoreInstances) => model_asked(query)
+                .and_then(|choice| models.pick(choice))
+                .and_then(|pick| instances::answer(pick, request.body())),
             Ok(Route::StoredPrediction(id)) => stored::answer(&self.results, id).await,
-            Ok(Route::Health) => Ok(health::answer(model)),
+            Ok(Route::Health) => Ok(health::answer(&self.model, &self.challenger)),
             Ok(Route::Oip(oip)) => {
-                let served = oip::Served {
-                    model,
-                    name: &self.model_name,
-                };
+                let (served, mut observer) = models.served(oip);
                 served.answer(oip, &mut observer, request.headers(), request.body())
             }
             Err(no_route) => Err(no_route.into_error(request.method(), path)),

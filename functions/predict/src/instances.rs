@@ -1,15 +1,17 @@
 //! `POST /predict`, the model *as* a service: the instances in the body are scored in one
-//! call and answered in order; with `"explain": true`, each with its explanation.
+//! call and answered in order; with `"explain": true`, each with its explanation; with
+//! `?model=challenger`, by the challenger.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use scoring::{Model, Observer, Prediction};
+use scoring::Prediction;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::answer::{row_explanation, Answer};
 use crate::http::limits::MAX_INSTANCES;
 use crate::http::{bounded_body, json_response, ApiError};
+use crate::pick::Pick;
 
 #[derive(Deserialize)]
 struct PredictRequest {
@@ -25,11 +27,14 @@ struct Predictions<'a> {
     model_version: &'a str,
 }
 
-pub fn answer(
-    model: &Model,
-    observer: &mut impl Observer,
-    body: &Body,
-) -> Result<Response<Body>, ApiError> {
+/// `pick`'s model scores the instances; the challenger's shadow, if any, scores the same
+/// instances once the answer is made.
+pub fn answer(pick: Pick<'_>, body: &Body) -> Result<Response<Body>, ApiError> {
+    let Pick {
+        model,
+        mut observer,
+        shadow,
+    } = pick;
     let request: PredictRequest = serde_json::from_slice(bounded_body(body)?).map_err(|e| {
         ApiError::bad_request(format!(
             "the body must be JSON like {{\"instances\": [{{\"<feature>\": <number, string \
@@ -67,7 +72,9 @@ pub fn answer(
             .read_row(row, &mut batch)
             .map_err(|e| ApiError::row(e.at_row(i), "instance"))?;
     }
-    let scored = model.score(&batch, observer).map_err(ApiError::scoring)?;
+    let scored = model
+        .score(&batch, &mut observer)
+        .map_err(ApiError::scoring)?;
     if let Some(&(i, failure)) = scored.failures().first() {
         return Err(ApiError::row_failure(failure, &format!("instance {i}")));
     }
@@ -82,11 +89,21 @@ pub fn answer(
             *answer = std::mem::replace(answer, Answer::Score(0.0)).explained(row);
         }
     }
-    Ok(json_response(
+    let response = json_response(
         StatusCode::OK,
         &Predictions {
             predictions,
             model_version: model.version(),
         },
-    ))
+    );
+    if let Some(shadow) = shadow {
+        shadow.run(&batch, &scored, |i, schema, batch| {
+            // Every instance is an object: the model read it.
+            match request.instances[i].as_object() {
+                Some(row) => schema.read_row(row, batch),
+                None => unreachable!("instance {i} was read as an object"),
+            }
+        });
+    }
+    Ok(response)
 }

@@ -7,10 +7,12 @@
 
 mod answer;
 mod app;
+pub mod challenger;
 mod health;
 pub mod http;
 mod instances;
 pub mod oip;
+mod pick;
 mod product;
 pub mod results;
 pub mod routes;
@@ -32,7 +34,7 @@ use aws_adapter::{AwsClients, CallPolicy};
 use results::NightlyResults;
 use std::time::Instant;
 
-use store::model_source::{load_model_timed, LoadTimes};
+use store::model_source::{load_pair_timed, LoadTimes};
 use telemetry::InitTimes;
 
 /// The app as deployed: DynamoDB for attributes and results, S3 for the run log.
@@ -66,7 +68,11 @@ async fn build(
     clients: &AwsClients,
 ) -> Result<(AwsApp, LoadTimes), InitError> {
     let source = S3ModelSource::new(clients.s3.clone(), config.model.clone());
-    let (model, load) = load_model_timed(&source).await?;
+    let challenger_source = config
+        .challenger
+        .as_ref()
+        .map(|location| S3ModelSource::new(clients.s3.clone(), location.clone()));
+    let (model, load, challenger) = load_pair_timed(&source, challenger_source.as_ref()).await?;
     tracing::info!(
         model_version = model.version(),
         model_name = config.model_name,
@@ -88,5 +94,28 @@ async fn build(
         &config.model_name,
     )
     .with_results(results);
+    let app = match challenger {
+        None => app,
+        Some(Ok((challenger, times))) => {
+            tracing::info!(
+                challenger_version = challenger.version(),
+                challenger_name = config.challenger_name(),
+                features = challenger.features().len(),
+                same_schema = challenger.schema() == app.model().schema(),
+                fetch_ms = times.fetch.as_secs_f64() * 1e3,
+                build_ms = times.build.as_secs_f64() * 1e3,
+                "challenger loaded"
+            );
+            app.with_challenger(challenger)
+        }
+        // Never the champion's failure: it serves alone, and the reason is here.
+        Some(Err(e)) => {
+            tracing::error!(
+                error = %e,
+                "the challenger could not be loaded; the model serves without it"
+            );
+            app.with_failed_challenger()
+        }
+    };
     Ok((app, load))
 }

@@ -11,6 +11,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     if let Some(metrics) = &metrics {
         predict::telemetry::describe();
         predict::telemetry::cold_start(app.model().version(), &init_times);
+        if let predict::challenger::Challenger::FailedToLoad = app.challenger() {
+            predict::telemetry::challenger_load_failed(app.model().version());
+        }
         metrics.flush();
     }
     predict::serve(&app, metrics.as_ref()).await

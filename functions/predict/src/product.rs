@@ -1,13 +1,14 @@
 //! `GET /predict/{product_id}`, the model *in* the service: the product's attributes are
-//! read from the attribute store and scored; with `?explain=true`, explained too.
+//! read from the attribute store and scored; with `?explain=true`, explained too; with
+//! `?model=challenger`, by the challenger.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use scoring::{Model, Observer};
 use store::attributes::AttributeStore;
 
 use crate::answer::{row_explanation, ProductAnswer};
 use crate::http::{json_response, ApiError};
+use crate::pick::Pick;
 
 /// The values `explain` takes in the query string.
 const EXPLAIN_VALUES: &str = "true, false, 1 or 0";
@@ -44,13 +45,19 @@ pub fn explain_asked(query: Option<&str>) -> Result<bool, ApiError> {
     Ok(asked.unwrap_or(false))
 }
 
+/// `pick`'s model scores the product; the challenger's shadow, if any, scores the same
+/// attributes once the answer is made.
 pub async fn answer(
-    model: &Model,
+    pick: Pick<'_>,
     store: &impl AttributeStore,
-    observer: &mut impl Observer,
     product_id: &str,
     explain: bool,
 ) -> Result<Response<Body>, ApiError> {
+    let Pick {
+        model,
+        mut observer,
+        shadow,
+    } = pick;
     // Refused before the read: nothing the product holds changes it.
     if explain {
         model.explainability().map_err(ApiError::unexplainable)?;
@@ -66,19 +73,28 @@ pub async fn answer(
     schema
         .read_row(&row, &mut batch)
         .map_err(|e| ApiError::row(e, &subject()))?;
-    let scored = model.score(&batch, observer).map_err(ApiError::scoring)?;
+    let scored = model
+        .score(&batch, &mut observer)
+        .map_err(ApiError::scoring)?;
     let prediction = scored
         .outcome(0)
         .map_err(|failure| ApiError::row_failure(failure, &subject()))?;
     let answer = ProductAnswer::new(product_id, &prediction, model.version());
-    if !explain {
-        return Ok(json_response(StatusCode::OK, &answer));
+    let response = if explain {
+        let explanations = model.explain(&batch, &scored).map_err(ApiError::explain)?;
+        json_response(
+            StatusCode::OK,
+            &answer.explained(row_explanation(&explanations, 0)?),
+        )
+    } else {
+        json_response(StatusCode::OK, &answer)
+    };
+    if let Some(shadow) = shadow {
+        shadow.run(&batch, &scored, |_, schema, batch| {
+            schema.read_row(&row, batch)
+        });
     }
-    let explanations = model.explain(&batch, &scored).map_err(ApiError::explain)?;
-    Ok(json_response(
-        StatusCode::OK,
-        &answer.explained(row_explanation(&explanations, 0)?),
-    ))
+    Ok(response)
 }
 
 #[cfg(test)]

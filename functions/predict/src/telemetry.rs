@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_histogram, histogram, Counter, Histogram, Unit};
-use scoring::{Batch, Model, Observer, Predictions, Scored, Task, Watch};
+use scoring::{Batch, Label, Model, Observer, Predictions, Scored, Task, Watch};
 
 use crate::routes::ROUTE_NAMES;
 
@@ -34,7 +34,21 @@ pub mod names {
     pub const ROWS_OUTSIDE_TRAINING: &str = "RowsOutsideTraining";
     pub const SCORE: &str = "Score";
     pub const PREDICTED_LABEL: &str = "PredictedLabel";
+    // The challenger's, per pair of versions (ChampionVersion, ChallengerVersion): never
+    // added to the champion's, which the canary alarm divides.
+    pub const CHALLENGER_ROWS_SCORED: &str = "ChallengerRowsScored";
+    pub const CHALLENGER_ROWS_COMPARED: &str = "ChallengerRowsCompared";
+    pub const CHALLENGER_LABELS_DISAGREED: &str = "ChallengerLabelsDisagreed";
+    pub const CHALLENGER_ERRORS: &str = "ChallengerErrors";
+    pub const CHALLENGER_ABS_DIFFERENCE: &str = "ChallengerAbsDifference";
+    pub const CHALLENGER_SCORE: &str = "ChallengerScore";
+    pub const CHALLENGER_PREDICTED_LABEL: &str = "ChallengerPredictedLabel";
+    pub const CHALLENGER_LOAD_FAILED: &str = "ChallengerLoadFailed";
 }
+
+/// The dimensions of the challenger's metrics: the pair of versions compared.
+pub const CHAMPION_VERSION: &str = "ChampionVersion";
+pub const CHALLENGER_VERSION: &str = "ChallengerVersion";
 
 /// The canary alarm's default threshold (the template's `OutsideTrainingAlarmPercent`):
 /// the share of scored rows, in percent, with a feature or the score outside training.
@@ -62,6 +76,16 @@ pub fn describe() {
         describe_counter!(name, Unit::Count, "");
     }
     for name in [SCORES_OUT_OF_RANGE, ROWS_OUTSIDE_TRAINING, PREDICTED_LABEL] {
+        describe_counter!(name, Unit::Count, "");
+    }
+    for name in [
+        CHALLENGER_ROWS_SCORED,
+        CHALLENGER_ROWS_COMPARED,
+        CHALLENGER_LABELS_DISAGREED,
+        CHALLENGER_ERRORS,
+        CHALLENGER_PREDICTED_LABEL,
+        CHALLENGER_LOAD_FAILED,
+    ] {
         describe_counter!(name, Unit::Count, "");
     }
     for name in [
@@ -95,6 +119,13 @@ pub fn cold_start(model_version: &str, times: &InitTimes) {
     ] {
         histogram!(name, VERSION => version.clone()).record(ms(took));
     }
+}
+
+/// Once per sandbox, when the configured challenger could not be loaded (the reason is in
+/// the log): the champion serves alone.
+pub fn challenger_load_failed(champion_version: &str) {
+    counter!(names::CHALLENGER_LOAD_FAILED, CHAMPION_VERSION => champion_version.to_owned())
+        .increment(1);
 }
 
 /// "2xx", "3xx", "4xx", "5xx", by index.
@@ -211,41 +242,57 @@ impl Observer for ScoreMetrics<'_> {
             outside.increment(seen.rows_outside_training);
             outside_all.increment(seen.rows_outside_training);
         }
-        let answered = |row: &usize| scored.failure(*row).is_none();
-        match scored.answers() {
-            Predictions::Scores(scores) => {
-                let histogram = t
-                    .score
-                    .get_or_init(|| histogram!(SCORE, VERSION => t.version()));
-                let step = scores.len().div_ceil(MAX_SCORES_PER_REQUEST).max(1);
-                for row in (0..scores.len()).step_by(step).filter(answered) {
-                    if scores[row].is_finite() {
-                        histogram.record(f64::from(scores[row]));
-                    }
+        record_answers(
+            scored,
+            || {
+                t.score
+                    .get_or_init(|| histogram!(SCORE, VERSION => t.version()))
+            },
+            |class, label| {
+                t.labels[class].get_or_init(
+                    || counter!(PREDICTED_LABEL, VERSION => t.version(), "Label" => label.to_string()),
+                )
+            },
+        );
+    }
+}
+
+/// Records the answers of a scored batch: a regressor's scores in the histogram `score`
+/// gives (at most [`MAX_SCORES_PER_REQUEST`], sampled evenly), a classifier's labels
+/// counted per class on the counter `label` gives for that class (index and label).
+pub(crate) fn record_answers<'h>(
+    scored: &Scored,
+    score: impl FnOnce() -> &'h Histogram,
+    label: impl Fn(usize, &Label) -> &'h Counter,
+) {
+    let answered = |row: &usize| scored.failure(*row).is_none();
+    match scored.answers() {
+        Predictions::Scores(scores) => {
+            let histogram = score();
+            let step = scores.len().div_ceil(MAX_SCORES_PER_REQUEST).max(1);
+            for row in (0..scores.len()).step_by(step).filter(answered) {
+                if scores[row].is_finite() {
+                    histogram.record(f64::from(scores[row]));
                 }
             }
-            Predictions::Classes {
-                classes, labels, ..
-            } => {
-                // Counted per class first: one increment per class answered, not per row.
-                let mut counts = [0u64; 16];
-                let mut more = Vec::new();
-                let counts: &mut [u64] = if classes.len() <= counts.len() {
-                    &mut counts[..classes.len()]
-                } else {
-                    more.resize(classes.len(), 0);
-                    &mut more
-                };
-                for row in (0..labels.len()).filter(answered) {
-                    counts[labels[row]] += 1;
-                }
-                for (class, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
-                    t.labels[class]
-                        .get_or_init(|| {
-                            counter!(PREDICTED_LABEL, VERSION => t.version(), "Label" => classes[class].to_string())
-                        })
-                        .increment(n);
-                }
+        }
+        Predictions::Classes {
+            classes, labels, ..
+        } => {
+            // Counted per class first: one increment per class answered, not per row.
+            let mut counts = [0u64; 16];
+            let mut more = Vec::new();
+            let counts: &mut [u64] = if classes.len() <= counts.len() {
+                &mut counts[..classes.len()]
+            } else {
+                more.resize(classes.len(), 0);
+                &mut more
+            };
+            for row in (0..labels.len()).filter(answered) {
+                counts[labels[row]] += 1;
+            }
+            for (class, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                label(class, &classes[class]).increment(n);
             }
         }
     }

@@ -105,10 +105,23 @@ impl Served<'_> {
             id: request.id.as_deref(),
             outputs,
         };
-        if binary.is_empty() {
-            return Ok(json_response(StatusCode::OK, &answer));
+        let response = if binary.is_empty() {
+            json_response(StatusCode::OK, &answer)
+        } else {
+            binary_response(&answer, binary)?
+        };
+        if let Some(shadow) = &self.shadow {
+            shadow.run(&batch, &scored, |row, schema, batch| {
+                schema.read_row(
+                    &TensorRow {
+                        tensors: &tensors,
+                        row,
+                    },
+                    batch,
+                )
+            });
         }
-        binary_response(&answer, binary)
+        Ok(response)
     }
 
     /// The outputs to answer, in order, each with whether its data goes in binary: those

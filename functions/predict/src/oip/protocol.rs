@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::tensors::TensorData;
+use crate::challenger::Shadow;
 use crate::http::ApiError;
 
 /// The model platform the metadata reports.
@@ -26,10 +27,13 @@ pub(super) const BINARY_HEADER: &str = "inference-header-content-length";
 /// The extension's name in the server metadata.
 pub(super) const BINARY_EXTENSION: &str = "binary_tensor_data";
 
-/// The one model the function serves, as the protocol names it.
+/// A model the function serves, as the protocol names it: the champion, with the
+/// challenger's run beside it on every inference (if one is loaded), or the challenger
+/// called by its own name.
 pub struct Served<'a> {
     pub model: &'a Model,
     pub name: &'a str,
+    pub shadow: Option<Shadow<'a>>,
 }
 
 // ------------------------------------------------------------------ the protocol's JSON
