@@ -336,9 +336,27 @@ impl AnswerCounts {
 /// Counts of values in log-spaced buckets: a value's bucket is its `f32` bit pattern
 /// without the low mantissa bits, so each power of two holds [`SUB_BUCKETS`] buckets of
 /// equal width, signed like the value (0 for zero and values below `f32`'s normal range).
+/// In JSON a list of `[key, count]` pairs, not a map: a map's keys are strings, which
+/// serde cannot read back as `i32` inside a flattened struct (the batch's `SliceState`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(from = "Vec<(i32, u64)>", into = "Vec<(i32, u64)>")]
 struct Buckets(BTreeMap<i32, u64>);
+
+impl From<Vec<(i32, u64)>> for Buckets {
+    fn from(pairs: Vec<(i32, u64)>) -> Self {
+        let mut buckets = Buckets::default();
+        for (key, n) in pairs {
+            *buckets.0.entry(key).or_default() += n;
+        }
+        buckets
+    }
+}
+
+impl From<Buckets> for Vec<(i32, u64)> {
+    fn from(buckets: Buckets) -> Self {
+        buckets.0.into_iter().collect()
+    }
+}
 
 /// Low mantissa bits dropped: 23 less log2 of the buckets per power of two.
 const DROPPED_BITS: u32 = 23 - 4;
