@@ -315,9 +315,20 @@ pub fn refused_by_rules(t: &Value, params: &Parameters) -> Vec<String> {
     refused
 }
 
-/// A role's inline statements as (actions, resources), the resources as written. Every
+/// A role's inline statements as (actions, resources), the resources as written, for the
+/// parameters' defaults (statements under a condition: [`statements_with`]). Every
 /// statement must allow (none denies) and the role has no managed policies.
 pub fn statements(t: &Value, role: &str) -> Vec<(BTreeSet<String>, Vec<Value>)> {
+    statements_with(t, role, &parameter_values(t, &[]))
+}
+
+/// [`statements`] for the parameter values `params`: the policies' `Fn::If` resolved (a
+/// statement that is `AWS::NoValue` for them is left out).
+pub fn statements_with(
+    t: &Value,
+    role: &str,
+    params: &Parameters,
+) -> Vec<(BTreeSet<String>, Vec<Value>)> {
     let as_list = |v: &Value| match v {
         Value::Array(a) => a.clone(),
         other => vec![other.clone()],
@@ -327,6 +338,7 @@ pub fn statements(t: &Value, role: &str) -> Vec<(BTreeSet<String>, Vec<Value>)> 
         p.get("ManagedPolicyArns").is_none(),
         "{role}: no managed policies"
     );
+    let p = evaluate(p, t, params).unwrap_or_else(|| panic!("{role} has no properties"));
     p["Policies"]
         .as_array()
         .unwrap()

@@ -15,9 +15,18 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     venv_tool_or_skip!("python");
     let endpoint = moto_or_skip!();
     let model_key = "models/2026-11/wine_quality.onnx";
-    let d = deploy::deploy_to_moto(&endpoint, &[("ModelKey", model_key), ("ScanSegments", "8")])
-        .await
-        .unwrap();
+    // With a challenger: its conditional grant and variable deploy too.
+    let challenger_key = "models/2026-12/wine_quality_refit.onnx";
+    let d = deploy::deploy_to_moto(
+        &endpoint,
+        &[
+            ("ModelKey", model_key),
+            ("ChallengerModelKey", challenger_key),
+            ("ScanSegments", "8"),
+        ],
+    )
+    .await
+    .unwrap();
     let expected_out: BTreeSet<String> = [
         "PredictApi",
         "PredictApiApiGatewayDefaultStage",
@@ -30,6 +39,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         "PredictOutsideTrainingAlarm",
         "BatchFailedAlarm",
         "BatchDriftAlarm",
+        "ChallengerDisagreementAlarm",
         "ModelDashboard",
         "ModelBucketPolicy",
         "BatchFailureQueuePolicy",
@@ -123,6 +133,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     let expected_predict = HashMap::from([
         ("MODEL_BUCKET".to_owned(), bucket.clone()),
         ("MODEL_KEY".to_owned(), model_key.to_owned()),
+        ("CHALLENGER_MODEL_KEY".to_owned(), challenger_key.to_owned()),
         ("ATTRIBUTES_TABLE".to_owned(), attributes.clone()),
         ("PREDICTIONS_TABLE".to_owned(), predictions.clone()),
         ("RUNS_PREFIX".to_owned(), "batch-runs/".to_owned()),
@@ -197,12 +208,23 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     resources::put_object(&clients.s3, &bucket, model_key, support::demo_model_bytes())
         .await
         .unwrap();
+    let refit = testkit::models::challenger(testkit::models::challengers::REFIT);
+    resources::put_object(&clients.s3, &bucket, challenger_key, refit)
+        .await
+        .unwrap();
     // The README's loader for a deployed stack (`devstack load-wines <table>`).
     let loaded = testkit::stack::load_wines(&clients.dynamodb, &attributes, |_, _| {})
         .await
         .unwrap();
     assert_eq!(loaded, 1599);
     let config = PredictConfig::from_lookup(|n| predict_env.get(n).cloned()).unwrap();
+    for challenger in [&config.challenger, &batch_config.challenger] {
+        let c = challenger.as_ref().expect("the challenger is configured");
+        assert_eq!(
+            (c.bucket.as_str(), c.key.as_str()),
+            (bucket.as_str(), challenger_key)
+        );
+    }
     let function_clients = aws_adapter::AwsClients::new(&d.config, aws_adapter::CallPolicy::ONLINE);
     let app = predict::init_with(&config, &function_clients)
         .await
