@@ -220,6 +220,7 @@ async fn the_batch_writes_labels_and_probability_maps() {
         workers: 2,
         settings: fast_settings(),
         store_retries: Box::new(f.retries.clone()),
+        challenger: None,
         model: model.clone(),
     };
     let (summary, _) = run_to_completion(&job, false).await;

@@ -274,6 +274,7 @@ fn job(model: Model, rows: u64, page: Option<usize>, k: usize, args: &Args) -> B
             ..Settings::default()
         },
         store_retries: Box::new(()),
+        challenger: None,
     }
 }
 

@@ -20,12 +20,16 @@ pub use crate::error::{JobError, RETRYABLE_ERROR_TYPES};
 pub use crate::events::{Answer, BatchEvent, StartedRun};
 pub use crate::summary::Summary;
 
+use crate::challenger::{reasons, Challenger};
 use crate::pipeline::{Pipeline, Settings};
-use crate::run::{execution_name, rfc3339, run_id_for, Plan, RunState, SliceState};
+use crate::run::{execution_name, rfc3339, run_id_for, Plan, RunChallenger, RunState, SliceState};
 
 /// Everything an invocation works with, loaded once per sandbox.
 pub struct Job<S, P, L> {
     pub model: Model,
+    /// The challenger configured (`CHALLENGER_MODEL_KEY`): loaded, or why it failed to
+    /// load (the runs then go on without comparing); `None`: none configured.
+    pub challenger: Option<Result<Model, String>>,
     pub scan: S,
     pub sink: P,
     pub run_log: L,
@@ -104,6 +108,42 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
             self.workers,
             rfc3339(now),
         )
+        .with_challenger(self.run_challenger())
+    }
+
+    /// The challenger a run started in this sandbox compares with.
+    fn run_challenger(&self) -> Option<RunChallenger> {
+        self.challenger.as_ref().map(|loaded| match loaded {
+            Ok(model) => RunChallenger {
+                model_version: Some(model.version().to_owned()),
+                load_error: None,
+            },
+            Err(reason) => RunChallenger {
+                model_version: None,
+                load_error: Some(reason.clone()),
+            },
+        })
+    }
+
+    /// What this invocation does with the run's challenger: scores with it if this
+    /// sandbox holds the same version; if it holds another or none, counts the rows as
+    /// challenger errors (a redeployment between the slices of a night, say), never
+    /// failing the run for it.
+    fn challenger_for(&self, run: &RunState) -> Option<Challenger<'_>> {
+        let wanted = run.challenger.as_ref()?.model_version.as_deref()?;
+        let (reason, here) = match &self.challenger {
+            Some(Ok(model)) if model.version() == wanted => return Some(Challenger::Scores(model)),
+            Some(Ok(model)) => (reasons::OTHER_VERSION_HERE, model.version()),
+            Some(Err(error)) => (reasons::NOT_LOADED_HERE, error.as_str()),
+            None => (reasons::NOT_LOADED_HERE, "none configured"),
+        };
+        tracing::warn!(
+            run_id = %run.run_id,
+            challenger_version = wanted,
+            here,
+            "{reason}: this invocation's rows are written without the challenger's answers"
+        );
+        Some(Challenger::Absent(reason))
     }
 
     /// The whole table in this one invocation: for a small table, or a function deployed
@@ -117,6 +157,7 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
     ) -> Result<Summary, JobError> {
         let started = Instant::now();
         let mut state = RunState::new(run_id, self.model.version().to_owned(), self.segments);
+        state.challenger = self.run_challenger();
         self.work(&mut state, stop_at, now).await?;
         state.elapsed_ms += started.elapsed().as_millis() as u64;
         if !state.is_complete() {
@@ -186,6 +227,7 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
             .filter(|kept| {
                 kept.done
                     && kept.work.model_version == slice.work.model_version
+                    && kept.work.challenger == slice.work.challenger
                     && kept.work.total_segments == slice.work.total_segments
                     && kept.work.segments.iter().map(|s| s.segment).eq(slice
                         .work
@@ -205,6 +247,7 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
             plan.total_segments,
             [],
         );
+        state.challenger = plan.challenger.clone();
         for planned in &plan.slices {
             let missing = || JobError::SliceMissing {
                 run_id: plan.run_id.clone(),
@@ -254,6 +297,7 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
         self.same_model(&state.run_id, &state.model_version)?;
         let pipeline = Pipeline {
             model: &self.model,
+            challenger: self.challenger_for(state),
             scan: &self.scan,
             sink: &self.sink,
             settings: self.settings.clone(),

@@ -7,9 +7,10 @@
 //!
 //! Modules, each importing only those listed before it: `run` (a run's progress, the plan),
 //! `guard`, `budget` (a slice's time), `error`, `summary`, `events`, `telemetry`,
-//! `pipeline`, `job` (the handler).
+//! `challenger` (the challenger's side of scoring), `pipeline`, `job` (the handler).
 
 pub mod budget;
+pub mod challenger;
 pub mod error;
 pub mod events;
 pub mod guard;

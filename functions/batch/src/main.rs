@@ -8,11 +8,12 @@ use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
 use aws_adapter::step_functions::StepFunctionsRuns;
 use aws_adapter::{AwsClients, CallPolicy};
+use batch::challenger::scanned_attributes;
 use batch::guard::guarded;
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use store::model_source::load_model;
+use store::model_source::load_pair_timed;
 
 type AwsJob = Job<DynamoDbScan, DynamoDbPredictions, S3RunLog>;
 
@@ -24,10 +25,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let metrics = aws_adapter::lambda::start("batch");
-    let (job, runs, margin) = aws_adapter::lambda::ready_or_exit(init().await);
+    // Described before init, which may count a challenger that failed to load.
     if metrics.is_some() {
         batch::telemetry::describe();
     }
+    let (job, runs, margin) = aws_adapter::lambda::ready_or_exit(init().await);
     let (job, runs, metrics) = (&job, runs.as_ref(), metrics.as_ref());
     run(service_fn(
         move |event: LambdaEvent<BatchEvent>| async move {
@@ -53,12 +55,29 @@ async fn main() -> Result<(), Error> {
 async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitError> {
     let config = BatchConfig::from_env()?;
     let clients = AwsClients::from_env(CallPolicy::BATCH).await;
-    let model = load_model(&S3ModelSource::new(
-        clients.s3.clone(),
-        config.model.clone(),
-    ))
-    .await?;
+    let champion = S3ModelSource::new(clients.s3.clone(), config.model.clone());
+    let challenger = config
+        .challenger
+        .clone()
+        .map(|location| S3ModelSource::new(clients.s3.clone(), location));
+    // The champion's failure fails init; the challenger's is logged, counted and said in
+    // each run's summary, and the runs go on without comparing.
+    let (model, _, challenger) = load_pair_timed(&champion, challenger.as_ref()).await?;
     tracing::info!(model_version = model.version(), "model loaded");
+    let challenger = challenger.map(|loaded| match loaded {
+        Ok((challenger, _)) => {
+            tracing::info!(
+                challenger_version = challenger.version(),
+                "challenger loaded"
+            );
+            Ok(challenger)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the challenger failed to load; runs go on without it");
+            batch::telemetry::challenger_load_failed(model.version());
+            Err(e.to_string())
+        }
+    });
     // Explanations asked for explicitly, from a model that cannot give them: refused now,
     // with the model's reason, rather than a night of results without them.
     if config.explain_top_k > 0 {
@@ -69,10 +88,13 @@ async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitErr
             });
         }
     }
+    // Both models' features: a challenger reading an attribute the champion does not gets
+    // it wherever the table has it.
+    let attributes = scanned_attributes(&model, challenger.as_ref().and_then(|c| c.as_ref().ok()));
     let scan = DynamoDbScan::new(
         clients.dynamodb.clone(),
         &config.attributes_table,
-        model.features(),
+        &attributes,
     )
     .with_page_size(SCAN_PAGE_ITEMS as i32);
     let runs = config
@@ -95,6 +117,7 @@ async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitErr
         },
         store_retries: Box::new(clients.retries.clone()),
         model,
+        challenger,
     };
     // Reading stops early enough for a slow page to finish, or be handed back, before the
     // deadline guard.

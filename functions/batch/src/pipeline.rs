@@ -11,6 +11,10 @@
 //! carries its answer's `k` largest contributions. An explanation that fails (for the
 //! batch, or a row) never costs the answers: they are written without it and counted as
 //! unexplained in the run's figures.
+//!
+//! With a challenger, each scored batch is scored by it too ([`crate::challenger`]): its
+//! answer is stored beside the champion's and compared in the run's figures; whatever it
+//! does, the champion's results are written as without it.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,12 +26,15 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use scoring::{
     Batch, DriftTally, ExplainedTargets, Model, Observer, RowExplanation, Scored, Watch,
 };
-use store::predictions::{Prediction, PredictionSink, TopContributions, MAX_BATCH};
+use store::predictions::{
+    ChallengerAnswer, Prediction, PredictionSink, TopContributions, MAX_BATCH,
+};
 use store::scan::{AttributeScan, ScannedRow};
 use store::ErrorKind;
 
 // `RunError` has always been imported from here.
 use crate::budget;
+use crate::challenger::{self, Challenger};
 pub use crate::error::RunError;
 use crate::run::{RunState, SegmentState, Totals};
 
@@ -91,6 +98,8 @@ impl ResendPolicy {
 
 pub struct Pipeline<'a, S, P> {
     pub model: &'a Model,
+    /// The run's challenger as this invocation has it; `None`: the run has none.
+    pub challenger: Option<Challenger<'a>>,
     pub scan: &'a S,
     pub sink: &'a P,
     pub settings: Settings,
@@ -104,6 +113,8 @@ struct Stamp {
     /// The model's input features, named once for every row's contributions; `None` when
     /// no explanation is stored.
     features: Option<Arc<[Arc<str>]>>,
+    /// The challenger's version, when it scores.
+    challenger_version: Option<Arc<str>>,
 }
 
 /// What one invocation's work leaves behind.
@@ -140,6 +151,10 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
             run_id: state.run_id.as_str().into(),
             scored_at: scored_at.into(),
             features,
+            challenger_version: match self.challenger {
+                Some(Challenger::Scores(model)) => Some(model.version().into()),
+                _ => None,
+            },
         };
         let results = futures_util::future::join_all(
             state
@@ -222,6 +237,8 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
 
     /// Valid rows become predictions; invalid ones are counted with their reason. Each row
     /// is dropped as soon as it is read (while still in cache) and its id moved, not copied.
+    /// With a challenger, each row the champion answered carries the challenger's answer
+    /// when it has one, and is counted in the run's comparison either way.
     fn score(
         &self,
         rows: Vec<ScannedRow>,
@@ -232,13 +249,24 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
         let batch = self.settings.score_batch.max(1);
         let mut predictions = Vec::with_capacity(rows.len());
         let mut inputs = schema.batch(batch.min(rows.len()));
+        let mut challenger_inputs = self
+            .challenger
+            .map(|c| challenger::Inputs::new(c, schema, batch.min(rows.len())));
         let mut ids = Vec::with_capacity(batch.min(rows.len()));
         let mut rows = rows.into_iter();
         while rows.len() > 0 {
             inputs.clear();
+            if let Some(c) = &mut challenger_inputs {
+                c.clear();
+            }
             for scanned in rows.by_ref().take(batch) {
                 match schema.read_row(&scanned.row, &mut inputs) {
-                    Ok(()) => ids.push(scanned.product_id),
+                    Ok(()) => {
+                        if let Some(c) = &mut challenger_inputs {
+                            c.read(&scanned);
+                        }
+                        ids.push(scanned.product_id)
+                    }
                     Err(e) => totals.reject(&scanned.product_id, e.to_string()),
                 }
             }
@@ -252,6 +280,7 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                 .model
                 .score(&inputs, &mut drift)
                 .map_err(RunError::ScoringFailed)?;
+            let challenged = challenger_inputs.as_ref().map(|c| c.score(&inputs));
             let explanations = self.explain(&inputs, &scored, stamp);
             for (row, (id, outcome)) in ids.drain(..).zip(scored.outcomes()).enumerate() {
                 let answer = match outcome {
@@ -275,6 +304,16 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                         top
                     }
                 };
+                let challenger = challenged.as_ref().and_then(|c| {
+                    let theirs = c.answer(row);
+                    totals
+                        .comparison
+                        .add(&id, &answer, theirs.as_ref().map_err(|r| *r));
+                    Some(ChallengerAnswer {
+                        answer: theirs.ok()?,
+                        model_version: stamp.challenger_version.clone()?,
+                    })
+                });
                 predictions.push(Prediction {
                     product_id: id,
                     answer,
@@ -282,7 +321,7 @@ impl<S: AttributeScan, P: PredictionSink> Pipeline<'_, S, P> {
                     run_id: stamp.run_id.clone(),
                     scored_at: stamp.scored_at.clone(),
                     explanation,
-                    challenger: None,
+                    challenger,
                 });
             }
         }

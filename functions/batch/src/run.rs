@@ -3,7 +3,7 @@
 //! that deals a night's segments out to slices.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use scoring::DriftTally;
+use scoring::{ComparisonTally, DriftTally};
 use serde::{Deserialize, Serialize};
 
 /// Most rejected rows listed (with reasons) in a run summary; all are counted.
@@ -25,7 +25,7 @@ pub struct Rejection {
 }
 
 /// Counts, summed over segments and invocations.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     pub scanned: u64,
     pub scored: u64,
@@ -41,6 +41,10 @@ pub struct Totals {
     /// without a card).
     #[serde(default)]
     pub drift: DriftTally,
+    /// The challenger's answers against the champion's (empty, and absent from the JSON,
+    /// without a challenger): a few kilobytes at most, carried with the slice.
+    #[serde(default, skip_serializing_if = "ComparisonTally::is_empty")]
+    pub comparison: ComparisonTally,
 }
 
 impl Totals {
@@ -65,16 +69,34 @@ impl Totals {
         self.rejections
             .extend(other.rejections.into_iter().take(room));
         self.drift.merge(other.drift);
+        self.comparison.merge(other.comparison);
     }
+}
+
+/// The challenger a run compares the champion with, fixed where the run starts (the
+/// planner's sandbox, or the one scoring the whole table), as the champion's version is.
+/// A sandbox holding another challenger (or none) writes its rows without comparing them,
+/// each counted as a challenger error: a challenger never fails a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunChallenger {
+    /// `None`: it failed to load where the run started, and no row is compared.
+    pub model_version: Option<String>,
+    /// Why it failed to load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_error: Option<String>,
 }
 
 /// Where some segments of a run stand: everything the next invocation needs to pick them
 /// up where the last one stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     pub run_id: String,
     /// The model version the run started with; every invocation must score with the same.
     pub model_version: String,
+    /// The challenger the run started with, if one was configured (absent from the JSON
+    /// without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenger: Option<RunChallenger>,
     /// The scan's `TotalSegments`: all of the run's segments, not only these.
     pub total_segments: u32,
     pub segments: Vec<SegmentState>,
@@ -100,6 +122,7 @@ impl RunState {
         RunState {
             run_id,
             model_version,
+            challenger: None,
             total_segments,
             segments: of
                 .into_iter()
@@ -122,7 +145,7 @@ impl RunState {
 
 /// One slice of a fanned-out run: the state machine invokes the function with it, and
 /// again with what it returned, until `done`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SliceState {
     pub slice: u32,
     #[serde(flatten)]
@@ -132,10 +155,13 @@ pub struct SliceState {
 
 /// A night's run as the planner hands it to the state machine: its slices, scored
 /// `workers` at a time, then summed by the finish step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub run_id: String,
     pub model_version: String,
+    /// As each slice's (absent without a challenger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenger: Option<RunChallenger>,
     /// When the run was planned (RFC 3339): the summary's duration runs from here.
     pub planned_at: String,
     pub total_segments: u32,
@@ -171,11 +197,23 @@ impl Plan {
         Plan {
             run_id,
             model_version,
+            challenger: None,
             planned_at,
             total_segments,
             workers: count,
             slices,
         }
+    }
+}
+
+impl Plan {
+    /// The same plan comparing with `challenger`, in every slice.
+    pub fn with_challenger(mut self, challenger: Option<RunChallenger>) -> Plan {
+        for slice in &mut self.slices {
+            slice.work.challenger = challenger.clone();
+        }
+        self.challenger = challenger;
+        self
     }
 }
 
@@ -272,6 +310,46 @@ mod tests {
         totals.add(more);
         assert_eq!(totals.rejected, 151);
         assert_eq!(totals.rejections.len(), MAX_LISTED_REJECTIONS);
+    }
+
+    #[test]
+    fn without_a_challenger_a_slice_is_the_json_it_was() {
+        let plan = Plan::new("r".into(), "v".into(), 4, 2, "t".into());
+        let json = serde_json::to_value(&plan).unwrap();
+        assert!(json.get("challenger").is_none());
+        assert!(json["slices"][0].get("challenger").is_none());
+        assert!(json["slices"][0]["totals"].get("comparison").is_none());
+    }
+
+    #[test]
+    fn a_plans_challenger_goes_to_every_slice_and_round_trips() {
+        let challenger = RunChallenger {
+            model_version: Some("c1".into()),
+            load_error: None,
+        };
+        let plan = Plan::new("r".into(), "v".into(), 4, 2, "t".into())
+            .with_challenger(Some(challenger.clone()));
+        assert!(plan
+            .slices
+            .iter()
+            .all(|s| s.work.challenger.as_ref() == Some(&challenger)));
+        let mut slice = plan.slices[0].clone();
+        let answer = scoring::Prediction::Score(5.0);
+        slice
+            .work
+            .totals
+            .comparison
+            .add("p-1", &answer, Ok(&scoring::Prediction::Score(5.5)));
+        slice
+            .work
+            .totals
+            .comparison
+            .add("p-2", &answer, Err("missing or invalid attribute"));
+        let json = serde_json::to_string(&slice).unwrap();
+        let back: SliceState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, slice);
+        let report = back.work.totals.comparison.report();
+        assert_eq!((report.rows_compared, report.challenger_errors), (1, 1));
     }
 
     #[test]

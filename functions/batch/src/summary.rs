@@ -1,10 +1,10 @@
 //! The run summary: returned by the finish step (or a whole-table invocation), logged as one
 //! JSON line, and stored with the run log, where the predict function reads its `run_id`.
 
-use scoring::{DriftReport, Watch};
+use scoring::{ComparisonReport, DriftReport, Watch};
 use serde::{Deserialize, Serialize};
 
-use crate::run::{Rejection, RunState};
+use crate::run::{Rejection, RunChallenger, RunState};
 
 /// What a summary says of its run. Only a complete run has a summary today; the type keeps
 /// the stored JSON (`"complete"`) while making a new state a decision at each `match`.
@@ -63,6 +63,35 @@ pub struct Summary {
     /// variable; absent when the model has no card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftReport>,
+    /// The challenger's answers against the champion's, when the run had a challenger
+    /// configured; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenger: Option<ChallengerSummary>,
+}
+
+/// `{"model_version": "...", <the comparison's figures>}`, or, when the challenger failed
+/// to load where the run started, `{"model_version": null, "load_error": "..."}` (the run
+/// went on without comparing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChallengerSummary {
+    pub model_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_error: Option<String>,
+    #[serde(flatten)]
+    pub comparison: Option<ComparisonReport>,
+}
+
+impl ChallengerSummary {
+    fn of(challenger: &RunChallenger, state: &RunState) -> ChallengerSummary {
+        ChallengerSummary {
+            model_version: challenger.model_version.clone(),
+            load_error: challenger.load_error.clone(),
+            comparison: challenger
+                .model_version
+                .is_some()
+                .then(|| state.totals.comparison.report()),
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -87,6 +116,10 @@ impl Summary {
             invocations: state.invocations,
             rejected: t.rejections.clone(),
             drift: watch.map(|w| t.drift.report(w)),
+            challenger: state
+                .challenger
+                .as_ref()
+                .map(|c| ChallengerSummary::of(c, state)),
         }
     }
 }
@@ -102,8 +135,54 @@ mod tests {
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["status"], "complete");
         assert_eq!(summary.status, "complete");
+        assert!(
+            json.get("challenger").is_none(),
+            "none without a challenger"
+        );
         let back: Summary = serde_json::from_value(json).unwrap();
         assert_eq!(back, summary);
         assert!(serde_json::from_str::<Status>("\"partial\"").is_err());
+    }
+
+    #[test]
+    fn a_challenger_is_summed_up_or_its_load_error_said() {
+        let mut state = RunState::new("r".into(), "v".into(), 1);
+        state.challenger = Some(RunChallenger {
+            model_version: Some("c1".into()),
+            load_error: None,
+        });
+        let champion = scoring::Prediction::Score(5.0);
+        let tally = &mut state.totals.comparison;
+        tally.add("p-1", &champion, Ok(&scoring::Prediction::Score(5.5)));
+        tally.add("p-2", &champion, Ok(&scoring::Prediction::Score(4.0)));
+        tally.add("p-3", &champion, Err("unknown category"));
+        let summary = Summary::complete(&state, None);
+        let json = serde_json::to_value(&summary).unwrap();
+        let c = &json["challenger"];
+        assert_eq!(c["model_version"], "c1");
+        assert!(c.get("load_error").is_none(), "{c}");
+        assert_eq!(c["rows_compared"], 2);
+        assert_eq!(c["challenger_errors"], 1);
+        assert_eq!(c["challenger_error_reasons"]["unknown category"], 1);
+        assert_eq!(c["mean_abs_difference"], 0.75);
+        assert_eq!(c["most_different"][0]["id"], "p-2");
+        let back: Summary = serde_json::from_value(json).unwrap();
+        assert_eq!(back, summary);
+
+        state.challenger = Some(RunChallenger {
+            model_version: None,
+            load_error: Some("cannot load the model from s3://m/c.onnx: corrupt".into()),
+        });
+        let summary = Summary::complete(&state, None);
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(
+            json["challenger"],
+            serde_json::json!({
+                "model_version": null,
+                "load_error": "cannot load the model from s3://m/c.onnx: corrupt"
+            })
+        );
+        let back: Summary = serde_json::from_value(json).unwrap();
+        assert_eq!(back, summary);
     }
 }

@@ -1,7 +1,8 @@
 //! What the batch reports as metrics when a run completes, through the `metrics` facade
 //! (the AWS adapter's `Emf` writes them in CloudWatch's embedded metric format): the run's
-//! figures, and its drift against the model card. Per model version; the largest PSI is
-//! also recorded without it, for the drift alarm.
+//! figures, its drift against the model card, and its challenger's comparison. Per model
+//! version (the comparison per pair of versions); the largest PSI and the challenger's PSI
+//! are also recorded without them, for alarms.
 
 use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
 
@@ -23,6 +24,13 @@ pub mod names {
     pub const SCORE_PSI: &str = "ScorePsi";
     pub const LABEL_PSI: &str = "LabelPsi";
     pub const MAX_PSI: &str = "MaxPsi";
+    pub const CHALLENGER_LOAD_FAILED: &str = "ChallengerLoadFailed";
+    pub const CHALLENGER_ROWS_COMPARED: &str = "ChallengerRowsCompared";
+    pub const CHALLENGER_ERRORS: &str = "ChallengerErrors";
+    pub const CHALLENGER_AGREEMENT: &str = "ChallengerAgreement";
+    pub const CHALLENGER_MEAN_ABS_DIFFERENCE: &str = "ChallengerMeanAbsDifference";
+    pub const CHALLENGER_P99_ABS_DIFFERENCE: &str = "ChallengerP99AbsDifference";
+    pub const CHALLENGER_PSI: &str = "ChallengerPsi";
 }
 
 /// Units, once the recorder is installed.
@@ -37,12 +45,22 @@ pub fn describe() {
         RETRIES,
         INVOCATIONS,
         ROWS_OUTSIDE_TRAINING,
+        CHALLENGER_LOAD_FAILED,
+        CHALLENGER_ROWS_COMPARED,
+        CHALLENGER_ERRORS,
     ] {
         describe_counter!(name, Unit::Count, "");
     }
+    describe_histogram!(CHALLENGER_AGREEMENT, Unit::Percent, "");
     describe_histogram!(ROWS_PER_SECOND, Unit::CountPerSecond, "");
     describe_histogram!(RUN_DURATION, Unit::Milliseconds, "");
-    // PSI is unitless: no unit, which CloudWatch shows as None.
+    // PSI and the differences are unitless: no unit, which CloudWatch shows as None.
+}
+
+/// A challenger configured but not loaded at cold start (the batch goes on without it).
+pub fn challenger_load_failed(champion_version: &str) {
+    counter!(names::CHALLENGER_LOAD_FAILED, "ChampionVersion" => champion_version.to_owned())
+        .increment(1);
 }
 
 // Values are histograms, not gauges: the recorder writes a gauge again at every flush,
@@ -57,6 +75,7 @@ pub fn run_completed(summary: &Summary) {
     let version = || ("ModelVersion", summary.model_version.clone());
     let labels = [version()];
     counter!(RUNS_COMPLETED, &labels).increment(1);
+    challenger_compared(summary);
     for (name, n) in [
         (ROWS_SCANNED, summary.rows_scanned),
         (ROWS_SCORED, summary.rows_scored),
@@ -91,5 +110,36 @@ pub fn run_completed(summary: &Summary) {
     if let Some(psi) = drift.max_psi {
         histogram!(MAX_PSI, &labels).record(psi);
         histogram!(MAX_PSI).record(psi);
+    }
+}
+
+/// The run's comparison with its challenger, per pair of versions; nothing when the run
+/// had none, or it failed to load.
+fn challenger_compared(summary: &Summary) {
+    use names::*;
+    let Some(challenger) = &summary.challenger else {
+        return;
+    };
+    let (Some(version), Some(report)) = (&challenger.model_version, &challenger.comparison) else {
+        return;
+    };
+    let labels = [
+        ("ChampionVersion", summary.model_version.clone()),
+        ("ChallengerVersion", version.clone()),
+    ];
+    counter!(CHALLENGER_ROWS_COMPARED, &labels).increment(report.rows_compared);
+    counter!(CHALLENGER_ERRORS, &labels).increment(report.challenger_errors);
+    if let Some(rate) = report.agreement_rate {
+        histogram!(CHALLENGER_AGREEMENT, &labels).record(100.0 * rate);
+    }
+    if let Some(d) = report.mean_abs_difference {
+        histogram!(CHALLENGER_MEAN_ABS_DIFFERENCE, &labels).record(d);
+    }
+    if let Some(d) = report.p99_abs_difference {
+        histogram!(CHALLENGER_P99_ABS_DIFFERENCE, &labels).record(d);
+    }
+    if let Some(psi) = report.psi {
+        histogram!(CHALLENGER_PSI, &labels).record(psi);
+        histogram!(CHALLENGER_PSI).record(psi);
     }
 }
