@@ -4,6 +4,7 @@
 //! that need the process to themselves run alone in one of their own (`testkit::alone!`).
 
 mod bootstrap;
+mod challenger;
 mod events;
 mod explain;
 mod handler;

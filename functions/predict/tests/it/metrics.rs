@@ -41,7 +41,7 @@ fn emf() -> &'static Emf {
 }
 
 /// This test's turn with the recorder, with nothing left over from another.
-async fn turn() -> MutexGuard<'static, ()> {
+pub(crate) async fn turn() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::const_new(());
     let guard = TURN.lock().await;
     emf().flush_to(std::io::sink()).unwrap();
@@ -49,7 +49,7 @@ async fn turn() -> MutexGuard<'static, ()> {
 }
 
 /// The EMF documents flushed now, each checked against the format's rules.
-fn flushed() -> Vec<Value> {
+pub(crate) fn flushed() -> Vec<Value> {
     let mut out = Vec::new();
     emf().flush_to(&mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
