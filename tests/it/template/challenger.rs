@@ -14,30 +14,38 @@ use testkit::cloudformation::{
     Parameters,
 };
 
+use predict::telemetry::names::{CHALLENGER_LABELS_DISAGREED, CHALLENGER_ROWS_COMPARED};
+
 const KEY: &str = "wine-quality/challenger/wine_quality_white.onnx";
 
 /// The online comparison's metrics, per pair of versions (ChampionVersion,
-/// ChallengerVersion).
-const ONLINE: [&str; 7] = [
-    "ChallengerRowsScored",
-    "ChallengerRowsCompared",
-    "ChallengerLabelsDisagreed",
-    "ChallengerErrors",
-    "ChallengerAbsDifference",
-    "ChallengerScore",
-    "ChallengerPredictedLabel",
-];
+/// ChallengerVersion), as the predict function names them.
+const ONLINE: [&str; 7] = {
+    use predict::telemetry::names::*;
+    [
+        CHALLENGER_ROWS_SCORED,
+        CHALLENGER_ROWS_COMPARED,
+        CHALLENGER_LABELS_DISAGREED,
+        CHALLENGER_ERRORS,
+        CHALLENGER_ABS_DIFFERENCE,
+        CHALLENGER_SCORE,
+        CHALLENGER_PREDICTED_LABEL,
+    ]
+};
 /// The nightly comparison's, per pair of versions, recorded when a run completes.
-const NIGHTLY: [&str; 6] = [
-    "ChallengerRowsCompared",
-    "ChallengerErrors",
-    "ChallengerAgreement",
-    "ChallengerMeanAbsDifference",
-    "ChallengerP99AbsDifference",
-    "ChallengerPsi",
-];
+const NIGHTLY: [&str; 6] = {
+    use batch::telemetry::names::*;
+    [
+        CHALLENGER_ROWS_COMPARED,
+        CHALLENGER_ERRORS,
+        CHALLENGER_AGREEMENT,
+        CHALLENGER_MEAN_ABS_DIFFERENCE,
+        CHALLENGER_P99_ABS_DIFFERENCE,
+        CHALLENGER_PSI,
+    ]
+};
 /// At cold start, by either function, per champion version.
-const LOAD_FAILED: &str = "ChallengerLoadFailed";
+const LOAD_FAILED: &str = predict::telemetry::names::CHALLENGER_LOAD_FAILED;
 
 fn holds(t: &Value, condition: &str, params: &Parameters) -> bool {
     evaluate(&json!({ "Condition": condition }), t, params) == Some(Value::Bool(true))
@@ -171,8 +179,8 @@ fn the_disagreement_alarm_exists_only_when_asked_for_and_never_rolls_back_the_ca
     let metrics = p["Metrics"].as_array().unwrap();
     let stat = |id: &str| &metrics.iter().find(|m| m["Id"] == id).unwrap()["MetricStat"];
     for (id, name) in [
-        ("disagreed", "ChallengerLabelsDisagreed"),
-        ("compared", "ChallengerRowsCompared"),
+        ("disagreed", CHALLENGER_LABELS_DISAGREED),
+        ("compared", CHALLENGER_ROWS_COMPARED),
     ] {
         let s = stat(id);
         assert_eq!(s["Metric"]["MetricName"], name);
@@ -272,12 +280,17 @@ fn the_dashboard_compares_champion_and_challenger_on_every_metric_of_the_contrac
             }
         }
     }
-    let pair = "NS,FunctionName,ChampionVersion,ChallengerVersion";
+    // The dimensions the functions record them under (FunctionName added to each).
+    use predict::telemetry::{CHALLENGER_VERSION, CHAMPION_VERSION};
+    let function = aws_adapter::emf::FUNCTION_DIMENSION;
+    let champion = format!("NS,{function},{CHAMPION_VERSION}");
+    let pair = format!("{champion},{CHALLENGER_VERSION}");
+    let pair = pair.as_str();
     let has = |function: &str, metric: &str, how: &str| {
         shown.contains(&(function.to_owned(), metric.to_owned(), how.to_owned()))
     };
     for metric in ONLINE {
-        let how = if metric == "ChallengerPredictedLabel" {
+        let how = if metric == predict::telemetry::names::CHALLENGER_PREDICTED_LABEL {
             format!("{pair},Label")
         } else {
             pair.to_owned()
@@ -295,23 +308,28 @@ fn the_dashboard_compares_champion_and_challenger_on_every_metric_of_the_contrac
     }
     for function in ["PREDICT", "BATCH"] {
         assert!(
-            has(function, LOAD_FAILED, "NS,FunctionName,ChampionVersion"),
+            has(function, LOAD_FAILED, &champion),
             "{function}'s {LOAD_FAILED}"
         );
     }
     // Online label agreement across versions: the counts recorded with FunctionName alone.
-    for metric in ["ChallengerLabelsDisagreed", "ChallengerRowsCompared"] {
+    for metric in [CHALLENGER_LABELS_DISAGREED, CHALLENGER_ROWS_COMPARED] {
         assert!(has("PREDICT", metric, "metric"), "{metric}");
     }
+    assert_eq!(
+        LOAD_FAILED,
+        batch::telemetry::names::CHALLENGER_LOAD_FAILED,
+        "one name for both functions"
+    );
     // Nothing else is read with FunctionName alone (none is recorded so but these, the
     // nightly PSI, and the metrics from before the challenger).
     for (function, metric, how) in &shown {
         if metric.starts_with("Challenger") && how == "metric" {
             assert!(
                 (function == "PREDICT"
-                    && ["ChallengerLabelsDisagreed", "ChallengerRowsCompared"]
+                    && [CHALLENGER_LABELS_DISAGREED, CHALLENGER_ROWS_COMPARED]
                         .contains(&metric.as_str()))
-                    || (function == "BATCH" && metric == "ChallengerPsi"),
+                    || (function == "BATCH" && metric == batch::telemetry::names::CHALLENGER_PSI),
                 "{function} {metric} with FunctionName alone"
             );
         }
