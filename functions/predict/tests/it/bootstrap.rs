@@ -13,12 +13,12 @@ use testkit::stack::Clients;
 use tokio::process::Child;
 
 /// The process's moto server (started from the venv, set up if missing: never skipped).
-fn moto_endpoint() -> String {
+pub(crate) fn moto_endpoint() -> String {
     testkit::moto::endpoint()
 }
 
 /// Bucket (with the model, if given) and a table with the wines; returns the function's env.
-async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
+pub(crate) async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
     let c = Clients::for_endpoint(&moto_endpoint()).await;
     let (bucket, table) = (unique("models"), unique("attributes"));
     resources::create_bucket(&c.s3, &bucket).await.unwrap();
@@ -46,7 +46,7 @@ async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)> {
     env
 }
 
-fn spawn(api: &RuntimeApi, env: Vec<(&'static str, String)>) -> Child {
+pub(crate) fn spawn(api: &RuntimeApi, env: Vec<(&'static str, String)>) -> Child {
     api.command(env!("CARGO_BIN_EXE_predict"), "predict")
         .envs(env)
         .spawn()
@@ -629,7 +629,7 @@ async fn a_seeded_fuzz_of_events_gets_no_5xx_no_leak_and_no_crash() {
 }
 
 /// Everything a child writes to `pipe`, read as it comes.
-fn drain(
+pub(crate) fn drain(
     mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
 ) -> tokio::task::JoinHandle<String> {
     tokio::spawn(async move {

@@ -6,6 +6,7 @@
 //! how it compares. The fixtures are `model/challengers/` (`testkit::models`).
 
 mod answers;
+mod bootstrap;
 mod direct;
 mod metrics;
 
