@@ -3,6 +3,7 @@
 //! file of its own; their shared support is the test kit's `batch_support`.
 
 mod bootstrap;
+mod challenger;
 mod dynamodb_faults;
 mod explain;
 mod job;
