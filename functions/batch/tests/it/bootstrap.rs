@@ -1,8 +1,10 @@
 //! The real `batch` binary, run as Lambda runs it: against a local Runtime API on loopback,
 //! with moto for S3 and DynamoDB (`MOTO_ENDPOINT`, set by `make test`). The scheduled event
 //! goes through main.rs, lambda_runtime and the job, with no state machine configured: one
-//! invocation scores the whole table, or says the table needs the state machine. (The
-//! state machine's runs, with this binary, are in the `state_machine` module.)
+//! invocation scores the whole table, or says the table needs the state machine. With
+//! `CHALLENGER_MODEL_KEY`, the challenger is loaded beside the model (or its failure
+//! logged, counted and said), and the scan reads both models' features. (The state
+//! machine's runs, with this binary, are in the `state_machine` module.)
 
 use std::time::Duration;
 
@@ -220,5 +222,186 @@ async fn explanations_asked_of_a_model_that_cannot_explain_fail_the_init_with_it
     assert_eq!(
         init_failure(&api, spawn(&api, &stack.env)).await,
         "environment variable EXPLAIN_TOP_K is \"51\": must be between 0 (no explanations) and 50"
+    );
+}
+
+/// Every item of the predictions table as stored, `scored_at` left out (the time of
+/// scoring), by product id.
+async fn raw_items(stack: &MotoStack) -> std::collections::HashMap<String, testkit::Item> {
+    let mut all = std::collections::HashMap::new();
+    let mut start = None;
+    loop {
+        let page = stack
+            .clients
+            .dynamodb
+            .scan()
+            .table_name(&stack.predictions_table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let mut item = item.clone();
+            item.remove("scored_at");
+            let id = item["product_id"].as_s().unwrap().clone();
+            all.insert(id, item);
+        }
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return all,
+        }
+    }
+}
+
+/// The scheduled run in a new sandbox with `env`; its summary and what it wrote to stdout.
+async fn run_scheduled(env: &[(&'static str, String)]) -> (Summary, String) {
+    let api = runtime_api(Duration::from_secs(900)).await;
+    let mut child = spawn(&api, env);
+    let summary = summary_of(api.push(scheduled_event())).await;
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    (summary, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Uploads a challenger to the stack's bucket and names it in the environment.
+async fn with_challenger(stack: &MotoStack, bytes: Vec<u8>) -> Vec<(&'static str, String)> {
+    testkit::resources::put_object(&stack.clients.s3, &stack.bucket, "challenger.onnx", bytes)
+        .await
+        .unwrap();
+    let mut env = stack.env.clone();
+    env.push(("CHALLENGER_MODEL_KEY", "challenger.onnx".into()));
+    env
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenger_key_loads_it_beside_the_model_and_the_run_stores_and_compares_both() {
+    use testkit::models::{challenger, challengers};
+    let stack = stack(400, 4).await;
+    let (alone, _) = run_scheduled(&stack.env).await;
+    assert!(alone.challenger.is_none(), "none configured: none said");
+    let without = raw_items(&stack).await;
+
+    let env = with_challenger(&stack, challenger(challengers::WHITE)).await;
+    let (summary, logs) = run_scheduled(&env).await;
+    assert_eq!(summary.model_version, alone.model_version);
+    let c = summary
+        .challenger
+        .clone()
+        .expect("the challenger's figures");
+    let version = c.model_version.clone().expect("loaded");
+    let report = c.comparison.expect("compared");
+    assert_eq!((report.rows_compared, report.challenger_errors), (400, 0));
+    assert!(report.mean_abs_difference.unwrap() > 0.1, "{report:?}");
+    assert!(logs.contains("challenger loaded"), "{logs}");
+
+    let white = scoring::Model::load(&challenger(challengers::WHITE), "white").unwrap();
+    let written = stored_predictions(&stack.clients.dynamodb, &stack.predictions_table).await;
+    assert_every_row_once_by(&written, &stack.items, &summary.model_version);
+    for s in testkit::batch_support::scanned(&stack.items) {
+        let stored = written[&s.product_id].challenger.clone().expect("answered");
+        assert_eq!(&*stored.model_version, version);
+        assert_eq!(stored.answer, white.predict_row(&s.row).unwrap());
+    }
+    // The champion's attributes, byte for byte those of the run without a challenger.
+    let mut with = raw_items(&stack).await;
+    for item in with.values_mut() {
+        item.retain(|k, _| !k.starts_with("challenger_"));
+    }
+    assert_eq!(with, without);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenger_that_fails_to_load_is_logged_counted_and_said_and_the_run_goes_on() {
+    let stack = stack(300, 2).await;
+    let (_, _) = run_scheduled(&stack.env).await;
+    let without = raw_items(&stack).await;
+
+    let env = with_challenger(&stack, b"\x08\x07garbage, not a model".to_vec()).await;
+    let (summary, logs) = run_scheduled(&env).await;
+    assert_eq!(
+        (summary.status.as_str(), summary.rows_written),
+        ("complete", 300)
+    );
+    let c = summary
+        .challenger
+        .clone()
+        .expect("the summary says what happened");
+    assert_eq!((c.model_version, c.comparison), (None, None));
+    let error = c.load_error.expect("why it failed");
+    assert!(error.contains("challenger.onnx"), "{error}");
+    // The stored summary says it too.
+    assert_eq!(stack.latest_summary().await, Some(summary));
+    // Logged, and counted by the champion's version.
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("the challenger failed to load") && l.contains("challenger.onnx")),
+        "{logs}"
+    );
+    let counted = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|doc| doc.get("ChallengerLoadFailed").is_some())
+        .unwrap_or_else(|| panic!("a ChallengerLoadFailed metric: {logs}"));
+    assert_eq!(counted["ChallengerLoadFailed"], 1.0);
+    assert!(counted["ChampionVersion"].is_string(), "{counted}");
+    // The champion's items, byte for byte as without a challenger.
+    assert_eq!(raw_items(&stack).await, without);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scan_reads_an_attribute_only_the_challenger_needs_where_the_table_has_it() {
+    use testkit::models::{challenger, challengers};
+    let stack = stack(300, 2).await;
+    let (_, _) = run_scheduled(&stack.env).await;
+    let without = raw_items(&stack).await;
+    // Every other product gets a vintage.
+    let table = stack
+        .env
+        .iter()
+        .find(|(k, _)| *k == "ATTRIBUTES_TABLE")
+        .unwrap()
+        .1
+        .clone();
+    let mut items = stack.items.clone();
+    for (i, item) in items.iter_mut().enumerate().filter(|(i, _)| i % 2 == 0) {
+        let year = 1995 + i % 16;
+        item.insert(
+            challengers::VINTAGE_FEATURE.into(),
+            aws_adapter::aws_sdk_dynamodb::types::AttributeValue::N(year.to_string()),
+        );
+    }
+    testkit::resources::put_items(&stack.clients.dynamodb, &table, &items, |_| {})
+        .await
+        .unwrap();
+
+    let env = with_challenger(&stack, challenger(challengers::VINTAGE)).await;
+    let (summary, _) = run_scheduled(&env).await;
+    let report = summary.challenger.unwrap().comparison.unwrap();
+    assert_eq!((report.rows_compared, report.challenger_errors), (150, 150));
+    assert_eq!(
+        report.challenger_error_reasons,
+        [("missing or invalid attribute".to_owned(), 150)].into()
+    );
+    let vintage = scoring::Model::load(&challenger(challengers::VINTAGE), "v").unwrap();
+    let written = stored_predictions(&stack.clients.dynamodb, &stack.predictions_table).await;
+    for s in testkit::batch_support::scanned(&items) {
+        let stored = written[&s.product_id]
+            .challenger
+            .as_ref()
+            .map(|c| &c.answer);
+        assert_eq!(
+            stored,
+            vintage.predict_row(&s.row).ok().as_ref(),
+            "{}",
+            s.product_id
+        );
+    }
+    let mut with = raw_items(&stack).await;
+    for item in with.values_mut() {
+        item.retain(|k, _| !k.starts_with("challenger_"));
+    }
+    assert_eq!(
+        with, without,
+        "the champion's items as without a challenger"
     );
 }
