@@ -4,6 +4,7 @@
 //! local Runtime API, where the real `batch` binaries (two sandboxes, so slices run at
 //! once) answer. The schedule's event goes to the function as EventBridge sends it; the
 //! function plans the night and starts the execution through the Step Functions SDK.
+//! With a challenger, its comparison travels with the slices and is summed at the end.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,6 +36,17 @@ struct Night {
 /// invocation's deadline is `timeout` away: under the function's 60 s margin, an
 /// invocation reads one page per segment and hands the slice back.
 async fn night(rows: usize, segments: u32, workers: u32, timeout: Duration) -> Night {
+    night_with(rows, segments, workers, timeout, None).await
+}
+
+/// [`night`], the sandboxes configured with `challenger` (its bytes) when given.
+async fn night_with(
+    rows: usize,
+    segments: u32,
+    workers: u32,
+    timeout: Duration,
+    challenger: Option<Vec<u8>>,
+) -> Night {
     let api = RuntimeApi::start_with(Options {
         function_arn: FUNCTION_ARN.into(),
         timeout,
@@ -60,6 +72,12 @@ async fn night(rows: usize, segments: u32, workers: u32, timeout: Duration) -> N
         ("STATE_MACHINE_ARN", machine),
         ("BATCH_WORKERS", workers.to_string()),
     ]);
+    if let Some(bytes) = challenger {
+        testkit::resources::put_object(&stack.clients.s3, &stack.bucket, "challenger.onnx", bytes)
+            .await
+            .unwrap();
+        env.push(("CHALLENGER_MODEL_KEY", "challenger.onnx".into()));
+    }
     let sandboxes = (0..SANDBOXES)
         .map(|_| {
             api.command(env!("CARGO_BIN_EXE_batch"), "batch")
@@ -322,5 +340,66 @@ async fn a_slice_that_cannot_succeed_ends_the_run_failed_and_incomplete() {
     // The run was not marked complete: the latest completed run is still the first.
     assert_eq!(night.stack.latest_summary().await, latest_before);
     assert!(latest_before.is_some_and(|s| s.run_id == RUN_ID));
+    night.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challengers_comparison_travels_with_the_slices_and_is_summed_by_the_finish_step() {
+    use testkit::models::{challenger, challengers};
+    // As the first test: 2 slices, each over two invocations round the Choice loop.
+    let night = night_with(
+        2500,
+        2,
+        2,
+        Duration::from_secs(20),
+        Some(challenger(challengers::WHITE)),
+    )
+    .await;
+    let started = night.schedule().await;
+    let plan = night.plan(&started.execution).await;
+    let version = plan
+        .challenger
+        .clone()
+        .and_then(|c| c.model_version)
+        .expect("the plan names the challenger's version");
+    let described = night.wait(&started.execution).await;
+    assert_eq!(
+        described.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        described.cause()
+    );
+    let summary: Summary = serde_json::from_str(described.output().unwrap()).unwrap();
+    assert!(summary.invocations >= 4, "{}", summary.invocations);
+    let c = summary
+        .challenger
+        .clone()
+        .expect("the challenger's figures");
+    assert_eq!(c.model_version.as_deref(), Some(version.as_str()));
+    let report = c.comparison.expect("compared");
+    assert_eq!((report.rows_compared, report.challenger_errors), (2500, 0));
+
+    // The figures of every row, as the test computes them from each model's answers.
+    let champion = scoring::Model::load(&testkit::models::champion(), "c").unwrap();
+    let white = scoring::Model::load(&challenger(challengers::WHITE), "w").unwrap();
+    let written = night.stack.predictions().await;
+    let mut differences = Vec::new();
+    for s in testkit::batch_support::scanned(&night.stack.items) {
+        let theirs = white.score_row(&s.row).unwrap();
+        let stored = written[&s.product_id].challenger.clone().expect("answered");
+        assert_eq!(
+            (stored.answer, &*stored.model_version),
+            (scoring::Prediction::Score(theirs), version.as_str())
+        );
+        let ours = champion.score_row(&s.row).unwrap();
+        differences.push((f64::from(ours) - f64::from(theirs)).abs());
+    }
+    let mean = differences.iter().sum::<f64>() / differences.len() as f64;
+    let got = report.mean_abs_difference.unwrap();
+    assert!((got - mean).abs() < 1e-9 * mean, "{got} against {mean}");
+    let top = differences.iter().copied().fold(0.0, f64::max);
+    assert_eq!(report.most_different[0].abs_difference, Some(top));
+    assert_every_row_once_by(&written, &night.stack.items, &summary.model_version);
+    assert_eq!(night.stack.latest_summary().await, Some(summary));
     night.stop().await;
 }
