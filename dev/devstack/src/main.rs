@@ -13,6 +13,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use testkit::moto::{free_port, repository_root, Moto};
+use testkit::resources;
 use testkit::runtime_api::{Options, RuntimeApi};
 use testkit::stack::{self, Clients};
 use tokio::process::Command;
@@ -25,6 +26,11 @@ mod front;
 mod http;
 mod logs;
 mod nightly;
+
+/// The regressor's challenger in the walkthrough: the same recipe trained on white wines,
+/// so that the comparison has something to show.
+const CHALLENGER_FILE: &str = "model/challengers/wine_quality_white.onnx";
+const CHALLENGER_KEY: &str = "wine-quality/challenger-white.onnx";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -144,6 +150,16 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
         stack::MODEL_KEY
     );
     println!("products: wine-0001 .. wine-1599 (row n of model/data/winequality-red.csv is wine-{{n:04}})");
+    let challenger_path = repository_root().join(CHALLENGER_FILE);
+    let challenger = std::fs::read(&challenger_path)
+        .map_err(|e| format!("{}: {e}", challenger_path.display()))?;
+    let challenger_version =
+        resources::put_object(&clients.s3, stack::MODEL_BUCKET, CHALLENGER_KEY, challenger).await?;
+    println!(
+        "challenger s3://{}/{CHALLENGER_KEY} version {challenger_version} ({CHALLENGER_FILE}: \
+         the same recipe trained on white wines), scored beside the regressor",
+        stack::MODEL_BUCKET
+    );
 
     nightly::nightly_batch(moto, batch_api).await?;
 
@@ -175,7 +191,9 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
          build takes a few minutes; its output: {}",
         logs::shown(&regressor_log.path)
     );
-    watches.start(moto, port, stack::predict_env(), &regressor_log)?;
+    let mut regressor_env = stack::predict_env();
+    regressor_env.push(("CHALLENGER_MODEL_KEY", CHALLENGER_KEY.to_owned()));
+    watches.start(moto, port, regressor_env, &regressor_log)?;
     wait_ready(port, watches, &regressor_log).await?;
     // The classifier: the same function, built once, with its own model and table.
     let classifier_log = Log::create("classifier", "predict-classifier.log")?;
@@ -218,6 +236,13 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
             None,
         ),
         (regressor.port, "POST", "/predict", Some(post_body.as_str())),
+        // The challenger's own answer (every request is also scored by it, unseen).
+        (
+            regressor.port,
+            "GET",
+            "/predict/wine-0001?model=challenger",
+            None,
+        ),
         (regressor.port, "GET", "/predictions/wine-0001", None),
         (
             regressor.port,
@@ -273,7 +298,8 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
     );
     println!("  curl -s '{base}/predict/wine-0042?explain=true'   # each attribute's contribution");
     println!("  curl -s {base}/predict/no-such-wine      # 404");
-    println!("  curl -s {base}/predictions/wine-0042     # the nightly run's stored result");
+    println!("  curl -s {base}/predictions/wine-0042     # the nightly run's stored result (and the challenger's)");
+    println!("  curl -s '{base}/predict/wine-0042?model=challenger'   # the challenger's answer");
     println!("The same wine through the Open Inference Protocol (KServe v2; docs/api.md):");
     println!(
         "  curl -s -X POST {base}{infer_path} -H 'content-type: application/json' -d '{infer_body}'"

@@ -56,6 +56,7 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
             .envs(stack::batch_env())
             .env("STATE_MACHINE_ARN", &machine)
             .env("BATCH_WORKERS", BATCH_WORKERS.to_string())
+            .env("CHALLENGER_MODEL_KEY", crate::CHALLENGER_KEY)
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .spawn()
@@ -124,8 +125,49 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
         stack::MODEL_BUCKET
     );
     print_drift(&summary["drift"]);
+    print_challenger(&summary["challenger"]);
     print_metric_lines(&log_path);
     Ok(())
+}
+
+/// The run summary's comparison of the challenger with the champion, in a few lines.
+fn print_challenger(challenger: &serde_json::Value) {
+    if challenger.is_null() {
+        return;
+    }
+    if let Some(error) = challenger["load_error"].as_str() {
+        println!("challenger: failed to load ({error}); the run went on without it");
+        return;
+    }
+    let number = |name: &str| {
+        challenger[name]
+            .as_f64()
+            .map_or("n/a".into(), |v| format!("{v:.3}"))
+    };
+    println!(
+        "challenger {} beside the champion: {} rows compared, {} challenger errors, mean |difference| {}, p99 {}, PSI of its scores against the champion's {}",
+        challenger["model_version"].as_str().unwrap_or("?"),
+        challenger["rows_compared"],
+        challenger["challenger_errors"],
+        number("mean_abs_difference"),
+        number("p99_abs_difference"),
+        number("psi"),
+    );
+    if let Some(rows) = challenger["most_different"].as_array() {
+        let listed: Vec<String> = rows
+            .iter()
+            .take(3)
+            .map(|r| {
+                format!(
+                    "{} ({} against {})",
+                    r["id"].as_str().unwrap_or("?"),
+                    r["champion"],
+                    r["challenger"]
+                )
+            })
+            .collect();
+        println!("  most different: {}", listed.join(", "));
+    }
 }
 
 /// The run summary's drift report, in a few lines.
