@@ -154,11 +154,30 @@ fn warm_requests(c: &mut Criterion) {
     group.finish();
 }
 
+/// The process's metrics recorder, installed at the first call: once installed it stays
+/// for the process, so every group that wants it runs after those that do not.
+fn recorder() -> &'static aws_adapter::emf::Emf {
+    static EMF: std::sync::OnceLock<aws_adapter::emf::Emf> = std::sync::OnceLock::new();
+    EMF.get_or_init(|| {
+        let emf = aws_adapter::emf::Emf::install("Bench", "bench").unwrap();
+        predict::telemetry::describe();
+        emf
+    })
+}
+
+/// Writes the EMF lines of the request just answered to /dev/null, as `serve` writes them
+/// to stdout.
+fn flush_metrics(null: &mut std::fs::File) {
+    let mut lines = Vec::with_capacity(4096);
+    recorder().flush_to(&mut lines).unwrap();
+    std::io::Write::write_all(null, &lines).unwrap();
+}
+
 /// The metrics' cost on the warm path: the same requests before the recorder is installed
 /// (the app's handles reach no recorder) and after, with an app built as `main` builds it
 /// (after the recorder, so its handles are the recorder's) and each request's EMF lines
-/// written to /dev/null as `serve` writes them to stdout. Runs last: the recorder, once
-/// installed, stays for the process.
+/// written to /dev/null as `serve` writes them to stdout. Runs after the groups without
+/// the recorder: once installed, it stays for the process.
 fn metrics_off_then_on(c: &mut Criterion) {
     let off = app();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -177,17 +196,14 @@ fn metrics_off_then_on(c: &mut Criterion) {
     for (name, json) in requests {
         group.bench_function(format!("{name}/off"), |b| b.iter(|| handle(&off, json)));
     }
-    let emf = aws_adapter::emf::Emf::install("Bench", "bench").unwrap();
-    predict::telemetry::describe();
+    recorder();
     let on = app();
     let mut null = std::fs::File::create("/dev/null").unwrap();
     for (name, json) in requests {
         group.bench_function(format!("{name}/on"), |b| {
             b.iter(|| {
                 let response = handle(&on, json);
-                let mut lines = Vec::with_capacity(2048);
-                emf.flush_to(&mut lines).unwrap();
-                std::io::Write::write_all(&mut null, &lines).unwrap();
+                flush_metrics(&mut null);
                 response
             })
         });
@@ -195,9 +211,59 @@ fn metrics_off_then_on(c: &mut Criterion) {
     group.finish();
 }
 
+/// The challenger's cost on the warm path (the target: at most the model's own
+/// scoring time more): the same GET and one-row POST with and without a challenger of the
+/// champion's size (its refit: the same trees' shape, the same schema), with the metrics
+/// recorder installed and each request's EMF lines flushed, as deployed; beside them, the
+/// challenger's own scoring of a one-row batch, what the shadow adds at the least.
+fn challenger(c: &mut Criterion) {
+    recorder();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let refit = || {
+        Model::load(
+            &testkit::models::challenger(testkit::models::challengers::REFIT),
+            "bench-challenger",
+        )
+        .unwrap()
+    };
+    let without = app();
+    let with = app().with_challenger(refit());
+    let post = one_row_post();
+    let get = event("predict-get.json");
+    let mut null = std::fs::File::create("/dev/null").unwrap();
+    let mut group = c.benchmark_group("challenger");
+    for (name, json) in [("get_predict", &get), ("post_predict_1", &post)] {
+        for (beside, app) in [("without", &without), ("with", &with)] {
+            group.bench_function(format!("{name}/{beside}"), |b| {
+                b.iter(|| {
+                    let request: Request = lambda_http::request::from_str(json).unwrap();
+                    let response = runtime.block_on(app.handle(request));
+                    assert_eq!(response.status(), 200);
+                    flush_metrics(&mut null);
+                    response
+                })
+            });
+        }
+    }
+    // The model's own time for one row, as the shadow calls it (a batch already read).
+    let model = refit();
+    let row = testkit::predict_support::wine_instance(0);
+    let mut batch = model.schema().batch(1);
+    model
+        .schema()
+        .read_row(row.as_object().unwrap(), &mut batch)
+        .unwrap();
+    group.bench_function("refit_score_1_row", |b| {
+        b.iter(|| model.score(&batch, &mut ()).unwrap())
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = warm_requests, one_row_both_ways, metrics_off_then_on
+    targets = warm_requests, one_row_both_ways, metrics_off_then_on, challenger
 }
 criterion_main!(benches);

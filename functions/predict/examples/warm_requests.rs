@@ -6,7 +6,9 @@
 //!
 //! `cargo build --profile profiling -p predict --example warm_requests`, then
 //! `valgrind --tool=callgrind target/profiling/examples/warm_requests get on 1000`
-//! (`get` or `post`, `off` or `on`, the number of requests).
+//! (`get` or `post`, `off` or `on`, the number of requests; a fourth argument,
+//! `challenger`, puts the refit challenger beside the model, as the bench's `challenger`
+//! group does).
 
 use lambda_http::Request;
 use predict::App;
@@ -15,9 +17,13 @@ use testkit::memory::InMemoryAttributes;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [route, metrics, count] = &args[..] else {
-        eprintln!("usage: warm_requests get|post off|on COUNT");
-        std::process::exit(2);
+    let (route, metrics, count, challenger) = match &args[..] {
+        [route, metrics, count] => (route, metrics, count, false),
+        [route, metrics, count, c] if c == "challenger" => (route, metrics, count, true),
+        _ => {
+            eprintln!("usage: warm_requests get|post off|on COUNT [challenger]");
+            std::process::exit(2);
+        }
     };
     let root = testkit::moto::repository_root();
     let event = std::fs::read_to_string(root.join("events").join(match route.as_str() {
@@ -60,6 +66,12 @@ fn main() {
         },
         "wine-quality",
     );
+    let app = if challenger {
+        let refit = testkit::models::challenger(testkit::models::challengers::REFIT);
+        app.with_challenger(Model::load(&refit, "v2").unwrap())
+    } else {
+        app
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

@@ -64,7 +64,7 @@ impl<S: AttributeStore, R: Results> App<S, R> {
         let name = aws_adapter::config::challenger_name(&self.model_name);
         let loaded = Loaded::new(&self.model, challenger, name);
         App {
-            challenger: Challenger::Loaded(loaded),
+            challenger: Challenger::Loaded(Box::new(loaded)),
             ..self
         }
     }

@@ -22,7 +22,7 @@ pub enum Challenger {
     /// One was configured but could not be fetched or built at cold start (the reason is
     /// in the log, with the `ChallengerLoadFailed` metric).
     FailedToLoad,
-    Loaded(Loaded),
+    Loaded(Box<Loaded>),
 }
 
 impl Challenger {

@@ -84,7 +84,6 @@ impl<'a> Shadow<'a> {
                 Ok(answers) => {
                     // At most MAX_SCORES_PER_REQUEST differences, sampled evenly.
                     let step = answers.rows().div_ceil(MAX_SCORES_PER_REQUEST).max(1);
-                    let histogram = challenger.metrics.abs_difference();
                     for (row, outcome) in answers.outcomes().enumerate() {
                         let champion_row = champion_row(row);
                         let Ok(champion) = scored.outcome(champion_row) else {
@@ -94,8 +93,10 @@ impl<'a> Shadow<'a> {
                             Ok(answer) => {
                                 let comparison = compare(&champion, &answer);
                                 if let Some(difference) = comparison.abs_difference {
-                                    if compared % step as u64 == 0 && difference.is_finite() {
-                                        histogram.record(difference);
+                                    if compared.is_multiple_of(step as u64)
+                                        && difference.is_finite()
+                                    {
+                                        challenger.metrics.abs_difference().record(difference);
                                     }
                                 }
                                 if comparison.labels_agree == Some(false) {

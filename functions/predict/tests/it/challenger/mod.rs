@@ -43,8 +43,11 @@ fn every_challenger() -> Vec<(&'static str, DemoApp)> {
     apps
 }
 
+/// A response's status, headers and body, as bytes.
+type Bytes = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
+
 /// The response as bytes: status, headers and body.
-fn bytes(response: &Response<Body>) -> (u16, Vec<(String, Vec<u8>)>, Vec<u8>) {
+fn bytes(response: &Response<Body>) -> Bytes {
     (
         response.status().as_u16(),
         response
