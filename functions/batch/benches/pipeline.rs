@@ -5,6 +5,7 @@
 //! cargo bench -p batch --bench pipeline                  # throughput + RSS tables
 //! cargo bench -p batch --bench pipeline -- --rows 200000 --page 1000 --runs 1
 //! cargo bench -p batch --bench pipeline -- --rows 100000 --runs 1 --explain-top-k 5 --no-rss
+//! cargo bench -p batch --bench pipeline -- --rows 200000 --explain-top-k 0 --challenger wine_grade_classifier
 //! ```
 //!
 //! - The scan synthesizes each page when asked: DynamoDB items (`product_id` `p-0000001`,
@@ -27,12 +28,17 @@
 //!   their rates is checked against the goal (with K, at least half the rate without);
 //!   `--explain-top-k 0` runs only without. With K the sink also checks that every row
 //!   carries K contributions.
+//! - A challenger: each page size also runs with `--challenger NAME` (a model of
+//!   `model/challengers/`, default `wine_quality_refit`, the same size as the demo model)
+//!   scored beside the model, side by side with the run without, the ratio checked against
+//!   the goal (at least 70% of the rate without); `--challenger none` skips it. The sink
+//!   checks that every row carries the challenger's answer.
 //!
 //! Throughput: `--runs` (3) runs of `--rows` (1,000,000) rows in this process per page
-//! size, after the model alone for reference. Memory: this binary again, as a child process
-//! per page size and row count (10k, 100k, 1M), reports VmHWM from /proc/self/status after
-//! the model load and after the run, so one run's peak cannot hide another's (without and
-//! with K; `--no-rss` skips them).
+//! size and configuration, interleaved, after the model (and the challenger) alone for
+//! reference. Memory: this binary again, as a child process per page size, configuration
+//! and row count (10k, 100k, 1M), reports VmHWM from /proc/self/status after the model
+//! load and after the run, so one run's peak cannot hide another's (`--no-rss` skips them).
 
 // The function's allocator (src/main.rs).
 #[global_allocator]
@@ -62,6 +68,8 @@ const TARGET_ROWS_PER_S: f64 = 500_000.0;
 const TARGET_PEAK_MIB: f64 = 64.0;
 /// With explanations, at least this share of the rate without (issue 23).
 const TARGET_EXPLAINED_SHARE: f64 = 0.5;
+/// With a challenger of the same size, at least this share of the rate without (issue 24).
+const TARGET_CHALLENGED_SHARE: f64 = 0.7;
 
 /// Products `p-0000001` ... `p-{rows}`: product i (0-based) is wine `i % wines`, in
 /// segment `i % segments`.
@@ -174,6 +182,8 @@ struct CountingSink {
     score_sum: Mutex<f64>,
     /// Contributions carried by the rows.
     contributions: AtomicU64,
+    /// Rows carrying a challenger's answer.
+    challenged: AtomicU64,
 }
 
 impl PredictionSink for CountingSink {
@@ -189,6 +199,9 @@ impl PredictionSink for CountingSink {
             .sum();
         self.contributions
             .fetch_add(contributions as u64, Ordering::Relaxed);
+        let challenged = batch.iter().filter(|p| p.challenger.is_some()).count();
+        self.challenged
+            .fetch_add(challenged as u64, Ordering::Relaxed);
         let sum: f64 = batch
             .iter()
             .map(|p| p.answer.score().unwrap_or_default() as f64)
@@ -205,8 +218,12 @@ struct Args {
     page: Option<usize>,
     /// Contributions per row in the explained runs (0: only unexplained runs).
     explain_top_k: usize,
+    /// The challenger's file stem in `model/challengers/`; `None`: no runs with one.
+    challenger: Option<String>,
     /// Child mode: one run of this many rows, then VmHWM.
     rss: Option<u64>,
+    /// Child mode: the run with the challenger.
+    challenged: bool,
     no_rss: bool,
 }
 
@@ -217,11 +234,18 @@ fn parse_args() -> Args {
         segments: 4,
         page: None,
         explain_top_k: 5,
+        challenger: Some("wine_quality_refit".into()),
         rss: None,
+        challenged: false,
         no_rss: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
+        if arg == "--challenger" {
+            let name = it.next().expect("--challenger needs a name (or none)");
+            args.challenger = (name != "none").then_some(name);
+            continue;
+        }
         let mut value = || -> u64 {
             it.next()
                 .and_then(|v| v.replace('_', "").parse().ok())
@@ -235,6 +259,7 @@ fn parse_args() -> Args {
             "--rss" => args.rss = Some(value()),
             "--explain-top-k" => args.explain_top_k = value() as usize,
             "--no-rss" => args.no_rss = true,
+            "--challenged" => args.challenged = true,
             // cargo bench passes --bench; criterion-style filters are not used here.
             _ => {}
         }
@@ -245,6 +270,12 @@ fn parse_args() -> Args {
 fn demo_model() -> Model {
     let path = testkit::moto::repository_root().join("model/wine_quality.onnx");
     Model::load(&std::fs::read(path).unwrap(), "bench").unwrap()
+}
+
+fn challenger_model(args: &Args) -> Option<Model> {
+    let name = args.challenger.as_deref()?;
+    let path = testkit::moto::repository_root().join(format!("model/challengers/{name}.onnx"));
+    Some(Model::load(&std::fs::read(&path).unwrap(), "bench-challenger").unwrap())
 }
 
 fn scheduled_event() -> BatchEvent {
@@ -261,7 +292,14 @@ fn runtime() -> tokio::runtime::Runtime {
 
 type BenchJob = Job<GeneratedScan, CountingSink, InMemoryRunLog>;
 
-fn job(model: Model, rows: u64, page: Option<usize>, k: usize, args: &Args) -> BenchJob {
+fn job(
+    model: Model,
+    challenger: Option<Model>,
+    rows: u64,
+    page: Option<usize>,
+    k: usize,
+    args: &Args,
+) -> BenchJob {
     Job {
         model,
         scan: GeneratedScan::new(rows, page),
@@ -274,7 +312,7 @@ fn job(model: Model, rows: u64, page: Option<usize>, k: usize, args: &Args) -> B
             ..Settings::default()
         },
         store_retries: Box::new(()),
-        challenger: None,
+        challenger: challenger.map(Ok),
     }
 }
 
@@ -303,10 +341,11 @@ fn expected_sum(model: &Model, scan: &GeneratedScan, rows: u64) -> f64 {
 
 /// One run to completion: (seconds, of which building items). Panics on any discrepancy.
 fn run_once(rt: &tokio::runtime::Runtime, job: &BenchJob, expected: f64) -> (f64, f64) {
-    let (rows0, sum0, contributions0) = (
+    let (rows0, sum0, contributions0, challenged0) = (
         job.sink.rows.load(Ordering::Relaxed),
         *job.sink.score_sum.lock().unwrap(),
         job.sink.contributions.load(Ordering::Relaxed),
+        job.sink.challenged.load(Ordering::Relaxed),
     );
     let generating0 = job.scan.generating_nanos.load(Ordering::Relaxed);
     let start = Instant::now();
@@ -340,6 +379,22 @@ fn run_once(rt: &tokio::runtime::Runtime, job: &BenchJob, expected: f64) -> (f64
         rows * job.settings.explain_top_k as u64,
         "every row carries its contributions"
     );
+    let challenged = job.challenger.as_ref().map_or(0, |_| rows);
+    assert_eq!(
+        job.sink.challenged.load(Ordering::Relaxed) - challenged0,
+        challenged,
+        "every row carries the challenger's answer, or none without one"
+    );
+    if challenged > 0 {
+        let c = summary
+            .challenger
+            .as_ref()
+            .unwrap()
+            .comparison
+            .as_ref()
+            .unwrap();
+        assert_eq!((c.rows_compared, c.challenger_errors), (rows, 0));
+    }
     let sum = *job.sink.score_sum.lock().unwrap() - sum0;
     assert!(
         (sum - expected).abs() <= 1e-6 * expected.abs(),
@@ -366,7 +421,8 @@ fn mib(kib: u64) -> f64 {
 fn rss_child(args: &Args, rows: u64) {
     let rt = runtime();
     let model = demo_model();
-    let job = job(model, rows, args.page, args.explain_top_k, args);
+    let challenger = args.challenged.then(|| challenger_model(args)).flatten();
+    let job = job(model, challenger, rows, args.page, args.explain_top_k, args);
     let expected = expected_sum(&job.model, &job.scan, rows);
     let loaded = vm_hwm_kib();
     let (seconds, _) = run_once(&rt, &job, expected);
@@ -390,11 +446,40 @@ fn main() {
             .explainability()
             .expect("the demo model explains (its card has node covers)");
     }
-    let jobs: Vec<BenchJob> = pages
+    let challenger = challenger_model(&args);
+    // Per page size: without, with the challenger, with explanations.
+    let runs: Vec<(Option<usize>, usize, bool)> = pages
         .iter()
-        .flat_map(|&page| top_ks(&args).into_iter().map(move |k| (page, k)))
-        .map(|(page, k)| job(model.clone(), args.rows, page, k, &args))
+        .flat_map(|&page| {
+            let explained = top_ks(&args).into_iter().map(move |k| (page, k, false));
+            let challenged = challenger.as_ref().map(|_| (page, 0, true));
+            explained.take(1).chain(challenged).chain(
+                top_ks(&args)
+                    .into_iter()
+                    .skip(1)
+                    .map(move |k| (page, k, false)),
+            )
+        })
         .collect();
+    let jobs: Vec<BenchJob> = runs
+        .iter()
+        .map(|&(page, k, challenged)| {
+            let c = challenged.then(|| challenger.clone()).flatten();
+            job(model.clone(), c, args.rows, page, k, &args)
+        })
+        .collect();
+    if let Some(c) = &challenger {
+        println!(
+            "challenger: {} ({} features; {})",
+            args.challenger.as_deref().unwrap_or_default(),
+            c.features().len(),
+            if c.schema() == model.schema() {
+                "the champion's schema: scores the champion's batch"
+            } else {
+                "another schema: the rows read again into its own batch"
+            }
+        );
+    }
     let expected = expected_sum(&model, &jobs[0].scan, args.rows);
     let settings = &jobs[0].settings;
     println!(
@@ -419,6 +504,20 @@ fn main() {
     }
     let model_s = start.elapsed().as_secs_f64();
     // And explaining them, with every row's top K picked as the pipeline does.
+    // And the challenger alone on the same batch.
+    let challenger_s = challenger.as_ref().map(|c| {
+        let mut x = c.schema().batch(batch);
+        for i in 0..batch as u64 {
+            c.schema()
+                .read_row(&aws_adapter::dynamodb::row(jobs[0].scan.item(i)), &mut x)
+                .unwrap();
+        }
+        let start = Instant::now();
+        for _ in 0..model_rows / batch as u64 {
+            std::hint::black_box(c.score(&x, &mut ()).unwrap());
+        }
+        start.elapsed().as_secs_f64()
+    });
     let explain_s = (args.explain_top_k > 0).then(|| {
         let scored = model.score(&x, &mut ()).unwrap();
         let start = Instant::now();
@@ -441,6 +540,13 @@ fn main() {
         model_rows as f64 / model_s,
         model_s * 1e9 / model_rows as f64
     );
+    if let Some(s) = challenger_s {
+        println!(
+            "| challenger alone (score, {batch} rows a call) | {model_rows} | {s:.3} | {:.0} | {:.0} | | |",
+            model_rows as f64 / s,
+            s * 1e9 / model_rows as f64
+        );
+    }
     if let Some(s) = explain_s {
         println!(
             "| model alone (explain the scored rows, top {}) | {model_rows} | {s:.3} | {:.0} | {:.0} | | |",
@@ -449,38 +555,55 @@ fn main() {
             s * 1e9 / model_rows as f64
         );
     }
-    let mut medians = Vec::new();
-    for job in &jobs {
-        let mut rates = Vec::new();
-        for run in 1..=args.runs {
+    // Runs interleaved (each configuration once, then again): on a shared host, a load
+    // that comes and goes falls on every configuration alike, not on one.
+    let mut rates = vec![Vec::new(); jobs.len()];
+    for run in 1..=args.runs {
+        for (job, rates) in jobs.iter().zip(&mut rates) {
             let (s, generating) = run_once(&rt, job, expected);
             rates.push((args.rows as f64 / s, args.rows as f64 / (s - generating)));
             println!(
-                "| Job::invoke, {} items a page, EXPLAIN_TOP_K {}, run {run} | {} | {s:.3} | {:.0} | {:.0} | {generating:.3} s | {:.0} |",
+                "| Job::invoke, {} items a page, EXPLAIN_TOP_K {}{}, run {run} | {} | {s:.3} | {:.0} | {:.0} | {generating:.3} s | {:.0} |",
                 job.scan.page_items,
                 job.settings.explain_top_k,
+                if job.challenger.is_some() { ", with the challenger" } else { "" },
                 args.rows,
                 args.rows as f64 / s,
                 s * 1e9 / args.rows as f64,
                 args.rows as f64 / (s - generating)
             );
         }
+    }
+    let mut medians = Vec::new();
+    for (job, mut rates) in jobs.iter().zip(rates) {
         rates.sort_by(|a, b| a.0.total_cmp(&b.0));
         medians.push((
             job.scan.page_items,
             job.settings.explain_top_k,
+            job.challenger.is_some(),
             rates[rates.len() / 2],
         ));
     }
     println!();
-    for &(page, k, (rate, net)) in &medians {
-        let verdict = if k > 0 {
-            // Against the same page size without explanations.
-            let without = medians
-                .iter()
-                .find(|m| m.0 == page && m.1 == 0)
-                .map(|m| m.2 .0)
-                .unwrap();
+    for &(page, k, challenged, (rate, net)) in &medians {
+        // Against the same page size without explanations or challenger.
+        let without = medians
+            .iter()
+            .find(|m| m.0 == page && m.1 == 0 && !m.2)
+            .map(|m| m.3 .0)
+            .unwrap();
+        let verdict = if challenged {
+            let share = rate / without;
+            format!(
+                "{:.2} of the rate without a challenger ({}, target >= {TARGET_CHALLENGED_SHARE})",
+                share,
+                if share >= TARGET_CHALLENGED_SHARE {
+                    "ok"
+                } else {
+                    "BELOW TARGET"
+                }
+            )
+        } else if k > 0 {
             let share = rate / without;
             format!(
                 "{:.2} of the rate without ({}, target >= {TARGET_EXPLAINED_SHARE})",
@@ -502,8 +625,13 @@ fn main() {
             )
         };
         println!(
-            "{page} items a page, EXPLAIN_TOP_K {k}: median {rate:.0} rows/s ({verdict}), \
-             {net:.0} rows/s net of building items"
+            "{page} items a page, EXPLAIN_TOP_K {k}{}: median {rate:.0} rows/s ({verdict}), \
+             {net:.0} rows/s net of building items",
+            if challenged {
+                ", with the challenger"
+            } else {
+                ""
+            }
         );
     }
     if args.no_rss {
@@ -513,15 +641,24 @@ fn main() {
     // Peak memory, one child process per page size and row count.
     println!();
     println!(
-        "| items a page | EXPLAIN_TOP_K | rows | VmHWM after model load | VmHWM after run | growth | run rows/s | peak <= {TARGET_PEAK_MIB} MiB |"
+        "| items a page | EXPLAIN_TOP_K | challenger | rows | VmHWM after model load | VmHWM after run | growth | run rows/s | peak <= {TARGET_PEAK_MIB} MiB |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |");
     let exe = std::env::current_exe().unwrap();
     for job in &jobs {
         for rows in RSS_ROWS {
             let page = job.scan.page_items;
             let k = job.settings.explain_top_k;
-            let out = Command::new(&exe)
+            let challenged = job.challenger.is_some();
+            let mut command = Command::new(&exe);
+            if challenged {
+                command.args([
+                    "--challenged",
+                    "--challenger",
+                    args.challenger.as_deref().unwrap(),
+                ]);
+            }
+            let out = command
                 .args(["--rss", &rows.to_string()])
                 .args(["--explain-top-k", &k.to_string()])
                 .args(["--segments", &args.segments.to_string()])
@@ -544,7 +681,8 @@ fn main() {
             let peak: u64 = fields[3].parse().unwrap();
             let seconds: f64 = fields[4].parse().unwrap();
             println!(
-                "| {page} | {k} | {rows} | {:.1} MiB | {:.1} MiB | {:+.1} MiB | {:.0} | {} |",
+                "| {page} | {k} | {} | {rows} | {:.1} MiB | {:.1} MiB | {:+.1} MiB | {:.0} | {} |",
+                if challenged { "yes" } else { "no" },
                 mib(loaded),
                 mib(peak),
                 mib(peak) - mib(loaded),

@@ -42,9 +42,10 @@ pub struct Totals {
     #[serde(default)]
     pub drift: DriftTally,
     /// The challenger's answers against the champion's (empty, and absent from the JSON,
-    /// without a challenger): a few kilobytes at most, carried with the slice.
+    /// without a challenger): a few kilobytes at most, carried with the slice. Boxed: the
+    /// state moves by value between the job's steps.
     #[serde(default, skip_serializing_if = "ComparisonTally::is_empty")]
-    pub comparison: ComparisonTally,
+    pub comparison: Box<ComparisonTally>,
 }
 
 impl Totals {
@@ -69,7 +70,7 @@ impl Totals {
         self.rejections
             .extend(other.rejections.into_iter().take(room));
         self.drift.merge(other.drift);
-        self.comparison.merge(other.comparison);
+        self.comparison.merge(*other.comparison);
     }
 }
 
