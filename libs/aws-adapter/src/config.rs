@@ -351,8 +351,16 @@ mod tests {
         // Blank is none, as the template's default "" sets it.
         let mut blank = vars;
         blank[5].1 = " ";
-        assert_eq!(PredictConfig::from_lookup(lookup(&blank)).unwrap().challenger, None);
-        assert_eq!(BatchConfig::from_lookup(lookup(&blank)).unwrap().challenger, None);
+        assert_eq!(
+            PredictConfig::from_lookup(lookup(&blank))
+                .unwrap()
+                .challenger,
+            None
+        );
+        assert_eq!(
+            BatchConfig::from_lookup(lookup(&blank)).unwrap().challenger,
+            None
+        );
     }
 
     #[test]

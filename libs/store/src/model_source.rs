@@ -68,9 +68,8 @@ pub async fn load_pair_timed(
     .await;
     let fetched = started.elapsed();
     let (model, times) = build(champion, object?, fetched)?;
-    let challenger = other.map(|(source, object, fetch)| {
-        object.and_then(|object| build(source, object, fetch))
-    });
+    let challenger =
+        other.map(|(source, object, fetch)| object.and_then(|object| build(source, object, fetch)));
     Ok((model, times, challenger))
 }
 
@@ -181,12 +180,15 @@ mod tests {
         }));
         let (model, _, challenger) = load_pair_timed(&demo(), Some(&broken)).await.unwrap();
         assert_eq!(model.version(), "champion");
-        let err = challenger.expect("configured").err().expect("refused");
+        let err = challenger.expect("configured").expect_err("refused");
         assert!(err.to_string().contains("memory://broken"), "{err}");
 
         let missing = InMemoryModelSource(Err(StoreError::not_found("no such key")));
         let (_, _, challenger) = load_pair_timed(&demo(), Some(&missing)).await.unwrap();
-        assert!(matches!(challenger, Some(Err(ModelLoadError::Fetch { .. }))));
+        assert!(matches!(
+            challenger,
+            Some(Err(ModelLoadError::Fetch { .. }))
+        ));
 
         let none: Option<&InMemoryModelSource> = None;
         let (_, _, challenger) = load_pair_timed(&demo(), none).await.unwrap();

@@ -250,7 +250,7 @@ fn explainer(
         covered.push(part);
     }
     // Each answer column as constant + Σ weight × (part, output).
-    let mut resolved: Vec<(f64, Vec<(usize, usize, f64)>)> =
+    let mut resolved: Vec<ResolvedColumn> =
         Vec::with_capacity(combined.columns.len());
     for column in &combined.columns {
         let mut constant = column.constant;
@@ -346,9 +346,12 @@ fn explainer(
     ))
 }
 
+/// An answer column as its constant and its terms: (part, output, weight).
+type ResolvedColumn = (f64, Vec<(usize, usize, f64)>);
+
 /// Two answer columns where the first is the second's mirror (the same terms, negated): a
 /// binary model with one score.
-fn is_mirrored(columns: &[(f64, Vec<(usize, usize, f64)>)]) -> bool {
+fn is_mirrored(columns: &[ResolvedColumn]) -> bool {
     match columns {
         [(_, zero), (_, one)] => {
             !one.is_empty()
