@@ -5,7 +5,7 @@
 use scoring::{Batch, Model, Observer, Scored};
 
 use crate::challenger::{Challenger, ChallengerObserver, Shadow};
-use crate::http::ApiError;
+use crate::http::{query, ApiError};
 use crate::oip::Served;
 use crate::routes::OipRoute;
 use crate::telemetry::{ScoreMetrics, Telemetry};
@@ -21,34 +21,13 @@ pub enum Choice {
 }
 
 /// The model the query string asks for: `model=champion|challenger`, given once (the
-/// champion when absent); any other value is a 400 naming the allowed ones. Read as
-/// [`crate::product::explain_asked`] reads `explain`.
+/// champion when absent); any other value is a 400 naming the allowed ones.
 pub fn model_asked(query: Option<&str>) -> Result<Choice, ApiError> {
-    let mut asked = None;
-    for pair in query.unwrap_or_default().split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_encoding::percent_decode_str(key).decode_utf8_lossy() != "model" {
-            continue;
-        }
-        let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
-        let choice = match &*value {
-            "champion" => Choice::Champion,
-            "challenger" => Choice::Challenger,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "the query parameter model must be {MODEL_VALUES}, not {other:?}"
-                )))
-            }
-        };
-        if asked.is_some_and(|a| a != choice) {
-            return Err(ApiError::bad_request(format!(
-                "the query parameter model is given twice, with different values; give it \
-                 once: {MODEL_VALUES}"
-            )));
-        }
-        asked = Some(choice);
-    }
-    Ok(asked.unwrap_or(Choice::Champion))
+    let words = [
+        ("champion", Choice::Champion),
+        ("challenger", Choice::Challenger),
+    ];
+    query::one_of(query, "model", &words, Choice::Champion, MODEL_VALUES)
 }
 
 /// What sees the batches of a request: the champion's metrics, or the challenger's.

@@ -7,42 +7,17 @@ use lambda_http::{Body, Response};
 use store::attributes::AttributeStore;
 
 use crate::answer::{row_explanation, ProductAnswer};
-use crate::http::{json_response, ApiError};
+use crate::http::{json_response, query, ApiError};
 use crate::pick::Pick;
 
 /// The values `explain` takes in the query string.
 const EXPLAIN_VALUES: &str = "true, false, 1 or 0";
 
 /// Whether the query string asks for an explanation: `explain=true|false|1|0`, given once;
-/// any other value of `explain` is a 400 naming it. Other parameters are ignored, as they
-/// always were. Reads the query in place: nothing is allocated unless a part is
-/// percent-encoded.
+/// any other value of `explain` is a 400 naming it.
 pub fn explain_asked(query: Option<&str>) -> Result<bool, ApiError> {
-    let mut asked = None;
-    for pair in query.unwrap_or_default().split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_encoding::percent_decode_str(key).decode_utf8_lossy() != "explain" {
-            continue;
-        }
-        let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
-        let flag = match &*value {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "the query parameter explain must be {EXPLAIN_VALUES}, not {other:?}"
-                )))
-            }
-        };
-        if asked.is_some_and(|a| a != flag) {
-            return Err(ApiError::bad_request(format!(
-                "the query parameter explain is given twice, with different values; give it \
-                 once: {EXPLAIN_VALUES}"
-            )));
-        }
-        asked = Some(flag);
-    }
-    Ok(asked.unwrap_or(false))
+    let words = [("true", true), ("1", true), ("false", false), ("0", false)];
+    query::one_of(query, "explain", &words, false, EXPLAIN_VALUES)
 }
 
 /// `pick`'s model scores the product; the challenger's shadow, if any, scores the same

@@ -5,6 +5,7 @@ pub mod body;
 pub mod error;
 pub mod json;
 pub mod limits;
+pub mod query;
 
 pub use body::bounded_body;
 pub use error::ApiError;
