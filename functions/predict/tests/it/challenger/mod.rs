@@ -9,6 +9,7 @@ mod answers;
 mod bootstrap;
 mod direct;
 mod metrics;
+mod pairs;
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
