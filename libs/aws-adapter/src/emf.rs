@@ -1,11 +1,24 @@
 //! Metrics in CloudWatch's embedded metric format (EMF): JSON log lines that CloudWatch
 //! Logs turns into metrics, with no API call on the request path. The functions record
-//! through the `metrics` facade; `metrics_cloudwatch_embedded` is the recorder and writes
-//! the EMF documents (one per dimension set) when flushed, once per invocation.
+//! through the `metrics` facade; [`Emf`] is the recorder, and writes what was recorded
+//! since the last flush (one document per dimension set) when flushed, once per
+//! invocation.
+//!
+//! Written by hand rather than with a general EMF crate: a warm request's flush is on the
+//! hot path, and a document's fixed parts (namespace, dimension names and values, JSON
+//! quoting) are known when its first metric registers, so they are written then, once. A
+//! flush only reads the counters and histograms, writes numbers, and allocates nothing.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use metrics_cloudwatch_embedded::{Builder, Collector};
+use metrics::{
+    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Label, Metadata, Recorder, SharedString,
+    Unit,
+};
 
 /// The namespace when `METRICS_NAMESPACE` is not set.
 pub const DEFAULT_NAMESPACE: &str = "ModelServing";
@@ -13,9 +26,15 @@ pub const DEFAULT_NAMESPACE: &str = "ModelServing";
 /// The dimension every metric carries: the function's name.
 pub const FUNCTION_DIMENSION: &str = "FunctionName";
 
+/// Values of one histogram in one document, at most (EMF's limit per metric).
+const MAX_HISTOGRAM_VALUES: usize = 100;
+
+/// Dimensions of one document, at most (EMF's limit).
+const MAX_DIMENSIONS: usize = 30;
+
 /// The installed recorder.
 pub struct Emf {
-    collector: &'static Collector,
+    registry: &'static Registry,
 }
 
 impl Emf {
@@ -37,28 +56,446 @@ impl Emf {
     }
 
     pub fn install(namespace: &str, function_name: &str) -> Result<Emf, String> {
-        let collector = Builder::new()
-            .cloudwatch_namespace(namespace.to_owned())
-            .with_dimension(FUNCTION_DIMENSION, function_name.to_owned())
-            .init()
-            .map_err(|e| e.to_string())?;
-        Ok(Emf { collector })
+        let registry: &'static Registry =
+            Box::leak(Box::new(Registry::new(namespace, function_name)));
+        metrics::set_global_recorder(Handle(registry)).map_err(|e| e.to_string())?;
+        Ok(Emf { registry })
     }
 
     /// Writes what was recorded since the last flush as EMF lines.
-    pub fn flush_to(&self, writer: impl Write) -> std::io::Result<()> {
-        self.collector.flush(writer)
+    pub fn flush_to(&self, mut writer: impl Write) -> std::io::Result<()> {
+        let mut state = self
+            .registry
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let State {
+            groups,
+            lines,
+            values,
+            ..
+        } = &mut *state;
+        lines.clear();
+        write_documents(groups, timestamp(), lines, values);
+        writer.write_all(lines)
     }
 
     /// Writes what was recorded since the last flush to stdout (the function's log), in
     /// one write so that no other log line lands inside a document.
     pub fn flush(&self) {
-        let mut lines = Vec::with_capacity(2048);
-        let written = self
-            .flush_to(&mut lines)
-            .and_then(|()| std::io::stdout().lock().write_all(&lines));
+        let written = self.flush_to(std::io::stdout().lock());
         if let Err(e) = written {
             tracing::warn!(error = %e, "the metrics could not be written");
         }
+    }
+}
+
+fn timestamp() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Every metric registered, by dimension set.
+struct Registry {
+    namespace: String,
+    function: String,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    groups: Vec<Group>,
+    /// The group of each label set.
+    by_labels: HashMap<Vec<Label>, usize>,
+    /// Described units, by metric name, for metrics registered later.
+    units: HashMap<String, &'static str>,
+    /// The lines of a flush, and a document's values part, kept from one flush to the
+    /// next (no allocation once they have grown).
+    lines: Vec<u8>,
+    values: Vec<u8>,
+}
+
+/// One dimension set's metrics and its document's fixed parts.
+struct Group {
+    /// `{"Namespace":"…","Dimensions":[["FunctionName",…]],"Metrics":[`
+    head: String,
+    /// `"FunctionName":"…",…` (the dimensions' values).
+    dimensions: String,
+    metrics: Vec<Metric>,
+}
+
+struct Metric {
+    name: String,
+    /// `"Name"` quoted for JSON.
+    quoted: String,
+    unit: Option<&'static str>,
+    value: Value,
+}
+
+enum Value {
+    Counter(Arc<AtomicU64>),
+    Gauge(Arc<AtomicU64>),
+    Histogram(Arc<Values>),
+}
+
+/// A histogram's values since the last flush.
+#[derive(Default)]
+struct Values(Mutex<Vec<f64>>);
+
+impl HistogramFn for Values {
+    fn record(&self, value: f64) {
+        // JSON has no NaN or infinity; past EMF's limit a value is dropped.
+        if !value.is_finite() {
+            return;
+        }
+        let mut values = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if values.len() < MAX_HISTOGRAM_VALUES {
+            values.push(value);
+        }
+    }
+}
+
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+impl Registry {
+    fn new(namespace: &str, function: &str) -> Registry {
+        Registry {
+            namespace: namespace.to_owned(),
+            function: function.to_owned(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The handle of `key`'s metric, registered on first use as `make` makes it.
+    fn register<T>(
+        &self,
+        key: &Key,
+        make: impl FnOnce() -> Value,
+        handle: impl Fn(&Value) -> Option<T>,
+        noop: impl FnOnce() -> T,
+    ) -> T {
+        let labels: Vec<Label> = key.labels().cloned().collect();
+        if labels.len() + 1 > MAX_DIMENSIONS {
+            tracing::error!(metric = %key, "a metric with more than 30 dimensions is not recorded");
+            return noop();
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let group = match state.by_labels.get(&labels) {
+            Some(&group) => group,
+            None => {
+                let group = state.groups.len();
+                state.groups.push(self.group(&labels));
+                state.by_labels.insert(labels, group);
+                group
+            }
+        };
+        let name = key.name();
+        let unit = state.units.get(name).copied();
+        let metrics = &mut state.groups[group].metrics;
+        if let Some(metric) = metrics.iter().find(|m| m.name == name) {
+            return handle(&metric.value).unwrap_or_else(|| {
+                tracing::error!(metric = %key, "a metric registered again as another kind is not recorded");
+                noop()
+            });
+        }
+        let value = make();
+        let made = handle(&value).unwrap_or_else(noop);
+        metrics.push(Metric {
+            name: name.to_owned(),
+            quoted: quoted(name),
+            unit,
+            value,
+        });
+        made
+    }
+
+    fn group(&self, labels: &[Label]) -> Group {
+        let mut names = quoted(FUNCTION_DIMENSION);
+        let mut dimensions = format!("{}:{}", names, quoted(&self.function));
+        for label in labels {
+            let key = quoted(label.key());
+            names.push(',');
+            names.push_str(&key);
+            dimensions.push_str(&format!(",{key}:{}", quoted(label.value())));
+        }
+        Group {
+            head: format!(
+                r#"{{"Namespace":{},"Dimensions":[[{names}]],"Metrics":["#,
+                quoted(&self.namespace)
+            ),
+            dimensions,
+            metrics: Vec::new(),
+        }
+    }
+
+    fn describe(&self, name: KeyName, unit: Option<Unit>) {
+        let Some(unit) = unit.map(unit_name) else {
+            return;
+        };
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for group in &mut state.groups {
+            for metric in group.metrics.iter_mut().filter(|m| m.name == name.as_str()) {
+                metric.unit = Some(unit);
+            }
+        }
+        state.units.insert(name.as_str().to_owned(), unit);
+    }
+}
+
+/// Each group with something recorded since the last flush, as one line: its counters that
+/// moved (what they added), its histograms' values, its gauges.
+fn write_documents(groups: &[Group], timestamp: u64, out: &mut Vec<u8>, values: &mut Vec<u8>) {
+    let mut stamp = itoa::Buffer::new();
+    let stamp = stamp.format(timestamp);
+    for group in groups {
+        let start = out.len();
+        out.extend_from_slice(br#"{"_aws":{"Timestamp":"#);
+        out.extend_from_slice(stamp.as_bytes());
+        out.extend_from_slice(br#","CloudWatchMetrics":["#);
+        out.extend_from_slice(group.head.as_bytes());
+        // The directive's metric list now; their values after the dimensions. A counter is
+        // read once (and reset): what it added goes to the values part kept in `values`.
+        values.clear();
+        let mut any = false;
+        for metric in &group.metrics {
+            let len = values.len();
+            values.push(b',');
+            values.extend_from_slice(metric.quoted.as_bytes());
+            values.push(b':');
+            let written = match &metric.value {
+                Value::Counter(n) => match n.swap(0, Ordering::Relaxed) {
+                    0 => false,
+                    n => {
+                        values.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                        true
+                    }
+                },
+                Value::Gauge(bits) => {
+                    number(values, f64::from_bits(bits.load(Ordering::Relaxed)));
+                    true
+                }
+                Value::Histogram(recorded) => {
+                    let mut recorded = recorded.0.lock().unwrap_or_else(|e| e.into_inner());
+                    values.push(b'[');
+                    for (i, v) in recorded.iter().enumerate() {
+                        if i > 0 {
+                            values.push(b',');
+                        }
+                        number(values, *v);
+                    }
+                    values.push(b']');
+                    let any = !recorded.is_empty();
+                    // Emptied, its room kept for the next values.
+                    recorded.clear();
+                    any
+                }
+            };
+            if !written {
+                values.truncate(len);
+                continue;
+            }
+            if any {
+                out.push(b',');
+            }
+            any = true;
+            out.extend_from_slice(br#"{"Name":"#);
+            out.extend_from_slice(metric.quoted.as_bytes());
+            if let Some(unit) = metric.unit {
+                out.extend_from_slice(br#","Unit":""#);
+                out.extend_from_slice(unit.as_bytes());
+                out.push(b'"');
+            }
+            out.push(b'}');
+        }
+        if !any {
+            out.truncate(start);
+            continue;
+        }
+        out.extend_from_slice(b"]}]},");
+        out.extend_from_slice(group.dimensions.as_bytes());
+        out.extend_from_slice(values);
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+/// A finite number as JSON (shortest round trip); 0 for one that is not (never recorded).
+fn number(out: &mut Vec<u8>, v: f64) {
+    let v = if v.is_finite() { v } else { 0.0 };
+    out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+}
+
+/// The unit's name as CloudWatch has it.
+fn unit_name(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Count => "Count",
+        Unit::Percent => "Percent",
+        Unit::Seconds => "Seconds",
+        Unit::Milliseconds => "Milliseconds",
+        Unit::Microseconds => "Microseconds",
+        Unit::Nanoseconds => "None",
+        Unit::Tebibytes => "Terabytes",
+        Unit::Gibibytes => "Gigabytes",
+        Unit::Mebibytes => "Megabytes",
+        Unit::Kibibytes => "Kilobytes",
+        Unit::Bytes => "Bytes",
+        Unit::TerabitsPerSecond => "Terabits/Second",
+        Unit::GigabitsPerSecond => "Gigabits/Second",
+        Unit::MegabitsPerSecond => "Megabits/Second",
+        Unit::KilobitsPerSecond => "Kilobits/Second",
+        Unit::BitsPerSecond => "Bits/Second",
+        Unit::CountPerSecond => "Count/Second",
+    }
+}
+
+/// The recorder as the `metrics` facade holds it.
+struct Handle(&'static Registry);
+
+impl Recorder for Handle {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.0.describe(key, unit)
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.0.describe(key, unit)
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.0.describe(key, unit)
+    }
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        self.0.register(
+            key,
+            || Value::Counter(Arc::default()),
+            |v| match v {
+                Value::Counter(n) => Some(Counter::from_arc(n.clone())),
+                _ => None,
+            },
+            Counter::noop,
+        )
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        self.0.register(
+            key,
+            || Value::Gauge(Arc::default()),
+            |v| match v {
+                Value::Gauge(bits) => Some(Gauge::from_arc(bits.clone())),
+                _ => None,
+            },
+            Gauge::noop,
+        )
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        self.0.register(
+            key,
+            || Value::Histogram(Arc::default()),
+            |v| match v {
+                Value::Histogram(values) => Some(Histogram::from_arc(values.clone())),
+                _ => None,
+            },
+            Histogram::noop,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(registry: &'static Registry) -> Vec<serde_json::Value> {
+        let mut state = registry.state.lock().unwrap();
+        let mut out = Vec::new();
+        write_documents(&state.groups, 1_700_000_000_000, &mut out, &mut Vec::new());
+        state.lines.clear();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    fn registry() -> &'static Registry {
+        Box::leak(Box::new(Registry::new("Test\"Space", "fn")))
+    }
+
+    #[test]
+    fn documents_hold_what_was_recorded_since_the_last_flush_by_dimension_set() {
+        let r = registry();
+        let recorder = Handle(r);
+        let meta = Metadata::new("t", metrics::Level::INFO, None);
+        recorder.describe_counter("Requests".into(), Some(Unit::Count), "".into());
+        let requests = recorder.register_counter(
+            &Key::from_parts("Requests", vec![Label::new("Route", "GET \"/x\"")]),
+            &meta,
+        );
+        let latency = recorder.register_histogram(
+            &Key::from_parts("Latency", vec![Label::new("Route", "GET \"/x\"")]),
+            &meta,
+        );
+        let scored = recorder.register_counter(&Key::from_name("RowsScored"), &meta);
+        recorder.describe_histogram("Latency".into(), Some(Unit::Milliseconds), "".into());
+        requests.increment(2);
+        latency.record(1.5);
+        latency.record(f64::NAN);
+        latency.record(0.25);
+
+        let docs = lines(r);
+        assert_eq!(docs.len(), 1, "RowsScored did not move: {docs:?}");
+        let doc = &docs[0];
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000u64);
+        assert_eq!(directive["Namespace"], "Test\"Space");
+        assert_eq!(
+            directive["Dimensions"],
+            serde_json::json!([["FunctionName", "Route"]])
+        );
+        assert_eq!(
+            directive["Metrics"],
+            serde_json::json!([
+                {"Name": "Requests", "Unit": "Count"},
+                {"Name": "Latency", "Unit": "Milliseconds"}
+            ])
+        );
+        assert_eq!(doc["FunctionName"], "fn");
+        assert_eq!(doc["Route"], "GET \"/x\"");
+        assert_eq!(doc["Requests"], 2);
+        assert_eq!(doc["Latency"], serde_json::json!([1.5, 0.25]));
+
+        // Flushed: nothing until something moves again, and then only that.
+        assert!(lines(r).is_empty());
+        scored.increment(7);
+        let again = recorder.register_counter(&Key::from_name("RowsScored"), &meta);
+        again.increment(1);
+        let docs = lines(r);
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0]["RowsScored"], 8);
+        assert_eq!(
+            docs[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["FunctionName"]])
+        );
+        assert!(docs[0].get("Requests").is_none());
+    }
+
+    #[test]
+    fn a_histogram_keeps_at_most_100_values_a_document_and_a_kind_is_kept() {
+        let r = registry();
+        let recorder = Handle(r);
+        let meta = Metadata::new("t", metrics::Level::INFO, None);
+        let h = recorder.register_histogram(&Key::from_name("Score"), &meta);
+        for i in 0..150 {
+            h.record(f64::from(i));
+        }
+        // The same name as a counter in the same set is refused, not mixed in.
+        recorder
+            .register_counter(&Key::from_name("Score"), &meta)
+            .increment(1);
+        let docs = lines(r);
+        assert_eq!(docs[0]["Score"].as_array().unwrap().len(), 100);
+        assert_eq!(docs[0]["Score"][99], 99.0);
     }
 }
