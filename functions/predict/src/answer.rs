@@ -76,14 +76,7 @@ pub struct ProductAnswer<'a> {
 
 impl<'a> ProductAnswer<'a> {
     pub fn new(product_id: &'a str, prediction: &'a Prediction, model_version: &'a str) -> Self {
-        let (score, label, probabilities) = match Answer::of(prediction) {
-            Answer::Score(s) | Answer::ExplainedScore { score: s, .. } => (Some(s), None, None),
-            Answer::Class {
-                label,
-                probabilities,
-                ..
-            } => (None, Some(label), Some(probabilities)),
-        };
+        let (score, label, probabilities) = fields(prediction);
         ProductAnswer {
             product_id,
             score,
@@ -100,6 +93,17 @@ impl<'a> ProductAnswer<'a> {
             explanation: Some(row),
             ..self
         }
+    }
+}
+
+/// An answer's fields as a product's answer writes them: a regressor's `score`, or a
+/// classifier's `label` and `probabilities`.
+pub fn fields(
+    prediction: &Prediction,
+) -> (Option<f32>, Option<&Label>, Option<ProbabilitiesMap<'_>>) {
+    match prediction {
+        Prediction::Score(s) => (Some(*s), None, None),
+        Prediction::Class(c) => (None, Some(c.label()), Some(c.probabilities_map())),
     }
 }
 

@@ -7,11 +7,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use scoring::{Label, Prediction, ProbabilitiesMap, RowFailure, Space};
+use scoring::{Label, ProbabilitiesMap, RowFailure, Space};
 use serde::Serialize;
 use store::predictions::{ChallengerAnswer, TopContributions};
 
-use crate::answer::ProductAnswer;
+use crate::answer::{self, ProductAnswer};
 use crate::http::{json_response, ApiError};
 use crate::results::{Results, StoredResult};
 
@@ -49,10 +49,7 @@ impl<'a> StoredChallenger<'a> {
         if !c.answer.is_finite() {
             return None;
         }
-        let (score, label, probabilities) = match &c.answer {
-            Prediction::Score(s) => (Some(*s), None, None),
-            Prediction::Class(c) => (None, Some(c.label()), Some(c.probabilities_map())),
-        };
+        let (score, label, probabilities) = answer::fields(&c.answer);
         Some(StoredChallenger {
             score,
             label,

@@ -250,8 +250,7 @@ fn explainer(
         covered.push(part);
     }
     // Each answer column as constant + Σ weight × (part, output).
-    let mut resolved: Vec<ResolvedColumn> =
-        Vec::with_capacity(combined.columns.len());
+    let mut resolved: Vec<ResolvedColumn> = Vec::with_capacity(combined.columns.len());
     for column in &combined.columns {
         let mut constant = column.constant;
         let mut terms = Vec::with_capacity(column.terms.len());
