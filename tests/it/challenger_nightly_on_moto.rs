@@ -7,6 +7,7 @@
 //! classifier with other classes), the champion's items are byte for byte those of a run
 //! without a challenger.
 
+use scoring::LoadBudget;
 use std::collections::HashMap;
 
 use crate::batch_support as support;
@@ -81,7 +82,10 @@ impl Tables {
         let champion = S3ModelSource::new(f.s3.clone(), self.location(CHAMPION_KEY));
         let other =
             challenger.map(|_| S3ModelSource::new(f.s3.clone(), self.location(CHALLENGER_KEY)));
-        let (model, _, loaded) = load_pair_timed(&champion, other.as_ref()).await.unwrap();
+        let (model, _, loaded) =
+            load_pair_timed(&champion, other.as_ref(), &LoadBudget::unlimited())
+                .await
+                .unwrap();
         let challenger = loaded.map(|c| c.map(|(m, _)| m).map_err(|e| e.to_string()));
         let attributes =
             scanned_attributes(&model, challenger.as_ref().and_then(|c| c.as_ref().ok()));
@@ -140,6 +144,7 @@ impl Tables {
     /// `GET /predictions/{id}` through the predict function's own adapters.
     async fn get(&self, id: &str) -> Value {
         let config = PredictConfig {
+            load_budget: LoadBudget::unlimited(),
             model: self.location(CHAMPION_KEY),
             attributes_table: self.attributes.clone(),
             predictions_table: self.predictions.clone(),

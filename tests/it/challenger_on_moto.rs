@@ -6,6 +6,7 @@
 //! Inference Protocol when asked for, with its own version.
 
 use crate::predict_support as support;
+use scoring::LoadBudget;
 
 use aws_adapter::config::{ModelLocation, PredictConfig};
 use aws_adapter::CallPolicy;
@@ -43,6 +44,7 @@ async fn stack(challenger: Option<Vec<u8>>) -> PredictConfig {
     let predictions = unique("predictions");
     support::store_nightly_result(&c.s3, &c.dynamodb, &bucket, &predictions).await;
     PredictConfig {
+        load_budget: LoadBudget::unlimited(),
         challenger: Some(ModelLocation {
             bucket: bucket.clone(),
             key: CHALLENGER_KEY.into(),

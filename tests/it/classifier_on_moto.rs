@@ -4,6 +4,7 @@
 //! labels and class probabilities back, in the answers and in the predictions table.
 
 use crate::batch_support as support;
+use scoring::LoadBudget;
 
 use std::collections::HashMap;
 
@@ -122,6 +123,7 @@ async fn get_and_post_answer_labels_and_probabilities_for_numbers_strings_and_ga
         .await
         .unwrap();
     let config = PredictConfig {
+        load_budget: LoadBudget::unlimited(),
         model: ModelLocation {
             bucket,
             key: "wine/good.onnx".into(),

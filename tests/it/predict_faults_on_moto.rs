@@ -5,6 +5,7 @@
 //! DynamoDB is that same 503, well within the function's timeout.
 
 use crate::predict_support as support;
+use scoring::LoadBudget;
 
 use aws_adapter::config::{ModelLocation, PredictConfig};
 use aws_adapter::{AwsClients, CallPolicy};
@@ -33,6 +34,7 @@ async fn app() -> (FaultProxy, predict::AwsApp, AwsClients, String) {
         .await
         .unwrap();
     let config = PredictConfig {
+        load_budget: LoadBudget::unlimited(),
         model: ModelLocation { bucket, key },
         attributes_table: table.clone(),
         predictions_table: unique("predictions"),

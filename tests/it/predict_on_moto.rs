@@ -3,6 +3,7 @@
 //! missing and a corrupt model.
 
 use crate::predict_support as support;
+use scoring::LoadBudget;
 
 use aws_adapter::config::{ModelLocation, PredictConfig};
 use aws_adapter::CallPolicy;
@@ -35,6 +36,7 @@ async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> Predict
     let predictions = unique("predictions");
     support::store_nightly_result(&c.s3, &c.dynamodb, &bucket, &predictions).await;
     PredictConfig {
+        load_budget: LoadBudget::unlimited(),
         model: ModelLocation { bucket, key },
         attributes_table: table,
         predictions_table: predictions,
@@ -189,6 +191,40 @@ async fn start_without_the_model_fails_naming_bucket_key_and_reason() {
 }
 
 #[tokio::test]
+async fn start_with_a_model_too_large_for_the_memory_fails_naming_size_and_memory_size() {
+    moto_or_skip!();
+    // Refused on the object's length, before its 60 MB are read: no ONNX is parsed.
+    let config = PredictConfig {
+        load_budget: LoadBudget::for_memory_mb(128),
+        ..stack(Some(vec![7; 60_000_000]), true, 0).await
+    };
+    let err = init(&config).await.err().expect("init must fail");
+    assert!(
+        matches!(
+            err,
+            InitError::Model(store::model_source::ModelLoadError::TooLarge { .. })
+        ),
+        "{err}"
+    );
+    let err = err.to_string();
+    let location = format!("s3://{}/{}", config.model.bucket, config.model.key);
+    assert!(
+        err.starts_with(&format!("cannot load the model from {location}: ")),
+        "{err}"
+    );
+    for part in ["60.0 MB", "128 MB", "MemorySize"] {
+        assert!(err.contains(part), "{part} in {err}");
+    }
+
+    // The demo model fits the smallest function.
+    let config = PredictConfig {
+        load_budget: LoadBudget::for_memory_mb(128),
+        ..stack(Some(demo_model_bytes()), true, 0).await
+    };
+    assert!(init(&config).await.is_ok());
+}
+
+#[tokio::test]
 async fn start_with_a_corrupt_model_fails_naming_the_reason() {
     moto_or_skip!();
     let mut corrupt = demo_model_bytes();
@@ -207,4 +243,42 @@ async fn start_with_a_corrupt_model_fails_naming_the_reason() {
         "{err}"
     );
     assert!(err.contains("not a readable ONNX model"), "{err}");
+}
+
+#[tokio::test]
+async fn the_early_client_downloads_the_model_as_the_shared_clients_do() {
+    use aws_adapter::clients::early_s3_client;
+    use aws_adapter::s3::S3ModelSource;
+    use store::model_source::ModelSource;
+
+    let endpoint = moto_or_skip!();
+    let config = stack(Some(demo_model_bytes()), true, 0).await;
+    // What Lambda's environment gives the function, pointed at moto.
+    let env = testkit::moto::aws_env(&endpoint);
+    let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+    let early = early_s3_client(lookup, CallPolicy::ONLINE, &Default::default())
+        .expect("the environment has region, credentials and endpoint");
+    let fetched = S3ModelSource::new(early, config.model.clone())
+        .fetch(u64::MAX)
+        .await
+        .unwrap();
+    let shared = function_clients(CallPolicy::ONLINE).await;
+    let expected = S3ModelSource::new(shared.s3.clone(), config.model.clone())
+        .fetch(u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(fetched, expected);
+    assert_eq!(fetched.bytes, demo_model_bytes());
+
+    // Told the object is over the limit by its length alone.
+    let err = S3ModelSource::new(shared.s3, config.model.clone())
+        .fetch(1_000)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        store::ErrorKind::TooLarge {
+            bytes: demo_model_bytes().len() as u64
+        }
+    );
 }

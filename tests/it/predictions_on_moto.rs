@@ -6,6 +6,7 @@
 //! clients go through).
 
 use crate::batch_support as support;
+use scoring::LoadBudget;
 
 use aws_adapter::aws_sdk_dynamodb::types::AttributeValue;
 use aws_adapter::config::{ModelLocation, PredictConfig};
@@ -99,6 +100,7 @@ async fn a_product_invalid_or_gone_after_a_run_is_not_answered_as_tonights() {
     let proxy = FaultProxy::start(&e2e::endpoint()).await.unwrap();
     let sdk = testkit::moto::sdk_config(&proxy.endpoint()).await;
     let config = PredictConfig {
+        load_budget: LoadBudget::unlimited(),
         model: ModelLocation {
             bucket: bucket.clone(),
             key: "model.onnx".into(),
@@ -285,6 +287,7 @@ async fn a_run_with_explain_top_k_stores_the_contributions_and_the_get_returns_t
 
     // GET /predictions/{id} through the predict function's own adapters.
     let config = PredictConfig {
+        load_budget: LoadBudget::unlimited(),
         model: ModelLocation {
             bucket: bucket.clone(),
             key: "model.onnx".into(),

@@ -62,7 +62,8 @@ async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitErr
         .map(|location| S3ModelSource::new(clients.s3.clone(), location));
     // The champion's failure fails init; the challenger's is logged, counted and said in
     // each run's summary, and the runs go on without comparing.
-    let (model, _, challenger) = load_pair_timed(&champion, challenger.as_ref()).await?;
+    let (model, _, challenger) =
+        load_pair_timed(&champion, challenger.as_ref(), &config.load_budget).await?;
     tracing::info!(model_version = model.version(), "model loaded");
     let challenger = challenger.map(|loaded| match loaded {
         Ok((challenger, _)) => {

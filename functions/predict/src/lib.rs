@@ -27,14 +27,16 @@ pub use serve::serve;
 
 pub use aws_adapter::config::InitError;
 
+use aws_adapter::clients::early_s3_client;
 use aws_adapter::config::PredictConfig;
 use aws_adapter::dynamodb::{DynamoDbAttributes, DynamoDbPredictions};
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
-use aws_adapter::{AwsClients, CallPolicy};
+use aws_adapter::{aws_sdk_s3, AwsClients, CallPolicy, SdkRetries};
+use futures_util::future::join;
 use results::NightlyResults;
 use std::time::Instant;
 
-use store::model_source::{load_pair_timed, LoadTimes};
+use store::model_source::{load_pair_timed, LoadTimes, LoadedPair};
 use telemetry::InitTimes;
 
 /// The app as deployed: DynamoDB for attributes and results, S3 for the run log.
@@ -43,36 +45,67 @@ pub type AwsApp = App<DynamoDbAttributes, NightlyResults<DynamoDbPredictions, S3
 /// Cold start: read the configuration, build the AWS clients, fetch and build the model.
 /// Any failure stops the function before it serves: it never answers without a model.
 /// Returns how long each step took, for the cold-start metrics.
+///
+/// The model's download and build overlap the clients' set-up (the standard chain's
+/// providers, the shared configuration): an S3 client made from Lambda's environment
+/// alone starts the download at once (see [`early_s3_client`]); where the environment asks
+/// for the chain, the model waits for the clients.
 pub async fn init() -> Result<(AwsApp, InitTimes), InitError> {
     let started = Instant::now();
     let config = PredictConfig::from_env()?;
     let configured = Instant::now();
-    let clients = AwsClients::from_env(CallPolicy::ONLINE).await;
-    let built = Instant::now();
-    let (app, load) = build(&config, &clients).await?;
+    let timed_clients = async {
+        let clients = AwsClients::from_env(CallPolicy::ONLINE).await;
+        (clients, configured.elapsed())
+    };
+    let early = early_s3_client(
+        |name| std::env::var(name).ok(),
+        CallPolicy::ONLINE,
+        &SdkRetries::default(),
+    );
+    let ((clients, clients_took), loaded) = match early {
+        Some(s3) => {
+            let (clients, loaded) = join(timed_clients, load(&config, &s3)).await;
+            (clients, loaded?)
+        }
+        None => {
+            let (clients, took) = timed_clients.await;
+            let loaded = load(&config, &clients.s3).await?;
+            ((clients, took), loaded)
+        }
+    };
+    let (app, load) = assemble(&config, &clients, loaded);
     let times = InitTimes {
         config: configured - started,
-        clients: built - configured,
+        clients: clients_took,
         model_fetch: load.fetch,
         model_build: load.build,
+        total: started.elapsed(),
     };
     Ok((app, times))
 }
 
 pub async fn init_with(config: &PredictConfig, clients: &AwsClients) -> Result<AwsApp, InitError> {
-    Ok(build(config, clients).await?.0)
+    let loaded = load(config, &clients.s3).await?;
+    Ok(assemble(config, clients, loaded).0)
 }
 
-async fn build(
-    config: &PredictConfig,
-    clients: &AwsClients,
-) -> Result<(AwsApp, LoadTimes), InitError> {
-    let source = S3ModelSource::new(clients.s3.clone(), config.model.clone());
+/// The model and its challenger, if any, downloaded with `s3` and built.
+async fn load(config: &PredictConfig, s3: &aws_sdk_s3::Client) -> Result<LoadedPair, InitError> {
+    let source = S3ModelSource::new(s3.clone(), config.model.clone());
     let challenger_source = config
         .challenger
         .as_ref()
-        .map(|location| S3ModelSource::new(clients.s3.clone(), location.clone()));
-    let (model, load, challenger) = load_pair_timed(&source, challenger_source.as_ref()).await?;
+        .map(|location| S3ModelSource::new(s3.clone(), location.clone()));
+    Ok(load_pair_timed(&source, challenger_source.as_ref(), &config.load_budget).await?)
+}
+
+/// The app around the loaded models, with the clients' stores.
+fn assemble(
+    config: &PredictConfig,
+    clients: &AwsClients,
+    (model, load, challenger): LoadedPair,
+) -> (AwsApp, LoadTimes) {
     tracing::info!(
         model_version = model.version(),
         model_name = config.model_name,
@@ -117,5 +150,5 @@ async fn build(
             app.with_failed_challenger()
         }
     };
-    Ok((app, load))
+    (app, load)
 }

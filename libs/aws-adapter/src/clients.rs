@@ -201,3 +201,112 @@ impl AwsClients {
         aws_sdk_sfn::Client::from_conf(config.build())
     }
 }
+
+/// What makes the standard configuration chain resolve something other than the
+/// environment's region, credentials and endpoint: with any of these set, the model is
+/// downloaded with the shared clients, not the early one.
+const NEEDS_THE_CHAIN: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_S3_USE_ARN_REGION",
+];
+
+/// An S3 client for the cold start's model download, built from what Lambda's environment
+/// gives every function (`AWS_REGION`, the role's credentials in `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL_S3` or
+/// `AWS_ENDPOINT_URL` where set) under `policy`, without the standard chain: so the
+/// download starts while [`AwsClients::from_env`] is still loading the shared
+/// configuration, and the model is built by the time the clients are. `None` when the
+/// environment asks for more than that (a profile, FIPS or dual-stack endpoints, a web
+/// identity...): the model is then downloaded with the shared clients, after them.
+pub fn early_s3_client(
+    lookup: impl Fn(&str) -> Option<String>,
+    policy: CallPolicy,
+    retries: &SdkRetries,
+) -> Option<aws_sdk_s3::Client> {
+    let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    if NEEDS_THE_CHAIN.iter().any(|name| set(name).is_some()) {
+        return None;
+    }
+    let region = set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION"))?;
+    let credentials = aws_sdk_s3::config::Credentials::new(
+        set("AWS_ACCESS_KEY_ID")?,
+        set("AWS_SECRET_ACCESS_KEY")?,
+        set("AWS_SESSION_TOKEN"),
+        None,
+        "Environment",
+    );
+    let mut builder = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(region))
+        .credentials_provider(credentials);
+    if let Some(endpoint) = set("AWS_ENDPOINT_URL_S3").or_else(|| set("AWS_ENDPOINT_URL")) {
+        builder = builder.endpoint_url(endpoint);
+    }
+    let builder = configure!(builder, policy, retries, "s3");
+    Some(aws_sdk_s3::Client::from_conf(builder.build()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const LAMBDA: &[(&str, &str)] = &[
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIA"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_SESSION_TOKEN", "token"),
+    ];
+
+    #[test]
+    fn the_early_client_is_made_from_lambdas_environment_only() {
+        let retries = SdkRetries::default();
+        let early = early_s3_client(lookup(LAMBDA), CallPolicy::ONLINE, &retries)
+            .expect("Lambda's environment is enough");
+        assert_eq!(
+            early.config().region().map(|r| r.as_ref()),
+            Some("eu-west-1")
+        );
+        // Without credentials or region in the environment, the chain must find them.
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let vars: Vec<_> = LAMBDA.iter().filter(|(k, _)| *k != missing).collect();
+            let lookup = |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            };
+            assert!(
+                early_s3_client(lookup, CallPolicy::ONLINE, &retries).is_none(),
+                "{missing}"
+            );
+        }
+        // Settings the chain resolves otherwise: not for the early client.
+        for chain in ["AWS_PROFILE", "AWS_USE_FIPS_ENDPOINT", "AWS_ROLE_ARN"] {
+            let lookup = |name: &str| {
+                if name == chain {
+                    Some("set".to_owned())
+                } else {
+                    lookup(LAMBDA)(name)
+                }
+            };
+            assert!(
+                early_s3_client(lookup, CallPolicy::ONLINE, &retries).is_none(),
+                "{chain}"
+            );
+        }
+    }
+}

@@ -5,6 +5,8 @@ use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
 
+use scoring::LoadBudget;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
@@ -58,6 +60,8 @@ pub struct PredictConfig {
     /// A second model scored beside the champion on every request, never answered unless
     /// asked for (`CHALLENGER_MODEL_KEY`, in the model's bucket; unset or blank: none).
     pub challenger: Option<ModelLocation>,
+    /// How large a model the function's memory can load (see [`Env::load_budget`]).
+    pub load_budget: LoadBudget,
 }
 
 /// The longest `MODEL_NAME`.
@@ -109,6 +113,7 @@ impl PredictConfig {
             predictions_table: env.required("PREDICTIONS_TABLE")?,
             runs_prefix: env.runs_prefix()?,
             challenger: env.challenger()?,
+            load_budget: env.load_budget()?,
             model_name,
         })
     }
@@ -153,6 +158,8 @@ pub struct BatchConfig {
     /// A second model whose answers are stored beside the champion's and compared
     /// (`CHALLENGER_MODEL_KEY`, in the model's bucket; unset or blank: none).
     pub challenger: Option<ModelLocation>,
+    /// How large a model the function's memory can load (see [`Env::load_budget`]).
+    pub load_budget: LoadBudget,
 }
 
 impl BatchConfig {
@@ -200,6 +207,7 @@ impl BatchConfig {
             workers,
             explain_top_k,
             challenger: env.challenger()?,
+            load_budget: env.load_budget()?,
         })
     }
 }
@@ -276,6 +284,17 @@ impl Env<'_> {
             bucket: self.required("MODEL_BUCKET")?,
             key: key.trim().to_owned(),
         }))
+    }
+
+    /// The function's memory, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (MB), which Lambda sets
+    /// from the template's `MemorySize`: models too large for it are refused before they
+    /// are downloaded. Unset (outside Lambda): no limit.
+    pub(crate) fn load_budget(&self) -> Result<LoadBudget, ConfigError> {
+        const NAME: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+        match self.optional(NAME) {
+            None => Ok(LoadBudget::unlimited()),
+            Some(_) => Ok(LoadBudget::for_memory_mb(self.parsed_or(NAME, 0u64)?)),
+        }
     }
 
     pub(crate) fn model(&self) -> Result<ModelLocation, ConfigError> {

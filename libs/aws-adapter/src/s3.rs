@@ -27,8 +27,8 @@ impl ModelSource for S3ModelSource {
         format!("s3://{}/{}", self.location.bucket, self.location.key)
     }
 
-    async fn fetch(&self) -> Result<ModelObject, StoreError> {
-        let object = self
+    async fn fetch(&self, max_bytes: u64) -> Result<ModelObject, StoreError> {
+        let mut object = self
             .client
             .get_object()
             .bucket(&self.location.bucket)
@@ -43,6 +43,11 @@ impl ModelSource for S3ModelSource {
                 }
                 _ => store_error("GetObject", e),
             })?;
+        // Refused on the headers, before a body too large for the function is read.
+        let length = object.content_length().and_then(|n| u64::try_from(n).ok());
+        if let Some(length) = length.filter(|&n| n > max_bytes) {
+            return Err(StoreError::too_large(length, max_bytes));
+        }
         // Unversioned buckets report the VersionId "null".
         let version = object
             .version_id()
@@ -50,15 +55,21 @@ impl ModelSource for S3ModelSource {
             .or(object.e_tag().map(|t| t.trim_matches('"')))
             .unwrap_or("unversioned")
             .to_owned();
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| StoreError::unavailable(format!("reading the object failed: {e}")))?;
-        Ok(ModelObject {
-            bytes: bytes.into_bytes().to_vec(),
-            version,
-        })
+        // Chunks go straight into one buffer of the announced size: the model is held
+        // once, not as chunks and then again as their concatenation.
+        let mut bytes = Vec::with_capacity(length.unwrap_or(0) as usize);
+        while let Some(chunk) = object.body.next().await {
+            let chunk = chunk
+                .map_err(|e| StoreError::unavailable(format!("reading the object failed: {e}")))?;
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Err(StoreError::too_large(
+                    (bytes.len() + chunk.len()) as u64,
+                    max_bytes,
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(ModelObject { bytes, version })
     }
 }
 

@@ -17,6 +17,9 @@ pub enum ErrorKind {
     Refused,
     /// The object asked for does not exist.
     NotFound,
+    /// The object is larger than the caller could take (`bytes` long): refused before its
+    /// body was read.
+    TooLarge { bytes: u64 },
 }
 
 impl StoreError {
@@ -38,6 +41,13 @@ impl StoreError {
         StoreError {
             kind: ErrorKind::NotFound,
             message: message.into(),
+        }
+    }
+
+    pub fn too_large(bytes: u64, limit: u64) -> Self {
+        StoreError {
+            kind: ErrorKind::TooLarge { bytes },
+            message: format!("the object is {bytes} bytes, over the limit of {limit}"),
         }
     }
 }

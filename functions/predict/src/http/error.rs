@@ -70,10 +70,12 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("{what} is unavailable right now; try again shortly"),
             ),
-            ErrorKind::Refused | ErrorKind::NotFound => ApiError::internal(format!(
-                "{what} refused the read; the function's configuration or permissions need \
+            ErrorKind::Refused | ErrorKind::NotFound | ErrorKind::TooLarge { .. } => {
+                ApiError::internal(format!(
+                    "{what} refused the read; the function's configuration or permissions need \
                  attention"
-            )),
+                ))
+            }
         }
     }
 

@@ -274,3 +274,30 @@ fn parsed_values_have_defaults_and_named_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn the_load_budget_is_the_functions_memory_or_none_outside_lambda() {
+    let base = [
+        ("MODEL_BUCKET", "models"),
+        ("MODEL_KEY", "m.onnx"),
+        ("ATTRIBUTES_TABLE", "attributes"),
+        ("PREDICTIONS_TABLE", "predictions"),
+        ("MODEL_NAME", "m"),
+    ];
+    let with = |memory: &'static str| {
+        let mut vars = base.to_vec();
+        vars.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory));
+        vars
+    };
+    let predict = PredictConfig::from_lookup(lookup(&with("512"))).unwrap();
+    assert_eq!(predict.load_budget, LoadBudget::for_memory_mb(512));
+    let batch = BatchConfig::from_lookup(lookup(&with("1024"))).unwrap();
+    assert_eq!(batch.load_budget, LoadBudget::for_memory_mb(1024));
+    let unset = PredictConfig::from_lookup(lookup(&base)).unwrap();
+    assert_eq!(unset.load_budget, LoadBudget::unlimited());
+    let err = PredictConfig::from_lookup(lookup(&with("lots"))).unwrap_err();
+    assert!(
+        err.to_string().contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+        "{err}"
+    );
+}
