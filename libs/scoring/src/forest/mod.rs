@@ -25,6 +25,7 @@ mod eval;
 mod flatten;
 mod layout;
 mod mode;
+mod rows;
 mod shap;
 #[cfg(test)]
 mod tests;
