@@ -11,8 +11,22 @@
 //! The sums run in the same order as the other walks (per row, the trees in order), so
 //! scores are the same bits whichever walk produced them.
 
+use super::aggregate::Aggregate;
 use super::eval::{Compare, LANES};
 use super::layout::Forest;
+
+/// `$body` once per lane, `l` a constant in each: written out, so that the lanes' state
+/// stays in registers (as a loop over `l`, LLVM kept it in memory).
+macro_rules! lanes {
+    (|$l:ident| $body:block) => {{
+        const _: () = assert!(LANES == 8);
+        lanes!(@ $l $body 0 1 2 3 4 5 6 7);
+    }};
+    (@ $l:ident $body:block $($k:literal)*) => {$({
+        let $l = $k;
+        $body
+    })*};
+}
 
 /// `LANES` rows, feature-major: `cols[2 * f + nan_true][lane]`.
 pub(super) struct Block {
@@ -59,14 +73,14 @@ impl Forest {
         acc: &mut [f32],
     ) {
         let nt = self.n_targets;
+        let (nodes, cols) = (&self.nodes[..], &block.cols[..]);
         for tree in &self.trees[..self.n_fixed] {
             let mut at = [tree.root; LANES];
             for _ in 0..tree.depth {
-                for l in 0..LANES {
-                    let n = &self.nodes[at[l] as usize];
-                    let x = block.cols[n.slot()][l];
-                    at[l] = n.child(c.compare(n, x));
-                }
+                lanes!(|l| {
+                    let n = &nodes[at[l] as usize];
+                    at[l] = n.child(c.compare(n, cols[n.slot()][l]));
+                });
             }
             for (l, &leaf) in at.iter().enumerate() {
                 self.accumulate(&mut acc[l * nt..(l + 1) * nt], leaf);
@@ -87,18 +101,35 @@ impl Forest {
 
     /// The early-exit chain (see `early`) for the block's rows, one target.
     fn block_early<C: Compare>(&self, c: C, block: &Block, acc: &mut [f32]) {
+        // The aggregate chosen here, not per step: a branch in the step keeps LLVM from
+        // keeping the lanes in registers.
+        match self.aggregate {
+            Aggregate::Sum | Aggregate::Average => self.block_chain(c, block, acc, |a, v| a + v),
+            Aggregate::Min => self.block_chain(c, block, acc, f32::min),
+            Aggregate::Max => self.block_chain(c, block, acc, f32::max),
+        }
+    }
+
+    #[inline(always)]
+    fn block_chain<C: Compare>(
+        &self,
+        c: C,
+        block: &Block,
+        acc: &mut [f32],
+        combine: impl Fn(f32, f32) -> f32 + Copy,
+    ) {
+        let (nodes, values, cols) = (&self.nodes[..], &self.values[..], &block.cols[..]);
         let first = self.early_roots[0];
         let sentinel = *self.early_roots.last().unwrap();
         let mut at = [first; LANES];
         let mut sum: [f32; LANES] = std::array::from_fn(|l| acc[l]);
         while at != [sentinel; LANES] {
             for _ in 0..super::early::CHECK {
-                for l in 0..LANES {
-                    let n = &self.nodes[at[l] as usize];
-                    let x = block.cols[n.slot()][l];
-                    sum[l] = self.aggregate.combine(sum[l], self.values[at[l] as usize]);
-                    at[l] = n.child(c.compare(n, x));
-                }
+                lanes!(|l| {
+                    let n = &nodes[at[l] as usize];
+                    sum[l] = combine(sum[l], values[at[l] as usize]);
+                    at[l] = n.child(c.compare(n, cols[n.slot()][l]));
+                });
             }
         }
         acc.copy_from_slice(&sum);
