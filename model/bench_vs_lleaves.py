@@ -12,7 +12,7 @@ Forests (trained here on make_friedman1-style data, 20 features, no missing valu
 Per forest and batch (1 and 10,000): ns per tree per row (batch 10,000) and us per row
 (batch 1) for
 - `ours`: the Rust `timing` example (`Model::score_matrix`, what a request runs), built with
-  `--profile $PROFILE` (default release);
+  `--profile $PROFILE` (default release), or the binary TIMING names;
 - `old`: the same example built from another commit, when OLD_TIMING=<path to its binary>;
 - `ort`: onnxruntime 1 thread (`sess.run` on a prebuilt [N, 20] f32 slice);
 - `lleaves`: `lleaves.Model.predict(n_jobs=1)`, in the lleaves venv (LLEAVES_PY, default
@@ -131,7 +131,10 @@ def build_timing(profile: str) -> Path:
 
 
 def ours(timing: Path, model: Path, rows: Path) -> dict:
-    out = subprocess.run([str(timing), str(model), str(rows), *map(str, BATCHES)], check=True, capture_output=True, text=True).stdout
+    run = subprocess.run([str(timing), str(model), str(rows), *map(str, BATCHES)], capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"{timing} {model.name}: {run.stderr.strip()}")
+    out = run.stdout
     return {line["batch"]: line["ns_per_row"] for line in map(json.loads, out.splitlines())}
 
 
@@ -155,7 +158,7 @@ def lleaves_floor_ns(py: str, tmp: Path, x_tr, y_tr) -> float:
 def main() -> int:
     only = set(sys.argv[1:])
     profile = os.environ.get("PROFILE", "release")
-    timing = build_timing(profile)
+    timing = Path(os.environ["TIMING"]) if "TIMING" in os.environ else build_timing(profile)
     old = os.environ.get("OLD_TIMING")
     py = os.environ.get("LLEAVES_PY", str(ROOT / ".venv" / "lleaves" / "bin" / "python"))
     x_tr, y_tr, x = data()
@@ -175,6 +178,8 @@ def main() -> int:
                 continue
             model, onx, booster = fit(x_tr, y_tr)
             path = tmp / f"{name}.onnx"
+            # The Rust side reads a single [N, F] input's column names from this property.
+            helper.set_model_props(onx, {"feature_names": json.dumps([f"x{j}" for j in range(FEATURES)])})
             path.write_bytes(onx.SerializeToString())
             new = ours(timing, path, rows)
             before = ours(Path(old), path, rows) if old else {}
