@@ -97,3 +97,17 @@ $(VENV)/.explain: model/requirements-explain.txt $(VENV)/.model
 
 clean-venv:
 	rm -rf $(VENV)
+
+## Trees side by side: this project, onnxruntime and lleaves (LightGBM compiled with LLVM)
+## on the same LightGBM / scikit-learn / XGBoost forests and rows (model/bench_vs_lleaves.py).
+## lleaves gets a venv of its own (LLEAVES_VENV), pinned by model/requirements-lleaves.txt.
+## OLD_TIMING=<a `timing` example built from another commit> adds its column.
+.PHONY: bench-vs-lleaves
+LLEAVES_VENV ?= $(VENV)/lleaves
+bench-vs-lleaves: $(VENV)/.model $(LLEAVES_VENV)/.installed
+	LLEAVES_PY=$(LLEAVES_VENV)/bin/python $(VENV_PY) model/bench_vs_lleaves.py
+
+$(LLEAVES_VENV)/.installed: model/requirements-lleaves.txt | $(VENV)/bin/python
+	$(PYTHON) -m venv $(LLEAVES_VENV)
+	$(LLEAVES_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r model/requirements-lleaves.txt
+	touch $@

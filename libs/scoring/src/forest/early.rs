@@ -14,7 +14,7 @@ use super::eval::{Compare, LANES};
 use super::layout::Forest;
 
 /// Steps between looks for lanes that are done: cheap next to a row's hundreds of steps.
-const CHECK: usize = 4;
+pub(super) const CHECK: usize = 4;
 
 impl Forest {
     /// One step of a lane on node `at` with row `row`: (where it goes, whether `at` is a
@@ -24,7 +24,7 @@ impl Forest {
         let n = &self.nodes[at as usize];
         let x = row[n.feature()];
         let go = c.compare(n, x) | (x.is_nan() & n.nan_goes_true());
-        (n.next[go as usize], n.next[0] == n.next[1])
+        (n.child(go), n.next[0] == n.next[1])
     }
 
     /// The early-exit trees for every row of `x`, one target only. Lanes of rows: 8 rows

@@ -4,6 +4,7 @@ use super::aggregate::Aggregate;
 use super::error::ForestError;
 use super::layout::{Forest, Node};
 use super::mode::Mode;
+use super::rows::Block;
 
 /// Lanes walked in lock-step: enough independent loads to hide L1/L2 latency, few enough
 /// to stay in registers.
@@ -52,6 +53,20 @@ impl Forest {
 
     fn eval_with<C: Compare>(&self, c: C, x: &[f32], width: usize, out: &mut [f32]) {
         out.fill(self.aggregate.identity());
+        let nt = self.n_targets;
+        let mut done = 0; // rows
+        if let Some(nan_as) = self.blocks_with::<C>().filter(|_| x.len() >= width * LANES) {
+            // Whole blocks of rows through `rows`; the rest (fewer than LANES) below.
+            let mut block = Block::new(self.n_features);
+            let blocks = x.chunks_exact(width * LANES);
+            done = (x.len() - blocks.remainder().len()) / width;
+            for (rows, acc) in blocks.zip(out.chunks_exact_mut(nt * LANES)) {
+                block.fill(rows, width, nan_as);
+                self.block_all(c, &block, rows, width, acc);
+            }
+            self.finish(&mut out[..done * nt]);
+        }
+        let (x, out) = (&x[done * width..], &mut out[done * nt..]);
         // Per row, the fixed-depth trees are summed first, then the early-exit ones.
         self.fixed_depth(c, x, width, out);
         if self.n_fixed < self.trees.len() && !x.is_empty() {
@@ -121,14 +136,14 @@ impl Forest {
                 let n = &self.nodes[at[l] as usize];
                 let x = rows[l][n.feature()];
                 let go = c.compare(n, x) | (x.is_nan() & n.nan_goes_true());
-                at[l] = n.next[go as usize];
+                at[l] = n.child(go);
             }
         }
         at
     }
 
     #[inline(always)]
-    fn accumulate(&self, acc: &mut [f32], leaf: u32) {
+    pub(super) fn accumulate(&self, acc: &mut [f32], leaf: u32) {
         let nt = self.n_targets;
         let values = &self.values[leaf as usize * nt..(leaf as usize + 1) * nt];
         for (a, &v) in acc.iter_mut().zip(values) {
@@ -162,14 +177,18 @@ impl Forest {
 /// in the inner loop. `self` carries what a test needs beyond the node (member sets); the
 /// others are zero-sized, passed by value so that they cost no argument at all.
 pub(super) trait Compare: Copy {
+    /// For one ordered comparison: the values a NaN becomes to go to the false child,
+    /// and to the true child, whatever the (finite) threshold (see `rows`).
+    const NAN_AS: Option<[f32; 2]> = None;
     fn compare(&self, n: &Node, x: f32) -> bool;
 }
 
 macro_rules! uniform_compare {
-    ($($name:ident: $op:tt),*) => {$(
+    ($($name:ident: $op:tt, $nan_as:expr),*) => {$(
         #[derive(Clone, Copy)]
         struct $name;
         impl Compare for $name {
+            const NAN_AS: Option<[f32; 2]> = Some($nan_as);
             #[inline(always)]
             fn compare(&self, n: &Node, x: f32) -> bool {
                 x $op n.threshold
@@ -177,7 +196,13 @@ macro_rules! uniform_compare {
         }
     )*};
 }
-uniform_compare!(Leq: <=, Lt: <, Gte: >=, Gt: >);
+const INF: f32 = f32::INFINITY;
+uniform_compare!(
+    Leq: <=, [INF, -INF],
+    Lt: <, [INF, -INF],
+    Gte: >=, [-INF, INF],
+    Gt: >, [-INF, INF]
+);
 
 #[derive(Clone, Copy)]
 struct PerNode;

@@ -224,10 +224,11 @@ impl Forest {
                             ],
                         }
                     }
-                    // Feature 0 exists whenever a row does; the result is ignored anyway.
+                    // Feature 0 exists whenever a row does. NaN: every comparison is false,
+                    // so a walk stays on `next[0]` (see `Node::child`).
                     None => Node {
                         packed: 0,
-                        threshold: 0.0,
+                        threshold: f32::NAN,
                         next: [k as u32, k as u32],
                     },
                 }
@@ -236,7 +237,7 @@ impl Forest {
         let sentinel = flat.len() as u32;
         flat.push(Node {
             packed: 0,
-            threshold: 0.0,
+            threshold: f32::NAN,
             next: [sentinel, sentinel],
         });
 
@@ -279,6 +280,10 @@ impl Forest {
             Some(_) => None,
             None => Some(Mode::Leq), // only leaves: any mode works
         };
+        let finite_thresholds = flat
+            .iter()
+            .filter(|n| n.next[0] != n.next[1])
+            .all(|n| n.threshold.is_finite());
         let n_features = nodes
             .iter()
             .filter(|n| n.mode.is_some() && !n.is_pass_through())
@@ -308,6 +313,7 @@ impl Forest {
             n_fixed,
             early_roots,
             uniform_mode,
+            finite_thresholds,
             member_sets,
             member_values,
             n_features,

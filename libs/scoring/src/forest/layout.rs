@@ -10,16 +10,19 @@ pub(super) const FEATURE_MASK: u32 = (1 << FEATURE_BITS) - 1;
 pub(super) const NAN_TRUE_BIT: u32 = 1 << 31;
 pub(super) const MODE_SHIFT: u32 = FEATURE_BITS;
 pub(super) const MODE_MASK: u32 = 0b111;
+/// `Node::slot`'s bits: the feature index and the NaN bit.
+const SLOT_MASK: u32 = (FEATURE_MASK << 1) | 1;
 
 /// 16 bytes: four nodes per cache line. A `Mode::Member` node's `threshold` holds the
 /// index of its set in `Forest::member_sets` (as bits), not a number.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub(super) struct Node {
     /// Bits 0..28: feature index; 28..31: `Mode` index; 31: a NaN goes to the true child.
     pub(super) packed: u32,
     pub(super) threshold: f32,
-    /// `[false child, true child]`, as absolute indices into `Forest::nodes`.
+    /// `[false child, true child]`, as absolute indices into `Forest::nodes`. A branch's
+    /// children are adjacent (`next[1] == next[0] + 1`); a leaf's two are equal.
     pub(super) next: [u32; 2],
 }
 
@@ -27,6 +30,21 @@ impl Node {
     #[inline(always)]
     pub(super) fn feature(&self) -> usize {
         (self.packed & FEATURE_MASK) as usize
+    }
+
+    /// `2 * feature + nan_goes_true`: where a `rows::Block` holds this node's feature, its
+    /// NaN already replaced by a value that goes the node's way. Two instructions.
+    #[inline(always)]
+    pub(super) fn slot(&self) -> usize {
+        (self.packed.rotate_left(1) & SLOT_MASK) as usize
+    }
+
+    /// The child a comparison's result `go` leads to: `next[0] + go`, arithmetic instead
+    /// of a load that would wait for `go`. A leaf's threshold is NaN, so no comparison
+    /// sends a row to its `next[0] + 1`.
+    #[inline(always)]
+    pub(super) fn child(&self, go: bool) -> u32 {
+        self.next[0] + go as u32
     }
 
     #[inline(always)]
@@ -51,8 +69,8 @@ pub(super) struct Tree {
     pub(super) early: bool,
 }
 
-/// A validated, flattened tree ensemble.
-#[derive(Clone, Debug, PartialEq)]
+/// A validated, flattened tree ensemble. No `PartialEq`: leaves hold NaN thresholds.
+#[derive(Clone, Debug)]
 pub struct Forest {
     pub(super) nodes: Vec<Node>,
     /// `n_targets` values per node (meaningful for leaves only).
@@ -69,6 +87,9 @@ pub struct Forest {
     /// `Some` when every branch uses the same comparison, which then compiles to one
     /// instruction instead of a per-node match.
     pub(super) uniform_mode: Option<Mode>,
+    /// Every branch threshold is finite (as f32): with one ordered comparison, a NaN can
+    /// then be replaced by an infinity that goes its node's way (`rows::Block`).
+    pub(super) finite_thresholds: bool,
     /// The sets of `Mode::Member` nodes (empty when there are none, which keeps the walk
     /// of every other forest as it was): `member_values[start..end]`, sorted, f32, no NaN
     /// and no -0.0 (a row's -0.0 is looked up as 0.0, which it equals).

@@ -11,6 +11,11 @@
 //! ten more) would spend most of those fixed steps looping on leaves, so they are walked
 //! by `early` instead: each lane moves on to its next tree as soon as it is on a leaf.
 //!
+//! A branch's two children are adjacent, so a step's next node is `next[0] + go`, no load
+//! waiting on the comparison. Batches of a forest with one ordered comparison (`<=`, `<`,
+//! `>=`, `>`: every common export) are walked by `rows`, over blocks of 8 rows laid out
+//! feature-major once, NaN already resolved to the side each node sends it.
+//!
 //! `mode` and `aggregate` hold the ONNX-ML semantics, `layout` the flat types, `flatten`
 //! validates and lays out an ensemble once at load, `eval` walks it per call. This module
 //! only declares them and re-exports the public types: no child imports its parent.
@@ -25,6 +30,7 @@ mod eval;
 mod flatten;
 mod layout;
 mod mode;
+mod rows;
 mod shap;
 #[cfg(test)]
 mod tests;

@@ -95,6 +95,25 @@ fn aggregates_and_nan_routing() {
     );
 }
 
+/// An infinite threshold keeps the per-node NaN test: no infinity can stand in for a NaN
+/// against it (NaN fails `x <= inf`, every infinity passes).
+#[test]
+fn infinite_thresholds_route_nan_by_the_node() {
+    let nodes = [
+        branch(0, 0, Mode::Leq, 0, f64::INFINITY, 1, 2, false),
+        leaf(0, 1),
+        leaf(0, 2),
+    ];
+    let leaves = [weight(0, 1, 0, 1.0), weight(0, 2, 0, 2.0)];
+    let f = Forest::new(&nodes, &leaves, 1, Aggregate::Sum, &[]).unwrap();
+    assert!(!f.finite_thresholds);
+    let rows: Vec<[f32; 2]> = (0..19)
+        .map(|i| [[f32::NAN, f32::INFINITY, -1.0][i % 3], 0.0])
+        .collect();
+    let want: Vec<f32> = (0..19).map(|i| [2.0, 1.0, 1.0][i % 3]).collect();
+    assert_eq!(score(&f, &rows), want);
+}
+
 #[test]
 fn batch_lanes_agree_with_single_rows() {
     let f = two_trees(Aggregate::Sum);
@@ -206,7 +225,13 @@ fn rows_too_narrow_for_the_features_used() {
 
 /// Random trees: `chain` is the chance of splitting the newest leaf again (high: deep on
 /// one side, like LightGBM), else a random leaf splits. Mixed modes and NaN routing.
-fn random_forest(seed: u64, trees: i64, leaves: usize, chain: f64) -> Vec<NodeSpec> {
+fn random_forest(
+    seed: u64,
+    trees: i64,
+    leaves: usize,
+    chain: f64,
+    modes: &[Mode],
+) -> Vec<NodeSpec> {
     let mut s = seed;
     let mut rnd = move || {
         s ^= s << 13;
@@ -225,7 +250,7 @@ fn random_forest(seed: u64, trees: i64, leaves: usize, chain: f64) -> Vec<NodeSp
                 (rnd() * open.len() as f64) as usize
             };
             let id = open.swap_remove(k);
-            let mode = Mode::ALL[(rnd() * 6.0) as usize];
+            let mode = modes[(rnd() * modes.len() as f64) as usize];
             let f = (rnd() * 3.0) as usize;
             let th = (rnd() * 4.0).floor() / 2.0; // repeated values: Eq/Neq do matter
             nodes.push(branch(t, id, mode, f, th, next, next + 1, rnd() < 0.5));
@@ -258,11 +283,24 @@ fn reference_leaf(nodes: &[NodeSpec], tree: i64, row: &[f32]) -> i64 {
 
 #[test]
 fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
+    agree_with_the_reference(&Mode::ALL[..6], false);
+}
+
+/// One ordered comparison and finite thresholds: batches go through `rows::Block`.
+#[test]
+fn block_walks_agree_with_the_reference_for_each_ordered_mode() {
+    for mode in [Mode::Leq, Mode::Lt, Mode::Gte, Mode::Gt] {
+        agree_with_the_reference(&[mode], true);
+    }
+}
+
+/// Random forests of `modes` against `reference_leaf`, batches against single rows.
+fn agree_with_the_reference(modes: &[Mode], blocks: bool) {
     for (seed, chain, trees) in [(1, 0.9, 37), (2, 0.0, 20), (3, 0.6, 9), (4, 0.9, 3)] {
-        let mut nodes = random_forest(seed, trees, 12, chain);
+        let mut nodes = random_forest(seed, trees, 12, chain, modes);
         // Mixed forests too: a few balanced trees after the uneven ones.
         nodes.extend(
-            random_forest(seed + 10, 4, 16, 0.0)
+            random_forest(seed + 10, 4, 16, 0.0, modes)
                 .into_iter()
                 .map(|mut n| {
                     n.tree_id += 1000;
@@ -295,6 +333,10 @@ fn early_exit_walks_agree_with_the_reference_and_with_each_other() {
             if chain > 0.8 {
                 assert!(f.n_fixed < f.n_trees(), "seed {seed}: no early-exit trees");
             }
+            assert_eq!(
+                f.finite_thresholds && f.uniform_mode == Some(modes[0]),
+                blocks
+            );
             let rows: Vec<[f32; 3]> = (0..53)
                 .map(|i| {
                     let v = |k: usize| ((i * 7 + k * 3) % 9) as f32 * 0.5 - 0.5;
