@@ -1,9 +1,8 @@
 //! From ONNX-ML node and weight lists to the flat, validated layout.
 
-use std::collections::HashMap;
-
 use super::aggregate::Aggregate;
 use super::error::ForestError;
+use super::index::NodeIndex;
 use super::layout::{Forest, Node, Tree, FEATURE_MASK, MODE_SHIFT, NAN_TRUE_BIT};
 use super::mode::Mode;
 
@@ -63,55 +62,43 @@ impl Forest {
         };
 
         // (tree, node) -> position in `nodes`; trees in order of first appearance.
-        let mut by_id: HashMap<(i64, i64), usize> = HashMap::with_capacity(nodes.len());
-        let mut tree_order: Vec<i64> = Vec::new();
-        let mut tree_nodes: HashMap<i64, Vec<usize>> = HashMap::new();
-        for (i, n) in nodes.iter().enumerate() {
-            if by_id.insert((n.tree_id, n.node_id), i).is_some() {
-                invalid!("node {} of tree {} is defined twice", n.node_id, n.tree_id);
-            }
-            if n.feature > FEATURE_MASK as usize {
-                invalid!("feature index {} is out of range", n.feature);
-            }
-            tree_nodes
-                .entry(n.tree_id)
-                .or_insert_with(|| {
-                    tree_order.push(n.tree_id);
-                    Vec::new()
-                })
-                .push(i);
+        let index = NodeIndex::new(nodes.len(), |i| (nodes[i].tree_id, nodes[i].node_id))?;
+        if let Some(n) = nodes.iter().find(|n| n.feature > FEATURE_MASK as usize) {
+            invalid!("feature index {} is out of range", n.feature);
         }
-
-        let child = |n: &NodeSpec, id: i64| -> Result<usize, ForestError> {
-            by_id.get(&(n.tree_id, id)).copied().ok_or_else(|| {
+        // Node `id` of tree `t` (an index into `index.tree_ids`), a child of `n`.
+        let child = |t: usize, n: &NodeSpec, id: i64| -> Result<usize, ForestError> {
+            index.get(t, id).ok_or_else(|| {
                 ForestError(format!(
                     "node {} of tree {} points to node {id}, which does not exist",
                     n.node_id, n.tree_id
                 ))
             })
         };
+        // Each node's tree, for the children's positions when laying the nodes out.
+        let mut tree_of = vec![0u32; nodes.len()];
 
         // Flatten each tree breadth-first from its root.
         let mut flat_of = vec![u32::MAX; nodes.len()];
         let mut order: Vec<usize> = Vec::with_capacity(nodes.len());
-        let mut trees = Vec::with_capacity(tree_order.len());
+        let mut trees = Vec::with_capacity(index.tree_ids.len());
         let mut depth_of = vec![0u32; nodes.len()];
-        for tree_id in &tree_order {
-            let members = &tree_nodes[tree_id];
-            let mut is_child = vec![false; members.len()];
-            let local: HashMap<usize, usize> =
-                members.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+        // Marks children, by position in `nodes`: a tree's root is its one unmarked node.
+        let mut is_child = vec![false; nodes.len()];
+        for (t, tree_id) in index.tree_ids.iter().enumerate() {
+            let members = index.members(t);
             for &i in members {
-                let n = &nodes[i];
+                let n = &nodes[i as usize];
+                tree_of[i as usize] = t as u32;
                 if n.mode.is_some() {
                     for id in [n.true_id, n.false_id] {
-                        is_child[local[&child(n, id)?]] = true;
+                        is_child[child(t, n, id)?] = true;
                     }
                 }
             }
-            let mut roots = members.iter().zip(&is_child).filter(|(_, c)| !**c);
+            let mut roots = members.iter().filter(|&&i| !is_child[i as usize]);
             let root = match (roots.next(), roots.next()) {
-                (Some((&r, _)), None) => r,
+                (Some(&r), None) => r as usize,
                 (None, _) => invalid!("tree {tree_id} has no root (its nodes form a cycle)"),
                 (Some(_), Some(_)) => {
                     invalid!("tree {tree_id} has more than one root (disconnected nodes)")
@@ -132,7 +119,7 @@ impl Forest {
                 }
                 if n.is_pass_through() {
                     // The node becomes its leaf: the leaf's weights land on its slot.
-                    let c = child(n, n.true_id)?;
+                    let c = child(t, n, n.true_id)?;
                     if nodes[c].mode.is_some() {
                         invalid!(
                             "node {} of tree {tree_id} sends both branches to node {}, which is not a leaf",
@@ -149,7 +136,7 @@ impl Forest {
                     flat_of[c] = flat_of[i];
                 } else if n.mode.is_some() {
                     for id in [n.false_id, n.true_id] {
-                        let c = child(n, id)?;
+                        let c = child(t, n, id)?;
                         if flat_of[c] != u32::MAX {
                             invalid!(
                                 "node {} of tree {tree_id} is reached twice: the tree is not a tree",
@@ -173,6 +160,12 @@ impl Forest {
 
         let mut member_sets: Vec<(u32, u32)> = Vec::new();
         let mut member_values: Vec<f32> = Vec::new();
+        // Every child of a reached node was found while walking its tree.
+        let position = |i: usize, id: i64| {
+            index
+                .get(tree_of[i] as usize, id)
+                .expect("a reached node's children exist")
+        };
         let mut flat: Vec<Node> = order
             .iter()
             .enumerate()
@@ -204,8 +197,8 @@ impl Forest {
                                 },
                             threshold: f32::from_bits(member_sets.len() as u32 - 1),
                             next: [
-                                flat_of[by_id[&(n.tree_id, n.false_id)]],
-                                flat_of[by_id[&(n.tree_id, n.true_id)]],
+                                flat_of[position(i, n.false_id)],
+                                flat_of[position(i, n.true_id)],
                             ],
                         }
                     }
@@ -219,8 +212,8 @@ impl Forest {
                                 | if nan_true { NAN_TRUE_BIT } else { 0 },
                             threshold: mode.threshold_f32(n.threshold),
                             next: [
-                                flat_of[by_id[&(n.tree_id, n.false_id)]],
-                                flat_of[by_id[&(n.tree_id, n.true_id)]],
+                                flat_of[position(i, n.false_id)],
+                                flat_of[position(i, n.true_id)],
                             ],
                         }
                     }
@@ -242,8 +235,13 @@ impl Forest {
         });
 
         let mut values = vec![aggregate.identity(); flat.len() * n_targets];
+        let mut tree = 0;
         for w in leaves {
-            let Some(&i) = by_id.get(&(w.tree_id, w.node_id)) else {
+            let found = index.tree(w.tree_id, tree).and_then(|t| {
+                tree = t;
+                index.get(t, w.node_id)
+            });
+            let Some(i) = found else {
                 invalid!(
                     "a target weight names node {} of tree {}, which does not exist",
                     w.node_id,

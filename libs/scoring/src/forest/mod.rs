@@ -28,6 +28,7 @@ mod aggregate;
 mod early;
 mod eval;
 mod flatten;
+mod index;
 mod layout;
 mod mode;
 mod rows;
