@@ -51,7 +51,10 @@ test: $(VENV)/.stack arm64-toolchain
 	  dev/check_bootstraps.sh $(SAM_BUILD) aarch64 || status=1; \
 	  ARM64_BUILD_DIR="$$(realpath $(SAM_BUILD))" $(DEBUG_BIN)/devstack with-moto -- \
 	    $(CARGO) test --workspace --locked --no-fail-fast --test it -- --ignored arm64:: \
-	    || status=1; \
+	    > $(SAM_TARGET)/arm64-tests.log 2>&1 || status=1; \
+	  cat $(SAM_TARGET)/arm64-tests.log; \
+	  ran=$$(grep -c '^test arm64::.* ok$$' $(SAM_TARGET)/arm64-tests.log); \
+	  [ "$$ran" = $(ARM64_TESTS) ] || { echo "$$ran arm64 tests passed, not $(ARM64_TESTS)"; status=1; }; \
 	else cat $(SAM_TARGET)/sam-build.log; echo "sam build failed"; status=1; fi; \
 	exit $$status
 
@@ -69,6 +72,9 @@ SAM := $(SAM_ENV) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam
 # component" (rustup's copy, which it looks for and does not need).
 SAM_ARM64 := $(SAM_ENV) PATH="$(CURDIR)/$(VENV)/bin:/usr/bin:$$PATH" \
 	CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc $(VENV)/bin/sam
+# The `arm64::` tests of predict and batch: all must run and pass (a filter that matched
+# fewer would otherwise pass quietly).
+ARM64_TESTS := 4
 # Where `make test`'s sam build puts the bootstraps (not .aws-sam/, which `sam deploy` reads).
 SAM_BUILD = $(SAM_TARGET)/build
 
