@@ -10,7 +10,7 @@ DEBUG_BIN = $${CARGO_TARGET_DIR:-target}/debug
 # Where `make test`'s sam build compiles (beside the workspace build, not in it).
 SAM_TARGET = $${CARGO_TARGET_DIR:-target}/sam
 
-.PHONY: dev test build bench bench-vs-onnxruntime fixtures demo-model venv clean-venv
+.PHONY: dev test build arm64-toolchain bench bench-vs-onnxruntime fixtures demo-model venv clean-venv
 
 ## The whole system on this machine: moto (S3, DynamoDB), bucket, tables, the demo model,
 ## the 1,599 wines, the predict function under cargo lambda watch. Ctrl-C stops it all.
@@ -27,17 +27,20 @@ build:
 ## Every test: unit tests, fixture agreement with onnxruntime, and end-to-end tests against
 ## a moto server started here on a free loopback port and stopped at the end (the nightly
 ## state machine on a moto of its own, which executes it); the scaling simulation's tests;
-## the SAM template linted, validated, tested as code (tests/it/template/) and built.
+## the SAM template linted, validated, tested as code (tests/it/template/) and built for
+## its default architecture, arm64: the built bootstraps checked (glibc, zipped size) and
+## run under qemu-user against the same Runtime API and moto tests (the `arm64::` tests,
+## ignored by a plain `cargo test`, which cannot have these bootstraps).
 ## `sam build` (a release build of both functions, the longest step) runs beside the debug
 ## build and the tests, in a target directory of its own (cargo locks one build per
 ## directory), so the two cores stay busy while the tests wait on moto; its log is printed
 ## when it fails.
-test: $(VENV)/.stack
+test: $(VENV)/.stack arm64-toolchain
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV_PY) -m unittest discover -s dev/scaling
 	$(SAM) validate --lint
 	@mkdir -p $(SAM_TARGET)
-	CARGO_TARGET_DIR=$(SAM_TARGET) $(SAM) build --parameter-overrides Architecture=x86_64 \
+	CARGO_TARGET_DIR=$(SAM_TARGET) $(SAM_ARM64) build --build-dir $(SAM_BUILD) \
 		> $(SAM_TARGET)/sam-build.log 2>&1 & sam=$$!; \
 	status=0; \
 	{ $(MAKE) --no-print-directory build && \
@@ -45,16 +48,54 @@ test: $(VENV)/.stack
 		|| status=$$?; \
 	echo "waiting for sam build (log: $(SAM_TARGET)/sam-build.log)"; \
 	if wait $$sam; then tail -n 3 $(SAM_TARGET)/sam-build.log; \
+	  dev/check_bootstraps.sh $(SAM_BUILD) aarch64 || status=1; \
+	  ARM64_BUILD_DIR="$$(realpath $(SAM_BUILD))" $(DEBUG_BIN)/devstack with-moto -- \
+	    $(CARGO) test --workspace --locked --no-fail-fast --test it -- --ignored arm64:: \
+	    > $(SAM_TARGET)/arm64-tests.log 2>&1 || status=1; \
+	  cat $(SAM_TARGET)/arm64-tests.log; \
+	  ran=$$(grep -c '^test arm64::.* ok$$' $(SAM_TARGET)/arm64-tests.log); \
+	  [ "$$ran" = $(ARM64_TESTS) ] || { echo "$$ran arm64 tests passed, not $(ARM64_TESTS)"; status=1; }; \
 	else cat $(SAM_TARGET)/sam-build.log; echo "sam build failed"; status=1; fi; \
 	exit $$status
 
 # The SAM CLI, offline: no telemetry, and a proxy that refuses every connection, so its
 # weekly version check goes nowhere and a build that needed the network would fail here.
 # cargo (run by cargo-lambda in `sam build`) stays offline too: `cargo test --locked` above
-# has fetched every crate. cargo-lambda and zig come from .venv/bin. CI's machine has only
-# the x86_64 Rust target, hence Architecture=x86_64 (the stack's default is arm64).
-SAM := SAM_CLI_TELEMETRY=0 HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
-	CARGO_NET_OFFLINE=true PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam
+# has fetched every crate. cargo-lambda and zig come from .venv/bin.
+SAM_ENV := SAM_CLI_TELEMETRY=0 HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
+	CARGO_NET_OFFLINE=true
+SAM := $(SAM_ENV) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam
+# `sam build` for arm64 (samconfig.toml's Architecture) with Debian's cargo and rustc, which
+# have the aarch64 standard library (rustup cannot add targets here; its toolchain stays
+# first on PATH for everything else). cargo-lambda takes the cargo and rustc found first on
+# PATH, links with zig against provided.al2023's glibc, and says "Failed to install target
+# component" (rustup's copy, which it looks for and does not need).
+SAM_ARM64 := $(SAM_ENV) PATH="$(CURDIR)/$(VENV)/bin:/usr/bin:$$PATH" \
+	CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc $(VENV)/bin/sam
+# The `arm64::` tests of predict and batch: all must run and pass (a filter that matched
+# fewer would otherwise pass quietly).
+ARM64_TESTS := 4
+# Where `make test`'s sam build puts the bootstraps (not .aws-sam/, which `sam deploy` reads).
+SAM_BUILD = $(SAM_TARGET)/build
+
+# What arm64 needs on this x86-64 Debian machine: Debian's Rust (1.96) with the aarch64
+# standard library, a cross C toolchain and binutils (objdump for the glibc check), the
+# aarch64 glibc qemu-user loads (/usr/aarch64-linux-gnu), and qemu-user. Installs only when
+# one is missing (apt, as root or through sudo), so once installed it costs a dpkg-query.
+ARM64_PACKAGES := rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu \
+	libc6-dev-arm64-cross qemu-user-static
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+arm64-toolchain:
+	@installed=$$(dpkg-query -W -f='$${db:Status-Abbrev}\n' $(ARM64_PACKAGES) 2>/dev/null \
+		| grep -c '^ii'); \
+	if [ "$$installed" != "$(words $(ARM64_PACKAGES))" ]; then \
+		echo "installing the arm64 toolchain: $(ARM64_PACKAGES)"; \
+		$(SUDO) dpkg --add-architecture arm64 && \
+		$(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+			install -y -qq --no-install-recommends $(ARM64_PACKAGES) > /dev/null; \
+	fi
 
 ## Criterion benches of the model runtime (load+optimize, single row, throughput).
 bench:

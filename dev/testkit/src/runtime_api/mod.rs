@@ -235,7 +235,18 @@ impl RuntimeApi {
         program: impl AsRef<std::ffi::OsStr>,
         function_name: &str,
     ) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(program);
+        let program = std::path::PathBuf::from(program.as_ref());
+        self.launch(&crate::bootstrap::Bootstrap::native(program), function_name)
+    }
+
+    /// [`RuntimeApi::command`] for a [`Bootstrap`](crate::bootstrap::Bootstrap): a native
+    /// binary, or an arm64 one under qemu-user.
+    pub fn launch(
+        &self,
+        bootstrap: &crate::bootstrap::Bootstrap,
+        function_name: &str,
+    ) -> tokio::process::Command {
+        let mut command = bootstrap.command();
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", self.address())

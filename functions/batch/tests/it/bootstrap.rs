@@ -11,6 +11,7 @@ use std::time::Duration;
 use batch::pipeline::SCAN_PAGE_ITEMS;
 use batch::Summary;
 use testkit::batch_support::{assert_every_row_once_by, stored_predictions, MotoStack, RUN_ID};
+use testkit::bootstrap::Bootstrap;
 use testkit::runtime_api::{Options, RuntimeApi};
 use tokio::process::Child;
 
@@ -31,8 +32,21 @@ async fn runtime_api(timeout: Duration) -> RuntimeApi {
     .unwrap()
 }
 
+/// The debug build of this machine's architecture.
+pub(crate) fn native() -> Bootstrap {
+    Bootstrap::native(env!("CARGO_BIN_EXE_batch"))
+}
+
 fn spawn(api: &RuntimeApi, env: &[(&'static str, String)]) -> Child {
-    api.command(env!("CARGO_BIN_EXE_batch"), "batch")
+    spawn_bootstrap(&native(), api, env)
+}
+
+pub(crate) fn spawn_bootstrap(
+    bootstrap: &Bootstrap,
+    api: &RuntimeApi,
+    env: &[(&'static str, String)],
+) -> Child {
+    api.launch(bootstrap, "batch")
         .envs(env.iter().cloned())
         .spawn()
         .unwrap()
@@ -53,9 +67,14 @@ async fn summary_of(pending: testkit::runtime_api::PendingInvocation) -> Summary
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_run_scores_every_row_and_stores_its_summary() {
+    a_scheduled_run_scores_every_row(&native()).await;
+}
+
+/// One scheduled invocation of `bootstrap` scores a 400-row table in 4 segments.
+pub(crate) async fn a_scheduled_run_scores_every_row(bootstrap: &Bootstrap) {
     let stack = stack(400, 4).await;
     let api = runtime_api(Duration::from_secs(900)).await;
-    let _child = spawn(&api, &stack.env);
+    let _child = spawn_bootstrap(bootstrap, &api, &stack.env);
 
     let summary = summary_of(api.push(scheduled_event())).await;
     assert_eq!(

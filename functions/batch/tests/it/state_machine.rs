@@ -13,6 +13,7 @@ use aws_adapter::aws_sdk_sfn::types::ExecutionStatus;
 use batch::run::Plan;
 use batch::{StartedRun, Summary};
 use testkit::batch_support::{assert_every_row_once_by, MotoStack, RUN_ID};
+use testkit::bootstrap::Bootstrap;
 use testkit::moto::Moto;
 use testkit::runtime_api::{Options, RuntimeApi};
 use testkit::state_machine;
@@ -39,8 +40,38 @@ async fn night(rows: usize, segments: u32, workers: u32, timeout: Duration) -> N
     night_with(rows, segments, workers, timeout, None).await
 }
 
+/// [`night`] with the sandboxes running `bootstrap`.
+async fn night_of(
+    bootstrap: &Bootstrap,
+    rows: usize,
+    segments: u32,
+    workers: u32,
+    timeout: Duration,
+) -> Night {
+    night_of_with(bootstrap, rows, segments, workers, timeout, None).await
+}
+
 /// [`night`], the sandboxes configured with `challenger` (its bytes) when given.
 async fn night_with(
+    rows: usize,
+    segments: u32,
+    workers: u32,
+    timeout: Duration,
+    challenger: Option<Vec<u8>>,
+) -> Night {
+    night_of_with(
+        &Bootstrap::native(env!("CARGO_BIN_EXE_batch")),
+        rows,
+        segments,
+        workers,
+        timeout,
+        challenger,
+    )
+    .await
+}
+
+async fn night_of_with(
+    bootstrap: &Bootstrap,
     rows: usize,
     segments: u32,
     workers: u32,
@@ -80,7 +111,7 @@ async fn night_with(
     }
     let sandboxes = (0..SANDBOXES)
         .map(|_| {
-            api.command(env!("CARGO_BIN_EXE_batch"), "batch")
+            api.launch(bootstrap, "batch")
                 .envs(env.iter().cloned())
                 .spawn()
                 .unwrap()
@@ -146,9 +177,14 @@ impl Night {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_night_runs_its_slices_at_once_each_over_several_invocations_then_completes() {
+    a_night_of(&Bootstrap::native(env!("CARGO_BIN_EXE_batch"))).await;
+}
+
+/// The template's state machine runs a night of 2 slices on sandboxes of `bootstrap`.
+pub(crate) async fn a_night_of(bootstrap: &Bootstrap) {
     // 2 slices of 1 segment, each segment 1.25 pages: one page per invocation, so each
     // slice takes two invocations round the Choice loop.
-    let night = night(2500, 2, 2, Duration::from_secs(20)).await;
+    let night = night_of(bootstrap, 2500, 2, 2, Duration::from_secs(20)).await;
     let started = night.schedule().await;
     assert!(!started.already_started);
     assert_eq!((started.run_id.as_str(), started.slices), (RUN_ID, 2));

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use testkit::bootstrap::Bootstrap;
 use testkit::moto::unique_name as unique;
 use testkit::predict_support::{self, demo_model_bytes, event_files, repository, EXPECTED_STATUS};
 use testkit::resources;
@@ -46,21 +47,40 @@ pub(crate) async fn stack(model: Option<Vec<u8>>) -> Vec<(&'static str, String)>
     env
 }
 
+/// The debug build of this machine's architecture.
+pub(crate) fn native() -> Bootstrap {
+    Bootstrap::native(env!("CARGO_BIN_EXE_predict"))
+}
+
 pub(crate) fn spawn(api: &RuntimeApi, env: Vec<(&'static str, String)>) -> Child {
-    api.command(env!("CARGO_BIN_EXE_predict"), "predict")
-        .envs(env)
-        .spawn()
-        .unwrap()
+    spawn_bootstrap(&native(), api, env)
+}
+
+pub(crate) fn spawn_bootstrap(
+    bootstrap: &Bootstrap,
+    api: &RuntimeApi,
+    env: Vec<(&'static str, String)>,
+) -> Child {
+    api.launch(bootstrap, "predict").envs(env).spawn().unwrap()
 }
 
 #[tokio::test]
 async fn every_event_through_the_bootstrap() {
+    every_event_through(&native()).await;
+}
+
+/// Every sample event (GET, POST, the Open Inference Protocol's routes...) through
+/// `bootstrap`, with its logs and metrics; returns its cold start (spawn to first `/next`).
+pub(crate) async fn every_event_through(bootstrap: &Bootstrap) -> Duration {
     let api = RuntimeApi::start().await.unwrap();
-    let mut child = spawn(&api, stack(Some(demo_model_bytes())).await);
+    let env = stack(Some(demo_model_bytes())).await;
+    let spawned = std::time::Instant::now();
+    let mut child = spawn_bootstrap(bootstrap, &api, env);
     tokio::time::timeout(Duration::from_secs(60), api.wait_for_poll(1))
         .await
         .expect("init in time")
         .unwrap();
+    let cold_start = api.polls()[0] - spawned;
     for file in event_files() {
         let expected = EXPECTED_STATUS.iter().find(|(f, _)| *f == file).unwrap().1;
         let event = std::fs::read(repository().join("events").join(&file)).unwrap();
@@ -160,12 +180,17 @@ async fn every_event_through_the_bootstrap() {
         "{logs}"
     );
     assert!(metrics.iter().all(|m| m["FunctionName"] == "predict"));
+    cold_start
 }
 
 #[tokio::test]
 async fn a_start_without_the_model_fails_the_init_with_a_json_log_line() {
+    a_start_without_the_model_fails(&native()).await;
+}
+
+pub(crate) async fn a_start_without_the_model_fails(bootstrap: &Bootstrap) {
     let api = RuntimeApi::start().await.unwrap();
-    let child = spawn(&api, stack(None).await);
+    let child = spawn_bootstrap(bootstrap, &api, stack(None).await);
     let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .expect("exits")

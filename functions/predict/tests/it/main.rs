@@ -3,6 +3,7 @@
 //! test file of its own; their shared support is the test kit's `predict_support`. Tests
 //! that need the process to themselves run alone in one of their own (`testkit::alone!`).
 
+mod arm64;
 mod bootstrap;
 mod challenger;
 mod events;
