@@ -10,12 +10,13 @@ use std::time::Duration;
 /// Memory the function needs beside the model: the runtime, the SDK clients, the
 /// connection buffers and the first requests (measured: ~17 MiB with the demo model).
 const BASE_BYTES: u64 = 40 << 20;
-/// Peak memory while loading, per byte of model file: the file itself, its decoded
-/// graph and the evaluator's nodes, which briefly coexist.
-const PEAK_PER_MODEL_BYTE: f64 = 3.0;
+/// Peak memory while loading, per byte of model file: the file itself, the attribute
+/// lists read from it and the evaluator's nodes, which briefly coexist (measured: 4.9 to
+/// 5.6 bytes per byte over the ladder's forests, 5 to 103 MB).
+const PEAK_PER_MODEL_BYTE: f64 = 6.0;
 /// Building time per MiB of model on one full vCPU (Lambda gives one at 1,769 MB of
-/// memory, a share below that).
-const BUILD_PER_MIB_AT_ONE_VCPU: Duration = Duration::from_millis(8);
+/// memory, a share below that); measured at 27 to 70 ms per MB on a loaded machine.
+const BUILD_PER_MIB_AT_ONE_VCPU: Duration = Duration::from_millis(50);
 /// S3's download rate to a function, conservatively.
 const DOWNLOAD_BYTES_PER_SECOND: f64 = 50.0 * 1024.0 * 1024.0;
 /// Lambda's init phase lasts 10 s at most; the rest of the init and the runtime's own
@@ -120,48 +121,43 @@ fn load_time(model_bytes: u64, memory_mb: u64) -> Duration {
     Duration::from_secs_f64(build + model_bytes as f64 / DOWNLOAD_BYTES_PER_SECOND)
 }
 
-/// The smallest memory setting (rounded up to 64 MB) at which a model of `model_bytes`
-/// loads in time, if any.
-fn memory_for_time(model_bytes: u64) -> Option<u64> {
+/// The smallest memory setting (a multiple of 64 MB) that loads a model of `model_bytes`,
+/// in memory and in time, if any.
+fn memory_that_loads(model_bytes: u64) -> Option<u64> {
     (128..=MAX_MEMORY_MB)
         .step_by(64)
-        .find(|&mb| load_time(model_bytes, mb) <= INIT_LIMIT)
+        .find(|&mb| LoadBudget::for_memory_mb(mb).admit(model_bytes).is_ok())
 }
 
 impl fmt::Display for TooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let size = self.model_bytes as f64 / 1e6;
         match self.reason {
-            TooLargeReason::Memory { needed_mb } if needed_mb <= MAX_MEMORY_MB => write!(
-                f,
-                "the model file is {size:.1} MB and loading it needs about {needed_mb} MB of \
-                 memory, but the function has {} MB: raise the function's MemorySize to at \
-                 least {} MB, or deploy a smaller model",
-                self.memory_mb,
-                needed_mb.next_multiple_of(64),
-            ),
             TooLargeReason::Memory { needed_mb } => write!(
                 f,
                 "the model file is {size:.1} MB and loading it needs about {needed_mb} MB of \
-                 memory, more than Lambda's largest MemorySize ({MAX_MEMORY_MB} MB): deploy \
-                 a smaller model (fewer or shallower trees)"
+                 memory, but the function has {} MB: ",
+                self.memory_mb,
+            )?,
+            TooLargeReason::Time { needed } => write!(
+                f,
+                "the model file is {size:.1} MB and loading it would take about {:.1} s with \
+                 the function's MemorySize of {} MB (Lambda's CPU share grows with it), past \
+                 Lambda's 10 s init: ",
+                needed.as_secs_f64(),
+                self.memory_mb,
+            )?,
+        }
+        match memory_that_loads(self.model_bytes) {
+            Some(mb) => write!(
+                f,
+                "raise the function's MemorySize to at least {mb} MB, or deploy a smaller model"
             ),
-            TooLargeReason::Time { needed } => {
-                let advice = match memory_for_time(self.model_bytes) {
-                    Some(mb) if mb > self.memory_mb => format!(
-                        "raise the function's MemorySize to at least {mb} MB (Lambda's CPU \
-                         share grows with it), or deploy a smaller model"
-                    ),
-                    _ => "deploy a smaller model (fewer or shallower trees)".to_owned(),
-                };
-                write!(
-                    f,
-                    "the model file is {size:.1} MB and loading it would take about {:.1} s \
-                     with the function's MemorySize of {} MB, past Lambda's 10 s init: {advice}",
-                    needed.as_secs_f64(),
-                    self.memory_mb,
-                )
-            }
+            None => write!(
+                f,
+                "no MemorySize loads it in time (Lambda's largest is {MAX_MEMORY_MB} MB); \
+                 deploy a smaller model (fewer or shallower trees)"
+            ),
         }
     }
 }
