@@ -50,6 +50,8 @@ pub struct ColdStart {
     pub init: Duration,
     pub first_invoke: Duration,
     pub rss_after_init_kib: Option<u64>,
+    /// `VmHWM` at the first `/next` poll, before any invoke: init's own peak.
+    pub peak_rss_init_kib: Option<u64>,
     pub peak_rss_kib: Option<u64>,
     /// (route, latency) of each warm invocation; empty but on the last run.
     pub warm: Vec<(Route, Duration)>,
@@ -159,6 +161,7 @@ async fn drive(
     };
     let init = first_poll.saturating_duration_since(spawned);
     let rss_after_init_kib = pid.and_then(|pid| proc_status_kib(pid, "VmRSS"));
+    let peak_rss_init_kib = pid.and_then(|pid| proc_status_kib(pid, "VmHWM"));
 
     let mut scores = ScoreCheck::default();
     let (route, event) = &workload.first;
@@ -178,6 +181,7 @@ async fn drive(
         init,
         first_invoke: first.latency(),
         rss_after_init_kib,
+        peak_rss_init_kib,
         peak_rss_kib: None,
         warm: latencies,
         log_lines: 0,
