@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use tract_onnx::pb::{AttributeProto, NodeProto};
 use tract_onnx::tract_hir::internal::*;
 
-use super::wire::{fields, put_bytes, put_varint, Value};
+use super::wire::{fields, put_bytes, put_varint, Repeated, Value};
 
 /// The attribute that points a lean tree node to its lists.
 pub(crate) const PREREAD: &str = "scoring.preread";
@@ -32,10 +32,14 @@ const NODE_OP_TYPE: u32 = 4;
 const NODE_ATTRIBUTE: u32 = 5;
 const ATTRIBUTE_NAME: u32 = 1;
 const ATTRIBUTE_INT: u32 = 3;
+const ATTRIBUTE_INTS: u32 = 8;
 const ATTRIBUTE_STRINGS: u32 = 9;
 const ATTRIBUTE_TYPE: u32 = 20;
 const TYPE_INT: u64 = 2;
+const TYPE_INTS: u64 = 7;
 const TYPE_STRINGS: u64 = 8;
+/// The one list the schema reads (`crate::missing`): a stub of it stays in the node.
+const MISSING_TRACKS_TRUE: &str = "nodes_missing_value_tracks_true";
 
 /// A model with its tree ensembles' lists taken out.
 pub(crate) struct Lean<'a> {
@@ -141,6 +145,16 @@ fn lean_node(node: &[u8], index: usize) -> TractResult<Option<(Vec<u8>, TreeList
         if field.number == NODE_ATTRIBUTE {
             let (name, attribute) = kept.next().expect("counted above");
             if is_list(&name, has_n_targets) {
+                if name == MISSING_TRACKS_TRUE && any_true(attribute)? {
+                    // What the schema reads of it: whether this node absorbs a NaN.
+                    let mut stub = Vec::new();
+                    put_bytes(&mut stub, ATTRIBUTE_NAME, name.as_bytes());
+                    put_varint(&mut stub, u64::from(ATTRIBUTE_INTS) << 3);
+                    put_varint(&mut stub, 1);
+                    put_varint(&mut stub, u64::from(ATTRIBUTE_TYPE) << 3);
+                    put_varint(&mut stub, TYPE_INTS);
+                    put_bytes(&mut out, NODE_ATTRIBUTE, &stub);
+                }
                 lists.attributes.push((name, attribute));
                 continue;
             }
@@ -155,6 +169,18 @@ fn lean_node(node: &[u8], index: usize) -> TractResult<Option<(Vec<u8>, TreeList
     put_varint(&mut marker, TYPE_INT);
     put_bytes(&mut out, NODE_ATTRIBUTE, &marker);
     Ok(Some((out, lists)))
+}
+
+/// Whether a `nodes_missing_value_tracks_true` list sends some node's NaN to its true
+/// branch.
+fn any_true(attribute: &[u8]) -> TractResult<bool> {
+    let lists = TreeLists {
+        attributes: vec![(MISSING_TRACKS_TRUE.to_owned(), attribute)],
+    };
+    Ok(lists
+        .numbers::<i64>(MISSING_TRACKS_TRUE)
+        .unwrap_or_default()
+        .is_some_and(|v| v.iter().any(|&b| b != 0)))
 }
 
 fn attribute_name(attribute: &[u8]) -> TractResult<String> {
@@ -193,6 +219,31 @@ impl TreeLists<'_> {
             attribute: vec![attribute],
             ..NodeProto::default()
         }))
+    }
+
+    /// The number list `name`, straight from the file; `None` when there is no such list.
+    /// A list of another type is an error, as tract's getters make it.
+    pub fn numbers<T: Repeated>(&self, name: &str) -> TractResult<Option<Vec<T>>> {
+        let Some(raw) = self.raw(name) else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        let mut ty = None;
+        for field in fields(raw) {
+            let field = field?;
+            match field.number {
+                n if n == T::FIELD => T::push(field.value, &mut out)?,
+                ATTRIBUTE_TYPE => ty = Some(field.value),
+                _ => {}
+            }
+        }
+        match ty {
+            Some(Value::Varint(t)) if t == T::TYPE => Ok(Some(out)),
+            _ => bail!(
+                "Node attribute {name}: expected a list of {}",
+                std::any::type_name::<T>()
+            ),
+        }
     }
 
     /// Calls `each` on every string of the STRINGS list `name`, straight from the file

@@ -7,6 +7,7 @@ use tract_onnx::pb_helpers::AttrTVecType;
 use tract_onnx::tract_hir::internal::*;
 
 use super::lean::{TreeLists, PREREAD};
+use super::wire::Repeated;
 
 #[derive(Clone, Copy)]
 pub(crate) struct Attrs<'n> {
@@ -38,13 +39,13 @@ impl<'n> Attrs<'n> {
             .collect()
     }
 
-    /// A list attribute, as tract's `get_attr_opt_vec` reads it.
+    /// A list of numbers, as tract's `get_attr_opt_vec` reads it.
     pub fn list<T>(&self, name: &str) -> TractResult<Option<Vec<T>>>
     where
-        T: for<'a> AttrTVecType<'a>,
+        T: Repeated + for<'a> AttrTVecType<'a>,
     {
-        match self.lists.map(|l| l.node(self.node, name)).transpose()? {
-            Some(Some(one)) => one.get_attr_opt_vec(name),
+        match self.lists.map(|l| l.numbers(name)).transpose()? {
+            Some(Some(list)) => Ok(Some(list)),
             _ => self.node.get_attr_opt_vec(name),
         }
     }
@@ -52,7 +53,7 @@ impl<'n> Attrs<'n> {
     /// A required list attribute.
     pub fn required<T>(&self, name: &str) -> TractResult<Vec<T>>
     where
-        T: for<'a> AttrTVecType<'a>,
+        T: Repeated + for<'a> AttrTVecType<'a>,
     {
         self.list(name)?.with_context(|| {
             format!(

@@ -8,10 +8,11 @@ use tract_onnx::tract_hir::internal::*;
 /// A field's payload: a varint or fixed number, or a length-delimited byte range (a
 /// string, a sub-message, a packed list).
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Value<'a> {
+pub(crate) enum Value<'a> {
     Varint(u64),
-    /// A fixed64 or fixed32 number (no ONNX field this code reads).
-    Fixed,
+    /// A fixed64 number (no ONNX field this code reads).
+    Fixed64,
+    Fixed32(u32),
     Bytes(&'a [u8]),
 }
 
@@ -78,16 +79,15 @@ impl<'a> Iterator for Fields<'a> {
                 0 => Value::Varint(varint(&mut self.rest)?),
                 1 => {
                     take(&mut self.rest, 8)?;
-                    Value::Fixed
+                    Value::Fixed64
                 }
                 2 => {
                     let len = usize::try_from(varint(&mut self.rest)?)?;
                     Value::Bytes(take(&mut self.rest, len)?)
                 }
-                5 => {
-                    take(&mut self.rest, 4)?;
-                    Value::Fixed
-                }
+                5 => Value::Fixed32(u32::from_le_bytes(
+                    take(&mut self.rest, 4)?.try_into().expect("4 bytes"),
+                )),
                 t => bail!("protobuf wire type {t} is not supported"),
             };
             let raw = &start[..start.len() - self.rest.len()];
@@ -97,6 +97,52 @@ impl<'a> Iterator for Fields<'a> {
             self.rest = &[];
         }
         Some(field)
+    }
+}
+
+/// A repeated number field's element type: int64 (varints) or float (fixed32), each
+/// element in a field of its own or packed into one.
+pub(crate) trait Repeated: Sized {
+    /// The `AttributeProto` field and type of a list of these.
+    const FIELD: u32;
+    const TYPE: u64;
+    fn push(value: Value, out: &mut Vec<Self>) -> TractResult<()>;
+}
+
+impl Repeated for i64 {
+    const FIELD: u32 = 8;
+    const TYPE: u64 = 7;
+    fn push(value: Value, out: &mut Vec<i64>) -> TractResult<()> {
+        match value {
+            Value::Varint(v) => out.push(v as i64),
+            Value::Bytes(mut packed) => {
+                while !packed.is_empty() {
+                    out.push(varint(&mut packed)? as i64);
+                }
+            }
+            _ => bail!("an int list holds a value of another wire type"),
+        }
+        Ok(())
+    }
+}
+
+impl Repeated for f32 {
+    const FIELD: u32 = 7;
+    const TYPE: u64 = 6;
+    fn push(value: Value, out: &mut Vec<f32>) -> TractResult<()> {
+        match value {
+            Value::Fixed32(v) => out.push(f32::from_bits(v)),
+            Value::Bytes(packed) => {
+                ensure!(packed.len() % 4 == 0, "a truncated packed float list");
+                out.extend(
+                    packed
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))),
+                );
+            }
+            _ => bail!("a float list holds a value of another wire type"),
+        }
+        Ok(())
     }
 }
 
@@ -130,7 +176,7 @@ mod tests {
         assert_eq!(got.len(), 3);
         assert!(matches!(got[0].value, Value::Varint(300)));
         assert_eq!((got[1].number, got[1].bytes()), (7, Some(&b"graph"[..])));
-        assert!(matches!(got[2].value, Value::Fixed));
+        assert!(matches!(got[2].value, Value::Fixed32(1)));
         let raw: Vec<u8> = got.iter().flat_map(|f| f.raw.to_vec()).collect();
         assert_eq!(raw, message);
     }

@@ -77,6 +77,28 @@ struct Runs {
     init: Vec<Duration>,
     peak_init_kib: Vec<u64>,
     rss_after_kib: Vec<u64>,
+    /// The function's own `InitModelFetch` and `InitModelBuild` (ms), from its log.
+    fetch_ms: Vec<f64>,
+    build_ms: Vec<f64>,
+}
+
+/// `name`'s value (ms) in the cold start's EMF document in `log`.
+fn emf_ms(log: &Path, name: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let document = text
+        .lines()
+        .filter(|l| l.contains(name))
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())?;
+    match &document[name] {
+        Value::Array(values) => values.first().and_then(Value::as_f64),
+        v => v.as_f64(),
+    }
+}
+
+fn median_f64(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 pub async fn run(args: &Args, rungs: &[Rung]) -> Result<(), String> {
@@ -137,6 +159,8 @@ async fn bench(
             runs[i].init.push(cold.init);
             runs[i].peak_init_kib.extend(cold.peak_rss_init_kib);
             runs[i].rss_after_kib.extend(cold.rss_after_init_kib);
+            runs[i].fetch_ms.extend(emf_ms(&log, "InitModelFetch"));
+            runs[i].build_ms.extend(emf_ms(&log, "InitModelBuild"));
         }
     }
     Ok(runs)
@@ -177,8 +201,17 @@ fn report(rungs: &[Rung], runs: &[Runs], ort: Result<Value, String>) {
         runs[0].init.len()
     );
     println!(
-        "{:<28} {:>8} {:>9} {:>10} {:>10} {:>9} {:>10} {:>10}",
-        "model", "file MB", "init ms", "peak MiB", "after MiB", "ort ms", "ort +MiB", "ort peak+"
+        "{:<28} {:>8} {:>9} {:>8} {:>8} {:>10} {:>10} {:>9} {:>10} {:>10}",
+        "model",
+        "file MB",
+        "init ms",
+        "fetch",
+        "build",
+        "peak MiB",
+        "after MiB",
+        "ort ms",
+        "ort +MiB",
+        "ort peak+"
     );
     let base = (
         rungs[0].bytes as f64 / 1e6,
@@ -195,8 +228,9 @@ fn report(rungs: &[Rung], runs: &[Runs], ort: Result<Value, String>) {
         let o_ms = o["session_ms"].as_f64().unwrap_or(f64::NAN);
         let o_rss = o["rss_growth_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0;
         let o_peak = o["peak_growth_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0;
+        let (fetch, build) = (median_f64(&r.fetch_ms), median_f64(&r.build_ms));
         println!(
-            "{:<28} {mb:>8.1} {init:>9.1} {peak:>10.1} {after:>10.1} {o_ms:>9.1} {o_rss:>10.1} {o_peak:>10.1}",
+            "{:<28} {mb:>8.1} {init:>9.1} {fetch:>8.1} {build:>8.1} {peak:>10.1} {after:>10.1} {o_ms:>9.1} {o_rss:>10.1} {o_peak:>10.1}",
             rung.name
         );
         // Beyond the demo model: what each MB of file adds to init and to peak memory.
@@ -213,13 +247,16 @@ fn report(rungs: &[Rung], runs: &[Runs], ort: Result<Value, String>) {
             "init_ms": { "median": init, "all": r.init.iter().map(|d| ms(*d)).collect::<Vec<_>>() },
             "peak_rss_init_kib": { "median": median(&r.peak_init_kib), "all": r.peak_init_kib },
             "rss_after_init_kib": { "median": median(&r.rss_after_kib), "all": r.rss_after_kib },
+            "model_fetch_ms": { "median": fetch, "all": r.fetch_ms },
+            "model_build_ms": { "median": build, "all": r.build_ms },
             "per_mb_over_demo": per_mb,
             "onnxruntime": o,
         }));
     }
     println!(
-        "peak MiB: VmHWM right after init, before any invoke; per MB of file beyond the demo \
-         model, in the JSON (per_mb_over_demo)"
+        "fetch, build: the function's InitModelFetch and InitModelBuild (ms); peak MiB: VmHWM \
+         right after init, before any invoke; per MB of file beyond the demo model, in the \
+         JSON (per_mb_over_demo)"
     );
     println!("{}", json!({ "ladder": rows }));
 }
