@@ -113,8 +113,23 @@ pub async fn run(args: &Args, rungs: &[Rung]) -> Result<(), String> {
     let result = bench(&moto, args, rungs, &workload, &logs).await;
     moto.stop().await;
     let runs = result?;
-    report(rungs, &runs, ort);
+    let ort = ort.unwrap_or_else(|e| {
+        eprintln!("coldstart: onnxruntime not measured: {e}");
+        Value::Null
+    });
+    let tables: Vec<Value> = bootstraps(args)
+        .iter()
+        .zip(&runs)
+        .map(|(b, runs)| json!({ "bootstrap": b.display().to_string(), "rows": report(b, rungs, runs, &ort) }))
+        .collect();
+    println!("{}", json!({ "ladder": tables }));
     Ok(())
+}
+
+fn bootstraps(args: &Args) -> Vec<&Path> {
+    std::iter::once(args.bootstrap.as_path())
+        .chain(args.others.iter().map(PathBuf::as_path))
+        .collect()
 }
 
 async fn bench(
@@ -123,7 +138,7 @@ async fn bench(
     rungs: &[Rung],
     workload: &Workload,
     logs: &Path,
-) -> Result<Vec<Runs>, String> {
+) -> Result<Vec<Vec<Runs>>, String> {
     let clients = Clients::for_endpoint(&moto.endpoint).await;
     stack::create_demo_stack(&clients, |_, _| {}).await?;
     let mut envs = Vec::new();
@@ -142,25 +157,33 @@ async fn bench(
         }
         envs.push(env);
     }
-    let mut runs: Vec<Runs> = rungs.iter().map(|_| Runs::default()).collect();
+    let bootstraps = bootstraps(args);
+    let mut runs: Vec<Vec<Runs>> = bootstraps
+        .iter()
+        .map(|_| rungs.iter().map(|_| Runs::default()).collect())
+        .collect();
     for run in 1..=args.runs {
         for (i, rung) in rungs.iter().enumerate() {
-            let log = logs.join(format!("ladder-{}-{run}.log", rung.name));
-            let cold = measure::cold_start(&args.bootstrap, &envs[i], workload, false, &log)
-                .await
-                .map_err(|e| format!("{} run {run}: {e}", rung.name))?;
-            eprintln!(
-                "coldstart: {} run {run}/{}: init {:.1} ms, peak RSS during init {} KiB",
-                rung.name,
-                args.runs,
-                ms(cold.init),
-                cold.peak_rss_init_kib.unwrap_or(0)
-            );
-            runs[i].init.push(cold.init);
-            runs[i].peak_init_kib.extend(cold.peak_rss_init_kib);
-            runs[i].rss_after_kib.extend(cold.rss_after_init_kib);
-            runs[i].fetch_ms.extend(emf_ms(&log, "InitModelFetch"));
-            runs[i].build_ms.extend(emf_ms(&log, "InitModelBuild"));
+            for (j, bootstrap) in bootstraps.iter().enumerate() {
+                let log = logs.join(format!("ladder-{}-{j}-{run}.log", rung.name));
+                let cold = measure::cold_start(bootstrap, &envs[i], workload, false, &log)
+                    .await
+                    .map_err(|e| format!("{} {} run {run}: {e}", bootstrap.display(), rung.name))?;
+                eprintln!(
+                    "coldstart: {} {} run {run}/{}: init {:.1} ms, peak RSS during init {} KiB",
+                    bootstrap.display(),
+                    rung.name,
+                    args.runs,
+                    ms(cold.init),
+                    cold.peak_rss_init_kib.unwrap_or(0)
+                );
+                let r = &mut runs[j][i];
+                r.init.push(cold.init);
+                r.peak_init_kib.extend(cold.peak_rss_init_kib);
+                r.rss_after_kib.extend(cold.rss_after_init_kib);
+                r.fetch_ms.extend(emf_ms(&log, "InitModelFetch"));
+                r.build_ms.extend(emf_ms(&log, "InitModelBuild"));
+            }
         }
     }
     Ok(runs)
@@ -188,16 +211,14 @@ fn median<T: Copy + Ord>(v: &[T]) -> Option<T> {
     v.get(v.len() / 2).copied()
 }
 
-fn report(rungs: &[Rung], runs: &[Runs], ort: Result<Value, String>) {
+/// One bootstrap's table; its rows as JSON.
+fn report(bootstrap: &Path, rungs: &[Rung], runs: &[Runs], ort: &Value) -> Vec<Value> {
     let mib = |kib: Option<u64>| kib.map_or(f64::NAN, |k| k as f64 / 1024.0);
-    let ort = ort.unwrap_or_else(|e| {
-        eprintln!("coldstart: onnxruntime not measured: {e}");
-        Value::Null
-    });
     println!();
     println!(
-        "predict cold start over the ladder (medians of {} interleaved runs; onnxruntime: \
+        "{}: cold start over the ladder (medians of {} interleaved runs; onnxruntime: \
          session creation, one thread)",
+        bootstrap.display(),
         runs[0].init.len()
     );
     println!(
@@ -258,5 +279,5 @@ fn report(rungs: &[Rung], runs: &[Runs], ort: Result<Value, String>) {
          right after init, before any invoke; per MB of file beyond the demo model, in the \
          JSON (per_mb_over_demo)"
     );
-    println!("{}", json!({ "ladder": rows }));
+    rows
 }

@@ -76,7 +76,7 @@ use workload::Workload;
 
 const USAGE: &str =
     "usage: coldstart [--runs N] [--invokes N] [--challenger] [PATH-TO-RELEASE-PREDICT]\n\
-     \x20      coldstart --ladder DIR [--model FILE]... [--runs N] [PATH-TO-RELEASE-PREDICT]\n\
+     \x20      coldstart --ladder DIR [--model FILE]... [--runs N] [PATH-TO-RELEASE-PREDICT]...\n\
                      (build it first: cargo build --release -p predict)";
 
 struct Args {
@@ -88,6 +88,9 @@ struct Args {
     /// The ladder mode: a directory of models (`model/make_ladder.py`'s) and more files.
     ladder: Option<PathBuf>,
     models: Vec<PathBuf>,
+    bootstrap_set: bool,
+    /// More bootstraps (ladder mode only).
+    others: Vec<PathBuf>,
 }
 
 /// Where `--challenger` stores its challenger (the demo model again: the same size).
@@ -144,6 +147,8 @@ fn parse_args() -> Result<Args, String> {
         challenger: false,
         ladder: None,
         models: Vec::new(),
+        bootstrap_set: false,
+        others: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -163,8 +168,20 @@ fn parse_args() -> Result<Args, String> {
                 .push(it.next().ok_or("--model needs a file")?.into()),
             "-h" | "--help" => return Err("help".into()),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
-            path => args.bootstrap = PathBuf::from(path),
+            // The ladder mode takes several bootstraps (before and after a change, say),
+            // interleaved run by run.
+            path if args.bootstrap_set => args.others.push(PathBuf::from(path)),
+            path => {
+                args.bootstrap = PathBuf::from(path);
+                args.bootstrap_set = true;
+            }
         }
+    }
+    if !args.others.is_empty() && args.ladder.is_none() && args.models.is_empty() {
+        return Err("several bootstraps are for the ladder mode only".into());
+    }
+    if let Some(missing) = args.others.iter().find(|p| !p.is_file()) {
+        return Err(format!("{} not found", missing.display()));
     }
     if !args.bootstrap.is_file() {
         return Err(format!(
