@@ -21,6 +21,7 @@ mod linear_classifier;
 mod normalizer;
 mod one_hot_encoder;
 mod parsing;
+mod positions;
 pub(crate) mod preread;
 mod row_op;
 mod scaler;

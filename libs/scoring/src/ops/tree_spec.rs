@@ -10,7 +10,9 @@
 //! `nodes_featureids.len() + leaf index` (interior nodes keep their `nodes_*` index as
 //! their `node_id`, and each tree's id is its index in `tree_roots`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use super::positions::Positions;
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
@@ -181,10 +183,7 @@ fn read_classifier(ctx: &ParsingContext, a: Attrs) -> TractResult<TreeSpec> {
     );
 
     let nodes = read_nodes(ctx, a)?;
-    let is_leaf: HashMap<(i64, i64), bool> = nodes
-        .iter()
-        .map(|s| ((s.tree_id, s.node_id), s.mode.is_none()))
-        .collect();
+    let positions = Positions::new(&nodes);
 
     let trees: Vec<i64> = a.list("class_treeids")?.unwrap_or_default();
     let m = trees.len();
@@ -192,7 +191,10 @@ fn read_classifier(ctx: &ParsingContext, a: Attrs) -> TractResult<TreeSpec> {
     let class_ids = ints(a, "class_ids", m)?;
     let weights = doubles(ctx, a, "class_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
     let weights_all_positive = weights.iter().all(|&w| (w as f32) >= 0.0);
-    let distinct: HashSet<i64> = class_ids.iter().copied().collect();
+    // Every weight for one and the same class.
+    let one_class = class_ids
+        .first()
+        .is_some_and(|&c| class_ids.iter().all(|&x| x == c));
     let mut leaves = Vec::with_capacity(m);
     for i in 0..m {
         let id = class_ids[i];
@@ -201,7 +203,10 @@ fn read_classifier(ctx: &ParsingContext, a: Attrs) -> TractResult<TreeSpec> {
             "{CLASSIFIER}: class_ids names class {id}, but there are {n} class labels"
         );
         // onnxruntime ignores weights on branch nodes (old onnxmltools wrote some).
-        if is_leaf.get(&(trees[i], node_ids[i])) == Some(&false) {
+        if positions
+            .get(trees[i], node_ids[i])
+            .is_some_and(|p| nodes[p].mode.is_some())
+        {
             continue;
         }
         leaves.push(LeafWeight {
@@ -226,12 +231,13 @@ fn read_classifier(ctx: &ParsingContext, a: Attrs) -> TractResult<TreeSpec> {
     let finish = ClassFinish {
         n_classes: n,
         base_values,
-        binary_case: n == 2 && distinct.len() == 1,
+        binary_case: n == 2 && one_class,
         weights_all_positive,
         transform,
     };
 
-    let presence = presence(&nodes, &leaves, n);
+    let presence = presence(&nodes, &leaves, n, &positions);
+    drop(positions);
     ensure!(
         !(n == 2
             && !finish.binary_case
@@ -260,23 +266,65 @@ fn read_classifier(ctx: &ParsingContext, a: Attrs) -> TractResult<TreeSpec> {
 }
 
 /// A class always has a score if some tree carries a weight for it on every leaf.
-fn presence(nodes: &[NodeSpec], leaves: &[LeafWeight], n: usize) -> Vec<Presence> {
+fn presence(
+    nodes: &[NodeSpec],
+    leaves: &[LeafWeight],
+    n: usize,
+    positions: &Positions,
+) -> Vec<Presence> {
     let mut tree_leaves: HashMap<i64, usize> = HashMap::new();
     for s in nodes.iter().filter(|s| s.mode.is_none()) {
         *tree_leaves.entry(s.tree_id).or_default() += 1;
     }
-    let mut weighted: Vec<HashSet<(i64, i64)>> = vec![HashSet::new(); n];
+    // The weights class by class (a counting sort of their indices).
+    let mut ends = vec![0usize; n + 1];
     for l in leaves {
-        weighted[l.target].insert((l.tree_id, l.node_id));
+        ends[l.target + 1] += 1;
     }
-    weighted
-        .iter()
-        .map(|set| {
+    for k in 0..n {
+        ends[k + 1] += ends[k];
+    }
+    let mut next = ends.clone();
+    let mut by_class = vec![0u32; leaves.len()];
+    for (i, l) in leaves.iter().enumerate() {
+        by_class[next[l.target]] = i as u32;
+        next[l.target] += 1;
+    }
+    // Each class's distinct weighted leaves per tree, a leaf weighted twice counted once.
+    let mut seen = vec![false; nodes.len()];
+    (0..n)
+        .map(|k| {
+            let weights = &by_class[ends[k]..ends[k + 1]];
             let mut per_tree: HashMap<i64, usize> = HashMap::new();
-            for (tree, _) in set {
-                *per_tree.entry(*tree).or_default() += 1;
+            // Counted in runs of one tree: weights come tree by tree.
+            let mut run: Option<(i64, usize)> = None;
+            for &i in weights {
+                let l = &leaves[i as usize];
+                let Some(p) = positions.get(l.tree_id, l.node_id) else {
+                    continue;
+                };
+                if std::mem::replace(&mut seen[p], true) {
+                    continue;
+                }
+                match &mut run {
+                    Some((tree, count)) if *tree == l.tree_id => *count += 1,
+                    _ => {
+                        if let Some((tree, count)) = run.replace((l.tree_id, 1)) {
+                            *per_tree.entry(tree).or_default() += count;
+                        }
+                    }
+                }
             }
-            if set.is_empty() {
+            if let Some((tree, count)) = run {
+                *per_tree.entry(tree).or_default() += count;
+            }
+            for &i in weights {
+                let l = &leaves[i as usize];
+                if let Some(p) = positions.get(l.tree_id, l.node_id) {
+                    seen[p] = false;
+                }
+            }
+            if weights.is_empty() {
                 Presence::Never
             } else if per_tree
                 .iter()
