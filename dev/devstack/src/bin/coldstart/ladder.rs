@@ -75,6 +75,7 @@ pub fn rungs(dir: Option<&Path>, models: &[PathBuf]) -> Result<Vec<Rung>, String
 #[derive(Default)]
 struct Runs {
     init: Vec<Duration>,
+    init_cpu: Vec<Duration>,
     peak_init_kib: Vec<u64>,
     rss_after_kib: Vec<u64>,
     /// The function's own `InitModelFetch` and `InitModelBuild` (ms), from its log.
@@ -179,6 +180,7 @@ async fn bench(
                 );
                 let r = &mut runs[j][i];
                 r.init.push(cold.init);
+                r.init_cpu.extend(cold.init_cpu);
                 r.peak_init_kib.extend(cold.peak_rss_init_kib);
                 r.rss_after_kib.extend(cold.rss_after_init_kib);
                 r.fetch_ms.extend(emf_ms(&log, "InitModelFetch"));
@@ -222,10 +224,11 @@ fn report(bootstrap: &Path, rungs: &[Rung], runs: &[Runs], ort: &Value) -> Vec<V
         runs[0].init.len()
     );
     println!(
-        "{:<28} {:>8} {:>9} {:>8} {:>8} {:>10} {:>10} {:>9} {:>10} {:>10}",
+        "{:<28} {:>8} {:>9} {:>7} {:>8} {:>8} {:>10} {:>10} {:>9} {:>10} {:>10}",
         "model",
         "file MB",
         "init ms",
+        "cpu ms",
         "fetch",
         "build",
         "peak MiB",
@@ -238,6 +241,7 @@ fn report(bootstrap: &Path, rungs: &[Rung], runs: &[Runs], ort: &Value) -> Vec<V
         rungs[0].bytes as f64 / 1e6,
         median(&runs[0].init).map_or(0.0, ms),
         mib(median(&runs[0].peak_init_kib)),
+        median(&runs[0].init_cpu).map_or(0.0, ms),
     );
     let mut rows = Vec::new();
     for (rung, r) in rungs.iter().zip(runs) {
@@ -250,14 +254,16 @@ fn report(bootstrap: &Path, rungs: &[Rung], runs: &[Runs], ort: &Value) -> Vec<V
         let o_rss = o["rss_growth_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0;
         let o_peak = o["peak_growth_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0;
         let (fetch, build) = (median_f64(&r.fetch_ms), median_f64(&r.build_ms));
+        let cpu = median(&r.init_cpu).map_or(f64::NAN, ms);
         println!(
-            "{:<28} {mb:>8.1} {init:>9.1} {fetch:>8.1} {build:>8.1} {peak:>10.1} {after:>10.1} {o_ms:>9.1} {o_rss:>10.1} {o_peak:>10.1}",
+            "{:<28} {mb:>8.1} {init:>9.1} {cpu:>7.0} {fetch:>8.1} {build:>8.1} {peak:>10.1} {after:>10.1} {o_ms:>9.1} {o_rss:>10.1} {o_peak:>10.1}",
             rung.name
         );
         // Beyond the demo model: what each MB of file adds to init and to peak memory.
         let per_mb = (mb - base.0 > 0.5).then(|| {
             json!({
                 "init_ms": (init - base.1) / (mb - base.0),
+                "init_cpu_ms": (cpu - base.3) / (mb - base.0),
                 "peak_mib": (peak - base.2) / (mb - base.0),
             })
         });
@@ -266,6 +272,7 @@ fn report(bootstrap: &Path, rungs: &[Rung], runs: &[Runs], ort: &Value) -> Vec<V
             "file": rung.path.display().to_string(),
             "bytes": rung.bytes,
             "init_ms": { "median": init, "all": r.init.iter().map(|d| ms(*d)).collect::<Vec<_>>() },
+            "init_cpu_ms": { "median": cpu, "all": r.init_cpu.iter().map(|d| ms(*d)).collect::<Vec<_>>() },
             "peak_rss_init_kib": { "median": median(&r.peak_init_kib), "all": r.peak_init_kib },
             "rss_after_init_kib": { "median": median(&r.rss_after_kib), "all": r.rss_after_kib },
             "model_fetch_ms": { "median": fetch, "all": r.fetch_ms },
@@ -275,7 +282,8 @@ fn report(bootstrap: &Path, rungs: &[Rung], runs: &[Runs], ort: &Value) -> Vec<V
         }));
     }
     println!(
-        "fetch, build: the function's InitModelFetch and InitModelBuild (ms); peak MiB: VmHWM \
+        "cpu ms: init's user + system CPU time (10 ms ticks; the wall clock on a busy machine \
+         stretches); fetch, build: the function's InitModelFetch and InitModelBuild (ms); peak MiB: VmHWM \
          right after init, before any invoke; per MB of file beyond the demo model, in the \
          JSON (per_mb_over_demo)"
     );
