@@ -281,8 +281,10 @@ fn presence(
     for l in leaves {
         ends[l.target + 1] += 1;
     }
-    for k in 0..n {
-        ends[k + 1] += ends[k];
+    let mut total = 0;
+    for end in &mut ends {
+        total += *end;
+        *end = total;
     }
     let mut next = ends.clone();
     let mut by_class = vec![0u32; leaves.len()];
