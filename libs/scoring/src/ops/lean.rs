@@ -93,7 +93,7 @@ fn try_split(onnx: &[u8]) -> TractResult<Option<Lean<'_>>> {
             _ => out.extend_from_slice(field.raw),
         }
     }
-    Ok((!trees.is_empty()).then(|| Lean {
+    Ok((!trees.is_empty()).then_some(Lean {
         bytes: Cow::Owned(out),
         trees,
     }))
