@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tract_onnx::prelude::*;
 
-use tract_onnx::pb::GraphProto;
+use tract_onnx::pb::{GraphProto, ModelProto};
 use tract_onnx::Onnx;
 
 use crate::batch::Batch;
@@ -67,8 +67,10 @@ impl Model {
     /// VersionId or ETag, say). Slow-ish (milliseconds): do it once and keep the model.
     pub fn load(onnx: &[u8], version: impl Into<String>) -> Result<Model, LoadError> {
         let framework = ops::onnx();
-        let mut proto = framework
-            .proto_model_for_read(&mut &*onnx)
+        // Tree ensembles' lists (most of a forest's file) are read from `onnx` itself,
+        // list by list: neither decoded into the model's protobuf nor copied for tract.
+        let lean = ops::lean::split(onnx);
+        let mut proto = <ModelProto as prost::Message>::decode(&*lean.bytes)
             .map_err(|e| LoadError::Corrupt(format!("{e:#}")))?;
         let schema = FeatureSchema::from_model(&proto)?;
         let watch = proto
@@ -88,9 +90,20 @@ impl Model {
         refuse_unknown_ops(&framework, graph)?;
         let unsupported = |e: TractError| LoadError::Unsupported(format!("{e:#}"));
 
-        let mut model = framework
-            .model_for_proto_model(&proto)
-            .map_err(unsupported)?;
+        let trees = ops::preread::read_all(&framework, &proto, &lean.trees).map_err(unsupported)?;
+        drop(lean);
+        let card = watch.as_deref().map(Watch::card);
+        // Explanations read the trees again (with the card's covers), only when asked for.
+        let explained_trees = if explain::wanted(card) {
+            trees.clone()
+        } else {
+            vec![]
+        };
+        let parsed = {
+            let _trees = ops::preread::install(trees);
+            framework.model_for_proto_model(&proto)
+        };
+        let mut model = parsed.map_err(unsupported)?;
         let batch = model.symbols.sym("N").to_dim();
         let mut input_columns = Vec::new();
         for (i, outlet) in model
@@ -128,7 +141,6 @@ impl Model {
             model.set_input_fact(i, fact.into()).map_err(unsupported)?;
         }
 
-        let card = watch.as_deref().map(Watch::card);
         // Kept only for a model whose card can explain: the explain plan is built from it
         // at the first explanation.
         let inference = explain::wanted(card).then(|| model.clone());
@@ -146,7 +158,9 @@ impl Model {
             answer_output,
             input_columns: &input_columns,
             inference,
+            trees: &explained_trees,
         })?;
+        drop(explained_trees);
         let plan = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())

@@ -17,7 +17,8 @@ use super::linear::Linear;
 use crate::card::ModelCard;
 use crate::error::LoadError;
 use crate::forest::{Aggregate, ShapForest};
-use crate::ops::tree_spec::{read_tree_spec, TreeKind};
+use crate::ops::preread;
+use crate::ops::tree_spec::{read_tree_spec, TreeKind, TreeSpec};
 use crate::prediction::{Label, Task};
 use crate::schema::FeatureSchema;
 
@@ -47,6 +48,9 @@ pub(crate) struct Source<'a> {
     pub input_columns: &'a [usize],
     /// The model's inference graph, when the card has anything to explain with.
     pub inference: Option<InferenceModel>,
+    /// The tree ensembles read at load (by [`crate::ops::preread`] index), when the card
+    /// has anything to explain with: their nodes no longer hold their lists.
+    pub trees: &'a [TreeSpec],
 }
 
 /// Whether a card carries what explanations need, so that the inference graph is worth
@@ -112,8 +116,19 @@ fn check_card(source: &Source) -> Result<BTreeMap<String, Result<Covered, String
                     "the model has no tree ensemble of that name".into(),
                 )
             })?;
-        let ctx = context(source);
-        let spec = read_tree_spec(&ctx, node).map_err(|e| bad("covers", name, format!("{e:#}")))?;
+        let read;
+        let spec = match preread::index(node) {
+            Some(i) => source
+                .trees
+                .get(i)
+                .ok_or_else(|| bad("covers", name, "its trees were not read at load".into()))?,
+            None => {
+                let ctx = context(source);
+                read = read_tree_spec(&ctx, node)
+                    .map_err(|e| bad("covers", name, format!("{e:#}")))?;
+                &read
+            }
+        };
         if matches!(spec.aggregate, Aggregate::Min | Aggregate::Max) {
             // Covered, but not additive: the model serves, and cannot explain.
             parts.insert(

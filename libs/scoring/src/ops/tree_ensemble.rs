@@ -15,13 +15,13 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::parsing::Parsed;
+use super::preread::tree_spec;
 use super::tree_ensemble_regressor::{ForestInner, ForestOp};
-use super::tree_spec::read_tree_spec;
 
 const OP: &str = "TreeEnsemble";
 
 pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> Parsed {
-    let spec = read_tree_spec(ctx, node)?;
+    let spec = tree_spec(ctx, node)?;
     let forest = spec
         .forest()
         .with_context(|| format!("{OP} {}", node.name))?;

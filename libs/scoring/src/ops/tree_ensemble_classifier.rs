@@ -11,15 +11,16 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::parsing::Parsed;
+use super::preread::tree_spec;
 use super::row_op::{matrix, MatrixExpansion, MatrixOp};
 use super::tree_ensemble_regressor::forest_rows;
-use super::tree_spec::{read_tree_spec, ClassFinish, ClassLabels, Presence, TreeKind, TreeSpec};
+use super::tree_spec::{ClassFinish, ClassLabels, Presence, TreeKind, TreeSpec};
 use crate::forest::{Aggregate, Forest, LeafWeight};
 
 const OP: &str = "TreeEnsembleClassifier";
 
 pub fn parse(ctx: &ParsingContext, node: &NodeProto) -> Parsed {
-    let spec = read_tree_spec(ctx, node)?;
+    let spec = tree_spec(ctx, node)?;
     let op = build(spec).with_context(|| format!("{OP} {}", node.name))?;
     Ok((expand(MatrixExpansion(ClassifierOp(Arc::new(op)))), vec![]))
 }

@@ -10,13 +10,15 @@
 //! `nodes_featureids.len() + leaf index` (interior nodes keep their `nodes_*` index as
 //! their `node_id`, and each tree's id is its index in `tree_roots`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use super::positions::Positions;
 
 use tract_onnx::model::ParsingContext;
-use tract_onnx::pb::{NodeProto, TensorProto};
+use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
-use super::parsing::known_attributes;
+use super::tree_attrs::Attrs;
 use crate::forest::{Aggregate, Forest, LeafWeight, Mode, NodeSpec};
 
 pub(crate) use super::labels::ClassLabels;
@@ -100,10 +102,16 @@ impl TreeSpec {
 
 /// Reads any of the three tree-ensemble ops (errors name the op and node).
 pub(crate) fn read_tree_spec(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
+    read_tree_spec_from(ctx, Attrs::of(node))
+}
+
+/// As [`read_tree_spec`], from a node whose lists may have been taken out.
+pub(crate) fn read_tree_spec_from(ctx: &ParsingContext, a: Attrs) -> TractResult<TreeSpec> {
+    let node = a.node;
     let spec = match node.op_type.as_str() {
-        "TreeEnsembleRegressor" => read_regressor(ctx, node),
-        "TreeEnsembleClassifier" => read_classifier(ctx, node),
-        "TreeEnsemble" => read_v5(ctx, node),
+        "TreeEnsembleRegressor" => read_regressor(ctx, a),
+        "TreeEnsembleClassifier" => read_classifier(ctx, a),
+        "TreeEnsemble" => read_v5(ctx, a),
         other => bail!("{other} is not a tree ensemble"),
     };
     spec.with_context(|| format!("{} {}", node.op_type, node.name))
@@ -111,7 +119,8 @@ pub(crate) fn read_tree_spec(ctx: &ParsingContext, node: &NodeProto) -> TractRes
 
 const CLASSIFIER: &str = "TreeEnsembleClassifier";
 
-fn read_regressor(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
+fn read_regressor(ctx: &ParsingContext, a: Attrs) -> TractResult<TreeSpec> {
+    let node = a.node;
     let n_targets: i64 = node.get_attr_opt("n_targets")?.unwrap_or(1);
     ensure!(
         n_targets >= 1,
@@ -126,13 +135,13 @@ fn read_regressor(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpe
         "post_transform {post_transform:?} is not supported for a regression score (only NONE)"
     );
 
-    let nodes = read_nodes(ctx, node)?;
+    let nodes = read_nodes(ctx, a)?;
 
-    let leaf_trees: Vec<i64> = node.get_attr_opt_vec("target_treeids")?.unwrap_or_default();
+    let leaf_trees: Vec<i64> = a.list("target_treeids")?.unwrap_or_default();
     let m = leaf_trees.len();
-    let leaf_nodes = ints(node, "target_nodeids", m)?;
-    let targets = ints(node, "target_ids", m)?;
-    let weights = doubles(ctx, node, "target_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
+    let leaf_nodes = ints(a, "target_nodeids", m)?;
+    let targets = ints(a, "target_ids", m)?;
+    let weights = doubles(ctx, a, "target_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
     let mut leaves = Vec::with_capacity(m);
     for i in 0..m {
         ensure!(targets[i] >= 0, "negative target id {}", targets[i]);
@@ -144,8 +153,8 @@ fn read_regressor(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpe
         });
     }
 
-    let base_values = doubles(ctx, node, "base_values", n_targets as usize)
-        .or_else(|_| doubles(ctx, node, "base_values", 1).map(|v| v.map(|b| vec![b[0]; 1])))?
+    let base_values = doubles(ctx, a, "base_values", n_targets as usize)
+        .or_else(|_| doubles(ctx, a, "base_values", 1).map(|v| v.map(|b| vec![b[0]; 1])))?
         .unwrap_or_default();
     Ok(TreeSpec {
         nodes,
@@ -158,7 +167,8 @@ fn read_regressor(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpe
     })
 }
 
-fn read_classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
+fn read_classifier(ctx: &ParsingContext, a: Attrs) -> TractResult<TreeSpec> {
+    let node = a.node;
     let labels = ClassLabels::read(node, CLASSIFIER, "classlabels_int64s")?;
     let n = labels.len();
     ensure!(
@@ -172,19 +182,19 @@ fn read_classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSp
          (onnxruntime writes only one of the two score columns)"
     );
 
-    let nodes = read_nodes(ctx, node)?;
-    let is_leaf: HashMap<(i64, i64), bool> = nodes
-        .iter()
-        .map(|s| ((s.tree_id, s.node_id), s.mode.is_none()))
-        .collect();
+    let nodes = read_nodes(ctx, a)?;
+    let positions = Positions::new(&nodes);
 
-    let trees: Vec<i64> = node.get_attr_opt_vec("class_treeids")?.unwrap_or_default();
+    let trees: Vec<i64> = a.list("class_treeids")?.unwrap_or_default();
     let m = trees.len();
-    let node_ids = ints(node, "class_nodeids", m)?;
-    let class_ids = ints(node, "class_ids", m)?;
-    let weights = doubles(ctx, node, "class_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
+    let node_ids = ints(a, "class_nodeids", m)?;
+    let class_ids = ints(a, "class_ids", m)?;
+    let weights = doubles(ctx, a, "class_weights", m)?.unwrap_or_else(|| vec![0.0; m]);
     let weights_all_positive = weights.iter().all(|&w| (w as f32) >= 0.0);
-    let distinct: HashSet<i64> = class_ids.iter().copied().collect();
+    // Every weight for one and the same class.
+    let one_class = class_ids
+        .first()
+        .is_some_and(|&c| class_ids.iter().all(|&x| x == c));
     let mut leaves = Vec::with_capacity(m);
     for i in 0..m {
         let id = class_ids[i];
@@ -193,7 +203,10 @@ fn read_classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSp
             "{CLASSIFIER}: class_ids names class {id}, but there are {n} class labels"
         );
         // onnxruntime ignores weights on branch nodes (old onnxmltools wrote some).
-        if is_leaf.get(&(trees[i], node_ids[i])) == Some(&false) {
+        if positions
+            .get(trees[i], node_ids[i])
+            .is_some_and(|p| nodes[p].mode.is_some())
+        {
             continue;
         }
         leaves.push(LeafWeight {
@@ -204,7 +217,7 @@ fn read_classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSp
         });
     }
 
-    let base_values: Vec<f32> = doubles_any(ctx, node, "base_values")?
+    let base_values: Vec<f32> = doubles_any(ctx, a, "base_values")?
         .unwrap_or_default()
         .into_iter()
         .map(|v| v as f32)
@@ -218,12 +231,13 @@ fn read_classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSp
     let finish = ClassFinish {
         n_classes: n,
         base_values,
-        binary_case: n == 2 && distinct.len() == 1,
+        binary_case: n == 2 && one_class,
         weights_all_positive,
         transform,
     };
 
-    let presence = presence(&nodes, &leaves, n);
+    let presence = presence(&nodes, &leaves, n, &positions);
+    drop(positions);
     ensure!(
         !(n == 2
             && !finish.binary_case
@@ -252,23 +266,67 @@ fn read_classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSp
 }
 
 /// A class always has a score if some tree carries a weight for it on every leaf.
-fn presence(nodes: &[NodeSpec], leaves: &[LeafWeight], n: usize) -> Vec<Presence> {
+fn presence(
+    nodes: &[NodeSpec],
+    leaves: &[LeafWeight],
+    n: usize,
+    positions: &Positions,
+) -> Vec<Presence> {
     let mut tree_leaves: HashMap<i64, usize> = HashMap::new();
     for s in nodes.iter().filter(|s| s.mode.is_none()) {
         *tree_leaves.entry(s.tree_id).or_default() += 1;
     }
-    let mut weighted: Vec<HashSet<(i64, i64)>> = vec![HashSet::new(); n];
+    // The weights class by class (a counting sort of their indices).
+    let mut ends = vec![0usize; n + 1];
     for l in leaves {
-        weighted[l.target].insert((l.tree_id, l.node_id));
+        ends[l.target + 1] += 1;
     }
-    weighted
-        .iter()
-        .map(|set| {
+    let mut total = 0;
+    for end in &mut ends {
+        total += *end;
+        *end = total;
+    }
+    let mut next = ends.clone();
+    let mut by_class = vec![0u32; leaves.len()];
+    for (i, l) in leaves.iter().enumerate() {
+        by_class[next[l.target]] = i as u32;
+        next[l.target] += 1;
+    }
+    // Each class's distinct weighted leaves per tree, a leaf weighted twice counted once.
+    let mut seen = vec![false; nodes.len()];
+    (0..n)
+        .map(|k| {
+            let weights = &by_class[ends[k]..ends[k + 1]];
             let mut per_tree: HashMap<i64, usize> = HashMap::new();
-            for (tree, _) in set {
-                *per_tree.entry(*tree).or_default() += 1;
+            // Counted in runs of one tree: weights come tree by tree.
+            let mut run: Option<(i64, usize)> = None;
+            for &i in weights {
+                let l = &leaves[i as usize];
+                let Some(p) = positions.get(l.tree_id, l.node_id) else {
+                    continue;
+                };
+                if std::mem::replace(&mut seen[p], true) {
+                    continue;
+                }
+                match &mut run {
+                    Some((tree, count)) if *tree == l.tree_id => *count += 1,
+                    _ => {
+                        if let Some((tree, count)) = run.replace((l.tree_id, 1)) {
+                            *per_tree.entry(tree).or_default() += count;
+                        }
+                    }
+                }
             }
-            if set.is_empty() {
+            if let Some((tree, count)) = run {
+                *per_tree.entry(tree).or_default() += count;
+            }
+            for &i in weights {
+                let l = &leaves[i as usize];
+                if let Some(p) = positions.get(l.tree_id, l.node_id) {
+                    seen[p] = false;
+                }
+            }
+            if weights.is_empty() {
                 Presence::Never
             } else if per_tree
                 .iter()
@@ -283,63 +341,87 @@ fn presence(nodes: &[NodeSpec], leaves: &[LeafWeight], n: usize) -> Vec<Presence
 }
 
 /// The `nodes_*` attributes of opsets 1 and 3, in `nodes_nodeids` order.
-fn read_nodes(ctx: &ParsingContext, node: &NodeProto) -> TractResult<Vec<NodeSpec>> {
-    let tree_ids: Vec<i64> = node.get_attr_vec("nodes_treeids")?;
+fn read_nodes(ctx: &ParsingContext, a: Attrs) -> TractResult<Vec<NodeSpec>> {
+    // One list at a time, each dropped once copied into the nodes: a large forest's
+    // lists together would cost more than the nodes.
+    let tree_ids: Vec<i64> = a.required("nodes_treeids")?;
     let n = tree_ids.len();
-    let node_ids = ints(node, "nodes_nodeids", n)?;
-    let features = ints(node, "nodes_featureids", n)?;
-    let true_ids = ints(node, "nodes_truenodeids", n)?;
-    let false_ids = ints(node, "nodes_falsenodeids", n)?;
-    let modes: Vec<String> = node.get_attr_vec("nodes_modes")?;
-    ensure!(
-        modes.len() == n,
-        "nodes_modes has {} values for {n} nodes",
-        modes.len()
-    );
-    let thresholds = doubles(ctx, node, "nodes_values", n)?.unwrap_or_else(|| vec![0.0; n]);
-    let missing_true = missing_tracks_true(node, n)?;
-    let mut nodes = Vec::with_capacity(n);
-    for i in 0..n {
-        let mode =
-            Mode::parse(&modes[i]).with_context(|| format!("unknown node mode {:?}", modes[i]))?;
-        ensure!(features[i] >= 0, "negative feature id {}", features[i]);
-        nodes.push(NodeSpec {
-            tree_id: tree_ids[i],
-            node_id: node_ids[i],
-            mode,
-            feature: features[i] as usize,
-            threshold: thresholds[i],
-            true_id: true_ids[i],
-            false_id: false_ids[i],
-            missing_tracks_true: missing_true[i],
+    let mut nodes: Vec<NodeSpec> = tree_ids
+        .into_iter()
+        .map(|tree_id| NodeSpec {
+            tree_id,
+            node_id: 0,
+            mode: None,
+            feature: 0,
+            threshold: 0.0,
+            true_id: 0,
+            false_id: 0,
+            missing_tracks_true: false,
             members: vec![],
-        });
+        })
+        .collect();
+    let mut i = 0;
+    let found = a.each_string("nodes_modes", |s| {
+        let s = std::str::from_utf8(s).context("nodes_modes holds a string that is not UTF-8")?;
+        let mode = Mode::parse(s).with_context(|| format!("unknown node mode {s:?}"))?;
+        if let Some(node) = nodes.get_mut(i) {
+            node.mode = mode;
+        }
+        i += 1;
+        Ok(())
+    })?;
+    ensure!(
+        found,
+        "Node {} ({}): expected attribute 'nodes_modes'",
+        a.node.name,
+        a.node.op_type
+    );
+    ensure!(i == n, "nodes_modes has {i} values for {n} nodes");
+    for (s, id) in nodes.iter_mut().zip(ints(a, "nodes_nodeids", n)?) {
+        s.node_id = id;
+    }
+    for (s, feature) in nodes.iter_mut().zip(ints(a, "nodes_featureids", n)?) {
+        ensure!(feature >= 0, "negative feature id {feature}");
+        s.feature = feature as usize;
+    }
+    for (s, id) in nodes.iter_mut().zip(ints(a, "nodes_truenodeids", n)?) {
+        s.true_id = id;
+    }
+    for (s, id) in nodes.iter_mut().zip(ints(a, "nodes_falsenodeids", n)?) {
+        s.false_id = id;
+    }
+    if let Some(thresholds) = doubles(ctx, a, "nodes_values", n)? {
+        for (s, t) in nodes.iter_mut().zip(thresholds) {
+            s.threshold = t;
+        }
+    }
+    for (s, m) in nodes.iter_mut().zip(missing_tracks_true(a, n)?) {
+        s.missing_tracks_true = m;
     }
     Ok(nodes)
 }
 
-fn missing_tracks_true(node: &NodeProto, n: usize) -> TractResult<Vec<bool>> {
-    Ok(
-        match node.get_attr_opt_vec::<i64>("nodes_missing_value_tracks_true")? {
-            Some(v) => {
-                ensure!(
-                    v.len() == n,
-                    "nodes_missing_value_tracks_true has {} values for {n} nodes",
-                    v.len()
-                );
-                v.into_iter().map(|b| b != 0).collect()
-            }
-            None => vec![false; n],
-        },
-    )
+fn missing_tracks_true(a: Attrs, n: usize) -> TractResult<Vec<bool>> {
+    Ok(match a.list::<i64>("nodes_missing_value_tracks_true")? {
+        Some(v) => {
+            ensure!(
+                v.len() == n,
+                "nodes_missing_value_tracks_true has {} values for {n} nodes",
+                v.len()
+            );
+            v.into_iter().map(|b| b != 0).collect()
+        }
+        None => vec![false; n],
+    })
 }
 
 /// ai.onnx.ml opset 5's `TreeEnsemble`: interior nodes and leaves in separate lists,
 /// children as positions in them, trees given by their roots, modes as a uint8 tensor
 /// with BRANCH_MEMBER, no base values, one (target, weight) per leaf.
-fn read_v5(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
+fn read_v5(ctx: &ParsingContext, a: Attrs) -> TractResult<TreeSpec> {
+    let node = a.node;
     known_attributes(
-        node,
+        a,
         &[
             "aggregate_function",
             "leaf_targetids",
@@ -376,29 +458,29 @@ fn read_v5(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
     };
     let post_transform = v5_post_transform(node, n_targets)?;
 
-    let features: Vec<i64> = node.get_attr_vec("nodes_featureids")?;
+    let features: Vec<i64> = a.required("nodes_featureids")?;
     let n = features.len();
-    let splits = tensor_values(ctx, node, "nodes_splits")?.context("nodes_splits is required")?;
+    let splits = tensor_values(ctx, a, "nodes_splits")?.context("nodes_splits is required")?;
     ensure!(
         splits.len() == n,
         "nodes_splits has {} values for {n} nodes",
         splits.len()
     );
-    let modes = tensor_values(ctx, node, "nodes_modes")?.context("nodes_modes is required")?;
+    let modes = tensor_values(ctx, a, "nodes_modes")?.context("nodes_modes is required")?;
     ensure!(
         modes.len() == n,
         "nodes_modes has {} values for {n} nodes",
         modes.len()
     );
-    let true_ids = ints(node, "nodes_truenodeids", n)?;
-    let false_ids = ints(node, "nodes_falsenodeids", n)?;
-    let true_leafs = ints(node, "nodes_trueleafs", n)?;
-    let false_leafs = ints(node, "nodes_falseleafs", n)?;
-    let missing_true = missing_tracks_true(node, n)?;
-    let roots: Vec<i64> = node.get_attr_vec("tree_roots")?;
-    let targets: Vec<i64> = node.get_attr_vec("leaf_targetids")?;
+    let true_ids = ints(a, "nodes_truenodeids", n)?;
+    let false_ids = ints(a, "nodes_falsenodeids", n)?;
+    let true_leafs = ints(a, "nodes_trueleafs", n)?;
+    let false_leafs = ints(a, "nodes_falseleafs", n)?;
+    let missing_true = missing_tracks_true(a, n)?;
+    let roots: Vec<i64> = a.required("tree_roots")?;
+    let targets: Vec<i64> = a.required("leaf_targetids")?;
     let m = targets.len();
-    let weights = tensor_values(ctx, node, "leaf_weights")?.context("leaf_weights is required")?;
+    let weights = tensor_values(ctx, a, "leaf_weights")?.context("leaf_weights is required")?;
     ensure!(
         weights.len() == m,
         "leaf_weights has {} values for {m} leaves",
@@ -421,12 +503,8 @@ fn read_v5(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
             })
         })
         .collect::<TractResult<_>>()?;
-    let mut sets = member_sets(
-        ctx,
-        node,
-        modes.iter().filter(|&&m| m == Mode::Member).count(),
-    )?
-    .into_iter();
+    let mut sets =
+        member_sets(ctx, a, modes.iter().filter(|&&m| m == Mode::Member).count())?.into_iter();
 
     // Each interior node's and leaf's tree: the root that reaches it, checked to be one.
     let child = |i: usize, leaf: i64, id: i64| -> TractResult<usize> {
@@ -534,6 +612,19 @@ fn read_v5(ctx: &ParsingContext, node: &NodeProto) -> TractResult<TreeSpec> {
     })
 }
 
+/// Refuses any attribute outside `known`, as [`super::parsing::known_attributes`] does.
+fn known_attributes(a: Attrs, known: &[&str]) -> TractResult<()> {
+    for name in a.names() {
+        ensure!(
+            known.contains(&name),
+            "{} {}: attribute {name} is not supported",
+            a.node.op_type,
+            a.node.name,
+        );
+    }
+    Ok(())
+}
+
 fn describe(k: usize, n: usize) -> String {
     if k < n {
         format!("node {k}")
@@ -572,8 +663,8 @@ fn v5_post_transform(node: &NodeProto, n_targets: i64) -> TractResult<PostTransf
 /// `membership_values`: one NaN-delimited set per BRANCH_MEMBER node, in `nodes_modes`
 /// order (as onnxruntime reads them; the ONNX reference evaluator takes them in the
 /// order its walk meets the nodes).
-fn member_sets(ctx: &ParsingContext, node: &NodeProto, count: usize) -> TractResult<Vec<Vec<f64>>> {
-    let values = tensor_values(ctx, node, "membership_values")?.unwrap_or_default();
+fn member_sets(ctx: &ParsingContext, a: Attrs, count: usize) -> TractResult<Vec<Vec<f64>>> {
+    let values = tensor_values(ctx, a, "membership_values")?.unwrap_or_default();
     let mut sets = vec![];
     let mut current = vec![];
     for v in values {
@@ -597,34 +688,24 @@ fn member_sets(ctx: &ParsingContext, node: &NodeProto, count: usize) -> TractRes
 }
 
 /// A TENSOR attribute's values as f64, of any numeric type.
-fn tensor_values(
-    ctx: &ParsingContext,
-    node: &NodeProto,
-    name: &str,
-) -> TractResult<Option<Vec<f64>>> {
-    let Some(t) = node.get_attr_opt::<&TensorProto>(name)? else {
+fn tensor_values(ctx: &ParsingContext, a: Attrs, name: &str) -> TractResult<Option<Vec<f64>>> {
+    let Some(t) = a.tensor(ctx, name)? else {
         return Ok(None);
     };
-    let t = ctx.load_tensor(t)?;
     let t = t.cast_to::<f64>()?;
     Ok(Some(t.try_as_plain_ram()?.as_slice::<f64>()?.to_vec()))
 }
 
-fn ints(node: &NodeProto, name: &str, n: usize) -> TractResult<Vec<i64>> {
-    let v: Vec<i64> = node.get_attr_opt_vec(name)?.unwrap_or_default();
+fn ints(a: Attrs, name: &str, n: usize) -> TractResult<Vec<i64>> {
+    let v: Vec<i64> = a.list(name)?.unwrap_or_default();
     ensure!(v.len() == n, "{name} has {} values, expected {n}", v.len());
     Ok(v)
 }
 
 /// A float list attribute `name`, or its opset-3 twin `name_as_tensor` (often double),
 /// with `n` values.
-fn doubles(
-    ctx: &ParsingContext,
-    node: &NodeProto,
-    name: &str,
-    n: usize,
-) -> TractResult<Option<Vec<f64>>> {
-    let values = doubles_any(ctx, node, name)?;
+fn doubles(ctx: &ParsingContext, a: Attrs, name: &str, n: usize) -> TractResult<Option<Vec<f64>>> {
+    let values = doubles_any(ctx, a, name)?;
     if let Some(v) = &values {
         ensure!(v.len() == n, "{name} has {} values, expected {n}", v.len());
     }
@@ -632,13 +713,9 @@ fn doubles(
 }
 
 /// As [`doubles`], of any length.
-fn doubles_any(
-    ctx: &ParsingContext,
-    node: &NodeProto,
-    name: &str,
-) -> TractResult<Option<Vec<f64>>> {
-    let floats: Option<Vec<f32>> = node.get_attr_opt_vec(name)?;
-    let tensor = tensor_values(ctx, node, &format!("{name}_as_tensor"))?;
+fn doubles_any(ctx: &ParsingContext, a: Attrs, name: &str) -> TractResult<Option<Vec<f64>>> {
+    let floats: Option<Vec<f32>> = a.list(name)?;
+    let tensor = tensor_values(ctx, a, &format!("{name}_as_tensor"))?;
     Ok(match (floats, tensor) {
         (Some(_), Some(_)) => bail!("both {name} and {name}_as_tensor are set"),
         (Some(f), None) => Some(f.into_iter().map(f64::from).collect()),

@@ -38,13 +38,24 @@
 //! warm requests side by side, and the champion's own model load (its `InitModelFetch` +
 //! `InitModelBuild`), which a challenger of the same size should add at most.
 //!
+//! With `--ladder DIR` (and/or `--model FILE`, repeatable), it measures the cold start
+//! over models of growing size instead: the demo model, then DIR's models (those of
+//! `model/make_ladder.py`, `make bench-coldstart-ladder`), each uploaded under its own key
+//! and served by the same bootstrap (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE` at Lambda's
+//! largest), `--runs` runs interleaved model by model, each up to its first GET (no warm
+//! invokes). Per model: median init, peak RSS during init (`VmHWM` at the first `/next`,
+//! before any invoke) and RSS after init, beside onnxruntime's session creation time and
+//! RSS growth on the same file (`model/bench_ort_load.py`, one fresh process per load).
+//!
 //! It prints a table, then one line of JSON with every number. It exits non-zero on any
 //! failure (an init error, a crash, a wrong answer), after stopping the bootstrap, the
 //! Runtime API and moto. Latencies through moto (Python, loopback) are not DynamoDB's.
 //!
 //! The modules: [`measure`] starts and drives one bootstrap, [`workload`] builds and checks
-//! the events, [`package`] looks at the binary, [`report`] prints the results.
+//! the events, [`package`] looks at the binary, [`report`] prints the results, [`ladder`]
+//! runs and reports the ladder mode.
 
+mod ladder;
 mod measure;
 mod package;
 mod report;
@@ -65,6 +76,7 @@ use workload::Workload;
 
 const USAGE: &str =
     "usage: coldstart [--runs N] [--invokes N] [--challenger] [PATH-TO-RELEASE-PREDICT]\n\
+     \x20      coldstart --ladder DIR [--model FILE]... [--runs N] [PATH-TO-RELEASE-PREDICT]...\n\
                      (build it first: cargo build --release -p predict)";
 
 struct Args {
@@ -73,6 +85,12 @@ struct Args {
     invokes: usize,
     /// Runs with a challenger too, alternating with runs without.
     challenger: bool,
+    /// The ladder mode: a directory of models (`model/make_ladder.py`'s) and more files.
+    ladder: Option<PathBuf>,
+    models: Vec<PathBuf>,
+    bootstrap_set: bool,
+    /// More bootstraps (ladder mode only).
+    others: Vec<PathBuf>,
 }
 
 /// Where `--challenger` stores its challenger (the demo model again: the same size).
@@ -87,6 +105,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.ladder.is_some() || !args.models.is_empty() {
+        let result = match ladder::rungs(args.ladder.as_deref(), &args.models) {
+            Ok(rungs) => ladder::run(&args, &rungs).await,
+            Err(e) => Err(e),
+        };
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("coldstart: FAILED: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(&args).await {
         Ok(report) => {
             report.print(&args);
@@ -114,6 +145,10 @@ fn parse_args() -> Result<Args, String> {
         runs: 5,
         invokes: 1000,
         challenger: false,
+        ladder: None,
+        models: Vec::new(),
+        bootstrap_set: false,
+        others: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -127,10 +162,26 @@ fn parse_args() -> Result<Args, String> {
             "--runs" => args.runs = number("--runs")?,
             "--invokes" => args.invokes = number("--invokes")?,
             "--challenger" => args.challenger = true,
+            "--ladder" => args.ladder = Some(it.next().ok_or("--ladder needs a directory")?.into()),
+            "--model" => args
+                .models
+                .push(it.next().ok_or("--model needs a file")?.into()),
             "-h" | "--help" => return Err("help".into()),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
-            path => args.bootstrap = PathBuf::from(path),
+            // The ladder mode takes several bootstraps (before and after a change, say),
+            // interleaved run by run.
+            path if args.bootstrap_set => args.others.push(PathBuf::from(path)),
+            path => {
+                args.bootstrap = PathBuf::from(path);
+                args.bootstrap_set = true;
+            }
         }
+    }
+    if !args.others.is_empty() && args.ladder.is_none() && args.models.is_empty() {
+        return Err("several bootstraps are for the ladder mode only".into());
+    }
+    if let Some(missing) = args.others.iter().find(|p| !p.is_file()) {
+        return Err(format!("{} not found", missing.display()));
     }
     if !args.bootstrap.is_file() {
         return Err(format!(

@@ -50,6 +50,11 @@ pub struct ColdStart {
     pub init: Duration,
     pub first_invoke: Duration,
     pub rss_after_init_kib: Option<u64>,
+    /// `VmHWM` at the first `/next` poll, before any invoke: init's own peak.
+    pub peak_rss_init_kib: Option<u64>,
+    /// CPU time (user + system) spent by init, from `/proc/PID/stat`: unlike the wall
+    /// clock, not stretched by other processes on a busy machine. 10 ms resolution.
+    pub init_cpu: Option<Duration>,
     pub peak_rss_kib: Option<u64>,
     /// (route, latency) of each warm invocation; empty but on the last run.
     pub warm: Vec<(Route, Duration)>,
@@ -159,6 +164,8 @@ async fn drive(
     };
     let init = first_poll.saturating_duration_since(spawned);
     let rss_after_init_kib = pid.and_then(|pid| proc_status_kib(pid, "VmRSS"));
+    let peak_rss_init_kib = pid.and_then(|pid| proc_status_kib(pid, "VmHWM"));
+    let init_cpu = pid.and_then(cpu_time);
 
     let mut scores = ScoreCheck::default();
     let (route, event) = &workload.first;
@@ -178,6 +185,8 @@ async fn drive(
         init,
         first_invoke: first.latency(),
         rss_after_init_kib,
+        peak_rss_init_kib,
+        init_cpu,
         peak_rss_kib: None,
         warm: latencies,
         log_lines: 0,
@@ -199,6 +208,17 @@ async fn invoke(api: &RuntimeApi, child: &mut Child, event: &[u8]) -> Result<Inv
             "no answer to invocation {request_id} within {} s", INVOKE_TIMEOUT.as_secs()
         )),
     }
+}
+
+/// User + system CPU time of a live process (`utime` + `stime` of `/proc/PID/stat`, in
+/// clock ticks of 10 ms, the Linux default).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Some(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
 /// `VmRSS`, `VmHWM`, ... of a live process, in KiB.

@@ -133,6 +133,11 @@ impl ScoreCheck {
             .http_body()
             .and_then(|b| serde_json::from_str(&b).ok())
             .ok_or_else(|| fail("the body is not JSON".into()))?;
+        // A classifier (the ladder's) answers a label and probabilities: no score to compare.
+        let label = &body["label"];
+        if matches!(route, Route::Get(_)) && (label.is_string() || label.is_number()) {
+            return Ok(());
+        }
         let (wine, score, seen, other) = match *route {
             Route::Get(wine) => (
                 wine,
