@@ -155,10 +155,12 @@ $(LLEAVES_VENV)/.installed: model/requirements-lleaves.txt | $(VENV)/bin/python
 
 ## Cold start over a ladder of model sizes (the demo model, ~5, ~30 and ~100 MB forests
 ## from scikit-learn, LightGBM and XGBoost, made once into target/ladder/ by a seeded
-## script), the release bootstrap against moto, onnxruntime's session creation beside it.
+## script), the release bootstrap against moto, onnxruntime's session creation beside it,
+## and the floor: a bootstrap with the same start and SDK clients but no model.
 .PHONY: bench-coldstart-ladder
 LADDER := $${CARGO_TARGET_DIR:-target}/ladder
 bench-coldstart-ladder: $(VENV)/.stack $(VENV)/.model
 	@test -f $(LADDER)/ladder.json || $(VENV_PY) model/make_ladder.py $(LADDER)
-	$(CARGO) build --release -p predict
-	$(CARGO) run --release -p devstack --bin coldstart -- --ladder $(LADDER) --runs 3
+	$(CARGO) build --release -p predict --bin predict --example floor
+	$(CARGO) run --release -p devstack --bin coldstart -- --ladder $(LADDER) --runs 3 \
+		--floor $${CARGO_TARGET_DIR:-target}/release/examples/floor

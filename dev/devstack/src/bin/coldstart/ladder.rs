@@ -113,7 +113,7 @@ pub async fn run(args: &Args, rungs: &[Rung]) -> Result<(), String> {
     let moto = Moto::start().await?;
     let result = bench(&moto, args, rungs, &workload, &logs).await;
     moto.stop().await;
-    let runs = result?;
+    let (runs, floor) = result?;
     let ort = ort.unwrap_or_else(|e| {
         eprintln!("coldstart: onnxruntime not measured: {e}");
         Value::Null
@@ -123,8 +123,39 @@ pub async fn run(args: &Args, rungs: &[Rung]) -> Result<(), String> {
         .zip(&runs)
         .map(|(b, runs)| json!({ "bootstrap": b.display().to_string(), "rows": report(b, rungs, runs, &ort) }))
         .collect();
-    println!("{}", json!({ "ladder": tables }));
+    let floor = args
+        .floor
+        .as_ref()
+        .map(|path| floor_report(path, &floor, &runs));
+    println!("{}", json!({ "ladder": tables, "floor": floor }));
     Ok(())
+}
+
+/// The floor's init beside each bootstrap's with the demo model (the first rung).
+fn floor_report(path: &Path, floor: &Runs, runs: &[Vec<Runs>]) -> Value {
+    let init = median(&floor.init).map_or(f64::NAN, ms);
+    let cpu = median(&floor.init_cpu).map_or(f64::NAN, ms);
+    let peak = median(&floor.peak_init_kib).map_or(f64::NAN, |k| k as f64 / 1024.0);
+    println!();
+    println!(
+        "floor ({}: the same start and SDK clients, no model): init {init:.1} ms, cpu {cpu:.0} \
+         ms, peak {peak:.1} MiB",
+        path.display()
+    );
+    let ratios: Vec<Value> = runs
+        .iter()
+        .map(|r| {
+            let demo = median(&r[0].init).map_or(f64::NAN, ms);
+            let demo_cpu = median(&r[0].init_cpu).map_or(f64::NAN, ms);
+            println!(
+                "  demo model's init / floor's: {:.2} (cpu {:.2})",
+                demo / init,
+                demo_cpu / cpu
+            );
+            json!({ "init_ratio": demo / init, "cpu_ratio": demo_cpu / cpu })
+        })
+        .collect();
+    json!({ "init_ms": init, "init_cpu_ms": cpu, "peak_mib": peak, "demo_over_floor": ratios })
 }
 
 fn bootstraps(args: &Args) -> Vec<&Path> {
@@ -139,7 +170,7 @@ async fn bench(
     rungs: &[Rung],
     workload: &Workload,
     logs: &Path,
-) -> Result<Vec<Vec<Runs>>, String> {
+) -> Result<(Vec<Vec<Runs>>, Runs), String> {
     let clients = Clients::for_endpoint(&moto.endpoint).await;
     stack::create_demo_stack(&clients, |_, _| {}).await?;
     let mut envs = Vec::new();
@@ -163,11 +194,27 @@ async fn bench(
         .iter()
         .map(|_| rungs.iter().map(|_| Runs::default()).collect())
         .collect();
+    let mut floor = Runs::default();
     for run in 1..=args.runs {
+        if let Some(bootstrap) = &args.floor {
+            let log = logs.join(format!("ladder-floor-{run}.log"));
+            let cold = measure::cold_start(bootstrap, &envs[0], None, false, &log)
+                .await
+                .map_err(|e| format!("{} run {run}: {e}", bootstrap.display()))?;
+            eprintln!(
+                "coldstart: floor run {run}/{}: init {:.1} ms",
+                args.runs,
+                ms(cold.init)
+            );
+            floor.init.push(cold.init);
+            floor.init_cpu.extend(cold.init_cpu);
+            floor.peak_init_kib.extend(cold.peak_rss_init_kib);
+            floor.rss_after_kib.extend(cold.rss_after_init_kib);
+        }
         for (i, rung) in rungs.iter().enumerate() {
             for (j, bootstrap) in bootstraps.iter().enumerate() {
                 let log = logs.join(format!("ladder-{}-{j}-{run}.log", rung.name));
-                let cold = measure::cold_start(bootstrap, &envs[i], workload, false, &log)
+                let cold = measure::cold_start(bootstrap, &envs[i], Some(workload), false, &log)
                     .await
                     .map_err(|e| format!("{} {} run {run}: {e}", bootstrap.display(), rung.name))?;
                 eprintln!(
@@ -188,7 +235,7 @@ async fn bench(
             }
         }
     }
-    Ok(runs)
+    Ok((runs, floor))
 }
 
 /// onnxruntime's session creation on each file, or why it could not be measured.

@@ -46,6 +46,10 @@
 //! invokes). Per model: median init, peak RSS during init (`VmHWM` at the first `/next`,
 //! before any invoke) and RSS after init, beside onnxruntime's session creation time and
 //! RSS growth on the same file (`model/bench_ort_load.py`, one fresh process per load).
+//! With `--floor FLOOR` (`cargo build --release -p predict --example floor`), a bootstrap
+//! that starts as predict does (logging, metrics, the same SDK clients) but has no model is
+//! started beside the demo model's runs: its init is the floor the demo model's is
+//! compared with.
 //!
 //! It prints a table, then one line of JSON with every number. It exits non-zero on any
 //! failure (an init error, a crash, a wrong answer), after stopping the bootstrap, the
@@ -76,7 +80,7 @@ use workload::Workload;
 
 const USAGE: &str =
     "usage: coldstart [--runs N] [--invokes N] [--challenger] [PATH-TO-RELEASE-PREDICT]\n\
-     \x20      coldstart --ladder DIR [--model FILE]... [--runs N] [PATH-TO-RELEASE-PREDICT]...\n\
+     \x20      coldstart --ladder DIR [--model FILE]... [--floor FLOOR] [--runs N] [PREDICT]...\n\
                      (build it first: cargo build --release -p predict)";
 
 struct Args {
@@ -91,6 +95,9 @@ struct Args {
     bootstrap_set: bool,
     /// More bootstraps (ladder mode only).
     others: Vec<PathBuf>,
+    /// The floor bootstrap (ladder mode): `functions/predict/examples/floor.rs`, the same
+    /// start and SDK clients without a model, started beside the demo model's runs.
+    floor: Option<PathBuf>,
 }
 
 /// Where `--challenger` stores its challenger (the demo model again: the same size).
@@ -149,6 +156,7 @@ fn parse_args() -> Result<Args, String> {
         models: Vec::new(),
         bootstrap_set: false,
         others: Vec::new(),
+        floor: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -163,6 +171,7 @@ fn parse_args() -> Result<Args, String> {
             "--invokes" => args.invokes = number("--invokes")?,
             "--challenger" => args.challenger = true,
             "--ladder" => args.ladder = Some(it.next().ok_or("--ladder needs a directory")?.into()),
+            "--floor" => args.floor = Some(it.next().ok_or("--floor needs a bootstrap")?.into()),
             "--model" => args
                 .models
                 .push(it.next().ok_or("--model needs a file")?.into()),
@@ -180,7 +189,7 @@ fn parse_args() -> Result<Args, String> {
     if !args.others.is_empty() && args.ladder.is_none() && args.models.is_empty() {
         return Err("several bootstraps are for the ladder mode only".into());
     }
-    if let Some(missing) = args.others.iter().find(|p| !p.is_file()) {
+    if let Some(missing) = args.others.iter().chain(&args.floor).find(|p| !p.is_file()) {
         return Err(format!("{} not found", missing.display()));
     }
     if !args.bootstrap.is_file() {
@@ -248,7 +257,7 @@ async fn bench(
         let warm = run + kinds > total;
         let log = logs.join(format!("run-{run}.log"));
         let env = if challenger { &with_challenger } else { &env };
-        let mut cold = measure::cold_start(&args.bootstrap, env, workload, warm, &log)
+        let mut cold = measure::cold_start(&args.bootstrap, env, Some(workload), warm, &log)
             .await
             .map_err(|e| format!("run {run}: {e}"))?;
         cold.challenger = challenger;

@@ -67,10 +67,12 @@ pub struct ColdStart {
 }
 
 /// One start of the bootstrap: spawn, init, first invoke, maybe the warm invokes, stop.
+/// Without a `workload` (the floor bootstrap, which answers nothing worth checking), the
+/// start ends at init.
 pub async fn cold_start(
     bootstrap: &Path,
     env: &[(String, String)],
-    workload: &Workload,
+    workload: Option<&Workload>,
     warm: bool,
     log: &Path,
 ) -> Result<ColdStart, String> {
@@ -145,7 +147,7 @@ async fn drive(
     child: &mut Child,
     spawned: Instant,
     pid: Option<u32>,
-    workload: &Workload,
+    workload: Option<&Workload>,
     warm: bool,
 ) -> Result<ColdStart, String> {
     let first_poll = tokio::select! {
@@ -166,6 +168,20 @@ async fn drive(
     let rss_after_init_kib = pid.and_then(|pid| proc_status_kib(pid, "VmRSS"));
     let peak_rss_init_kib = pid.and_then(|pid| proc_status_kib(pid, "VmHWM"));
     let init_cpu = pid.and_then(cpu_time);
+    let Some(workload) = workload else {
+        return Ok(ColdStart {
+            init,
+            first_invoke: Duration::ZERO,
+            rss_after_init_kib,
+            peak_rss_init_kib,
+            init_cpu,
+            peak_rss_kib: None,
+            warm: Vec::new(),
+            log_lines: 0,
+            challenger: false,
+            model_load: None,
+        });
+    };
 
     let mut scores = ScoreCheck::default();
     let (route, event) = &workload.first;
