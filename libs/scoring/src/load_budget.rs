@@ -11,12 +11,13 @@ use std::time::Duration;
 /// connection buffers and the first requests (measured: ~17 MiB with the demo model).
 const BASE_BYTES: u64 = 40 << 20;
 /// Peak memory while loading, per byte of model file: the file itself, the attribute
-/// lists read from it and the evaluator's nodes, which briefly coexist (measured: 4.9 to
-/// 5.6 bytes per byte over the ladder's forests, 5 to 103 MB).
+/// lists read from it and the evaluator's nodes, which briefly coexist (measured: 4.2 to
+/// 5.2 bytes per byte over the ladder's forests, 5 to 103 MB).
 const PEAK_PER_MODEL_BYTE: f64 = 6.0;
 /// Building time per MiB of model on one full vCPU (Lambda gives one at 1,769 MB of
-/// memory, a share below that); measured at 27 to 70 ms per MB on a loaded machine.
-const BUILD_PER_MIB_AT_ONE_VCPU: Duration = Duration::from_millis(50);
+/// memory, a share below that): twice the 8 to 12 ms of CPU per MB measured over the
+/// ladder on a loaded machine.
+const BUILD_PER_MIB_AT_ONE_VCPU: Duration = Duration::from_millis(25);
 /// S3's download rate to a function, conservatively.
 const DOWNLOAD_BYTES_PER_SECOND: f64 = 50.0 * 1024.0 * 1024.0;
 /// Lambda's init phase lasts 10 s at most; the rest of the init and the runtime's own

@@ -147,12 +147,14 @@ fn floor_report(path: &Path, floor: &Runs, runs: &[Vec<Runs>]) -> Value {
         .map(|r| {
             let demo = median(&r[0].init).map_or(f64::NAN, ms);
             let demo_cpu = median(&r[0].init_cpu).map_or(f64::NAN, ms);
+            // CPU time comes in 10 ms ticks: a floor below one has no ratio.
+            let cpu_ratio = (cpu > 0.0).then(|| demo_cpu / cpu);
             println!(
-                "  demo model's init / floor's: {:.2} (cpu {:.2})",
+                "  demo model's init / floor's: {:.2} (cpu {})",
                 demo / init,
-                demo_cpu / cpu
+                cpu_ratio.map_or("below a tick".to_owned(), |r| format!("{r:.2}"))
             );
-            json!({ "init_ratio": demo / init, "cpu_ratio": demo_cpu / cpu })
+            json!({ "init_ratio": demo / init, "cpu_ratio": cpu_ratio })
         })
         .collect();
     json!({ "init_ms": init, "init_cpu_ms": cpu, "peak_mib": peak, "demo_over_floor": ratios })
