@@ -18,13 +18,17 @@ use super::STAGE_SWITCH;
 fn every_variable_the_code_reads_is_set_by_the_template_for_that_function() {
     venv_tool_or_skip!("python");
     let t = translate(&[]);
-    let predict = variables_read(|lookup| {
+    let mut predict = variables_read(|lookup| {
         PredictConfig::from_lookup(lookup).expect("\"1\" for every variable is a valid config");
     });
-    let batch = variables_read(|lookup| {
+    let mut batch = variables_read(|lookup| {
         BatchConfig::from_lookup(lookup).expect("\"1\" for every variable is a valid config");
     });
     assert!(predict.contains("MODEL_KEY") && batch.contains("PREDICTIONS_TABLE"));
+    // Lambda's own variable, from the functions' MemorySize: the largest model they load.
+    for read in [&mut predict, &mut batch] {
+        assert!(read.remove("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"));
+    }
     // The metrics' settings; the function's name is Lambda's own variable.
     let metrics = variables_read(|lookup| {
         aws_adapter::emf::Emf::settings(lookup, "local");
