@@ -10,11 +10,8 @@
 //! Sums keep the per-row tree order: lanes of rows walk the whole chain; lanes of trees
 //! record each tree's leaf, summed in order after.
 
-use super::eval::{Compare, LANES};
+use super::lanes::{Compare, CHECK, LANES};
 use super::layout::Forest;
-
-/// Steps between looks for lanes that are done: cheap next to a row's hundreds of steps.
-pub(super) const CHECK: usize = 4;
 
 impl Forest {
     /// One step of a lane on node `at` with row `row`: (where it goes, whether `at` is a

@@ -2,13 +2,10 @@
 
 use super::aggregate::Aggregate;
 use super::error::ForestError;
+use super::lanes::{Compare, LANES};
 use super::layout::{Forest, Node};
 use super::mode::Mode;
 use super::rows::Block;
-
-/// Lanes walked in lock-step: enough independent loads to hide L1/L2 latency, few enough
-/// to stay in registers.
-pub(super) const LANES: usize = 8;
 
 impl Forest {
     /// Scores `x`, a row-major matrix with `width` columns, into `out`
@@ -171,16 +168,6 @@ impl Forest {
             }
         }
     }
-}
-
-/// The branch test, chosen once per ensemble so the common single-mode case has no match
-/// in the inner loop. `self` carries what a test needs beyond the node (member sets); the
-/// others are zero-sized, passed by value so that they cost no argument at all.
-pub(super) trait Compare: Copy {
-    /// For one ordered comparison: the values a NaN becomes to go to the false child,
-    /// and to the true child, whatever the (finite) threshold (see `rows`).
-    const NAN_AS: Option<[f32; 2]> = None;
-    fn compare(&self, n: &Node, x: f32) -> bool;
 }
 
 macro_rules! uniform_compare {

@@ -29,6 +29,7 @@ mod early;
 mod eval;
 mod flatten;
 mod index;
+mod lanes;
 mod layout;
 mod mode;
 mod rows;

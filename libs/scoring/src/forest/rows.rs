@@ -12,7 +12,7 @@
 //! scores are the same bits whichever walk produced them.
 
 use super::aggregate::Aggregate;
-use super::eval::{Compare, LANES};
+use super::lanes::{Compare, CHECK, LANES};
 use super::layout::Forest;
 
 /// `$body` once per lane, `l` a constant in each: written out, so that the lanes' state
@@ -124,7 +124,7 @@ impl Forest {
         let mut at = [first; LANES];
         let mut sum: [f32; LANES] = std::array::from_fn(|l| acc[l]);
         while at != [sentinel; LANES] {
-            for _ in 0..super::early::CHECK {
+            for _ in 0..CHECK {
                 lanes!(|l| {
                     let n = &nodes[at[l] as usize];
                     sum[l] = combine(sum[l], values[at[l] as usize]);
