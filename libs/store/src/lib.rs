@@ -4,9 +4,11 @@
 //! only one that knows the SDK's types.
 
 pub mod attributes;
+pub mod capture;
 pub mod error;
 pub mod model_source;
 pub mod orchestrator;
+pub mod outcomes;
 pub mod predictions;
 pub mod run_log;
 pub mod scan;
