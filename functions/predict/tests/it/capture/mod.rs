@@ -3,6 +3,7 @@
 //! answers, the challenger's), the `x-request-id` header on every scoring answer, and that
 //! a capture changes nothing the caller gets back, written or not.
 
+mod bootstrap;
 mod routes;
 mod sampling;
 mod size;
