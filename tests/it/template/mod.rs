@@ -20,6 +20,9 @@ mod challenger;
 mod on_moto;
 /// Least privilege: each role's statements.
 mod roles;
+/// What the security scan asks for: the stack's KMS key, concurrency bounds, access logs,
+/// the findings skipped on purpose.
+mod security;
 /// The nightly run's state machine.
 mod state_machine;
 /// When CloudFormation publishes a new predict version (and so starts the canary).

@@ -42,6 +42,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         "ChallengerDisagreementAlarm",
         "ModelDashboard",
         "ModelBucketPolicy",
+        "AccessLogBucketPolicy",
         "BatchFailureQueuePolicy",
         "BatchFunctionEventInvokeConfig",
         "PredictFunctionGetPredictionPermission",
@@ -130,6 +131,10 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     let (_, _, predict_env) = env(predict_fn.clone());
     let (batch_arn, batch_timeout, batch_env) = env(batch_fn.clone());
     assert_eq!(batch_timeout, Some(900));
+    // Bounded: the parameter's default, and BatchWorkers (4) + 1.
+    let reserved = |function: &String| d.functions[function].reserved_concurrency;
+    assert_eq!(reserved(&predict_fn), Some(100));
+    assert_eq!(reserved(&batch_fn), Some(5));
     let expected_predict = HashMap::from([
         ("MODEL_BUCKET".to_owned(), bucket.clone()),
         ("MODEL_KEY".to_owned(), model_key.to_owned()),
