@@ -12,4 +12,5 @@ mod handler;
 mod metrics;
 mod oip;
 mod oip_client;
+mod outcomes;
 mod panics;
