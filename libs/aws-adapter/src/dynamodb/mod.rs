@@ -11,6 +11,8 @@ mod scan;
 
 pub use attributes::DynamoDbAttributes;
 pub use item::{row, value, Item};
-pub use outcomes::{outcome_from_item, outcome_item, DynamoDbOutcomes, MAX_ARRIVAL_DAYS};
+pub use outcomes::{
+    outcome_from_item, outcome_item, DynamoDbOutcomes, BY_ARRIVAL, MAX_ARRIVAL_DAYS,
+};
 pub use predictions::{prediction_from_item, prediction_item, write_requests, DynamoDbPredictions};
 pub use scan::{scanned_row, DynamoDbScan};
