@@ -13,4 +13,5 @@ mod metrics;
 mod oip;
 mod oip_client;
 mod outcomes;
+mod outcomes_bootstrap;
 mod panics;
