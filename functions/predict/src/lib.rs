@@ -7,6 +7,7 @@
 
 mod answer;
 mod app;
+pub mod capture;
 pub mod challenger;
 mod health;
 pub mod http;
@@ -21,7 +22,7 @@ mod serve;
 mod stored;
 pub mod telemetry;
 
-pub use app::App;
+pub use app::{App, REQUEST_ID_HEADER};
 pub use http::limits::{MAX_BODY_BYTES, MAX_INSTANCES};
 pub use http::ApiError;
 pub use serve::serve;
@@ -33,6 +34,7 @@ use aws_adapter::config::PredictConfig;
 use aws_adapter::dynamodb::{DynamoDbAttributes, DynamoDbOutcomes, DynamoDbPredictions};
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
 use aws_adapter::{aws_sdk_s3, AwsClients, CallPolicy, SdkRetries};
+use capture::Capture;
 use futures_util::future::join;
 use results::NightlyResults;
 use std::time::Instant;
@@ -135,7 +137,15 @@ fn assemble(
             table,
             config.outcome_retention_days,
         )
-    }));
+    }))
+    // Stdout is the function's log: the subscription filter picks the lines out of it.
+    .with_capture(Capture::new(config.capture_rate, std::io::stdout()));
+    if config.capture_rate.get() > 0.0 {
+        tracing::info!(
+            capture_rate = config.capture_rate.get(),
+            "capturing a share of the scoring requests"
+        );
+    }
     let app = match challenger {
         None => app,
         Some(Ok((challenger, times))) => {

@@ -47,6 +47,10 @@ pub mod names {
     // POST /outcomes: about no model version, so with no dimension but the function's.
     pub const OUTCOMES_RECEIVED: &str = "OutcomesReceived";
     pub const OUTCOMES_REFUSED: &str = "OutcomesRefused";
+    // Capture lines written to the log, and captures (lines, or rows too long for a line)
+    // that could not be: per function, no version dimension.
+    pub const CAPTURES_WRITTEN: &str = "CapturesWritten";
+    pub const CAPTURES_DROPPED: &str = "CapturesDropped";
 }
 
 /// The dimensions of the challenger's metrics: the pair of versions compared.
@@ -93,6 +97,8 @@ pub fn describe() {
         CHALLENGER_LOAD_FAILED,
         OUTCOMES_RECEIVED,
         OUTCOMES_REFUSED,
+        CAPTURES_WRITTEN,
+        CAPTURES_DROPPED,
     ] {
         describe_counter!(name, Unit::Count, "");
     }
