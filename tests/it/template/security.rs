@@ -360,6 +360,7 @@ fn the_scans_skips_are_these_each_with_its_reason_after_the_translation() {
         "BatchFunction CKV_AWS_116",
         // AES256 or the key through a Fn::If checkov reads as no algorithm.
         "ModelBucket CKV_AWS_19",
+        "CaptureBucket CKV_AWS_19",
         // The log bucket does not log to itself.
         "AccessLogBucket CKV_AWS_18",
     ]
