@@ -18,7 +18,11 @@ use testkit::{deploy, state_machine};
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/00000000-1111-2222-3333-444444444444";
 
 /// Where each resource type that can use a customer-managed key names it.
-const KEY_PROPERTY: [(&str, &[&str]); 5] = [
+const KEY_PROPERTY: [(&str, &[&str]); 6] = [
+    (
+        "AWS::KinesisFirehose::DeliveryStream",
+        &["DeliveryStreamEncryptionConfigurationInput", "KeyARN"],
+    ),
     ("AWS::Logs::LogGroup", &["KmsKeyId"]),
     (
         "AWS::DynamoDB::Table",
@@ -126,6 +130,11 @@ fn with_a_key_every_log_group_table_queue_bucket_and_function_uses_it() {
                 }
                 // SQS takes one or the other.
                 "AWS::SQS::Queue" => assert!(p.get("SqsManagedSseEnabled").is_none(), "{id}"),
+                // What the stream writes to S3 too.
+                "AWS::KinesisFirehose::DeliveryStream" => {
+                    let s3 = &p["ExtendedS3DestinationConfiguration"]["EncryptionConfiguration"];
+                    assert_eq!(s3["KMSEncryptionConfig"]["AWSKMSKeyARN"], KEY, "{id}");
+                }
                 _ => {}
             }
         }
