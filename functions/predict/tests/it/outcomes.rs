@@ -373,3 +373,29 @@ async fn a_failing_table_is_503_or_500_saying_how_many_were_written() {
         "the detail goes to the log: {message}"
     );
 }
+
+#[tokio::test]
+async fn the_errors_docs_api_md_shows_are_the_functions_own() {
+    let app = app(MemoryOutcomes::default());
+    let good = entry(0);
+    for (body, want) in [
+        (
+            json!([good, {"product_id": "p", "outcome": 1, "observed_at": "2026-12-07T18:00:00"}]),
+            "outcomes[1].observed_at: \"2026-12-07T18:00:00\" is not an RFC 3339 time with an \
+             offset, like 2026-12-07T21:30:00Z or 2026-12-07T22:30:00+01:00 (premature end of \
+             input)",
+        ),
+        (
+            json!([{"product_id": "p", "request_id": "r", "outcome": 1, "observed_at": "2026-12-07T18:00:00Z"}]),
+            "outcomes[0]: has both product_id and request_id; give exactly one",
+        ),
+        (
+            json!([good, good, good, good, {"product_id": "p", "outcome": true, "observed_at": "2026-12-07T18:00:00Z"}]),
+            "outcomes[4].outcome: must be a number or a label (a string), not a boolean",
+        ),
+    ] {
+        let (status, answer) = post(&app, body.to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer["error"], want);
+    }
+}
