@@ -10,7 +10,7 @@ DEBUG_BIN = $${CARGO_TARGET_DIR:-target}/debug
 # Where `make test`'s sam build compiles (beside the workspace build, not in it).
 SAM_TARGET = $${CARGO_TARGET_DIR:-target}/sam
 
-.PHONY: dev test build arm64-toolchain bench bench-vs-onnxruntime fixtures demo-model venv clean-venv
+.PHONY: dev test build scan arm64-toolchain bench bench-vs-onnxruntime fixtures demo-model venv clean-venv
 
 ## The whole system on this machine: moto (S3, DynamoDB), bucket, tables, the demo model,
 ## the 1,599 wines, the predict function under cargo lambda watch. Ctrl-C stops it all.
@@ -27,9 +27,9 @@ build:
 ## Every test: unit tests, fixture agreement with onnxruntime, and end-to-end tests against
 ## a moto server started here on a free loopback port and stopped at the end (the nightly
 ## state machine on a moto of its own, which executes it); the scaling simulation's tests;
-## the SAM template linted, validated, tested as code (tests/it/template/) and built for
-## its default architecture, arm64: the built bootstraps checked (glibc, zipped size) and
-## run under qemu-user against the same Runtime API and moto tests (the `arm64::` tests,
+## the SAM template linted, scanned by checkov (`make scan`), validated, tested as code
+## (tests/it/template/) and built for its default architecture, arm64: the built
+## bootstraps checked (glibc, zipped size) and run under qemu-user against the same Runtime API and moto tests (the `arm64::` tests,
 ## ignored by a plain `cargo test`, which cannot have these bootstraps).
 ## `sam build` (a release build of both functions, the longest step) runs beside the debug
 ## build and the tests, in a target directory of its own (cargo locks one build per
@@ -37,6 +37,7 @@ build:
 ## when it fails.
 test: $(VENV)/.stack arm64-toolchain
 	$(VENV)/bin/cfn-lint template.yaml
+	@$(MAKE) --no-print-directory scan
 	$(VENV_PY) -m unittest discover -s dev/scaling
 	$(SAM) validate --lint
 	@mkdir -p $(SAM_TARGET)
@@ -57,6 +58,26 @@ test: $(VENV)/.stack arm64-toolchain
 	  [ "$$ran" = $(ARM64_TESTS) ] || { echo "$$ran arm64 tests passed, not $(ARM64_TESTS)"; status=1; }; \
 	else cat $(SAM_TARGET)/sam-build.log; echo "sam build failed"; status=1; fi; \
 	exit $$status
+
+## The security scan: the template translated to plain CloudFormation (as the Serverless
+## transform does at deploy time; tests/template/translate.py) and checked by checkov, a
+## scanner no one here wrote, in a venv of its own (pinned by
+## tests/template/requirements-checkov.txt). Any failed check fails; a finding accepted on
+## purpose is skipped in template.yaml, on its resource, with the reason beside it
+## (Metadata: checkov: skip). --skip-download: offline (no guidelines fetched).
+CHECKOV_VENV ?= $(VENV)/checkov
+SCAN_DIR = $${CARGO_TARGET_DIR:-target}/scan
+scan: $(VENV)/.stack $(CHECKOV_VENV)/.installed
+	@mkdir -p $(SCAN_DIR)
+	$(VENV_PY) tests/template/translate.py > $(SCAN_DIR)/template.json
+	$(CHECKOV_VENV)/bin/checkov --file $(SCAN_DIR)/template.json --framework cloudformation \
+		--quiet --compact --skip-download
+
+$(CHECKOV_VENV)/.installed: tests/template/requirements-checkov.txt | $(VENV)/bin/python
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r tests/template/requirements-checkov.txt
+	touch $@
 
 # The SAM CLI, offline: no telemetry, and a proxy that refuses every connection, so its
 # weekly version check goes nowhere and a build that needed the network would fail here.

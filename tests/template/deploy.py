@@ -1,8 +1,8 @@
 """Deploys a plain CloudFormation template (translated by translate.py, stripped of what
 moto cannot create) as a new stack on a moto server, waits until it is created, and prints
 as JSON what moto made of it: outputs, resources, each Lambda function's configuration
-and each EventBridge rule's schedule and targets. The end-to-end tests drive it through
-`testkit::deploy`, so that they need no CloudFormation, Lambda or EventBridge SDK of their
+(with its reserved concurrency) and each EventBridge rule's schedule and targets. The
+end-to-end tests drive it through `testkit::deploy`, so that they need no CloudFormation, Lambda or EventBridge SDK of their
 own (three crates that only this one test used, a tenth of the test build).
 
     deploy.py ENDPOINT STACK TEMPLATE_FILE [Name=Value ...]
@@ -65,6 +65,9 @@ def main() -> int:
                 "handler": c.get("Handler"),
                 "timeout": c.get("Timeout"),
                 "environment": c.get("Environment", {}).get("Variables", {}),
+                "reserved_concurrency": lambda_.get_function_concurrency(
+                    FunctionName=physical
+                ).get("ReservedConcurrentExecutions"),
             }
         elif r["ResourceType"] == "AWS::Events::Rule":
             rule = events.describe_rule(Name=physical)

@@ -34,8 +34,9 @@ pub const NOT_IN_MOTO: [&str; 12] = [
 ];
 
 /// `t` as moto can deploy it: without what moto cannot create (returns those logical ids),
-/// and with Number parameters in Lambda environments given as strings, as CloudFormation
-/// does (moto would store the number, which the Lambda API never returns).
+/// and with Number parameters in Lambda environments and `Fn::FindInMap` keys given as
+/// strings, as CloudFormation does (moto would store the number, which the Lambda API
+/// never returns, and look a mapping's `"4"` up as `4`).
 pub fn for_moto(t: &mut Value) -> BTreeSet<String> {
     let numbers: BTreeSet<String> = t["Parameters"]
         .as_object()
@@ -44,6 +45,7 @@ pub fn for_moto(t: &mut Value) -> BTreeSet<String> {
         .filter(|(_, p)| p["Type"] == "Number")
         .map(|(name, _)| name.clone())
         .collect();
+    numbers_as_map_keys(&mut t["Resources"], &numbers);
     for r in t["Resources"].as_object_mut().unwrap().values_mut() {
         if let Some(vars) = r["Properties"]["Environment"]["Variables"].as_object_mut() {
             for value in vars.values_mut() {
@@ -76,6 +78,25 @@ pub fn for_moto(t: &mut Value) -> BTreeSet<String> {
     out
 }
 
+/// Every `Fn::FindInMap` key in `v` that is a `Ref` to one of the Number parameters
+/// `numbers`, made a `Fn::Sub` of it (a string).
+fn numbers_as_map_keys(v: &mut Value, numbers: &BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::Array(args)) = o.get_mut("Fn::FindInMap") {
+                for key in args.iter_mut().skip(1) {
+                    if let Some(name) = key["Ref"].as_str().filter(|n| numbers.contains(*n)) {
+                        *key = json!({ "Fn::Sub": format!("${{{name}}}") });
+                    }
+                }
+            }
+            o.values_mut().for_each(|x| numbers_as_map_keys(x, numbers));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| numbers_as_map_keys(x, numbers)),
+        _ => {}
+    }
+}
+
 /// A Lambda function as moto's Lambda API describes it.
 #[derive(Debug, Clone)]
 pub struct Function {
@@ -84,6 +105,8 @@ pub struct Function {
     pub handler: Option<String>,
     pub timeout: Option<i64>,
     pub environment: HashMap<String, String>,
+    /// Its ReservedConcurrentExecutions, if any.
+    pub reserved_concurrency: Option<i64>,
 }
 
 /// An EventBridge rule as moto describes it.
@@ -198,6 +221,7 @@ pub async fn deploy_to_moto(
                 handler: text(&f["handler"]),
                 timeout: f["timeout"].as_i64(),
                 environment: strings(&f["environment"]),
+                reserved_concurrency: f["reserved_concurrency"].as_i64(),
             };
             (name.clone(), function)
         })

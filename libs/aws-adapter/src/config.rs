@@ -62,6 +62,13 @@ pub struct PredictConfig {
     pub challenger: Option<ModelLocation>,
     /// How large a model the function's memory can load (see [`Env::load_budget`]).
     pub load_budget: LoadBudget,
+    /// Where `POST /outcomes` writes (`OUTCOMES_TABLE`; unset or blank: the route answers
+    /// 404, saying the stack has no outcomes table).
+    pub outcomes_table: Option<String>,
+    /// How long an outcome is kept before DynamoDB's TTL deletes it
+    /// (`OUTCOME_RETENTION_DAYS`, 1 to [`MAX_OUTCOME_RETENTION_DAYS`], default
+    /// [`DEFAULT_OUTCOME_RETENTION_DAYS`]).
+    pub outcome_retention_days: u32,
     /// The share of scoring requests captured (`CAPTURE_RATE`, 0 to 1; unset: 0, none).
     pub capture_rate: CaptureRate,
 }
@@ -106,6 +113,13 @@ impl FromStr for CaptureRate {
     }
 }
 
+/// How long outcomes are kept unless `OUTCOME_RETENTION_DAYS` says otherwise (the
+/// template's `OutcomeRetentionDays` default).
+pub const DEFAULT_OUTCOME_RETENTION_DAYS: u32 = 400;
+
+/// The longest `OUTCOME_RETENTION_DAYS` (100 years).
+pub const MAX_OUTCOME_RETENTION_DAYS: u32 = 36_500;
+
 /// The longest `MODEL_NAME`.
 pub const MAX_MODEL_NAME_CHARS: usize = 128;
 
@@ -149,6 +163,15 @@ impl PredictConfig {
                 problem,
             });
         }
+        let outcome_retention_days =
+            env.parsed_or("OUTCOME_RETENTION_DAYS", DEFAULT_OUTCOME_RETENTION_DAYS)?;
+        if !(1..=MAX_OUTCOME_RETENTION_DAYS).contains(&outcome_retention_days) {
+            return Err(ConfigError::Invalid {
+                name: "OUTCOME_RETENTION_DAYS",
+                value: outcome_retention_days.to_string(),
+                problem: format!("must be between 1 and {MAX_OUTCOME_RETENTION_DAYS}"),
+            });
+        }
         Ok(PredictConfig {
             model,
             attributes_table,
@@ -158,6 +181,8 @@ impl PredictConfig {
             load_budget: env.load_budget()?,
             capture_rate: env.parsed_or("CAPTURE_RATE", CaptureRate::OFF)?,
             model_name,
+            outcomes_table: env.optional("OUTCOMES_TABLE"),
+            outcome_retention_days,
         })
     }
 
@@ -203,6 +228,9 @@ pub struct BatchConfig {
     pub challenger: Option<ModelLocation>,
     /// How large a model the function's memory can load (see [`Env::load_budget`]).
     pub load_budget: LoadBudget,
+    /// The outcomes `POST /outcomes` wrote, joined by the nightly run (`OUTCOMES_TABLE`;
+    /// unset or blank: no join).
+    pub outcomes_table: Option<String>,
 }
 
 impl BatchConfig {
@@ -251,6 +279,7 @@ impl BatchConfig {
             explain_top_k,
             challenger: env.challenger()?,
             load_budget: env.load_budget()?,
+            outcomes_table: env.optional("OUTCOMES_TABLE"),
         })
     }
 }

@@ -20,8 +20,13 @@ mod capture;
 mod challenger;
 /// Deployed to moto: the stack wired to its own resources.
 mod on_moto;
+/// The outcomes table and its retention.
+mod outcomes;
 /// Least privilege: each role's statements.
 mod roles;
+/// What the security scan asks for: the stack's KMS key, concurrency bounds, access logs,
+/// the findings skipped on purpose.
+mod security;
 /// The nightly run's state machine.
 mod state_machine;
 /// When CloudFormation publishes a new predict version (and so starts the canary).

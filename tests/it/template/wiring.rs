@@ -212,10 +212,11 @@ fn data_logs_and_the_batch_function_are_configured_as_documented() {
         bucket["PublicAccessBlockConfiguration"],
         json!({ "BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true })
     );
-    assert!(
+    // SSE-S3, or SSE-KMS with KmsKeyArn (security.rs).
+    assert_eq!(
         bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
-            .is_string()
+            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        json!({ "Fn::If": ["HasKmsKey", "aws:kms", "AES256"] })
     );
     let policy = props(&t, "ModelBucketPolicy");
     assert_eq!(policy["Bucket"], json!({ "Ref": "ModelBucket" }));
@@ -257,7 +258,11 @@ fn data_logs_and_the_batch_function_are_configured_as_documented() {
         invoke_config["DestinationConfig"]["OnFailure"]["Destination"],
         json!({ "Fn::GetAtt": ["BatchFailureQueue", "Arn"] })
     );
-    assert_eq!(props(&t, "BatchFailureQueue")["SqsManagedSseEnabled"], true);
+    // SQS's own keys, or KmsKeyArn (security.rs).
+    assert_eq!(
+        props(&t, "BatchFailureQueue")["SqsManagedSseEnabled"],
+        json!({ "Fn::If": ["HasKmsKey", { "Ref": "AWS::NoValue" }, true] })
+    );
     let rules = of_type(&t, "AWS::Events::Rule");
     assert_eq!(rules.len(), 1);
     let (rule_id, rule) = (rules[0].0, &rules[0].1["Properties"]);
