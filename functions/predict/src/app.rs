@@ -4,20 +4,23 @@
 
 use std::time::Instant;
 
+use lambda_http::http::HeaderValue;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use scoring::Model;
 use store::attributes::AttributeStore;
 
+use crate::capture::{Capture, CaptureRequest, Capturing};
 use crate::challenger::{Challenger, Loaded};
 use crate::pick::{model_asked, Models};
 use crate::results::{NoResults, Results};
-use crate::routes::{route, Route, ROUTE_NAMES, UNROUTED};
+use crate::routes::{route, OipRoute, Route, ROUTE_NAMES, UNROUTED};
 use crate::telemetry::Telemetry;
 use crate::{health, instances, product, stored};
 
 /// What a warm call needs: the model, loaded once, its name in the Open Inference
 /// Protocol routes, the attribute store, where the nightly results are read back from,
-/// the model's metric handles, and the challenger beside it, if any.
+/// the model's metric handles, the challenger beside it, if any, and the capture.
 pub struct App<S, R = NoResults> {
     model: Model,
     model_name: String,
@@ -25,7 +28,12 @@ pub struct App<S, R = NoResults> {
     results: R,
     telemetry: Telemetry,
     challenger: Challenger,
+    capture: Capture,
 }
+
+/// The header every scoring answer carries: the API Gateway request id, what
+/// `POST /outcomes` refers to as `request_id` and a capture records.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 impl<S: AttributeStore> App<S> {
     /// `model_name` names the model in the `/v2/models/{name}` routes (the configuration's
@@ -40,6 +48,7 @@ impl<S: AttributeStore> App<S> {
             store,
             results: NoResults,
             challenger: Challenger::NotConfigured,
+            capture: Capture::off(),
         }
     }
 }
@@ -54,7 +63,13 @@ impl<S: AttributeStore, R: Results> App<S, R> {
             results,
             telemetry: self.telemetry,
             challenger: self.challenger,
+            capture: self.capture,
         }
+    }
+
+    /// The same app capturing the scoring requests `capture` samples.
+    pub fn with_capture(self, capture: Capture) -> Self {
+        App { capture, ..self }
     }
 
     /// The same app with `challenger` scoring beside the model, named
@@ -108,12 +123,40 @@ impl<S: AttributeStore, R: Results> App<S, R> {
         };
         let route = route(request.method(), path);
         let query = request.uri().query();
+        let scoring = matches!(
+            route,
+            Ok(Route::ScoreProduct(_) | Route::ScoreInstances | Route::Oip(OipRoute::Infer(_)))
+        );
+        let api_request_id = if scoring {
+            api_request_id(&request)
+        } else {
+            None
+        };
+        // Decided before anything is read: an uncaptured request pays one comparison.
+        let capture = match (api_request_id, &route) {
+            (Some(id), Ok(route)) if !self.capture.is_off() && self.capture.sampled(id) => {
+                Some(Capturing {
+                    capture: &self.capture,
+                    request: CaptureRequest {
+                        request_id: id,
+                        route: route.name(),
+                        model: &self.model_name,
+                        product_id: match route {
+                            Route::ScoreProduct(id) => Some(&**id),
+                            _ => None,
+                        },
+                    },
+                })
+            }
+            _ => None,
+        };
         let models = Models {
             champion: &self.model,
             champion_name: &self.model_name,
             telemetry: &self.telemetry,
             challenger: &self.challenger,
             request_id,
+            capture,
         };
         let answer = match &route {
             Ok(Route::ScoreProduct(id)) => {
@@ -136,7 +179,10 @@ impl<S: AttributeStore, R: Results> App<S, R> {
             }
             Err(no_route) => Err(no_route.into_error(request.method(), path)),
         };
-        let response = answer.unwrap_or_else(|e| e.into_response(request_id));
+        let mut response = answer.unwrap_or_else(|e| e.into_response(request_id));
+        if let Some(value) = api_request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
         let route_index = route.as_ref().map_or(UNROUTED, Route::index);
         let status = response.status().as_u16();
         let latency = started.elapsed();
@@ -155,4 +201,17 @@ impl<S: AttributeStore, R: Results> App<S, R> {
         );
         response
     }
+}
+
+/// The API Gateway request id (REST or HTTP API), what the caller gets back as
+/// `x-amzn-RequestId` / `apigw-requestid`; the invocation's id where the event has no
+/// request context (a direct invoke).
+fn api_request_id(request: &Request) -> Option<&str> {
+    #[allow(unreachable_patterns)] // other contexts exist where other features are on
+    let api = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.as_deref(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.as_deref(),
+        _ => None,
+    };
+    api.or_else(|| request.lambda_context_ref().map(|c| c.request_id.as_str()))
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::answer::{row_explanation, Answer};
+use crate::capture::Rows;
 use crate::http::limits::MAX_INSTANCES;
 use crate::http::{bounded_body, json_response, ApiError};
 use crate::pick::Pick;
@@ -34,6 +35,7 @@ pub fn answer(pick: Pick<'_>, body: &Body) -> Result<Response<Body>, ApiError> {
         model,
         mut observer,
         shadow,
+        capture,
     } = pick;
     let request: PredictRequest = serde_json::from_slice(bounded_body(body)?).map_err(|e| {
         ApiError::bad_request(format!(
@@ -75,7 +77,16 @@ pub fn answer(pick: Pick<'_>, body: &Body) -> Result<Response<Body>, ApiError> {
     let scored = model
         .score(&batch, &mut observer)
         .map_err(ApiError::scoring)?;
+    let captured = |challenger| Rows {
+        model,
+        batch: &batch,
+        scored: &scored,
+        challenger,
+    };
     if let Some(&(i, failure)) = scored.failures().first() {
+        if let Some(capture) = capture {
+            capture.write(&captured(None));
+        }
         return Err(ApiError::row_failure(failure, &format!("instance {i}")));
     }
     let answers: Vec<Prediction> = scored.answers().iter().collect();
@@ -96,14 +107,17 @@ pub fn answer(pick: Pick<'_>, body: &Body) -> Result<Response<Body>, ApiError> {
             model_version: model.version(),
         },
     );
-    if let Some(shadow) = shadow {
+    let challenger = shadow.map(|shadow| {
         shadow.run(&batch, &scored, |i, schema, batch| {
             // Every instance is an object: the model read it.
             match request.instances[i].as_object() {
                 Some(row) => schema.read_row(row, batch),
                 None => unreachable!("instance {i} was read as an object"),
             }
-        });
+        })
+    });
+    if let Some(capture) = capture {
+        capture.write(&captured(challenger.as_ref()));
     }
     Ok(response)
 }

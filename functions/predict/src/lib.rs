@@ -7,6 +7,7 @@
 
 mod answer;
 mod app;
+pub mod capture;
 pub mod challenger;
 mod health;
 pub mod http;
@@ -32,6 +33,7 @@ use aws_adapter::config::PredictConfig;
 use aws_adapter::dynamodb::{DynamoDbAttributes, DynamoDbPredictions};
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
 use aws_adapter::{aws_sdk_s3, AwsClients, CallPolicy, SdkRetries};
+use capture::Capture;
 use futures_util::future::join;
 use results::NightlyResults;
 use std::time::Instant;
@@ -126,7 +128,15 @@ fn assemble(
         DynamoDbAttributes::new(clients.dynamodb.clone(), &config.attributes_table),
         &config.model_name,
     )
-    .with_results(results);
+    .with_results(results)
+    // Stdout is the function's log: the subscription filter picks the lines out of it.
+    .with_capture(Capture::new(config.capture_rate, std::io::stdout()));
+    if config.capture_rate.get() > 0.0 {
+        tracing::info!(
+            capture_rate = config.capture_rate.get(),
+            "capturing a share of the scoring requests"
+        );
+    }
     let app = match challenger {
         None => app,
         Some(Ok((challenger, times))) => {

@@ -4,6 +4,7 @@
 
 use scoring::{Batch, Model, Observer, Scored};
 
+use crate::capture::Capturing;
 use crate::challenger::{Challenger, ChallengerObserver, Shadow};
 use crate::http::{query, ApiError};
 use crate::oip::Served;
@@ -45,12 +46,13 @@ impl Observer for Observed<'_> {
     }
 }
 
-/// The model that answers, what observes its scoring, and the challenger's run beside it
-/// (only when the champion answers).
+/// The model that answers, what observes its scoring, the challenger's run beside it
+/// (only when the champion answers), and the request's capture, when it is sampled.
 pub struct Pick<'a> {
     pub model: &'a Model,
     pub observer: Observed<'a>,
     pub shadow: Option<Shadow<'a>>,
+    pub capture: Option<Capturing<'a>>,
 }
 
 /// The champion and its challenger, as a request finds them.
@@ -60,6 +62,7 @@ pub struct Models<'a> {
     pub telemetry: &'a Telemetry,
     pub challenger: &'a Challenger,
     pub request_id: Option<&'a str>,
+    pub capture: Option<Capturing<'a>>,
 }
 
 impl<'a> Models<'a> {
@@ -70,6 +73,7 @@ impl<'a> Models<'a> {
                 model: self.champion,
                 observer: Observed::Champion(self.telemetry.observer(self.champion)),
                 shadow: self.challenger.shadow(self.request_id),
+                capture: self.capture,
             },
             Choice::Challenger => {
                 let challenger = self.challenger.asked()?;
@@ -77,6 +81,7 @@ impl<'a> Models<'a> {
                     model: challenger.model(),
                     observer: Observed::Challenger(challenger.observer()),
                     shadow: None,
+                    capture: self.capture,
                 }
             }
         })
@@ -97,6 +102,7 @@ impl<'a> Models<'a> {
                     model: challenger.model(),
                     name: challenger.name(),
                     shadow: None,
+                    capture: self.capture,
                 },
                 Observed::Challenger(challenger.observer()),
             ),
@@ -105,6 +111,7 @@ impl<'a> Models<'a> {
                     model: self.champion,
                     name: self.champion_name,
                     shadow: self.challenger.shadow(self.request_id),
+                    capture: self.capture,
                 },
                 Observed::Champion(self.telemetry.observer(self.champion)),
             ),

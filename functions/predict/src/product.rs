@@ -7,6 +7,7 @@ use lambda_http::{Body, Response};
 use store::attributes::AttributeStore;
 
 use crate::answer::{row_explanation, ProductAnswer};
+use crate::capture::Rows;
 use crate::http::{json_response, query, ApiError};
 use crate::pick::Pick;
 
@@ -32,6 +33,7 @@ pub async fn answer(
         model,
         mut observer,
         shadow,
+        capture,
     } = pick;
     // Refused before the read: nothing the product holds changes it.
     if explain {
@@ -51,9 +53,21 @@ pub async fn answer(
     let scored = model
         .score(&batch, &mut observer)
         .map_err(ApiError::scoring)?;
-    let prediction = scored
-        .outcome(0)
-        .map_err(|failure| ApiError::row_failure(failure, &subject()))?;
+    let captured = |challenger| Rows {
+        model,
+        batch: &batch,
+        scored: &scored,
+        challenger,
+    };
+    let prediction = match scored.outcome(0) {
+        Ok(prediction) => prediction,
+        Err(failure) => {
+            if let Some(capture) = capture {
+                capture.write(&captured(None));
+            }
+            return Err(ApiError::row_failure(failure, &subject()));
+        }
+    };
     let answer = ProductAnswer::new(product_id, &prediction, model.version());
     let response = if explain {
         let explanations = model.explain(&batch, &scored).map_err(ApiError::explain)?;
@@ -64,10 +78,13 @@ pub async fn answer(
     } else {
         json_response(StatusCode::OK, &answer)
     };
-    if let Some(shadow) = shadow {
+    let challenger = shadow.map(|shadow| {
         shadow.run(&batch, &scored, |_, schema, batch| {
             schema.read_row(&row, batch)
-        });
+        })
+    });
+    if let Some(capture) = capture {
+        capture.write(&captured(challenger.as_ref()));
     }
     Ok(response)
 }

@@ -44,6 +44,10 @@ pub mod names {
     pub const CHALLENGER_SCORE: &str = "ChallengerScore";
     pub const CHALLENGER_PREDICTED_LABEL: &str = "ChallengerPredictedLabel";
     pub const CHALLENGER_LOAD_FAILED: &str = "ChallengerLoadFailed";
+    // Capture lines written to the log, and captures (lines, or rows too long for a line)
+    // that could not be: per function, no version dimension.
+    pub const CAPTURES_WRITTEN: &str = "CapturesWritten";
+    pub const CAPTURES_DROPPED: &str = "CapturesDropped";
 }
 
 /// The dimensions of the challenger's metrics: the pair of versions compared.
@@ -88,6 +92,8 @@ pub fn describe() {
         CHALLENGER_ERRORS,
         CHALLENGER_PREDICTED_LABEL,
         CHALLENGER_LOAD_FAILED,
+        CAPTURES_WRITTEN,
+        CAPTURES_DROPPED,
     ] {
         describe_counter!(name, Unit::Count, "");
     }

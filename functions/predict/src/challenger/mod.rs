@@ -11,7 +11,7 @@ mod shadow;
 
 pub use loaded::Loaded;
 pub(crate) use metrics::ChallengerObserver;
-pub use shadow::Shadow;
+pub use shadow::{ChallengerAnswers, Shadow};
 
 use crate::http::ApiError;
 

@@ -45,12 +45,13 @@ impl<'a> Shadow<'a> {
     /// and records how the answers compare. A challenger with the champion's schema scores
     /// `batch` itself; any other reads each row again through its own schema with `read`
     /// (row index, the challenger's schema, its batch), from the request's source rows.
+    /// Returns its answers, for the request's capture.
     pub fn run(
         &self,
         batch: &Batch,
         scored: &Scored,
         mut read: impl FnMut(usize, &FeatureSchema, &mut Batch) -> Result<(), RowError>,
-    ) {
+    ) -> ChallengerAnswers<'a> {
         let challenger = self.challenger;
         let mut errors = Errors::default();
         // The challenger's rows, by the champion's row each one is (None: the same rows).
@@ -78,6 +79,7 @@ impl<'a> Shadow<'a> {
         let champion_row = |row: usize| rows.as_ref().map_or(row, |r| r[row]);
         let mut compared = 0u64;
         let mut disagreed = 0u64;
+        let mut kept = None;
         if !batch.is_empty() {
             let mut observer = ChallengerObserver(&challenger.metrics);
             match challenger.model.score(batch, &mut observer) {
@@ -111,6 +113,7 @@ impl<'a> Shadow<'a> {
                             }
                         }
                     }
+                    kept = Some(answers);
                 }
                 Err(e) => {
                     for row in 0..batch.rows() {
@@ -135,6 +138,34 @@ impl<'a> Shadow<'a> {
                 "the challenger could not answer every row the champion answered"
             );
         }
+        ChallengerAnswers {
+            version: challenger.model.version(),
+            scored: kept,
+            rows,
+        }
+    }
+}
+
+/// What the challenger answered on a request, row by row of the champion's batch.
+pub struct ChallengerAnswers<'a> {
+    pub version: &'a str,
+    /// `None` when it scored nothing (no row it could read) or its call failed.
+    scored: Option<Scored>,
+    /// The champion's row of each of its rows (`None`: the same rows).
+    rows: Option<Vec<usize>>,
+}
+
+impl ChallengerAnswers<'_> {
+    /// Its answers and the index in them of the champion's row `row`; `None` where it has
+    /// none (a row it could not read, or no answers at all).
+    pub fn row(&self, row: usize) -> Option<(&Scored, usize)> {
+        let scored = self.scored.as_ref()?;
+        let at = match &self.rows {
+            None => row,
+            // Rows are read in order: ascending.
+            Some(rows) => rows.binary_search(&row).ok()?,
+        };
+        (at < scored.rows()).then_some((scored, at))
     }
 }
 

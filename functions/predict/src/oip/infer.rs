@@ -14,6 +14,7 @@ use super::protocol::{
 };
 use super::tensors::*;
 use crate::answer::row_explanation;
+use crate::capture::Rows;
 use crate::http::limits::MAX_INSTANCES;
 use crate::http::{bounded_body, json_response, ApiError};
 
@@ -68,7 +69,16 @@ impl Served<'_> {
             .model
             .score(&batch, observer)
             .map_err(ApiError::scoring)?;
+        let captured = |challenger| Rows {
+            model: self.model,
+            batch: &batch,
+            scored: &scored,
+            challenger,
+        };
         if let Some(&(row, failure)) = scored.failures().first() {
+            if let Some(capture) = &self.capture {
+                capture.write(&captured(None));
+            }
             return Err(ApiError::row_failure(failure, &format!("row {row}")));
         }
         let predictions = scored.answers();
@@ -110,7 +120,7 @@ impl Served<'_> {
         } else {
             binary_response(&answer, binary)?
         };
-        if let Some(shadow) = &self.shadow {
+        let challenger = self.shadow.as_ref().map(|shadow| {
             shadow.run(&batch, &scored, |row, schema, batch| {
                 schema.read_row(
                     &TensorRow {
@@ -119,7 +129,10 @@ impl Served<'_> {
                     },
                     batch,
                 )
-            });
+            })
+        });
+        if let Some(capture) = &self.capture {
+            capture.write(&captured(challenger.as_ref()));
         }
         Ok(response)
     }

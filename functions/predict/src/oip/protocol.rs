@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::tensors::TensorData;
+use crate::capture::Capturing;
 use crate::challenger::Shadow;
 use crate::http::ApiError;
 
@@ -34,6 +35,7 @@ pub struct Served<'a> {
     pub model: &'a Model,
     pub name: &'a str,
     pub shadow: Option<Shadow<'a>>,
+    pub capture: Option<Capturing<'a>>,
 }
 
 // ------------------------------------------------------------------ the protocol's JSON
