@@ -67,6 +67,15 @@ fn demo_captures(requests: usize, rows_per_request: usize) -> Vec<CapturedReques
 
 /// A bucket with `captures` delivered through the pipeline, among other log lines.
 async fn delivered(captures: &[CapturedRequest]) -> (Clients, String) {
+    let lines: Vec<String> = captures
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
+    delivered_lines(&lines).await
+}
+
+/// A bucket with the log `lines` delivered through the pipeline, among other log lines.
+async fn delivered_lines(captures: &[String]) -> (Clients, String) {
     let endpoint = testkit::moto::endpoint();
     let c = Clients::for_endpoint(&endpoint).await;
     let bucket = unique_name("captures");
@@ -76,7 +85,7 @@ async fn delivered(captures: &[CapturedRequest]) -> (Clients, String) {
             .await
             .unwrap();
     let mut lines = vec![r#"{"level":"INFO","fields":{"message":"ready"}}"#.to_owned()];
-    lines.extend(captures.iter().map(|r| serde_json::to_string(r).unwrap()));
+    lines.extend(captures.iter().cloned());
     for chunk in lines.chunks(7) {
         pipeline.ship(chunk).await.unwrap();
     }
@@ -320,4 +329,98 @@ async fn no_captures_a_bad_candidate_an_unreachable_s3_and_bad_arguments_are_cle
         assert!(err.contains(message), "{args:?}: {err}");
     }
     let _ = std::fs::remove_file(broken);
+}
+
+/// The predict function's stdout, as its capture writes it.
+#[derive(Clone, Default)]
+struct Stdout(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captures_written_by_the_predict_function_replay_as_answered_and_against_a_candidate() {
+    use testkit::predict_support::{demo_app, event_at, event_json, wine_instance, wines};
+    let stdout = Stdout::default();
+    let app = demo_app().with_capture(predict::capture::Capture::new(
+        aws_adapter::config::CaptureRate::ALL,
+        stdout.clone(),
+    ));
+    // The wines each request scored, in order.
+    let mut scored: Vec<usize> = Vec::new();
+    for i in 0..24usize {
+        let mut event = if i % 4 == 3 {
+            scored.push(i % 9);
+            event_at(
+                "predict-get.json",
+                &format!("/predict/wine-{:04}", 1 + i % 9),
+            )
+        } else {
+            let chosen: Vec<usize> = (0..1 + i % 3).map(|k| (i * 7 + k) % 1599).collect();
+            scored.extend(&chosen);
+            let mut event = event_json("predict-post.json");
+            let instances: Vec<Value> = chosen.iter().map(|&w| wine_instance(w)).collect();
+            event["body"] = serde_json::json!({ "instances": instances })
+                .to_string()
+                .into();
+            event
+        };
+        event["requestContext"]["requestId"] = format!("req-{i:04}").into();
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let response = app.handle(request).await;
+        assert_eq!(response.status(), 200);
+    }
+    let written = String::from_utf8(stdout.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<String> = written.lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 24, "one capture line per request: {written}");
+    let (_c, bucket) = delivered_lines(&lines).await;
+    let uri = format!("s3://{bucket}/captures/");
+    let rows = scored.len() as u64;
+
+    let same = replay_json(&uri, &demo_model_path(), &[]).await;
+    assert_eq!(
+        (same["requests_read"].as_u64(), same["rows_read"].as_u64()),
+        (Some(24), Some(rows))
+    );
+    let c = &version(&same, "test-version")["comparison"];
+    assert_eq!(
+        (c["rows_compared"].as_u64(), c["challenger_errors"].as_u64()),
+        (Some(rows), Some(0))
+    );
+    assert_eq!(c["mean_abs_difference"], 0.0, "{c}");
+    assert_eq!(c["p99_abs_difference"], 0.0, "{c}");
+    assert_eq!(c["psi"], 0.0, "{c}");
+
+    // The white wines' model against the demo model, wine by wine, as the challenger
+    // tests know them.
+    let demo = Model::load(&champion(), "demo").unwrap();
+    let white = Model::load(&challenger(challengers::WHITE), "white").unwrap();
+    let all = wines();
+    let mean = scored
+        .iter()
+        .map(|&w| {
+            let (a, b) = (
+                demo.score_row(&all[w].1).unwrap(),
+                white.score_row(&all[w].1).unwrap(),
+            );
+            (f64::from(a) - f64::from(b)).abs()
+        })
+        .sum::<f64>()
+        / rows as f64;
+    let other = replay_json(&uri, &fixture(challengers::WHITE), &[]).await;
+    let c = &version(&other, "test-version")["comparison"];
+    assert_eq!(c["rows_compared"].as_u64(), Some(rows));
+    let got = c["mean_abs_difference"].as_f64().unwrap();
+    assert!(
+        (got - mean).abs() < 1e-9 && mean > 0.1,
+        "{got} against {mean}"
+    );
+    assert_eq!(c["most_different"].as_array().unwrap().len(), 10);
 }
