@@ -424,3 +424,69 @@ async fn captures_written_by_the_predict_function_replay_as_answered_and_against
     );
     assert_eq!(c["most_different"].as_array().unwrap().len(), 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classifiers_captures_replayed_give_label_agreement() {
+    use testkit::predict_support::{demo_store, event_json};
+    let path = repository_root().join("model/wine_good_classifier.onnx");
+    let model = Model::load(&std::fs::read(&path).unwrap(), "clf-v1").unwrap();
+    let stdout = Stdout::default();
+    let app = predict::App::new(model, demo_store(), "wine-good").with_capture(
+        predict::capture::Capture::new(aws_adapter::config::CaptureRate::ALL, stdout.clone()),
+    );
+    let wines = testkit::demo_data::colored_wines().unwrap();
+    for i in 0..12usize {
+        let instances: Vec<Value> = (0..2)
+            .map(|k| {
+                let row =
+                    aws_adapter::dynamodb::row(wines[(i * 131 + k * 17) % wines.len()].clone());
+                let object: serde_json::Map<String, Value> = row
+                    .iter()
+                    .filter_map(|(name, v)| match v {
+                        scoring::Value::Number(n) => Some((name.to_owned(), serde_json::json!(n))),
+                        scoring::Value::Text(t) => Some((name.to_owned(), serde_json::json!(t))),
+                        _ => None,
+                    })
+                    .collect();
+                Value::Object(object)
+            })
+            .collect();
+        let mut event = event_json("predict-post.json");
+        event["body"] = serde_json::json!({ "instances": instances })
+            .to_string()
+            .into();
+        event["requestContext"]["requestId"] = format!("clf-{i:04}").into();
+        let response = app
+            .handle(lambda_http::request::from_str(&event.to_string()).unwrap())
+            .await;
+        assert_eq!(response.status(), 200, "{:?}", response.body());
+    }
+    let written = String::from_utf8(stdout.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<String> = written.lines().map(str::to_owned).collect();
+    let (_c, bucket) = delivered_lines(&lines).await;
+    let uri = format!("s3://{bucket}/captures/");
+
+    let same = replay_json(&uri, path.to_str().unwrap(), &[]).await;
+    assert_eq!(same["candidate_task"], "classification");
+    let c = &version(&same, "clf-v1")["comparison"];
+    assert_eq!(c["rows_compared"], 24, "{c}");
+    assert_eq!(
+        (
+            c["agreement_rate"].as_f64(),
+            c["mean_abs_difference"].as_f64()
+        ),
+        (Some(1.0), Some(0.0)),
+        "{c}"
+    );
+
+    // Another classifier, whose classes ("high", "low", "medium") are none of these
+    // ("bad", "good"): no label agrees.
+    let grade = replay_json(&uri, &fixture(challengers::GRADE), &[]).await;
+    let c = &version(&grade, "clf-v1")["comparison"];
+    assert_eq!(
+        (c["rows_compared"].as_u64(), c["agreement_rate"].as_f64()),
+        (Some(24), Some(0.0)),
+        "{c}"
+    );
+    assert_eq!(c["most_different"][0]["labels_agree"], false, "{c}");
+}
