@@ -261,9 +261,61 @@ fn challenger(c: &mut Criterion) {
     group.finish();
 }
 
+/// `json` with API Gateway's request id `id`.
+fn with_request_id(json: &str, id: &str) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(json).unwrap();
+    event["requestContext"]["requestId"] = id.into();
+    event.to_string()
+}
+
+/// Capture's cost on the warm path (the targets: a captured request at most 10 µs
+/// more than an uncaptured one; an uncaptured one nothing measurable): the same GET and
+/// one-row POST with capture off (rate 0), at rate 0.5 with a request id the sampler
+/// leaves out, and at rate 1 (the line written to /dev/null, as `serve`'s stdout); with
+/// the metrics recorder installed and each request's EMF lines flushed, as deployed.
+fn capture(c: &mut Criterion) {
+    use aws_adapter::config::CaptureRate;
+    use predict::capture::{Capture, Sampler};
+    recorder();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let null = || std::fs::File::create("/dev/null").unwrap();
+    let half = CaptureRate::new(0.5).unwrap();
+    let off = app();
+    let unsampled = app().with_capture(Capture::new(half, null()));
+    let all = app().with_capture(Capture::new(CaptureRate::ALL, null()));
+    let id = (0..)
+        .map(|i| format!("c6af9ac6-7b61-11e6-9a41-{i:012}"))
+        .find(|id| !Sampler::new(half).sampled(id))
+        .unwrap();
+    let post = with_request_id(&one_row_post(), &id);
+    let get = with_request_id(&event("predict-get.json"), &id);
+    let mut metrics = null();
+    let mut group = c.benchmark_group("capture");
+    for (name, json) in [("get_predict", &get), ("post_predict_1", &post)] {
+        for (how, app) in [
+            ("off", &off),
+            ("not_sampled", &unsampled),
+            ("captured", &all),
+        ] {
+            group.bench_function(format!("{name}/{how}"), |b| {
+                b.iter(|| {
+                    let request: Request = lambda_http::request::from_str(json).unwrap();
+                    let response = runtime.block_on(app.handle(request));
+                    assert_eq!(response.status(), 200);
+                    flush_metrics(&mut metrics);
+                    response
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = warm_requests, one_row_both_ways, metrics_off_then_on, challenger
+    targets = warm_requests, one_row_both_ways, metrics_off_then_on, challenger, capture
 }
 criterion_main!(benches);

@@ -21,7 +21,7 @@ mod serve;
 mod stored;
 pub mod telemetry;
 
-pub use app::App;
+pub use app::{App, REQUEST_ID_HEADER};
 pub use http::limits::{MAX_BODY_BYTES, MAX_INSTANCES};
 pub use http::ApiError;
 pub use serve::serve;

@@ -49,6 +49,11 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         "PredictFunctionHealthPermission",
         "PredictFunctionGetStoredPredictionPermission",
         "PredictFunctionOtherPermission",
+        "CaptureBucketPolicy",
+        "CaptureDeliveryStream",
+        "CaptureSubscriptionFilter",
+        // Its only grant is on the stream.
+        "CaptureSubscriptionRole",
     ]
     .map(String::from)
     .into();
@@ -142,6 +147,8 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     let mut with_stage_switch = expected_predict.clone();
     with_stage_switch.insert(STAGE_SWITCH.to_owned(), "true".to_owned());
     with_stage_switch.insert("MODEL_NAME".to_owned(), "wine-quality".to_owned());
+    // Off unless asked for.
+    with_stage_switch.insert("CAPTURE_RATE".to_owned(), "0".to_owned());
     assert_eq!(predict_env, with_stage_switch);
     let mut expected_batch = expected_predict.clone();
     expected_batch.extend([
@@ -187,6 +194,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         ("PredictionsTableName", &predictions),
         ("PredictFunctionName", &predict_fn),
         ("BatchFunctionName", &batch_fn),
+        ("CaptureBucketName", &name("CaptureBucket")),
     ] {
         assert_eq!(d.outputs.get(output), Some(value), "output {output}");
     }

@@ -5,6 +5,7 @@
 
 mod arm64;
 mod bootstrap;
+mod capture;
 mod capture_delivery;
 mod challenger;
 mod events;
