@@ -159,3 +159,36 @@ async fn a_missing_bucket_and_a_bad_time_are_clear_errors() {
     assert_eq!(e.kind, ErrorKind::Refused);
     assert!(e.message.contains("not an RFC 3339 time"), "{e}");
 }
+
+#[tokio::test]
+async fn an_object_over_the_limit_is_refused_by_name_before_it_is_read() {
+    moto_or_skip!();
+    let c = clients().await;
+    let bucket = unique("captures");
+    resources::create_bucket(&c.s3, &bucket).await.unwrap();
+    let line = serde_json::to_string(&captured("req-1", "v1", 1)).unwrap();
+    let big = format!("{line}\n").repeat(20);
+    resources::put_object(&c.s3, &bucket, "captures/big", big.clone().into_bytes())
+        .await
+        .unwrap();
+    let source = S3Captures::new(c.s3.clone(), &bucket, "captures/");
+    let limited = S3Captures::new(c.s3.clone(), &bucket, "captures/").with_limit(1000);
+    let e = limited
+        .captured_since("2000-01-01T00:00:00Z")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::TooLarge {
+            bytes: big.len() as u64
+        },
+        "{e}"
+    );
+    assert!(
+        e.message.contains(&format!("s3://{bucket}/captures/big")),
+        "{e}"
+    );
+    // Under the default limit, the same object is read (one request, written 20 times).
+    let read = source.captured_since("2000-01-01T00:00:00Z").await.unwrap();
+    assert_eq!((read.requests.len(), read.unreadable), (1, 0));
+}

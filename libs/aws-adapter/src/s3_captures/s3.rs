@@ -19,6 +19,8 @@ pub struct S3Captures {
     client: aws_sdk_s3::Client,
     bucket: String,
     prefix: String,
+    /// The largest object read, as stored or decompressed.
+    limit: u64,
 }
 
 /// `s3://bucket/prefix` as (bucket, prefix); the prefix may be empty.
@@ -43,7 +45,14 @@ impl S3Captures {
             client,
             bucket: bucket.into(),
             prefix: prefix.into(),
+            limit: MAX_OBJECT_BYTES,
         }
+    }
+
+    /// The same source refusing objects over `limit` bytes instead of [`MAX_OBJECT_BYTES`]
+    /// (tests: the refusal without uploading hundreds of megabytes).
+    pub fn with_limit(self, limit: u64) -> Self {
+        S3Captures { limit, ..self }
     }
 
     /// `s3://<bucket>/<prefix>`.
@@ -82,10 +91,13 @@ impl S3Captures {
                     continue;
                 }
                 let size = object.size().unwrap_or(0).max(0) as u64;
-                if size > MAX_OBJECT_BYTES {
-                    return Err(StoreError::too_large(size, MAX_OBJECT_BYTES).with_context(
-                        &format!("s3://{}/{key} is not a capture delivery", self.bucket),
-                    ));
+                if size > self.limit {
+                    return Err(
+                        StoreError::too_large(size, self.limit).with_context(&format!(
+                            "s3://{}/{key} is not a capture delivery",
+                            self.bucket
+                        )),
+                    );
                 }
                 keys.push(key.to_owned());
             }
@@ -108,6 +120,17 @@ impl S3Captures {
             Err(e) if e.code() == Some("NoSuchKey") => return Ok((key, Vec::new())),
             Err(e) => return Err(store_error(&what(), e)),
         };
+        // The listing said its size; the answer's headers are checked again before the body
+        // is held (an object replaced meanwhile).
+        let length = object.content_length().unwrap_or(0).max(0) as u64;
+        if length > MAX_OBJECT_BYTES {
+            return Err(
+                StoreError::too_large(length, MAX_OBJECT_BYTES).with_context(&format!(
+                    "s3://{}/{key} is not a capture delivery",
+                    self.bucket
+                )),
+            );
+        }
         let bytes = object
             .body
             .collect()
@@ -137,7 +160,7 @@ impl CaptureSource for S3Captures {
             ))
         })?;
         let keys = self.keys_since(&since).await?;
-        let mut reader = CaptureReader::new();
+        let mut reader = CaptureReader::with_limit(self.limit);
         let mut objects = stream::iter(keys)
             .map(|key| self.get(key))
             .buffer_unordered(READ_CONCURRENCY);
