@@ -118,6 +118,18 @@ arm64-toolchain:
 			install -y -qq --no-install-recommends $(ARM64_PACKAGES) > /dev/null; \
 	fi
 
+## Captured traffic scored again by a candidate model file and compared with what was
+## answered (README "Replaying captured traffic"). CAPTURES: the stack's CaptureUri
+## (s3://bucket/captures/) or a directory of downloaded objects; REPLAY_ARGS: e.g.
+## "--days 3 --model-version V --json".
+.PHONY: replay
+REPLAY_USAGE := CANDIDATE=<model.onnx> CAPTURES=<s3://bucket/prefix | directory> [REPLAY_ARGS=...]
+replay:
+	@test -n "$(CANDIDATE)" -a -n "$(CAPTURES)" || { echo "usage: make replay $(REPLAY_USAGE)"; \
+		exit 2; }
+	$(CARGO) run --quiet -p devstack --bin replay -- --captures "$(CAPTURES)" \
+		--candidate "$(CANDIDATE)" $(REPLAY_ARGS)
+
 ## Criterion benches of the model runtime (load+optimize, single row, throughput).
 bench:
 	$(CARGO) bench -p scoring --bench model

@@ -10,6 +10,7 @@ use testkit::predict_support;
 
 mod batch_faults_on_moto;
 mod batch_on_moto;
+mod captures_on_moto;
 mod challenger_nightly_on_moto;
 mod challenger_on_moto;
 mod classifier_on_moto;

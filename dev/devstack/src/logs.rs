@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use testkit::moto::repository_root;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+use crate::captures::is_capture;
+
 /// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/`).
 pub fn target_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -44,6 +46,8 @@ pub struct Log {
     name: &'static str,
     file: Arc<Mutex<std::fs::File>>,
     last: Arc<Mutex<String>>,
+    /// Where its capture lines go too (the regressor's: `captures`).
+    captures: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl Log {
@@ -56,7 +60,16 @@ impl Log {
             name,
             file: Arc::new(Mutex::new(file)),
             last: Arc::default(),
+            captures: None,
         })
+    }
+
+    /// The same log, sending its capture lines to `captures` as well.
+    pub fn with_captures(self, captures: tokio::sync::mpsc::UnboundedSender<String>) -> Log {
+        Log {
+            captures: Some(captures),
+            ..self
+        }
     }
 
     /// Copies `output` line by line into the file until it ends.
@@ -83,6 +96,9 @@ impl Log {
         let text = strip_ansi(text.trim_end());
         if text.is_empty() {
             return;
+        }
+        if let Some(captures) = self.captures.as_ref().filter(|_| is_capture(&text)) {
+            let _ = captures.send(text.clone());
         }
         if let Some(line) = worth_showing(&text) {
             println!("[{}] {line} (more in {})", self.name, shown(&self.path));
@@ -187,6 +203,30 @@ mod tests {
         assert_eq!(worth_showing("   Compiling scoring v0.1.0"), None);
         let emulator = r#"{"level":"WARN","fields":{"message":"AWS_LAMBDA_MAX_CONCURRENCY is set to '1', but the concurrency-tokio feature is not enabled; running sequentially"}}"#;
         assert_eq!(worth_showing(emulator), None);
+    }
+
+    #[test]
+    fn only_capture_lines_go_to_the_captures_and_every_line_to_the_file() {
+        let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let log = Log::create("test", "captures-test.log")
+            .unwrap()
+            .with_captures(sender);
+        let capture = r#"{"capture":1,"request_id":"r-1","rows":[]}"#;
+        for line in [
+            r#"{"_aws":{"Timestamp":1},"Requests":1}"#,
+            capture,
+            r#"{"level":"INFO","fields":{"message":"capture on"}}"#,
+            "   Compiling predict",
+        ] {
+            log.line(format!("{line}\n").as_bytes());
+        }
+        assert_eq!(received.try_recv().unwrap(), capture);
+        assert!(received.try_recv().is_err());
+        assert_eq!(
+            std::fs::read_to_string(&log.path).unwrap().lines().count(),
+            4
+        );
+        let _ = std::fs::remove_file(&log.path);
     }
 
     #[test]

@@ -18,10 +18,12 @@ use testkit::stack::{self, Clients};
 use tokio::process::Command;
 use tokio::signal::unix::{signal, SignalKind};
 
+use captures::Captures;
 use front::Front;
 use logs::Log;
 use watches::{wait_ready, Watches};
 
+mod captures;
 mod front;
 mod http;
 mod logs;
@@ -185,7 +187,9 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
 
     // Each function under `cargo lambda watch`, its output (build, logs, metric
     // documents) in a file; the terminal gets one line per request from a front.
-    let regressor_log = Log::create("regressor", "predict-regressor.log")?;
+    let captures = Captures::start(&moto.endpoint, &clients.s3).await?;
+    let regressor_log =
+        Log::create("regressor", "predict-regressor.log")?.with_captures(captures.sender());
     let port = free_port().map_err(|e| e.to_string())?;
     println!(
         "\nstarting the predict function (the regressor) under cargo lambda watch; the first \
@@ -194,6 +198,8 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
     );
     let mut regressor_env = stack::predict_env();
     regressor_env.push(("CHALLENGER_MODEL_KEY", CHALLENGER_KEY.to_owned()));
+    // Every scoring request captured (the template's default is 0, off).
+    regressor_env.push(("CAPTURE_RATE", "1".to_owned()));
     watches.start(moto, port, regressor_env, &regressor_log)?;
     wait_ready(port, watches, &regressor_log).await?;
     // The classifier: the same function, built once, with its own model and table.
@@ -285,6 +291,11 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
     println!("  regressor   {base} (quality score of red wines)");
     println!("  classifier  {classifier_base} (\"good\" or \"bad\", red and white wines)");
     println!(
+        "  captures    {} (every scoring request of the regressor, through its log group, \
+         subscription and Firehose stream on moto, as on AWS)",
+        Captures::uri()
+    );
+    println!(
         "  logs        {} and {} (each function's build output, logs and metric \
          documents), {} (the nightly run's)",
         logs::shown(&regressor_log.path),
@@ -310,6 +321,16 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
         "  curl -s -X POST {base}{infer_path} -H 'content-type: application/json' -d '{infer_body}'"
     );
     println!("  curl -s {base}/v2/models/{}", stack::MODEL_NAME);
+    println!(
+        "The regressor's captured traffic replayed with another model (README, \"Replaying \
+         captured traffic\"):"
+    );
+    println!(
+        "  AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
+         AWS_SECRET_ACCESS_KEY=test make replay CAPTURES={} CANDIDATE={CHALLENGER_FILE}",
+        moto.endpoint,
+        Captures::uri()
+    );
     println!("The classifier (color categorical, gaps imputed by the model):");
     println!("  curl -s {classifier_base}/health");
     println!("  curl -s {classifier_base}/predict/red-0042");

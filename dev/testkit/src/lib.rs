@@ -7,6 +7,7 @@ pub mod alone;
 #[cfg(feature = "batch-support")]
 pub mod batch_support;
 pub mod bootstrap;
+pub mod capture_pipeline;
 pub mod cloudformation;
 pub mod demo_data;
 pub mod deploy;

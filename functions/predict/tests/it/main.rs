@@ -6,6 +6,7 @@
 mod arm64;
 mod bootstrap;
 mod capture;
+mod capture_delivery;
 mod challenger;
 mod events;
 mod explain;
