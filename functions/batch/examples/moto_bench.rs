@@ -258,6 +258,7 @@ async fn bench(moto: &Moto, rows: u64, segments: u32, top_k: usize) -> Result<()
             ..Settings::default()
         },
         store_retries: Box::new(()),
+        accuracy: None,
         challenger: None,
         model,
     };

@@ -117,6 +117,7 @@ async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitErr
             ..Settings::default()
         },
         store_retries: Box::new(clients.retries.clone()),
+        accuracy: None,
         model,
         challenger,
     };

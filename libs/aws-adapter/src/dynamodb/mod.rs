@@ -9,5 +9,8 @@ mod scan;
 
 pub use attributes::DynamoDbAttributes;
 pub use item::{row, value, Item};
-pub use predictions::{prediction_from_item, prediction_item, write_requests, DynamoDbPredictions};
+pub use predictions::{
+    prediction_from_item, prediction_item, write_requests, DynamoDbPredictions, GETS_IN_FLIGHT,
+    MAX_GET,
+};
 pub use scan::{scanned_row, DynamoDbScan};
