@@ -152,6 +152,8 @@ impl Tables {
             runs_prefix: "batch-runs/".into(),
             model_name: "wine-quality".into(),
             challenger: None,
+            outcomes_table: None,
+            outcome_retention_days: 400,
         };
         let sdk = testkit::moto::sdk_config(&e2e::endpoint()).await;
         let app = predict::init_with(&config, &AwsClients::new(&sdk, CallPolicy::ONLINE))

@@ -54,6 +54,8 @@ async fn stack(challenger: Option<Vec<u8>>) -> PredictConfig {
         predictions_table: predictions,
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-quality".into(),
+        outcomes_table: None,
+        outcome_retention_days: 400,
     }
 }
 

@@ -133,6 +133,8 @@ async fn get_and_post_answer_labels_and_probabilities_for_numbers_strings_and_ga
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-good".into(),
         challenger: None,
+        outcomes_table: None,
+        outcome_retention_days: 400,
     };
     let app = predict::init_with(&config, &function_clients(CallPolicy::ONLINE).await)
         .await

@@ -13,6 +13,7 @@ mod batch_on_moto;
 mod challenger_nightly_on_moto;
 mod challenger_on_moto;
 mod classifier_on_moto;
+mod outcomes_on_moto;
 mod predict_faults_on_moto;
 mod predict_on_moto;
 mod predictions_on_moto;

@@ -41,6 +41,8 @@ async fn app() -> (FaultProxy, predict::AwsApp, AwsClients, String) {
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-quality".into(),
         challenger: None,
+        outcomes_table: None,
+        outcome_retention_days: 400,
     };
     let proxy = FaultProxy::start(&e2e::endpoint()).await.unwrap();
     let sdk = testkit::moto::sdk_config(&proxy.endpoint()).await;

@@ -43,6 +43,8 @@ async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> Predict
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-quality".into(),
         challenger: None,
+        outcomes_table: None,
+        outcome_retention_days: 400,
     }
 }
 

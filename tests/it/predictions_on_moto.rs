@@ -111,6 +111,8 @@ async fn a_product_invalid_or_gone_after_a_run_is_not_answered_as_tonights() {
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-quality".into(),
         challenger: None,
+        outcomes_table: None,
+        outcome_retention_days: 400,
     };
     let app = predict::init_with(&config, &AwsClients::new(&sdk, CallPolicy::ONLINE))
         .await
@@ -299,6 +301,8 @@ async fn a_run_with_explain_top_k_stores_the_contributions_and_the_get_returns_t
         runs_prefix: "batch-runs/".into(),
         model_name: "wine-quality".into(),
         challenger: None,
+        outcomes_table: None,
+        outcome_retention_days: 400,
     };
     let sdk = testkit::moto::sdk_config(&e2e::endpoint()).await;
     let app = predict::init_with(&config, &AwsClients::new(&sdk, CallPolicy::ONLINE))

@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::Item;
 use crate::PRODUCT_ID;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PutRequest, ScalarAttributeType,
-    WriteRequest,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
 };
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
@@ -94,6 +94,51 @@ pub async fn create_table(client: &dynamodb::Client, table: &str) -> Result<(), 
                 .build()
                 .map_err(|e| e.to_string())?,
         )
+        .send()
+        .await
+        .map_err(|e| fail(&format!("create table {table}"), e))?;
+    Ok(())
+}
+
+/// The outcomes table as the template makes it: key `subject` + `observed_at`, index
+/// `by_arrival` (`received_on` + `received_at`, every attribute), on demand.
+pub async fn create_outcomes_table(client: &dynamodb::Client, table: &str) -> Result<(), String> {
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("subject", KeyType::Hash)?)
+        .key_schema(key("observed_at", KeyType::Range)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_arrival")
+                .key_schema(key("received_on", KeyType::Hash)?)
+                .key_schema(key("received_at", KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    for name in ["subject", "observed_at", "received_on", "received_at"] {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    request
         .send()
         .await
         .map_err(|e| fail(&format!("create table {table}"), e))?;

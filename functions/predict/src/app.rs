@@ -7,24 +7,28 @@ use std::time::Instant;
 use lambda_http::{Body, Request, RequestExt, Response};
 use scoring::Model;
 use store::attributes::AttributeStore;
+use store::outcomes::OutcomeSink;
 
 use crate::challenger::{Challenger, Loaded};
+use crate::outcomes::NoOutcomes;
 use crate::pick::{model_asked, Models};
 use crate::results::{NoResults, Results};
 use crate::routes::{route, Route, ROUTE_NAMES, UNROUTED};
 use crate::telemetry::Telemetry;
-use crate::{health, instances, product, stored};
+use crate::{health, instances, outcomes, product, stored};
 
 /// What a warm call needs: the model, loaded once, its name in the Open Inference
 /// Protocol routes, the attribute store, where the nightly results are read back from,
-/// the model's metric handles, and the challenger beside it, if any.
-pub struct App<S, R = NoResults> {
+/// the model's metric handles, the challenger beside it, if any, and where `POST /outcomes`
+/// writes, if anywhere.
+pub struct App<S, R = NoResults, O = NoOutcomes> {
     model: Model,
     model_name: String,
     store: S,
     results: R,
     telemetry: Telemetry,
     challenger: Challenger,
+    outcomes: Option<O>,
 }
 
 impl<S: AttributeStore> App<S> {
@@ -40,13 +44,14 @@ impl<S: AttributeStore> App<S> {
             store,
             results: NoResults,
             challenger: Challenger::NotConfigured,
+            outcomes: None,
         }
     }
 }
 
-impl<S: AttributeStore, R: Results> App<S, R> {
+impl<S: AttributeStore, R: Results, O: OutcomeSink> App<S, R, O> {
     /// The same app, reading stored results from `results`.
-    pub fn with_results<T: Results>(self, results: T) -> App<S, T> {
+    pub fn with_results<T: Results>(self, results: T) -> App<S, T, O> {
         App {
             model: self.model,
             model_name: self.model_name,
@@ -54,6 +59,21 @@ impl<S: AttributeStore, R: Results> App<S, R> {
             results,
             telemetry: self.telemetry,
             challenger: self.challenger,
+            outcomes: self.outcomes,
+        }
+    }
+
+    /// The same app, writing `POST /outcomes` to `outcomes` (`None`: the route answers 404,
+    /// saying the stack has no outcomes table).
+    pub fn with_outcomes<T: OutcomeSink>(self, outcomes: Option<T>) -> App<S, R, T> {
+        App {
+            model: self.model,
+            model_name: self.model_name,
+            store: self.store,
+            results: self.results,
+            telemetry: self.telemetry,
+            challenger: self.challenger,
+            outcomes,
         }
     }
 
@@ -88,6 +108,11 @@ impl<S: AttributeStore, R: Results> App<S, R> {
 
     pub fn model_name(&self) -> &str {
         &self.model_name
+    }
+
+    /// Where `POST /outcomes` writes, if anywhere.
+    pub fn outcomes(&self) -> Option<&O> {
+        self.outcomes.as_ref()
     }
 
     pub fn telemetry(&self) -> &Telemetry {
@@ -130,6 +155,10 @@ impl<S: AttributeStore, R: Results> App<S, R> {
                 .and_then(|pick| instances::answer(pick, request.body())),
             Ok(Route::StoredPrediction(id)) => stored::answer(&self.results, id).await,
             Ok(Route::Health) => Ok(health::answer(&self.model, &self.challenger)),
+            Ok(Route::Outcomes) => {
+                let now = chrono::Utc::now();
+                outcomes::answer(self.outcomes.as_ref(), request.body(), now, &self.telemetry).await
+            }
             Ok(Route::Oip(oip)) => {
                 let (served, mut observer) = models.served(oip);
                 served.answer(oip, &mut observer, request.headers(), request.body())

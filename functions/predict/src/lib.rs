@@ -3,7 +3,7 @@
 //! body (the model *as* a service), `GET /predictions/{product_id}` reads back the nightly
 //! run's result (offline inference), `GET /health` tells which model is loaded. The Open
 //! Inference Protocol's REST routes (`/v2/...`, [`oip`]) serve the same model to
-//! KServe/Triton clients.
+//! KServe/Triton clients. `POST /outcomes` takes back what really happened ([`outcomes`]).
 
 mod answer;
 mod app;
@@ -12,6 +12,7 @@ mod health;
 pub mod http;
 mod instances;
 pub mod oip;
+pub mod outcomes;
 mod pick;
 mod product;
 pub mod results;
@@ -29,7 +30,7 @@ pub use aws_adapter::config::InitError;
 
 use aws_adapter::clients::early_s3_client;
 use aws_adapter::config::PredictConfig;
-use aws_adapter::dynamodb::{DynamoDbAttributes, DynamoDbPredictions};
+use aws_adapter::dynamodb::{DynamoDbAttributes, DynamoDbOutcomes, DynamoDbPredictions};
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
 use aws_adapter::{aws_sdk_s3, AwsClients, CallPolicy, SdkRetries};
 use futures_util::future::join;
@@ -39,8 +40,9 @@ use std::time::Instant;
 use store::model_source::{load_pair_timed, LoadTimes, LoadedPair};
 use telemetry::InitTimes;
 
-/// The app as deployed: DynamoDB for attributes and results, S3 for the run log.
-pub type AwsApp = App<DynamoDbAttributes, NightlyResults<DynamoDbPredictions, S3RunLog>>;
+/// The app as deployed: DynamoDB for attributes, results and outcomes, S3 for the run log.
+pub type AwsApp =
+    App<DynamoDbAttributes, NightlyResults<DynamoDbPredictions, S3RunLog>, DynamoDbOutcomes>;
 
 /// Cold start: read the configuration, build the AWS clients, fetch and build the model.
 /// Any failure stops the function before it serves: it never answers without a model.
@@ -126,7 +128,14 @@ fn assemble(
         DynamoDbAttributes::new(clients.dynamodb.clone(), &config.attributes_table),
         &config.model_name,
     )
-    .with_results(results);
+    .with_results(results)
+    .with_outcomes(config.outcomes_table.as_ref().map(|table| {
+        DynamoDbOutcomes::new(
+            clients.dynamodb.clone(),
+            table,
+            config.outcome_retention_days,
+        )
+    }));
     let app = match challenger {
         None => app,
         Some(Ok((challenger, times))) => {

@@ -22,6 +22,8 @@ pub enum Route<'a> {
     Health,
     /// An Open Inference Protocol (v2) route, under `/v2`.
     Oip(OipRoute<'a>),
+    /// `POST /outcomes`: what really happened, handed back.
+    Outcomes,
 }
 
 /// The Open Inference Protocol's REST routes. Model names and versions are as the path
@@ -51,7 +53,7 @@ pub struct ModelRef<'a> {
 
 /// Every route's stable name, for logs and metrics, and last the name of a request that
 /// reached none ([`UNROUTED`]).
-pub const ROUTE_NAMES: [&str; 11] = [
+pub const ROUTE_NAMES: [&str; 12] = [
     "GET /predict/{product_id}",
     "POST /predict",
     "GET /predictions/{product_id}",
@@ -62,6 +64,7 @@ pub const ROUTE_NAMES: [&str; 11] = [
     "GET /v2/models/{name}",
     "GET /v2/models/{name}/ready",
     "POST /v2/models/{name}/infer",
+    "POST /outcomes",
     "none",
 ];
 
@@ -84,6 +87,7 @@ impl Route<'_> {
                 OipRoute::ModelReady(_) => 8,
                 OipRoute::Infer(_) => 9,
             },
+            Route::Outcomes => 10,
         }
     }
 
@@ -247,6 +251,7 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, NoRoute> {
             return Err(NoRoute::BadProductId(BadProductId::Slash))
         }
         ["health"] | ["health", ""] => ("GET", Route::Health),
+        ["outcomes"] | ["outcomes", ""] => ("POST", Route::Outcomes),
         _ => return Err(NoRoute::NotFound),
     };
     if method.as_str() == allowed {
@@ -303,6 +308,13 @@ mod tests {
         );
         assert_eq!(route(&Method::GET, "/predictions"), Err(NoRoute::NotFound));
         assert_eq!(route(&Method::GET, "/healthz"), Err(NoRoute::NotFound));
+        assert_eq!(route(&Method::POST, "/outcomes"), Ok(Route::Outcomes));
+        assert_eq!(route(&Method::POST, "/outcomes/"), Ok(Route::Outcomes));
+        assert_eq!(
+            route(&Method::GET, "/outcomes"),
+            Err(NoRoute::MethodNotAllowed("POST"))
+        );
+        assert_eq!(route(&Method::POST, "/outcomes/x"), Err(NoRoute::NotFound));
     }
 
     #[test]

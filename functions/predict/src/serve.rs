@@ -18,6 +18,7 @@ use lambda_http::{service_fn, Adapter, Request, Service};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use store::attributes::AttributeStore;
+use store::outcomes::OutcomeSink;
 
 use crate::app::App;
 use crate::http::ApiError;
@@ -26,8 +27,8 @@ use crate::routes::UNROUTED;
 
 /// Serves `app` until the runtime stops the sandbox, writing the metrics recorded for
 /// each request to `metrics` before answering it.
-pub async fn serve<S: AttributeStore, R: Results>(
-    app: &App<S, R>,
+pub async fn serve<S: AttributeStore, R: Results, O: OutcomeSink>(
+    app: &App<S, R, O>,
     metrics: Option<&Emf>,
 ) -> Result<(), lambda_runtime::Error> {
     log_panics();

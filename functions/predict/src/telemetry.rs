@@ -44,6 +44,9 @@ pub mod names {
     pub const CHALLENGER_SCORE: &str = "ChallengerScore";
     pub const CHALLENGER_PREDICTED_LABEL: &str = "ChallengerPredictedLabel";
     pub const CHALLENGER_LOAD_FAILED: &str = "ChallengerLoadFailed";
+    // POST /outcomes: about no model version, so with no dimension but the function's.
+    pub const OUTCOMES_RECEIVED: &str = "OutcomesReceived";
+    pub const OUTCOMES_REFUSED: &str = "OutcomesRefused";
 }
 
 /// The dimensions of the challenger's metrics: the pair of versions compared.
@@ -88,6 +91,8 @@ pub fn describe() {
         CHALLENGER_ERRORS,
         CHALLENGER_PREDICTED_LABEL,
         CHALLENGER_LOAD_FAILED,
+        OUTCOMES_RECEIVED,
+        OUTCOMES_REFUSED,
     ] {
         describe_counter!(name, Unit::Count, "");
     }
@@ -160,6 +165,8 @@ pub struct Telemetry {
     score: OnceLock<Histogram>,
     /// Per class, in the model's class order.
     labels: Vec<OnceLock<Counter>>,
+    /// Outcomes written; outcomes in refused batches.
+    outcomes: OnceLock<[Counter; 2]>,
 }
 
 impl Telemetry {
@@ -175,6 +182,7 @@ impl Telemetry {
             outside_training: OnceLock::new(),
             score: OnceLock::new(),
             labels: (0..classes).map(|_| OnceLock::new()).collect(),
+            outcomes: OnceLock::new(),
         }
     }
 
@@ -198,6 +206,25 @@ impl Telemetry {
         });
         metrics.count.increment(1);
         metrics.latency.record(ms(latency));
+    }
+
+    fn outcomes(&self) -> &[Counter; 2] {
+        self.outcomes.get_or_init(|| {
+            [
+                counter!(names::OUTCOMES_RECEIVED),
+                counter!(names::OUTCOMES_REFUSED),
+            ]
+        })
+    }
+
+    /// `n` outcomes written to the outcomes table.
+    pub fn outcomes_received(&self, n: usize) {
+        self.outcomes()[0].increment(n as u64);
+    }
+
+    /// A batch of `n` outcomes refused (1 for a body that is not a list).
+    pub fn outcomes_refused(&self, n: usize) {
+        self.outcomes()[1].increment(n as u64);
     }
 
     /// What records each scored batch: rows scored, the rows and scores outside training

@@ -62,7 +62,21 @@ pub struct PredictConfig {
     pub challenger: Option<ModelLocation>,
     /// How large a model the function's memory can load (see [`Env::load_budget`]).
     pub load_budget: LoadBudget,
+    /// Where `POST /outcomes` writes (`OUTCOMES_TABLE`; unset or blank: the route answers
+    /// 404, saying the stack has no outcomes table).
+    pub outcomes_table: Option<String>,
+    /// How long an outcome is kept before DynamoDB's TTL deletes it
+    /// (`OUTCOME_RETENTION_DAYS`, 1 to [`MAX_OUTCOME_RETENTION_DAYS`], default
+    /// [`DEFAULT_OUTCOME_RETENTION_DAYS`]).
+    pub outcome_retention_days: u32,
 }
+
+/// How long outcomes are kept unless `OUTCOME_RETENTION_DAYS` says otherwise (the
+/// template's `OutcomeRetentionDays` default).
+pub const DEFAULT_OUTCOME_RETENTION_DAYS: u32 = 400;
+
+/// The longest `OUTCOME_RETENTION_DAYS` (100 years).
+pub const MAX_OUTCOME_RETENTION_DAYS: u32 = 36_500;
 
 /// The longest `MODEL_NAME`.
 pub const MAX_MODEL_NAME_CHARS: usize = 128;
@@ -107,6 +121,15 @@ impl PredictConfig {
                 problem,
             });
         }
+        let outcome_retention_days =
+            env.parsed_or("OUTCOME_RETENTION_DAYS", DEFAULT_OUTCOME_RETENTION_DAYS)?;
+        if !(1..=MAX_OUTCOME_RETENTION_DAYS).contains(&outcome_retention_days) {
+            return Err(ConfigError::Invalid {
+                name: "OUTCOME_RETENTION_DAYS",
+                value: outcome_retention_days.to_string(),
+                problem: format!("must be between 1 and {MAX_OUTCOME_RETENTION_DAYS}"),
+            });
+        }
         Ok(PredictConfig {
             model,
             attributes_table,
@@ -115,6 +138,8 @@ impl PredictConfig {
             challenger: env.challenger()?,
             load_budget: env.load_budget()?,
             model_name,
+            outcomes_table: env.optional("OUTCOMES_TABLE"),
+            outcome_retention_days,
         })
     }
 

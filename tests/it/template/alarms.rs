@@ -103,6 +103,7 @@ fn the_live_alias_moves_by_a_canary_that_alarms_roll_back() {
             [
                 "get /predict/{product_id}",
                 "post /predict",
+                "post /outcomes",
                 "get /predictions/{product_id}",
                 "get /health",
                 "x-amazon-apigateway-any-method $default",

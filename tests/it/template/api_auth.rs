@@ -55,11 +55,12 @@ fn predict_routes(t: &Value, params: &Parameters) -> BTreeMap<String, Route> {
 }
 
 /// The routes of the predict function's HttpApi events.
-const PREDICT_ROUTES: [&str; 5] = [
+const PREDICT_ROUTES: [&str; 6] = [
     "get /predict/{product_id}",
     "post /predict",
     "get /predictions/{product_id}",
     "get /health",
+    "post /outcomes",
     "x-amazon-apigateway-any-method $default",
 ];
 

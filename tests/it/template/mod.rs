@@ -18,6 +18,8 @@ mod api_auth;
 mod challenger;
 /// Deployed to moto: the stack wired to its own resources.
 mod on_moto;
+/// The outcomes table and its retention.
+mod outcomes;
 /// Least privilege: each role's statements.
 mod roles;
 /// The nightly run's state machine.

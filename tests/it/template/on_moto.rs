@@ -48,6 +48,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         "PredictFunctionPostPredictionPermission",
         "PredictFunctionHealthPermission",
         "PredictFunctionGetStoredPredictionPermission",
+        "PredictFunctionPostOutcomesPermission",
         "PredictFunctionOtherPermission",
     ]
     .map(String::from)
@@ -57,10 +58,11 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         "what the moto deployment leaves out"
     );
     let name = |id: &str| d.name(id);
-    let (bucket, attributes, predictions) = (
+    let (bucket, attributes, predictions, outcomes) = (
         name("ModelBucket"),
         name("AttributesTable"),
         name("PredictionsTable"),
+        name("OutcomesTable"),
     );
     let clients = e2e::clients().await;
 
@@ -92,6 +94,36 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
             Some("PAY_PER_REQUEST")
         );
     }
+    // The outcomes table: its key, and the arrival index the nightly run reads.
+    let described = clients
+        .dynamodb
+        .describe_table()
+        .table_name(&outcomes)
+        .send()
+        .await
+        .unwrap();
+    let t = described.table().unwrap();
+    let keys = |schema: &[aws_adapter::aws_sdk_dynamodb::types::KeySchemaElement]| {
+        schema
+            .iter()
+            .map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(t.key_schema()), ["subject HASH", "observed_at RANGE"]);
+    let index = &t.global_secondary_indexes()[0];
+    assert_eq!(index.index_name(), Some("by_arrival"));
+    assert_eq!(
+        keys(index.key_schema()),
+        ["received_on HASH", "received_at RANGE"]
+    );
+    assert_eq!(
+        index
+            .projection()
+            .and_then(|p| p.projection_type())
+            .map(|p| p.as_str()),
+        Some("ALL")
+    );
+
     // The bucket, encrypted (moto applies no versioning or public access block from a
     // template: those are checked on the template).
     let encryption = clients
@@ -136,12 +168,14 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         ("CHALLENGER_MODEL_KEY".to_owned(), challenger_key.to_owned()),
         ("ATTRIBUTES_TABLE".to_owned(), attributes.clone()),
         ("PREDICTIONS_TABLE".to_owned(), predictions.clone()),
+        ("OUTCOMES_TABLE".to_owned(), outcomes.clone()),
         ("RUNS_PREFIX".to_owned(), "batch-runs/".to_owned()),
         ("METRICS_NAMESPACE".to_owned(), "ModelServing".to_owned()),
     ]);
     let mut with_stage_switch = expected_predict.clone();
     with_stage_switch.insert(STAGE_SWITCH.to_owned(), "true".to_owned());
     with_stage_switch.insert("MODEL_NAME".to_owned(), "wine-quality".to_owned());
+    with_stage_switch.insert("OUTCOME_RETENTION_DAYS".to_owned(), "400".to_owned());
     assert_eq!(predict_env, with_stage_switch);
     let mut expected_batch = expected_predict.clone();
     expected_batch.extend([
@@ -185,6 +219,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         ("ModelBucketName", &bucket),
         ("AttributesTableName", &attributes),
         ("PredictionsTableName", &predictions),
+        ("OutcomesTableName", &outcomes),
         ("PredictFunctionName", &predict_fn),
         ("BatchFunctionName", &batch_fn),
     ] {
@@ -232,4 +267,27 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     let response = app.handle(support::request("predict-get.json")).await;
     assert_eq!(response.status().as_u16(), 200, "{:?}", response.body());
     assert_eq!(support::json_body(&response)["product_id"], "wine-0001");
+
+    // It writes POST /outcomes to this stack's outcomes table, which the batch reads.
+    assert_eq!(config.outcomes_table.as_deref(), Some(outcomes.as_str()));
+    assert_eq!(
+        batch_config.outcomes_table.as_deref(),
+        Some(outcomes.as_str())
+    );
+    let body = serde_json::json!([
+        {"product_id": "wine-0001", "outcome": 6, "observed_at": "2026-01-02T03:04:05Z"}
+    ]);
+    let mut request = lambda_http::Request::new(body.to_string().into());
+    *request.method_mut() = lambda_http::http::Method::POST;
+    *request.uri_mut() = "/outcomes".parse().unwrap();
+    let response = app.handle(request).await;
+    assert_eq!(response.status().as_u16(), 200, "{:?}", response.body());
+    let stored = clients
+        .dynamodb
+        .scan()
+        .table_name(&outcomes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.count(), 1);
 }

@@ -62,6 +62,8 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
             ),
             ("dynamodb:GetItem", &["AttributesTable", "PredictionsTable"]),
             ("s3:ListBucket", &["ModelBucket"]),
+            ("dynamodb:BatchWriteItem", &["OutcomesTable"]),
+            ("dynamodb:PutItem", &["OutcomesTable"]),
         ],
     );
     assert_allows_exactly(
@@ -81,6 +83,7 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
             ("dynamodb:Scan", &["AttributesTable"]),
             ("dynamodb:BatchWriteItem", &["PredictionsTable"]),
             ("dynamodb:PutItem", &["PredictionsTable"]),
+            ("dynamodb:Query", &["${OutcomesTable.Arn}/index/by_arrival"]),
             (
                 "states:StartExecution",
                 &["stateMachine:${AWS::StackName}-nightly"],

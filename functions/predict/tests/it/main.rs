@@ -12,4 +12,6 @@ mod handler;
 mod metrics;
 mod oip;
 mod oip_client;
+mod outcomes;
+mod outcomes_bootstrap;
 mod panics;

@@ -21,7 +21,7 @@ use scoring::Model;
 use serde_json::{json, Value};
 use testkit::emf::{checked_document, sum, unit, with};
 use testkit::predict_support::{
-    demo_app, demo_store, http, repository, wine_instance, wines, DEMO_MODEL_NAME,
+    demo_app, demo_model, demo_store, http, repository, wine_instance, wines, DEMO_MODEL_NAME,
 };
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -343,4 +343,48 @@ async fn a_model_trained_on_the_wrong_units_trips_the_canary_metric_and_the_righ
         "right model: {:.2}% of {every} products outside training ({} by a feature, {} by the score)",
         right.share, right.features, right.scores
     );
+}
+
+#[tokio::test]
+async fn outcomes_received_and_refused_are_counted_by_function_alone() {
+    testkit::alone!();
+    let _turn = turn().await;
+    let app = App::new(demo_model(), demo_store(), DEMO_MODEL_NAME)
+        .with_outcomes(Some(store::outcomes::MemoryOutcomes::default()));
+    let at = "2026-01-02T03:04:05Z";
+    let entries = |n: usize, outcome: Value| {
+        let list: Vec<Value> = (0..n)
+            .map(|i| json!({"product_id": format!("p{i}"), "outcome": outcome, "observed_at": at}))
+            .collect();
+        json!(list).to_string()
+    };
+    for (body, status) in [
+        (entries(30, json!(1.5)), 200),
+        (entries(4, json!("good")), 200),
+        (entries(7, Value::Null), 400),
+        ("not json".to_owned(), 400),
+    ] {
+        let response = app.handle(http(Method::POST, "/outcomes", body)).await;
+        assert_eq!(response.status(), status);
+    }
+    let docs = flushed();
+    let received = with(&docs, "OutcomesReceived", &[]);
+    assert_eq!(sum(&received, "OutcomesReceived"), 34.0);
+    // The entries of the refused list, and one for the body that was no list.
+    let refused = with(&docs, "OutcomesRefused", &[]);
+    assert_eq!(sum(&refused, "OutcomesRefused"), 8.0);
+    for doc in received.iter().chain(&refused) {
+        for metric in ["OutcomesReceived", "OutcomesRefused"] {
+            if !doc[metric].is_null() {
+                assert_eq!(unit(doc, metric).as_deref(), Some("Count"));
+            }
+        }
+    }
+    let requests = with(&docs, "Requests", &["ModelVersion", "Route", "StatusClass"]);
+    let routed: f64 = requests
+        .iter()
+        .filter(|d| d["Route"] == "POST /outcomes")
+        .map(|d| d["Requests"].as_f64().unwrap())
+        .sum();
+    assert_eq!(routed, 4.0);
 }

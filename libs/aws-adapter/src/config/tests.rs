@@ -352,3 +352,54 @@ fn the_outcome_join_is_off_without_an_outcomes_table_and_reads_captures_when_giv
         );
     }
 }
+
+#[test]
+fn the_outcomes_table_is_optional_and_its_retention_bounded() {
+    let mut vars = vec![
+        ("MODEL_BUCKET", "models"),
+        ("MODEL_KEY", "wine/v1.onnx"),
+        ("ATTRIBUTES_TABLE", "attributes"),
+        ("PREDICTIONS_TABLE", "predictions"),
+        ("MODEL_NAME", "wine-quality"),
+    ];
+    let predict = PredictConfig::from_lookup(lookup(&vars)).unwrap();
+    assert_eq!(predict.outcomes_table, None);
+    assert_eq!(
+        predict.outcome_retention_days,
+        DEFAULT_OUTCOME_RETENTION_DAYS
+    );
+    assert_eq!(
+        BatchConfig::from_lookup(lookup(&vars))
+            .unwrap()
+            .outcomes_table,
+        None
+    );
+    vars.push(("OUTCOMES_TABLE", " "));
+    assert_eq!(
+        PredictConfig::from_lookup(lookup(&vars))
+            .unwrap()
+            .outcomes_table,
+        None,
+        "blank is none"
+    );
+    vars.pop();
+    vars.push(("OUTCOMES_TABLE", "outcomes"));
+    vars.push(("OUTCOME_RETENTION_DAYS", "30"));
+    let predict = PredictConfig::from_lookup(lookup(&vars)).unwrap();
+    assert_eq!(predict.outcomes_table.as_deref(), Some("outcomes"));
+    assert_eq!(predict.outcome_retention_days, 30);
+    assert_eq!(
+        BatchConfig::from_lookup(lookup(&vars))
+            .unwrap()
+            .outcomes_table
+            .as_deref(),
+        Some("outcomes")
+    );
+    for bad in ["0", "36501", "-1", "a year"] {
+        *vars.last_mut().unwrap() = ("OUTCOME_RETENTION_DAYS", bad);
+        match PredictConfig::from_lookup(lookup(&vars)) {
+            Err(ConfigError::Invalid { name, .. }) => assert_eq!(name, "OUTCOME_RETENTION_DAYS"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}

@@ -121,7 +121,7 @@ fn space_name(space: Space) -> &'static str {
 /// A finite number as DynamoDB takes it: shortest round-trip digits, in exponent form far
 /// from 1 (Rust's plain form of 1e-300 has 300 zeros), and 0 below the smallest magnitude
 /// DynamoDB stores (1e-130), which it would refuse along with the whole batch.
-fn number(v: f64) -> String {
+pub(super) fn number(v: f64) -> String {
     let magnitude = v.abs();
     if magnitude < 1e-130 {
         "0".to_owned()
