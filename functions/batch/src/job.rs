@@ -346,7 +346,7 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
     ) -> Result<Summary, JobError> {
         let mut summary = Summary::complete(state, self.model.watch());
         summary.planned_at = Some(planned_at);
-        summary.accuracy = accuracy;
+        summary.accuracy = accuracy.map(Box::new);
         let json = serde_json::to_string(&summary).map_err(|e| {
             JobError::RunLogFailed(StoreError::refused(format!(
                 "the summary cannot be serialized: {e}"

@@ -73,9 +73,10 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub planned_at: Option<String>,
     /// The outcomes that arrived since the last run, joined with the predictions they
-    /// refer to; absent when none arrived (or no outcomes table is configured).
+    /// refer to; absent when none arrived (or no outcomes table is configured). Boxed:
+    /// the summary moves by value in the job's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accuracy: Option<AccuracySummary>,
+    pub accuracy: Option<Box<AccuracySummary>>,
 }
 
 /// `{"since", "until", "outcomes", <the report's figures>}`, or, when the join failed,

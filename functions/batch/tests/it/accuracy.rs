@@ -315,7 +315,7 @@ async fn a_failing_outcome_store_is_said_in_the_summary_and_the_night_scores() {
     assert!(json["accuracy"].get("joined").is_none(), "{json}");
     assert_eq!(
         serde_json::from_value::<AccuracySummary>(json["accuracy"].clone()).unwrap(),
-        summary.accuracy.unwrap()
+        *summary.accuracy.unwrap()
     );
 
     // The same in one invocation (no state machine).
