@@ -83,6 +83,7 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
             ("dynamodb:Scan", &["AttributesTable"]),
             ("dynamodb:BatchWriteItem", &["PredictionsTable"]),
             ("dynamodb:PutItem", &["PredictionsTable"]),
+            ("dynamodb:BatchGetItem", &["PredictionsTable"]),
             ("dynamodb:Query", &["${OutcomesTable.Arn}/index/by_arrival"]),
             (
                 "states:StartExecution",
