@@ -146,6 +146,7 @@ impl Tables {
     async fn get(&self, id: &str) -> Value {
         let config = PredictConfig {
             load_budget: LoadBudget::unlimited(),
+            capture_rate: aws_adapter::config::CaptureRate::OFF,
             model: self.location(CHAMPION_KEY),
             attributes_table: self.attributes.clone(),
             predictions_table: self.predictions.clone(),

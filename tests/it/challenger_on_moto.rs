@@ -45,6 +45,7 @@ async fn stack(challenger: Option<Vec<u8>>) -> PredictConfig {
     support::store_nightly_result(&c.s3, &c.dynamodb, &bucket, &predictions).await;
     PredictConfig {
         load_budget: LoadBudget::unlimited(),
+        capture_rate: aws_adapter::config::CaptureRate::OFF,
         challenger: Some(ModelLocation {
             bucket: bucket.clone(),
             key: CHALLENGER_KEY.into(),

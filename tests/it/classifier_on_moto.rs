@@ -124,6 +124,7 @@ async fn get_and_post_answer_labels_and_probabilities_for_numbers_strings_and_ga
         .unwrap();
     let config = PredictConfig {
         load_budget: LoadBudget::unlimited(),
+        capture_rate: aws_adapter::config::CaptureRate::OFF,
         model: ModelLocation {
             bucket,
             key: "wine/good.onnx".into(),

@@ -35,6 +35,7 @@ async fn app() -> (FaultProxy, predict::AwsApp, AwsClients, String) {
         .unwrap();
     let config = PredictConfig {
         load_budget: LoadBudget::unlimited(),
+        capture_rate: aws_adapter::config::CaptureRate::OFF,
         model: ModelLocation { bucket, key },
         attributes_table: table.clone(),
         predictions_table: unique("predictions"),

@@ -37,6 +37,7 @@ async fn stack(model: Option<Vec<u8>>, versioned: bool, wines: usize) -> Predict
     support::store_nightly_result(&c.s3, &c.dynamodb, &bucket, &predictions).await;
     PredictConfig {
         load_budget: LoadBudget::unlimited(),
+        capture_rate: aws_adapter::config::CaptureRate::OFF,
         model: ModelLocation { bucket, key },
         attributes_table: table,
         predictions_table: predictions,

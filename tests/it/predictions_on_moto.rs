@@ -102,6 +102,7 @@ async fn a_product_invalid_or_gone_after_a_run_is_not_answered_as_tonights() {
     let sdk = testkit::moto::sdk_config(&proxy.endpoint()).await;
     let config = PredictConfig {
         load_budget: LoadBudget::unlimited(),
+        capture_rate: aws_adapter::config::CaptureRate::OFF,
         model: ModelLocation {
             bucket: bucket.clone(),
             key: "model.onnx".into(),
@@ -292,6 +293,7 @@ async fn a_run_with_explain_top_k_stores_the_contributions_and_the_get_returns_t
     // GET /predictions/{id} through the predict function's own adapters.
     let config = PredictConfig {
         load_budget: LoadBudget::unlimited(),
+        capture_rate: aws_adapter::config::CaptureRate::OFF,
         model: ModelLocation {
             bucket: bucket.clone(),
             key: "model.onnx".into(),

@@ -69,6 +69,48 @@ pub struct PredictConfig {
     /// (`OUTCOME_RETENTION_DAYS`, 1 to [`MAX_OUTCOME_RETENTION_DAYS`], default
     /// [`DEFAULT_OUTCOME_RETENTION_DAYS`]).
     pub outcome_retention_days: u32,
+    /// The share of scoring requests captured (`CAPTURE_RATE`, 0 to 1; unset: 0, none).
+    pub capture_rate: CaptureRate,
+}
+
+/// The share of scoring requests whose inputs and answers are written to the log for
+/// delivery to the capture bucket: `CAPTURE_RATE`, a number from 0 (none, the default:
+/// captures hold customers' data) to 1 (every request).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CaptureRate(f64);
+
+// Never NaN: `parse` refuses it.
+impl Eq for CaptureRate {}
+
+impl CaptureRate {
+    pub const OFF: CaptureRate = CaptureRate(0.0);
+    pub const ALL: CaptureRate = CaptureRate(1.0);
+
+    /// `rate` if it is a share (0 to 1), else why not.
+    pub fn new(rate: f64) -> Result<CaptureRate, String> {
+        if (0.0..=1.0).contains(&rate) {
+            Ok(CaptureRate(rate))
+        } else {
+            Err(format!(
+                "must be a number from 0 (capture nothing) to 1 (capture every request), not {rate}"
+            ))
+        }
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl FromStr for CaptureRate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let rate: f64 = s.parse().map_err(|_| {
+            "must be a number from 0 (capture nothing) to 1 (capture every request)".to_owned()
+        })?;
+        CaptureRate::new(rate)
+    }
 }
 
 /// How long outcomes are kept unless `OUTCOME_RETENTION_DAYS` says otherwise (the
@@ -137,6 +179,7 @@ impl PredictConfig {
             runs_prefix: env.runs_prefix()?,
             challenger: env.challenger()?,
             load_budget: env.load_budget()?,
+            capture_rate: env.parsed_or("CAPTURE_RATE", CaptureRate::OFF)?,
             model_name,
             outcomes_table: env.optional("OUTCOMES_TABLE"),
             outcome_retention_days,

@@ -47,6 +47,16 @@ impl Column {
     }
 }
 
+/// One value of a batch, in the type the model reads it as: a missing number is NaN, a
+/// missing category [`MISSING_TEXT`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BatchValue<'a> {
+    F32(f32),
+    F64(f64),
+    I64(i64),
+    Text(&'a str),
+}
+
 /// Rows read through [`FeatureSchema::read_row`], ready for [`crate::Model::predict`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -93,6 +103,27 @@ impl Batch {
     pub fn clear(&mut self) {
         self.columns.iter_mut().for_each(|c| c.truncate(0));
         self.rows = 0;
+    }
+
+    /// Row `row`'s value of feature `feature` (schema order) as the model reads it; `None`
+    /// outside the batch.
+    pub fn value(&self, row: usize, feature: usize) -> Option<BatchValue<'_>> {
+        if row >= self.rows {
+            return None;
+        }
+        let (column, at) = if self.width == 1 {
+            (self.columns.get(feature)?, row)
+        } else if feature < self.width {
+            (&self.columns[0], row * self.width + feature)
+        } else {
+            return None;
+        };
+        Some(match column {
+            Column::F32(v) => BatchValue::F32(v[at]),
+            Column::F64(v) => BatchValue::F64(v[at]),
+            Column::I64(v) => BatchValue::I64(v[at]),
+            Column::Text(v) => BatchValue::Text(&v[at]),
+        })
     }
 
     pub(crate) fn mark(&self) -> Mark {

@@ -32,7 +32,7 @@ mod schema;
 mod testing;
 pub mod watch;
 
-pub use batch::Batch;
+pub use batch::{Batch, BatchValue};
 pub use comparison::{compare, ComparisonReport, ComparisonTally, RowComparison};
 pub use error::{ExplainError, LoadError, RowError, RowProblem, ScoreError};
 pub use explain::{ExplainedTargets, Explanations, RowExplanation, Space};

@@ -36,6 +36,41 @@ fn predict_config_reads_its_four_variables() {
     );
     assert_eq!(config.attributes_table, "attributes");
     assert_eq!(config.challenger, None);
+    assert_eq!(config.capture_rate, CaptureRate::OFF);
+}
+
+#[test]
+fn the_capture_rate_is_a_share_from_0_to_1_and_off_unless_set() {
+    let base = [
+        ("MODEL_BUCKET", "models"),
+        ("MODEL_KEY", "wine/v1.onnx"),
+        ("ATTRIBUTES_TABLE", "attributes"),
+        ("PREDICTIONS_TABLE", "predictions"),
+        ("MODEL_NAME", "wine-quality"),
+    ];
+    let with = |rate: &'static str| {
+        let mut vars = base.to_vec();
+        vars.push(("CAPTURE_RATE", rate));
+        PredictConfig::from_lookup(lookup(&vars))
+    };
+    for (text, rate) in [
+        ("0", 0.0),
+        ("1", 1.0),
+        ("0.25", 0.25),
+        (" 0.5 ", 0.5),
+        ("", 0.0),
+    ] {
+        assert_eq!(with(text).unwrap().capture_rate.get(), rate, "{text:?}");
+    }
+    for bad in ["1.5", "-0.1", "NaN", "inf", "half", "10%"] {
+        match with(bad) {
+            Err(ConfigError::Invalid { name, problem, .. }) => {
+                assert_eq!(name, "CAPTURE_RATE", "{bad}");
+                assert!(problem.contains("from 0"), "{bad}: {problem}");
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
 }
 
 #[test]

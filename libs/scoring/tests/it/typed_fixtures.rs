@@ -303,3 +303,37 @@ fn an_encoder_that_refuses_unknown_categories_fails_only_that_row() {
 fn json_str(s: &str) -> Value {
     Value::String(s.to_owned())
 }
+
+/// A batch gives back each value as the model reads it: numbers in the feature's type,
+/// categories as text, missing values as NaN or the missing category.
+#[test]
+fn a_batch_gives_back_the_values_the_model_reads() {
+    let model = Model::load(
+        &std::fs::read(dir().join("ct_regressor.onnx")).unwrap(),
+        "v",
+    )
+    .unwrap();
+    let schema = model.schema();
+    let mut row = Map::new();
+    row.insert("age".into(), Value::from(41.5));
+    row.insert("income".into(), Value::Null);
+    row.insert("tenure_years".into(), Value::from(3));
+    row.insert("balance".into(), Value::from(0.1));
+    row.insert("color".into(), Value::from("red"));
+    row.insert("region".into(), Value::Null);
+    let mut batch = schema.batch(2);
+    schema.read_row(&row, &mut batch).unwrap();
+    schema.read_row(&row, &mut batch).unwrap();
+    let at = |name: &str| schema.names().iter().position(|n| n == name).unwrap();
+    use scoring::BatchValue;
+    assert_eq!(batch.value(1, at("age")), Some(BatchValue::F32(41.5)));
+    assert!(matches!(batch.value(0, at("income")), Some(BatchValue::F32(v)) if v.is_nan()));
+    assert_eq!(batch.value(0, at("balance")), Some(BatchValue::F32(0.1)));
+    assert_eq!(batch.value(0, at("color")), Some(BatchValue::Text("red")));
+    assert_eq!(
+        batch.value(0, at("region")),
+        Some(BatchValue::Text(scoring::MISSING_TEXT))
+    );
+    assert_eq!(batch.value(2, 0), None);
+    assert_eq!(batch.value(0, schema.len()), None);
+}
