@@ -14,6 +14,8 @@
 mod alarms;
 /// Who can call the API: IAM, JWT or no authorizer, as SAM's own `Auth` would write it.
 mod api_auth;
+/// Captures: the rate, the bucket, the delivery stream and its subscription.
+mod capture;
 /// The challenger: its key, its grant, the optional disagreement alarm, the dashboard.
 mod challenger;
 /// Deployed to moto: the stack wired to its own resources.
