@@ -78,8 +78,13 @@ fn the_capture_bucket_is_private_encrypted_tls_only_versioned_and_expired() {
     let rule = &bucket["LifecycleConfiguration"]["Rules"][0];
     assert_eq!(rule["Status"], "Enabled");
     assert_eq!(
-        rule["ExpirationInDays"],
-        json!({ "Ref": "CaptureRetentionDays" })
+        rule["ExpirationInDays"], "30",
+        "CaptureRetentionDays' default"
+    );
+    let kept = evaluated(&t, "CaptureBucket", &[("CaptureRetentionDays", "90")]);
+    assert_eq!(
+        kept["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"],
+        "90"
     );
     assert_eq!(
         rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"],

@@ -50,6 +50,11 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         "PredictFunctionGetStoredPredictionPermission",
         "PredictFunctionPostOutcomesPermission",
         "PredictFunctionOtherPermission",
+        "CaptureBucketPolicy",
+        "CaptureDeliveryStream",
+        "CaptureSubscriptionFilter",
+        // Its only grant is on the stream.
+        "CaptureSubscriptionRole",
     ]
     .map(String::from)
     .into();
@@ -176,6 +181,8 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
     with_stage_switch.insert(STAGE_SWITCH.to_owned(), "true".to_owned());
     with_stage_switch.insert("MODEL_NAME".to_owned(), "wine-quality".to_owned());
     with_stage_switch.insert("OUTCOME_RETENTION_DAYS".to_owned(), "400".to_owned());
+    // Off unless asked for.
+    with_stage_switch.insert("CAPTURE_RATE".to_owned(), "0".to_owned());
     assert_eq!(predict_env, with_stage_switch);
     let mut expected_batch = expected_predict.clone();
     expected_batch.extend([
@@ -222,6 +229,7 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         ("OutcomesTableName", &outcomes),
         ("PredictFunctionName", &predict_fn),
         ("BatchFunctionName", &batch_fn),
+        ("CaptureBucketName", &name("CaptureBucket")),
     ] {
         assert_eq!(d.outputs.get(output), Some(value), "output {output}");
     }
