@@ -222,6 +222,7 @@ async fn predict_app() -> (FaultProxy, predict::AwsApp, String) {
         challenger: None,
         outcomes_table: Some(table.clone()),
         outcome_retention_days: 30,
+        capture_rate: aws_adapter::config::CaptureRate::OFF,
     };
     let proxy = FaultProxy::start(&e2e::endpoint()).await.unwrap();
     let sdk = testkit::moto::sdk_config(&proxy.endpoint()).await;

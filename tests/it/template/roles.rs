@@ -77,6 +77,7 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
                 &[
                     "${ModelBucket.Arn}/${ModelKey}",
                     "${ModelBucket.Arn}/${RunsPrefix}*",
+                    "${CaptureBucket.Arn}/captures/*",
                 ],
             ),
             ("s3:PutObject", &["${ModelBucket.Arn}/${RunsPrefix}*"]),
@@ -89,7 +90,7 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
                 "states:StartExecution",
                 &["stateMachine:${AWS::StackName}-nightly"],
             ),
-            ("s3:ListBucket", &["ModelBucket"]),
+            ("s3:ListBucket", &["ModelBucket", "CaptureBucket"]),
             ("sqs:SendMessage", &["BatchFailureQueue"]),
         ],
     );
