@@ -22,7 +22,7 @@ const BATCH_WRITE_ITEM: &str = "BatchWriteItem";
 
 fn outcome(i: usize, received_at: &str) -> Outcome {
     Outcome {
-        subject: if i % 2 == 0 {
+        subject: if i.is_multiple_of(2) {
             Subject::Product(format!("wine-{i:04}"))
         } else {
             Subject::Request {
@@ -30,7 +30,7 @@ fn outcome(i: usize, received_at: &str) -> Outcome {
                 row: (i % 3) as u32,
             }
         },
-        observed: if i % 3 == 0 {
+        observed: if i.is_multiple_of(3) {
             Observed::Label(format!("class-{}", i % 4))
         } else {
             Observed::Number(i as f64 * 0.5)

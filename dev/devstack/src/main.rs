@@ -301,6 +301,10 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
     println!("  curl -s {base}/predict/no-such-wine      # 404");
     println!("  curl -s {base}/predictions/wine-0042     # the nightly run's stored result (and the challenger's)");
     println!("  curl -s '{base}/predict/wine-0042?model=challenger'   # the challenger's answer");
+    println!(
+        "  curl -s -X POST {base}/outcomes -H 'content-type: application/json' -d '[{{\"product_id\":\"wine-0042\",\"outcome\":6,\"observed_at\":\"2026-12-07T18:00:00Z\"}}]'   # what really happened, for the nightly accuracy (table {})",
+        stack::OUTCOMES_TABLE
+    );
     println!("The same wine through the Open Inference Protocol (KServe v2; docs/api.md):");
     println!(
         "  curl -s -X POST {base}{infer_path} -H 'content-type: application/json' -d '{infer_body}'"

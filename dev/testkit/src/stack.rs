@@ -10,6 +10,8 @@ pub const MODEL_BUCKET: &str = "models";
 pub const MODEL_KEY: &str = "wine-quality/wine_quality.onnx";
 pub const ATTRIBUTES_TABLE: &str = "product-attributes";
 pub const PREDICTIONS_TABLE: &str = "predictions";
+/// Where `POST /outcomes` writes and the nightly run reads.
+pub const OUTCOMES_TABLE: &str = "outcomes";
 /// The demo classifier's stack: its model beside the regressor's, its own products.
 pub const CLASSIFIER_KEY: &str = "wine-good/wine_good_classifier.onnx";
 /// The models' names in the Open Inference Protocol routes (`/v2/models/{name}`): the
@@ -19,6 +21,8 @@ pub const CLASSIFIER_NAME: &str = "wine-good";
 pub const COLORED_TABLE: &str = "colored-wine-attributes";
 /// The classifier's own results table (no nightly run fills it locally).
 pub const COLORED_PREDICTIONS_TABLE: &str = "colored-wine-predictions";
+/// The classifier's own outcomes: labels, not the regressor's numbers.
+pub const COLORED_OUTCOMES_TABLE: &str = "colored-wine-outcomes";
 
 pub struct Clients {
     pub s3: s3::Client,
@@ -41,7 +45,8 @@ pub fn demo_model_bytes() -> Result<Vec<u8>, String> {
     std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Bucket + model, attribute table + all wines. Returns the model's VersionId.
+/// Bucket + model, attribute table + all wines, the results and outcomes tables. Returns
+/// the model's VersionId.
 pub async fn create_demo_stack(
     clients: &Clients,
     mut progress: impl FnMut(usize, usize),
@@ -51,6 +56,7 @@ pub async fn create_demo_stack(
         resources::put_object(&clients.s3, MODEL_BUCKET, MODEL_KEY, demo_model_bytes()?).await?;
     resources::create_table(&clients.dynamodb, ATTRIBUTES_TABLE).await?;
     resources::create_table(&clients.dynamodb, PREDICTIONS_TABLE).await?;
+    resources::create_outcomes_table(&clients.dynamodb, OUTCOMES_TABLE).await?;
     load_wines(&clients.dynamodb, ATTRIBUTES_TABLE, &mut progress).await?;
     Ok(version)
 }
@@ -79,6 +85,7 @@ pub async fn create_classifier_stack(
     let version = resources::put_object(&clients.s3, MODEL_BUCKET, CLASSIFIER_KEY, bytes).await?;
     resources::create_table(&clients.dynamodb, COLORED_TABLE).await?;
     resources::create_table(&clients.dynamodb, COLORED_PREDICTIONS_TABLE).await?;
+    resources::create_outcomes_table(&clients.dynamodb, COLORED_OUTCOMES_TABLE).await?;
     let wines = demo_data::colored_wines()?;
     let total = wines.len();
     resources::put_items(&clients.dynamodb, COLORED_TABLE, &wines, |n| {
@@ -96,6 +103,7 @@ pub fn classifier_env() -> Vec<(&'static str, String)> {
             "MODEL_KEY" => *value = CLASSIFIER_KEY.to_owned(),
             "ATTRIBUTES_TABLE" => *value = COLORED_TABLE.to_owned(),
             "PREDICTIONS_TABLE" => *value = COLORED_PREDICTIONS_TABLE.to_owned(),
+            "OUTCOMES_TABLE" => *value = COLORED_OUTCOMES_TABLE.to_owned(),
             // Its own run log, which no local run writes.
             "RUNS_PREFIX" => *value = "classifier-runs/".to_owned(),
             "MODEL_NAME" => *value = CLASSIFIER_NAME.to_owned(),
@@ -112,6 +120,7 @@ pub fn predict_env() -> Vec<(&'static str, String)> {
         ("MODEL_KEY", MODEL_KEY.to_owned()),
         ("ATTRIBUTES_TABLE", ATTRIBUTES_TABLE.to_owned()),
         ("PREDICTIONS_TABLE", PREDICTIONS_TABLE.to_owned()),
+        ("OUTCOMES_TABLE", OUTCOMES_TABLE.to_owned()),
         ("RUNS_PREFIX", "batch-runs/".to_owned()),
         ("MODEL_NAME", MODEL_NAME.to_owned()),
         // As the template sets it: route on the path without the API stage.
@@ -126,5 +135,6 @@ pub fn batch_env() -> Vec<(&'static str, String)> {
         ("MODEL_KEY", MODEL_KEY.to_owned()),
         ("ATTRIBUTES_TABLE", ATTRIBUTES_TABLE.to_owned()),
         ("PREDICTIONS_TABLE", PREDICTIONS_TABLE.to_owned()),
+        ("OUTCOMES_TABLE", OUTCOMES_TABLE.to_owned()),
     ]
 }

@@ -373,3 +373,96 @@ async fn a_failing_table_is_503_or_500_saying_how_many_were_written() {
         "the detail goes to the log: {message}"
     );
 }
+
+#[tokio::test]
+async fn the_errors_docs_api_md_shows_are_the_functions_own() {
+    let app = app(MemoryOutcomes::default());
+    let good = entry(0);
+    for (body, want) in [
+        (
+            json!([good, {"product_id": "p", "outcome": 1, "observed_at": "2026-12-07T18:00:00"}]),
+            "outcomes[1].observed_at: \"2026-12-07T18:00:00\" is not an RFC 3339 time with an \
+             offset, like 2026-12-07T21:30:00Z or 2026-12-07T22:30:00+01:00 (premature end of \
+             input)",
+        ),
+        (
+            json!([{"product_id": "p", "request_id": "r", "outcome": 1, "observed_at": "2026-12-07T18:00:00Z"}]),
+            "outcomes[0]: has both product_id and request_id; give exactly one",
+        ),
+        (
+            json!([good, good, good, good, {"product_id": "p", "outcome": true, "observed_at": "2026-12-07T18:00:00Z"}]),
+            "outcomes[4].outcome: must be a number or a label (a string), not a boolean",
+        ),
+    ] {
+        let (status, answer) = post(&app, body.to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer["error"], want);
+    }
+}
+
+#[tokio::test]
+async fn a_seeded_fuzz_of_batches_gets_200_or_a_4xx_never_a_5xx() {
+    let app = app(MemoryOutcomes::default());
+    let mut rng = fastrand::Rng::with_seed(26);
+    let values = [
+        Value::Null,
+        json!(true),
+        json!(-1),
+        json!(0),
+        json!(1.5),
+        json!(1e300),
+        json!(u64::MAX),
+        json!(""),
+        json!(" "),
+        json!("x"),
+        json!("é#/.."),
+        json!("2026-12-07T18:00:00Z"),
+        json!("2026-12-07T18:00:00.123456789+14:00"),
+        json!("9999-12-31T23:59:59Z"),
+        json!("2026-02-30T00:00:00Z"),
+        json!("2026-12-07T23:59:60Z"),
+        json!([]),
+        json!({}),
+        json!([{"product_id": "nested"}]),
+    ];
+    let fields = [
+        "product_id",
+        "request_id",
+        "row",
+        "outcome",
+        "observed_at",
+        "extra",
+    ];
+    let mut seen = std::collections::BTreeMap::new();
+    for round in 0..400 {
+        let n = rng.usize(1..6);
+        let mut entries: Vec<Value> = (0..n).map(entry).collect();
+        for _ in 0..rng.usize(0..4) {
+            let e = &mut entries[rng.usize(0..n)];
+            let field = fields[rng.usize(0..fields.len())];
+            if rng.bool() {
+                e[field] = values[rng.usize(0..values.len())].clone();
+            } else if let Some(object) = e.as_object_mut() {
+                object.remove(field);
+            }
+        }
+        let mut body = json!(entries).to_string();
+        if round % 10 == 0 {
+            // Bytes cut or swapped: mostly not JSON.
+            let mut bytes = body.into_bytes();
+            let at = rng.usize(0..bytes.len());
+            bytes[at] = rng.u8(..);
+            bytes.truncate(rng.usize(at..=bytes.len()));
+            body = String::from_utf8_lossy(&bytes).into_owned();
+        }
+        let (status, answer) = post(&app, body.clone()).await;
+        assert!(
+            status == StatusCode::OK || status.is_client_error(),
+            "{body} -> {status} {answer}"
+        );
+        assert!(answer.is_object(), "{body}");
+        *seen.entry(status.as_u16()).or_insert(0) += 1;
+    }
+    // Both kinds of answer were met, each often.
+    assert!(seen[&200] > 40 && seen[&400] > 40, "{seen:?}");
+}
