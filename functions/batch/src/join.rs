@@ -60,34 +60,38 @@ impl<O: OutcomeSource, C: CaptureSource, P: PredictionLookup> OutcomeJoin<O, C, 
             .collect();
         products.sort_unstable();
         products.dedup();
-        let stored = if products.is_empty() {
-            Vec::new()
-        } else {
-            self.predictions.stored_many(&products).await?
-        };
-        let captures = match &self.captures {
-            Some(source) => {
-                let earliest = outcomes
-                    .iter()
-                    .map(|o| o.observed_at.as_str())
-                    .min()
-                    .unwrap_or(since);
-                let from = DateTime::parse_from_rfc3339(earliest)
-                    .map(|t| rfc3339(t.with_timezone(&Utc) - self.lookback()))
-                    .map_err(|e| {
-                        StoreError::refused(format!("an outcome's observed_at {earliest:?}: {e}"))
-                    })?;
-                let read = source.captured_since(&from).await?;
-                if read.unreadable > 0 {
-                    tracing::warn!(
-                        unreadable = read.unreadable,
-                        "capture lines that are not captures were skipped"
-                    );
-                }
-                Some(read.requests)
+        // The stored results and the captures are read at once: neither needs the other.
+        let stored = async {
+            if products.is_empty() {
+                Ok(Vec::new())
+            } else {
+                self.predictions.stored_many(&products).await
             }
-            None => None,
         };
+        let captures = async {
+            let Some(source) = &self.captures else {
+                return Ok(None);
+            };
+            let earliest = outcomes
+                .iter()
+                .map(|o| o.observed_at.as_str())
+                .min()
+                .unwrap_or(since);
+            let from = DateTime::parse_from_rfc3339(earliest)
+                .map(|t| rfc3339(t.with_timezone(&Utc) - self.lookback()))
+                .map_err(|e| {
+                    StoreError::refused(format!("an outcome's observed_at {earliest:?}: {e}"))
+                })?;
+            let read = source.captured_since(&from).await?;
+            if read.unreadable > 0 {
+                tracing::warn!(
+                    unreadable = read.unreadable,
+                    "capture lines that are not captures were skipped"
+                );
+            }
+            Ok(Some(read.requests))
+        };
+        let (stored, captures) = futures_util::future::try_join(stored, captures).await?;
         Ok(Joined {
             outcomes: outcomes.len() as u64,
             tally: matching::tally(&outcomes, &stored, captures.as_deref()),

@@ -10,9 +10,11 @@ use aws_adapter::dynamodb::{DynamoDbOutcomes, DynamoDbPredictions};
 use aws_adapter::s3_captures::S3Captures;
 use batch::join::{AccuracyJoin, OutcomeJoin};
 use batch::{BatchEvent, Job};
+use store::capture::CaptureSource;
 use store::capture::{CapturedAnswer, CapturedRequest, CapturedRow, Features, CAPTURE_FORMAT};
+use store::outcomes::OutcomeSource;
 use store::outcomes::{Observed, Outcome, OutcomeSink, Subject, MAX_WRITE};
-use store::predictions::PredictionSink;
+use store::predictions::{PredictionLookup, PredictionSink};
 use store::scan::AttributeScan;
 use store::PRODUCT_ID;
 use testkit::memory::{InMemoryRunLog, RecordedStarts};
@@ -180,6 +182,7 @@ pub async fn bench<S: AttributeScan, P: PredictionSink>(
     ];
     let mut times: [Vec<f64>; 3] = Default::default();
     let mut joins = Vec::new();
+    let mut parts: [Vec<f64>; 3] = Default::default();
     for round in 0..rounds as usize {
         for i in 0..3 {
             let v = (round + i) % 3;
@@ -222,6 +225,32 @@ pub async fn bench<S: AttributeScan, P: PredictionSink>(
         let start = Instant::now();
         join.join(&since, &until).await.map_err(|e| e.to_string())?;
         joins.push(start.elapsed().as_secs_f64());
+        // Its reads one by one.
+        let start = Instant::now();
+        let arrived = DynamoDbOutcomes::new(clients.dynamodb.clone(), OUTCOMES_TABLE, 400)
+            .arrived(&since, &until)
+            .await
+            .map_err(|e| e.to_string())?;
+        parts[0].push(start.elapsed().as_secs_f64());
+        let products: Vec<String> = arrived
+            .iter()
+            .filter_map(|o| match &o.subject {
+                Subject::Product(id) => Some(id.clone()),
+                Subject::Request { .. } => None,
+            })
+            .collect();
+        let start = Instant::now();
+        DynamoDbPredictions::new(clients.dynamodb.clone(), predictions)
+            .stored_many(&products)
+            .await
+            .map_err(|e| e.to_string())?;
+        parts[1].push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        S3Captures::new(clients.s3.clone(), CAPTURE_BUCKET, "captures/")
+            .captured_since(&since)
+            .await
+            .map_err(|e| e.to_string())?;
+        parts[2].push(start.elapsed().as_secs_f64());
     }
     let base = median(times[0].clone());
     println!();
@@ -244,5 +273,20 @@ pub async fn bench<S: AttributeScan, P: PredictionSink>(
         joins.iter().copied().fold(0.0, f64::max),
         100.0 * median(joins.clone()) / base
     );
+    for (what, t) in [
+        "outcomes: Query on by_arrival",
+        "stored results: BatchGetItem x100, 4 in flight",
+        "captures: list and read the objects",
+    ]
+    .iter()
+    .zip(&parts)
+    {
+        println!(
+            "| - {what} | {:.3} | {:.3} | {:.3} | |",
+            median(t.clone()),
+            t.iter().copied().fold(f64::INFINITY, f64::min),
+            t.iter().copied().fold(0.0, f64::max),
+        );
+    }
     Ok(())
 }
