@@ -365,12 +365,16 @@ async fn bench(
     );
     let (percent, rounds) = outcomes;
     if percent > 0 {
+        // CPU seconds of this process and moto together: steadier than the wall clock on a
+        // shared machine (the run is moto-bound).
+        let cpu = || cpu_seconds("self", tick) + cpu_seconds(&pid, tick);
         join::bench(
             &mut job,
             &clients,
             &items,
             PREDICTIONS_TABLE,
             (percent, rounds),
+            &cpu,
         )
         .await?;
     }

@@ -2,6 +2,8 @@
 //! done where a run starts (before its results replace those the outcomes refer to); the
 //! report kept in the run log for the finish step, the plan carrying only its window.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use store::predictions::PredictionSink;
 use store::run_log::RunLog;
@@ -11,6 +13,11 @@ use store::StoreError;
 use crate::job::Job;
 use crate::run::{rfc3339, PlannedAccuracy};
 use crate::summary::AccuracySummary;
+
+/// The longest the join may take: it runs in the invocation that plans the night (or
+/// scores it whole), whose deadline is the night's too; past this, the night goes on
+/// without accuracy.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
     /// The accuracy of the outcomes received since the last completed run was planned
@@ -42,7 +49,15 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
                 )
             }
         };
-        match join.join(&since, &until).await {
+        let joined = tokio::time::timeout(JOIN_TIMEOUT, join.join(&since, &until))
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::unavailable(format!(
+                    "the join took longer than {} s",
+                    JOIN_TIMEOUT.as_secs()
+                )))
+            });
+        match joined {
             Ok(joined) if joined.outcomes == 0 => None,
             Ok(joined) => Some(AccuracySummary {
                 since,

@@ -162,6 +162,7 @@ pub async fn bench<S: AttributeScan, P: PredictionSink>(
     items: &[Item],
     predictions: &str,
     (percent, rounds): (u64, u32),
+    cpu: &dyn Fn() -> f64,
 ) -> Result<(), String> {
     let ids: Vec<String> = items
         .iter()
@@ -181,6 +182,7 @@ pub async fn bench<S: AttributeScan, P: PredictionSink>(
         "outcomes on the rows, joined",
     ];
     let mut times: [Vec<f64>; 3] = Default::default();
+    let mut cpus: [Vec<f64>; 3] = Default::default();
     let mut joins = Vec::new();
     let mut parts: [Vec<f64>; 3] = Default::default();
     for round in 0..rounds as usize {
@@ -193,7 +195,7 @@ pub async fn bench<S: AttributeScan, P: PredictionSink>(
             };
             // No earlier run: each run's window reaches back the lookback, over every outcome.
             job.run_log.0.lock().unwrap().clear();
-            let start = Instant::now();
+            let (start, cpu_before) = (Instant::now(), cpu());
             let summary = match job
                 .invoke(
                     scheduled_event()?,
@@ -208,6 +210,7 @@ pub async fn bench<S: AttributeScan, P: PredictionSink>(
                 other => return Err(format!("expected a run summary, got {other:?}")),
             };
             times[v].push(start.elapsed().as_secs_f64());
+            cpus[v].push(cpu() - cpu_before);
             if summary.rows_written != rows {
                 return Err(format!("{variants:?}[{v}]: {summary:?}"));
             }
@@ -253,17 +256,22 @@ pub async fn bench<S: AttributeScan, P: PredictionSink>(
         parts[2].push(start.elapsed().as_secs_f64());
     }
     let base = median(times[0].clone());
+    let cpu_base = median(cpus[0].clone());
     println!();
-    println!("| run | median s | min s | max s | median vs no outcomes table |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!(
+        "| run | median wall s | min s | max s | vs no outcomes table | median CPU s (ours + moto) | vs no outcomes table |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (v, what) in variants.iter().enumerate() {
         let t = &times[v];
         let m = median(t.clone());
+        let c = median(cpus[v].clone());
         println!(
-            "| {what} | {m:.3} | {:.3} | {:.3} | {:+.1}% |",
+            "| {what} | {m:.3} | {:.3} | {:.3} | {:+.1}% | {c:.2} | {:+.1}% |",
             t.iter().copied().fold(f64::INFINITY, f64::min),
             t.iter().copied().fold(0.0, f64::max),
-            100.0 * (m / base - 1.0)
+            100.0 * (m / base - 1.0),
+            100.0 * (c / cpu_base - 1.0)
         );
     }
     println!(

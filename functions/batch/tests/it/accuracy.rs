@@ -50,6 +50,15 @@ impl OutcomeSource for SharedOutcomes {
     }
 }
 
+/// An outcomes table that never answers.
+struct Stalled;
+
+impl OutcomeSource for Stalled {
+    async fn arrived(&self, _: &str, _: &str) -> Result<Vec<Outcome>, StoreError> {
+        std::future::pending().await
+    }
+}
+
 struct Unavailable;
 
 impl OutcomeSource for Unavailable {
@@ -321,6 +330,29 @@ async fn a_failing_outcome_store_is_said_in_the_summary_and_the_night_scores() {
     // The same in one invocation (no state machine).
     let summary = invoke_scheduled(&job).await.unwrap();
     assert!(summary.accuracy.unwrap().error.is_some());
+}
+
+/// On a paused clock: the join's time limit passes at once.
+#[tokio::test(start_paused = true)]
+async fn a_join_that_stalls_is_given_up_and_the_night_scores() {
+    let table = Shared::default();
+    let join = OutcomeJoin {
+        outcomes: Stalled,
+        captures: None::<MemoryCaptures>,
+        predictions: table.clone(),
+        lookback_days: 7,
+    };
+    let job = job_with(&table, Some(Box::new(join)));
+    let summary = invoke_scheduled(&job).await.unwrap();
+    assert_eq!(summary.rows_written, 40);
+    let error = summary.accuracy.unwrap().error.unwrap();
+    assert!(
+        error.contains(&format!(
+            "longer than {} s",
+            batch::accuracy::JOIN_TIMEOUT.as_secs()
+        )),
+        "{error}"
+    );
 }
 
 #[tokio::test]
