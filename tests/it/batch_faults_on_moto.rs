@@ -73,6 +73,7 @@ async fn stack(rows: usize, page_size: i32, segments: u32, settings: Settings) -
         workers: 1,
         settings,
         store_retries: Box::new(clients.retries.clone()),
+        accuracy: None,
         challenger: None,
         model,
     };

@@ -60,6 +60,7 @@ async fn stack_of(
         workers: 2,
         settings: fast_settings(),
         store_retries: Box::new(f.retries.clone()),
+        accuracy: None,
         challenger: None,
         model,
     };

@@ -98,6 +98,7 @@ impl Tables {
             workers: 2,
             settings: fast_settings(),
             store_retries: Box::new(f.retries.clone()),
+            accuracy: None,
             model,
             challenger,
         }

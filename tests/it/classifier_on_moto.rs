@@ -225,6 +225,7 @@ async fn the_batch_writes_labels_and_probability_maps() {
         workers: 2,
         settings: fast_settings(),
         store_retries: Box::new(f.retries.clone()),
+        accuracy: None,
         challenger: None,
         model: model.clone(),
     };

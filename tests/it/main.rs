@@ -8,6 +8,7 @@
 use testkit::batch_support;
 use testkit::predict_support;
 
+mod accuracy_on_moto;
 mod batch_faults_on_moto;
 mod batch_on_moto;
 mod captures_on_moto;

@@ -75,6 +75,7 @@ async fn a_product_invalid_or_gone_after_a_run_is_not_answered_as_tonights() {
         workers: 1,
         settings: fast_settings(),
         store_retries: Box::new(()),
+        accuracy: None,
         challenger: None,
         model,
     };
@@ -240,6 +241,7 @@ async fn a_run_with_explain_top_k_stores_the_contributions_and_the_get_returns_t
             ..fast_settings()
         },
         store_retries: Box::new(()),
+        accuracy: None,
         challenger: None,
         model,
     };

@@ -82,6 +82,7 @@ pub fn job(items: Vec<Item>, page_size: usize, sink: InMemoryPredictions) -> Mem
         workers: 2,
         settings: fast_settings(),
         store_retries: Box::new(()),
+        accuracy: None,
         challenger: None,
     }
 }

@@ -175,9 +175,13 @@ impl PredictionLookup for InMemoryPredictions {
     }
 }
 
-/// Summaries in memory, for tests.
+/// Summaries in memory, for tests; and each run's accuracy, by run id.
 #[derive(Debug, Default)]
-pub struct InMemoryRunLog(pub Mutex<Vec<(String, String)>>, pub Mutex<SliceLog>);
+pub struct InMemoryRunLog(
+    pub Mutex<Vec<(String, String)>>,
+    pub Mutex<SliceLog>,
+    pub Mutex<HashMap<String, String>>,
+);
 
 /// Slices' figures by run id and slice.
 pub type SliceLog = HashMap<(String, u32), String>;
@@ -206,6 +210,22 @@ impl RunLog for InMemoryRunLog {
             .unwrap()
             .get(&(run_id.to_owned(), slice))
             .cloned())
+    }
+
+    async fn record_accuracy(&self, run_id: &str, json: &str) -> Result<(), StoreError> {
+        self.2
+            .lock()
+            .unwrap()
+            .insert(run_id.to_owned(), json.to_owned());
+        Ok(())
+    }
+
+    async fn accuracy(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.2.lock().unwrap().get(run_id).cloned())
+    }
+
+    async fn latest(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.0.lock().unwrap().last().map(|(_, json)| json.clone()))
     }
 }
 

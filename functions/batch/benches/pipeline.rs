@@ -312,6 +312,7 @@ fn job(
             ..Settings::default()
         },
         store_retries: Box::new(()),
+        accuracy: None,
         challenger: challenger.map(Ok),
     }
 }

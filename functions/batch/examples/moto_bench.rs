@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release -p batch --example moto_bench   # [-- --rows N --segments N --explain-top-k K]
+//! cargo run -p batch --example moto_bench -- --rows 20000 --outcomes-percent 10 --rounds 3
 //! ```
 //!
 //! Needs `.venv/bin/moto_server` (or `$MOTO_SERVER`): `make venv`. It starts moto on a free
@@ -14,6 +15,11 @@
 //! exactly one item per product (a counting Scan) with the model's score, prints the
 //! numbers, and stops moto, also on failure. `--explain-top-k K` (default 0) sets
 //! `EXPLAIN_TOP_K`: each item also carries its K largest contributions.
+//!
+//! `--outcomes-percent P` (default 0: none) then times the nightly join's share of a run:
+//! outcomes on P% of the products and their captures are seeded (moto_bench/join.rs), and
+//! the run is timed `--rounds` times (default 3) each way, in rotating order: without an
+//! outcomes table, with one that holds no outcome, and with the outcomes.
 //!
 //! To show what bounds the run it times every Scan page and BatchWriteItem call, and
 //! reads the CPU time of this process and of the moto process (/proc/PID/stat) around
@@ -37,6 +43,9 @@ use testkit::moto::{repository_root, Moto};
 use testkit::stack::Clients;
 use testkit::Item;
 use testkit::{demo_data, resources};
+
+#[path = "moto_bench/join.rs"]
+mod join;
 
 const ATTRIBUTES_TABLE: &str = "product-attributes";
 const PREDICTIONS_TABLE: &str = "predictions";
@@ -209,7 +218,15 @@ async fn count_items(clients: &Clients, table: &str) -> Result<u64, String> {
     }
 }
 
-async fn bench(moto: &Moto, rows: u64, segments: u32, top_k: usize) -> Result<(), String> {
+type BenchJob = Job<Timed<DynamoDbScan>, Timed<DynamoDbPredictions>, InMemoryRunLog>;
+
+async fn bench(
+    moto: &Moto,
+    rows: u64,
+    segments: u32,
+    top_k: usize,
+    outcomes: (u64, u32),
+) -> Result<(), String> {
     let port = moto.endpoint.rsplit(':').next().unwrap_or_default();
     let pid = moto_pid(port).ok_or("cannot find the moto process")?;
     let tick = clock_tick();
@@ -239,7 +256,7 @@ async fn bench(moto: &Moto, rows: u64, segments: u32, top_k: usize) -> Result<()
             .map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
-    let job = Job {
+    let mut job: BenchJob = Job {
         scan: Timed {
             // As the function: pages of SCAN_PAGE_ITEMS.
             inner: DynamoDbScan::new(clients.dynamodb.clone(), ATTRIBUTES_TABLE, model.features())
@@ -258,6 +275,7 @@ async fn bench(moto: &Moto, rows: u64, segments: u32, top_k: usize) -> Result<()
             ..Settings::default()
         },
         store_retries: Box::new(()),
+        accuracy: None,
         challenger: None,
         model,
     };
@@ -345,6 +363,21 @@ async fn bench(moto: &Moto, rows: u64, segments: u32, top_k: usize) -> Result<()
         100.0 * theirs / wall,
         100.0 * ours / wall
     );
+    let (percent, rounds) = outcomes;
+    if percent > 0 {
+        // CPU seconds of this process and moto together: steadier than the wall clock on a
+        // shared machine (the run is moto-bound).
+        let cpu = || cpu_seconds("self", tick) + cpu_seconds(&pid, tick);
+        join::bench(
+            &mut job,
+            &clients,
+            &items,
+            PREDICTIONS_TABLE,
+            (percent, rounds),
+            &cpu,
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -352,6 +385,7 @@ fn main() -> ExitCode {
     let mut rows = 10_000u64;
     let mut segments = 4u32;
     let mut top_k = 0usize;
+    let (mut outcomes_percent, mut rounds) = (0u64, 3u32);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args
@@ -361,8 +395,13 @@ fn main() -> ExitCode {
             ("--rows", Some(v)) if v > 0 => rows = v,
             ("--segments", Some(v)) if v > 0 => segments = v as u32,
             ("--explain-top-k", Some(v)) => top_k = v as usize,
+            ("--outcomes-percent", Some(v)) if v <= 100 => outcomes_percent = v,
+            ("--rounds", Some(v)) if v > 0 => rounds = v as u32,
             _ => {
-                eprintln!("usage: moto_bench [--rows N] [--segments N] [--explain-top-k K]");
+                eprintln!(
+                    "usage: moto_bench [--rows N] [--segments N] [--explain-top-k K] \
+                     [--outcomes-percent P] [--rounds N]"
+                );
                 return ExitCode::from(2);
             }
         }
@@ -379,7 +418,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let result = bench(&moto, rows, segments, top_k).await;
+        let result = bench(&moto, rows, segments, top_k, (outcomes_percent, rounds)).await;
         moto.stop().await;
         match result {
             Ok(()) => ExitCode::SUCCESS,

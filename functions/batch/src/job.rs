@@ -21,8 +21,10 @@ pub use crate::events::{Answer, BatchEvent, StartedRun};
 pub use crate::summary::Summary;
 
 use crate::challenger::{reasons, Challenger};
+use crate::join::AccuracyJoin;
 use crate::pipeline::{Pipeline, Settings};
 use crate::run::{execution_name, rfc3339, run_id_for, Plan, RunChallenger, RunState, SliceState};
+use crate::summary::AccuracySummary;
 
 /// Everything an invocation works with, loaded once per sandbox.
 pub struct Job<S, P, L> {
@@ -39,6 +41,10 @@ pub struct Job<S, P, L> {
     pub settings: Settings,
     /// The stores' own retries beneath their calls, counted into the run's `retries`.
     pub store_retries: Box<dyn RetryCount>,
+    /// The join of the outcomes that arrived since the last run with the predictions they
+    /// refer to, done before a run writes tonight's results (`OUTCOMES_TABLE`); `None`:
+    /// no outcomes table, no accuracy.
+    pub accuracy: Option<Box<dyn AccuracyJoin>>,
 }
 
 impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
@@ -79,7 +85,8 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
         now: DateTime<Utc>,
         orchestrator: &impl Orchestrator,
     ) -> Result<StartedRun, JobError> {
-        let plan = self.plan(run_id, now);
+        let mut plan = self.plan(run_id, now);
+        plan.accuracy = self.plan_accuracy(&plan.run_id, now).await;
         let input = serde_json::to_string(&plan).map_err(|e| {
             JobError::StartFailed(StoreError::refused(format!(
                 "the plan cannot be serialized: {e}"
@@ -158,6 +165,8 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
         let started = Instant::now();
         let mut state = RunState::new(run_id, self.model.version().to_owned(), self.segments);
         state.challenger = self.run_challenger();
+        // Before this run's results replace the stored ones the outcomes refer to.
+        let accuracy = self.accuracy_since_last_run(now).await;
         self.work(&mut state, stop_at, now).await?;
         state.elapsed_ms += started.elapsed().as_millis() as u64;
         if !state.is_complete() {
@@ -166,7 +175,7 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
                 scanned: state.totals.scanned,
             });
         }
-        self.complete(&state).await
+        self.complete(&state, rfc3339(now), accuracy).await
     }
 
     /// Scores the slice from its cursor; once all its segments are done, keeps its figures
@@ -284,7 +293,12 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
                     .max(0) as u64
             })
             .unwrap_or_default();
-        self.complete(&state).await
+        let accuracy = match &plan.accuracy {
+            Some(planned) => Some(self.planned_accuracy(&plan.run_id, planned).await),
+            None => None,
+        };
+        self.complete(&state, plan.planned_at.clone(), accuracy)
+            .await
     }
 
     /// Scans, scores and writes `state`'s unfinished segments until done or `stop_at`.
@@ -324,8 +338,15 @@ impl<S: AttributeScan, P: PredictionSink, L: RunLog> Job<S, P, L> {
     }
 
     /// Stores the summary of a completed run as the latest, logs and reports it.
-    async fn complete(&self, state: &RunState) -> Result<Summary, JobError> {
-        let summary = Summary::complete(state, self.model.watch());
+    async fn complete(
+        &self,
+        state: &RunState,
+        planned_at: String,
+        accuracy: Option<AccuracySummary>,
+    ) -> Result<Summary, JobError> {
+        let mut summary = Summary::complete(state, self.model.watch());
+        summary.planned_at = Some(planned_at);
+        summary.accuracy = accuracy.map(Box::new);
         let json = serde_json::to_string(&summary).map_err(|e| {
             JobError::RunLogFailed(StoreError::refused(format!(
                 "the summary cannot be serialized: {e}"

@@ -7,14 +7,19 @@
 //!
 //! Modules, each importing only those listed before it: `run` (a run's progress, the plan),
 //! `guard`, `budget` (a slice's time), `error`, `summary`, `events`, `telemetry`,
-//! `challenger` (the challenger's side of scoring), `pipeline`, `job` (the handler).
+//! `challenger` (the challenger's side of scoring), `pipeline`, `matching` (the nightly
+//! join's rules), `join` (its reading), `job` (the handler), `accuracy` (the job's
+//! accuracy steps).
 
+pub mod accuracy;
 pub mod budget;
 pub mod challenger;
 pub mod error;
 pub mod events;
 pub mod guard;
 pub mod job;
+pub mod join;
+pub mod matching;
 pub mod pipeline;
 pub mod run;
 pub mod summary;

@@ -3,13 +3,16 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_adapter::config::DEFAULT_OUTCOME_RETENTION_DAYS;
 use aws_adapter::config::{BatchConfig, InitError};
-use aws_adapter::dynamodb::{DynamoDbPredictions, DynamoDbScan};
+use aws_adapter::dynamodb::{DynamoDbOutcomes, DynamoDbPredictions, DynamoDbScan};
 use aws_adapter::s3::{S3ModelSource, S3RunLog};
+use aws_adapter::s3_captures::S3Captures;
 use aws_adapter::step_functions::StepFunctionsRuns;
 use aws_adapter::{AwsClients, CallPolicy};
 use batch::challenger::scanned_attributes;
 use batch::guard::guarded;
+use batch::join::{AccuracyJoin, OutcomeJoin};
 use batch::pipeline::{Settings, SCAN_PAGE_ITEMS};
 use batch::{BatchEvent, Job};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -117,6 +120,7 @@ async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitErr
             ..Settings::default()
         },
         store_retries: Box::new(clients.retries.clone()),
+        accuracy: accuracy_join(&config, &clients),
         model,
         challenger,
     };
@@ -124,6 +128,25 @@ async fn init() -> Result<(AwsJob, Option<StepFunctionsRuns>, Duration), InitErr
     // deadline guard.
     let margin = config.deadline_margin(batch::budget::least_margin(job.settings.resend.max_delay));
     Ok((job, runs, margin))
+}
+
+/// The nightly join, when an outcomes table is configured (the retention is the writer's
+/// business: the batch only reads).
+fn accuracy_join(config: &BatchConfig, clients: &AwsClients) -> Option<Box<dyn AccuracyJoin>> {
+    let table = config.outcomes_table.as_ref()?;
+    Some(Box::new(OutcomeJoin {
+        outcomes: DynamoDbOutcomes::new(
+            clients.dynamodb.clone(),
+            table,
+            DEFAULT_OUTCOME_RETENTION_DAYS,
+        ),
+        captures: config
+            .capture_bucket
+            .as_ref()
+            .map(|bucket| S3Captures::new(clients.s3.clone(), bucket, &config.capture_prefix)),
+        predictions: DynamoDbPredictions::new(clients.dynamodb.clone(), &config.predictions_table),
+        lookback_days: config.capture_lookback_days,
+    }))
 }
 
 /// The invocation's deadline (ms since the epoch) as an `Instant`.

@@ -169,6 +169,24 @@ pub struct Plan {
     /// Slices scored at once (the Map state's `MaxConcurrencyPath`).
     pub workers: u32,
     pub slices: Vec<SliceState>,
+    /// The outcomes joined when planning (absent when none arrived, or no outcomes table
+    /// is configured): the report itself waits in the run log for the finish step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<PlannedAccuracy>,
+}
+
+/// The plan's word on the accuracy computed when planning: the window, the outcomes that
+/// arrived in it, and, when the report could not be computed or kept, why. Small whatever
+/// the report's size: the plan travels through Step Functions (256 KB at most).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedAccuracy {
+    /// Outcomes received in `[since, until)` were joined.
+    pub since: String,
+    pub until: String,
+    pub outcomes: u64,
+    /// `None`: the report is in the run log, under the run's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Plan {
@@ -203,6 +221,7 @@ impl Plan {
             total_segments,
             workers: count,
             slices,
+            accuracy: None,
         }
     }
 }

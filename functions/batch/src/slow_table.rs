@@ -86,6 +86,7 @@ fn job(sink: SlowTable) -> Job<SlowScan, SlowTable, InMemoryRunLog> {
         workers: 1,
         settings: Settings::default(),
         store_retries: Box::new(()),
+        accuracy: None,
         challenger: None,
     }
 }

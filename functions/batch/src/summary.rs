@@ -1,6 +1,7 @@
 //! The run summary: returned by the finish step (or a whole-table invocation), logged as one
 //! JSON line, and stored with the run log, where the predict function reads its `run_id`.
 
+use scoring::accuracy::AccuracyReport;
 use scoring::{ComparisonReport, DriftReport, Watch};
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +68,30 @@ pub struct Summary {
     /// configured; absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenger: Option<ChallengerSummary>,
+    /// When the run was planned (RFC 3339): where the next run's window of outcomes
+    /// starts. Absent from summaries written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_at: Option<String>,
+    /// The outcomes that arrived since the last run, joined with the predictions they
+    /// refer to; absent when none arrived (or no outcomes table is configured). Boxed:
+    /// the summary moves by value in the job's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<Box<AccuracySummary>>,
+}
+
+/// `{"since", "until", "outcomes", <the report's figures>}`, or, when the join failed,
+/// `{"since", "until", "outcomes", "error": "..."}` (the run scored all the same).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccuracySummary {
+    /// Outcomes received in `[since, until)` (RFC 3339 UTC).
+    pub since: String,
+    pub until: String,
+    /// Outcomes that arrived in the window (0 when they could not be read).
+    pub outcomes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub report: Option<AccuracyReport>,
 }
 
 /// `{"model_version": "...", <the comparison's figures>}`, or, when the challenger failed
@@ -120,6 +145,8 @@ impl Summary {
                 .challenger
                 .as_ref()
                 .map(|c| ChallengerSummary::of(c, state)),
+            planned_at: None,
+            accuracy: None,
         }
     }
 }

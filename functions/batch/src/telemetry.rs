@@ -31,6 +31,13 @@ pub mod names {
     pub const CHALLENGER_MEAN_ABS_DIFFERENCE: &str = "ChallengerMeanAbsDifference";
     pub const CHALLENGER_P99_ABS_DIFFERENCE: &str = "ChallengerP99AbsDifference";
     pub const CHALLENGER_PSI: &str = "ChallengerPsi";
+    pub const OUTCOMES_JOINED: &str = "OutcomesJoined";
+    pub const OUTCOMES_UNMATCHED: &str = "OutcomesUnmatched";
+    pub const ACCURACY_MAE: &str = "AccuracyMae";
+    pub const ACCURACY_RMSE: &str = "AccuracyRmse";
+    pub const ACCURACY_BIAS: &str = "AccuracyBias";
+    pub const ACCURACY_RATE: &str = "AccuracyRate";
+    pub const ACCURACY_LOG_LOSS: &str = "AccuracyLogLoss";
 }
 
 /// Units, once the recorder is installed.
@@ -48,10 +55,13 @@ pub fn describe() {
         CHALLENGER_LOAD_FAILED,
         CHALLENGER_ROWS_COMPARED,
         CHALLENGER_ERRORS,
+        OUTCOMES_JOINED,
+        OUTCOMES_UNMATCHED,
     ] {
         describe_counter!(name, Unit::Count, "");
     }
     describe_histogram!(CHALLENGER_AGREEMENT, Unit::Percent, "");
+    describe_histogram!(ACCURACY_RATE, Unit::Percent, "");
     describe_histogram!(ROWS_PER_SECOND, Unit::CountPerSecond, "");
     describe_histogram!(RUN_DURATION, Unit::Milliseconds, "");
     // PSI and the differences are unitless: no unit, which CloudWatch shows as None.
@@ -76,6 +86,7 @@ pub fn run_completed(summary: &Summary) {
     let labels = [version()];
     counter!(RUNS_COMPLETED, &labels).increment(1);
     challenger_compared(summary);
+    accuracy_measured(summary);
     for (name, n) in [
         (ROWS_SCANNED, summary.rows_scanned),
         (ROWS_SCORED, summary.rows_scored),
@@ -110,6 +121,52 @@ pub fn run_completed(summary: &Summary) {
     if let Some(psi) = drift.max_psi {
         histogram!(MAX_PSI, &labels).record(psi);
         histogram!(MAX_PSI).record(psi);
+    }
+}
+
+/// The accuracy of the outcomes the run joined: per model version (its nightly and online
+/// pairs together) and, for the alarms, over every version with `FunctionName` alone.
+/// Nothing when no outcome arrived or the join failed.
+fn accuracy_measured(summary: &Summary) {
+    use names::*;
+    use scoring::accuracy::combined;
+    let Some(report) = summary.accuracy.as_ref().and_then(|a| a.report.as_ref()) else {
+        return;
+    };
+    counter!(OUTCOMES_UNMATCHED).increment(report.unmatched);
+    counter!(OUTCOMES_JOINED).increment(report.joined);
+    let mut versions: Vec<&str> = report
+        .versions
+        .iter()
+        .map(|v| v.model_version.as_str())
+        .collect();
+    versions.dedup();
+    for version in versions {
+        let labels = [("ModelVersion", version.to_owned())];
+        let figures = combined(
+            report
+                .versions
+                .iter()
+                .filter(|v| v.model_version == version),
+        );
+        let joined = figures.regressor.as_ref().map_or(0, |r| r.count)
+            + figures.classifier.as_ref().map_or(0, |c| c.count);
+        counter!(OUTCOMES_JOINED, &labels).increment(joined);
+        record_figures(&figures, &labels);
+    }
+    record_figures(&combined(&report.versions), &[]);
+}
+
+fn record_figures(figures: &scoring::accuracy::Combined, labels: &[(&'static str, String)]) {
+    use names::*;
+    if let Some(r) = &figures.regressor {
+        histogram!(ACCURACY_MAE, labels).record(r.mae);
+        histogram!(ACCURACY_RMSE, labels).record(r.rmse);
+        histogram!(ACCURACY_BIAS, labels).record(r.bias);
+    }
+    if let Some(c) = &figures.classifier {
+        histogram!(ACCURACY_RATE, labels).record(100.0 * c.accuracy);
+        histogram!(ACCURACY_LOG_LOSS, labels).record(c.log_loss);
     }
 }
 

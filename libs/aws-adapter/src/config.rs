@@ -228,10 +228,22 @@ pub struct BatchConfig {
     pub challenger: Option<ModelLocation>,
     /// How large a model the function's memory can load (see [`Env::load_budget`]).
     pub load_budget: LoadBudget,
-    /// The outcomes `POST /outcomes` wrote, joined by the nightly run (`OUTCOMES_TABLE`;
-    /// unset or blank: no join).
+    /// The outcomes the nightly run joins with its predictions (`OUTCOMES_TABLE`; unset
+    /// or blank: no join, no accuracy in the summary).
     pub outcomes_table: Option<String>,
+    /// Where captured requests are read back for the join (`CAPTURE_BUCKET`; unset:
+    /// outcomes are joined with the stored nightly results only).
+    pub capture_bucket: Option<String>,
+    /// `CAPTURE_PREFIX`, default `captures/`.
+    pub capture_prefix: String,
+    /// How far before the earliest outcome captures are read, and how far back the first
+    /// join reaches (`CAPTURE_LOOKBACK_DAYS`, 0 to [`MAX_CAPTURE_LOOKBACK_DAYS`], default 7).
+    pub capture_lookback_days: u32,
 }
+
+/// The longest `CAPTURE_LOOKBACK_DAYS`: a year of captures is more than a night's join
+/// should read.
+pub const MAX_CAPTURE_LOOKBACK_DAYS: u32 = 366;
 
 impl BatchConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -264,6 +276,14 @@ impl BatchConfig {
                 problem: format!("must be between 0 (no explanations) and {MAX_EXPLAIN_TOP_K}"),
             });
         }
+        let capture_lookback_days = env.parsed_or("CAPTURE_LOOKBACK_DAYS", 7u32)?;
+        if capture_lookback_days > MAX_CAPTURE_LOOKBACK_DAYS {
+            return Err(ConfigError::Invalid {
+                name: "CAPTURE_LOOKBACK_DAYS",
+                value: capture_lookback_days.to_string(),
+                problem: format!("must be between 0 and {MAX_CAPTURE_LOOKBACK_DAYS}"),
+            });
+        }
         Ok(BatchConfig {
             model: env.model()?,
             attributes_table: env.required("ATTRIBUTES_TABLE")?,
@@ -280,6 +300,11 @@ impl BatchConfig {
             challenger: env.challenger()?,
             load_budget: env.load_budget()?,
             outcomes_table: env.optional("OUTCOMES_TABLE"),
+            capture_bucket: env.optional("CAPTURE_BUCKET"),
+            capture_prefix: env
+                .optional("CAPTURE_PREFIX")
+                .unwrap_or_else(|| "captures/".into()),
+            capture_lookback_days,
         })
     }
 }

@@ -102,6 +102,19 @@ impl S3RunLog {
         format!("{}{run_id}/slice-{slice}.json", self.prefix)
     }
 
+    pub fn accuracy_key(&self, run_id: &str) -> String {
+        format!("{}{run_id}/accuracy.json", self.prefix)
+    }
+
+    async fn get_text(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let Some(bytes) = self.get(key).await? else {
+            return Ok(None);
+        };
+        String::from_utf8(bytes).map(Some).map_err(|_| {
+            StoreError::refused(format!("s3://{}/{key} is not UTF-8 text", self.bucket))
+        })
+    }
+
     async fn put(&self, key: &str, json: &str) -> Result<(), StoreError> {
         self.client
             .put_object()
@@ -152,13 +165,19 @@ impl RunLog for S3RunLog {
     }
 
     async fn slice(&self, run_id: &str, slice: u32) -> Result<Option<String>, StoreError> {
-        let key = self.slice_key(run_id, slice);
-        let Some(bytes) = self.get(&key).await? else {
-            return Ok(None);
-        };
-        String::from_utf8(bytes).map(Some).map_err(|_| {
-            StoreError::refused(format!("s3://{}/{key} is not UTF-8 text", self.bucket))
-        })
+        self.get_text(&self.slice_key(run_id, slice)).await
+    }
+
+    async fn record_accuracy(&self, run_id: &str, json: &str) -> Result<(), StoreError> {
+        self.put(&self.accuracy_key(run_id), json).await
+    }
+
+    async fn accuracy(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+        self.get_text(&self.accuracy_key(run_id)).await
+    }
+
+    async fn latest(&self) -> Result<Option<String>, StoreError> {
+        self.get_text(&self.latest_key()).await
     }
 }
 

@@ -10,6 +10,7 @@
 //!
 //! Nothing here knows about Lambda or AWS.
 
+pub mod accuracy;
 mod batch;
 pub mod card;
 pub mod comparison;

@@ -67,4 +67,20 @@ pub trait PredictionLookup: Send + Sync {
         &self,
         product_id: &str,
     ) -> impl Future<Output = Result<Option<Prediction>, StoreError>> + Send;
+
+    /// The stored results of many products at once (those no run has scored are left
+    /// out), in no particular order. A store that can read many items per call (DynamoDB's
+    /// BatchGetItem) does; this default reads them one by one.
+    fn stored_many(
+        &self,
+        product_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Prediction>, StoreError>> + Send {
+        async move {
+            let mut found = Vec::with_capacity(product_ids.len());
+            for id in product_ids {
+                found.extend(self.stored(id).await?);
+            }
+            Ok(found)
+        }
+    }
 }

@@ -27,6 +27,22 @@ pub trait RunLog: Send + Sync {
         run_id: &str,
         slice: u32,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Keeps the accuracy the planning step of run `run_id` computed, for its finish step.
+    fn record_accuracy(
+        &self,
+        run_id: &str,
+        json: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What [`record_accuracy`](Self::record_accuracy) kept, or `None` if nothing was.
+    fn accuracy(
+        &self,
+        run_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// The summary of the latest completed run (as recorded), or `None` if none completed.
+    fn latest(&self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 }
 
 /// Which run last completed: what makes a stored result current or stale.

@@ -10,6 +10,8 @@
 //! bucket versioning, public access blocks, table SSE and point-in-time recovery): those
 //! are checked on the translated template.
 
+/// The nightly join: the batch function's access, the accuracy alarms, the dashboard.
+mod accuracy;
 /// The canary, the model's alarms and the dashboard.
 mod alarms;
 /// Who can call the API: IAM, JWT or no authorizer, as SAM's own `Auth` would write it.

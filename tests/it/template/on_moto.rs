@@ -40,6 +40,8 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         "BatchFailedAlarm",
         "BatchDriftAlarm",
         "ChallengerDisagreementAlarm",
+        "AccuracyMaeAlarm",
+        "AccuracyRateAlarm",
         "ModelDashboard",
         "ModelBucketPolicy",
         "AccessLogBucketPolicy",
@@ -196,6 +198,9 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         ("EXPLAIN_TOP_K".to_owned(), "0".to_owned()),
         ("DEADLINE_MARGIN_SECONDS".to_owned(), "60".to_owned()),
         ("STATE_MACHINE_ARN".to_owned(), name("NightlyRun")),
+        ("CAPTURE_BUCKET".to_owned(), name("CaptureBucket")),
+        ("CAPTURE_PREFIX".to_owned(), "captures/".to_owned()),
+        ("CAPTURE_LOOKBACK_DAYS".to_owned(), "7".to_owned()),
     ]);
     assert_eq!(batch_env, expected_batch);
     // The state machine the function starts exists, with the stack's role, and invokes

@@ -77,18 +77,20 @@ fn each_function_may_do_what_it_needs_and_nothing_else() {
                 &[
                     "${ModelBucket.Arn}/${ModelKey}",
                     "${ModelBucket.Arn}/${RunsPrefix}*",
+                    "${CaptureBucket.Arn}/captures/*",
                 ],
             ),
             ("s3:PutObject", &["${ModelBucket.Arn}/${RunsPrefix}*"]),
             ("dynamodb:Scan", &["AttributesTable"]),
             ("dynamodb:BatchWriteItem", &["PredictionsTable"]),
             ("dynamodb:PutItem", &["PredictionsTable"]),
+            ("dynamodb:BatchGetItem", &["PredictionsTable"]),
             ("dynamodb:Query", &["${OutcomesTable.Arn}/index/by_arrival"]),
             (
                 "states:StartExecution",
                 &["stateMachine:${AWS::StackName}-nightly"],
             ),
-            ("s3:ListBucket", &["ModelBucket"]),
+            ("s3:ListBucket", &["ModelBucket", "CaptureBucket"]),
             ("sqs:SendMessage", &["BatchFailureQueue"]),
         ],
     );

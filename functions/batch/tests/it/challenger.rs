@@ -42,6 +42,7 @@ fn job_of(
         workers: 2,
         settings: fast_settings(),
         store_retries: Box::new(()),
+        accuracy: None,
     }
 }
 

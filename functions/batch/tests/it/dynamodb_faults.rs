@@ -233,6 +233,7 @@ async fn the_job_writes_everything_through_unprocessed_items() {
         workers: 1,
         settings: fast_settings(),
         store_retries: Box::new(retries.clone()),
+        accuracy: None,
         challenger: None,
     };
     let summary = invoke_scheduled(&job).await.unwrap();

@@ -28,6 +28,7 @@ fn job_of(model: Model, rows: Vec<ScannedRow>, k: usize) -> MemoryJob {
         workers: 1,
         settings: explaining(k),
         store_retries: Box::new(()),
+        accuracy: None,
         challenger: None,
     }
 }

@@ -2,6 +2,7 @@
 //! tract, so one binary links them once instead of once per file. Each module was a test
 //! file of its own; their shared support is the test kit's `batch_support`.
 
+mod accuracy;
 mod arm64;
 mod bootstrap;
 mod challenger;

@@ -338,6 +338,57 @@ fn the_load_budget_is_the_functions_memory_or_none_outside_lambda() {
 }
 
 #[test]
+fn the_outcome_join_is_off_without_an_outcomes_table_and_reads_captures_when_given() {
+    let base = [
+        ("MODEL_BUCKET", "m"),
+        ("MODEL_KEY", "k"),
+        ("ATTRIBUTES_TABLE", "a"),
+        ("PREDICTIONS_TABLE", "p"),
+    ];
+    let config = BatchConfig::from_lookup(lookup(&base)).unwrap();
+    assert_eq!(
+        (
+            config.outcomes_table.as_deref(),
+            config.capture_bucket.as_deref(),
+            config.capture_prefix.as_str(),
+            config.capture_lookback_days
+        ),
+        (None, None, "captures/", 7)
+    );
+    let mut vars = base.to_vec();
+    vars.extend([
+        ("OUTCOMES_TABLE", "o"),
+        ("CAPTURE_BUCKET", "c"),
+        ("CAPTURE_PREFIX", "x/"),
+        ("CAPTURE_LOOKBACK_DAYS", "2"),
+    ]);
+    let config = BatchConfig::from_lookup(lookup(&vars)).unwrap();
+    assert_eq!(
+        (
+            config.outcomes_table.as_deref(),
+            config.capture_bucket.as_deref(),
+            config.capture_prefix.as_str(),
+            config.capture_lookback_days
+        ),
+        (Some("o"), Some("c"), "x/", 2)
+    );
+    for bad in ["367", "-1", "a week"] {
+        let mut vars = base.to_vec();
+        vars.push(("CAPTURE_LOOKBACK_DAYS", bad));
+        assert!(
+            matches!(
+                BatchConfig::from_lookup(lookup(&vars)),
+                Err(ConfigError::Invalid {
+                    name: "CAPTURE_LOOKBACK_DAYS",
+                    ..
+                })
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn the_outcomes_table_is_optional_and_its_retention_bounded() {
     let mut vars = vec![
         ("MODEL_BUCKET", "models"),

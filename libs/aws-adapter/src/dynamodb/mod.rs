@@ -14,5 +14,8 @@ pub use item::{row, value, Item};
 pub use outcomes::{
     outcome_from_item, outcome_item, DynamoDbOutcomes, BY_ARRIVAL, MAX_ARRIVAL_DAYS,
 };
-pub use predictions::{prediction_from_item, prediction_item, write_requests, DynamoDbPredictions};
+pub use predictions::{
+    prediction_from_item, prediction_item, write_requests, DynamoDbPredictions, GETS_IN_FLIGHT,
+    MAX_GET,
+};
 pub use scan::{scanned_row, DynamoDbScan};

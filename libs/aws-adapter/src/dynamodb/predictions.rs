@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use scoring::{ClassPrediction, Label, Prediction as Answer, Space};
 use store::predictions::{
     ChallengerAnswer, Prediction, PredictionLookup, PredictionSink, TopContributions, MAX_BATCH,
@@ -302,17 +302,106 @@ impl PredictionSink for DynamoDbPredictions {
     }
 }
 
+/// Keys per BatchGetItem (its limit).
+pub const MAX_GET: usize = 100;
+/// BatchGetItem calls in flight at once in [`PredictionLookup::stored_many`].
+pub const GETS_IN_FLIGHT: usize = 4;
+/// Rounds of resending what BatchGetItem left unprocessed before giving up.
+const GET_ROUNDS: u32 = 8;
+
+impl DynamoDbPredictions {
+    fn not_a_prediction(&self, product_id: &str) -> StoreError {
+        StoreError::refused(format!(
+            "the item of product {product_id:?} in table {} is not a stored prediction",
+            self.table
+        ))
+    }
+
+    /// Up to [`MAX_GET`] products' items, resending the unprocessed keys (after a short,
+    /// growing pause) until none is left.
+    async fn get_batch(&self, ids: &[String]) -> Result<Vec<Prediction>, StoreError> {
+        let what = || format!("BatchGetItem on table {}", self.table);
+        let mut keys: Vec<Item> = ids
+            .iter()
+            .map(|id| Item::from([(PRODUCT_ID.to_owned(), AttributeValue::S(id.clone()))]))
+            .collect();
+        let mut found = Vec::with_capacity(ids.len());
+        use aws_sdk_dynamodb::config::AsyncSleep;
+        let sleep = self.client.config().sleep_impl();
+        for round in 0..GET_ROUNDS {
+            if round > 0 {
+                if let Some(sleep) = &sleep {
+                    sleep
+                        .sleep(std::time::Duration::from_millis(25 << round.min(5)))
+                        .await;
+                }
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(|e| StoreError::refused(format!("{}: {e}", what())))?;
+            let mut out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| store_error(&what(), e))?;
+            for item in out
+                .responses
+                .as_mut()
+                .and_then(|r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let p = prediction_from_item(&item).ok_or_else(|| {
+                    let id = item.get(PRODUCT_ID).and_then(|v| v.as_s().ok());
+                    self.not_a_prediction(id.map_or("?", |s| s.as_str()))
+                })?;
+                found.push(p);
+            }
+            keys = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return Ok(found);
+            }
+        }
+        Err(StoreError::unavailable(format!(
+            "{}: {} keys still unprocessed after {GET_ROUNDS} rounds",
+            what(),
+            keys.len()
+        )))
+    }
+}
+
 impl PredictionLookup for DynamoDbPredictions {
     async fn stored(&self, product_id: &str) -> Result<Option<Prediction>, StoreError> {
         match item_of(&self.client, &self.table, product_id).await? {
             None => Ok(None),
-            Some(item) => prediction_from_item(&item).map(Some).ok_or_else(|| {
-                StoreError::refused(format!(
-                    "the item of product {product_id:?} in table {} is not a stored prediction",
-                    self.table
-                ))
-            }),
+            Some(item) => prediction_from_item(&item)
+                .map(Some)
+                .ok_or_else(|| self.not_a_prediction(product_id)),
         }
+    }
+
+    /// BatchGetItem of [`MAX_GET`] keys, [`GETS_IN_FLIGHT`] calls at a time; a product
+    /// asked for twice is read once.
+    async fn stored_many(&self, product_ids: &[String]) -> Result<Vec<Prediction>, StoreError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+
+        let mut ids = product_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        // The calls made up front (futures do nothing until polled): a closure in the
+        // stream would make the future's Send-ness depend on a higher-ranked lifetime.
+        let gets: Vec<_> = ids.chunks(MAX_GET).map(|c| self.get_batch(c)).collect();
+        let batches: Vec<Vec<Prediction>> = stream::iter(gets)
+            .buffer_unordered(GETS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(batches.into_iter().flatten().collect())
     }
 }
 
