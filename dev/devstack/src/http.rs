@@ -15,6 +15,18 @@ pub async fn call(
     path: &str,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    let (status, body, _) = call_with_id(port, method, path, body).await?;
+    Ok((status, body))
+}
+
+/// As [`call`], with the answer's `x-request-id` (a scoring answer's: what `POST /outcomes`
+/// takes as `request_id`).
+pub async fn call_with_id(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String, Option<String>)> {
     let stream = TcpStream::connect(("127.0.0.1", port)).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -33,6 +45,11 @@ pub async fn call(
         .await
         .map_err(std::io::Error::other)?;
     let status = response.status().as_u16();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = response
         .into_body()
         .collect()
@@ -41,5 +58,6 @@ pub async fn call(
     Ok((
         status,
         String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+        request_id,
     ))
 }

@@ -28,6 +28,7 @@ mod front;
 mod http;
 mod logs;
 mod nightly;
+mod outcomes;
 mod watches;
 
 /// The regressor's challenger in the walkthrough: the same recipe trained on white wines,
@@ -164,7 +165,7 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
         stack::MODEL_BUCKET
     );
 
-    nightly::nightly_batch(moto, batch_api).await?;
+    nightly::nightly_batch(moto, &batch_api, nightly::Night::first()).await?;
 
     let classifier_version = stack::create_classifier_stack(&clients, |done, total| {
         if done % 500 == 0 || done == total {
@@ -231,6 +232,8 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
     let classifier_infer_path = format!("/v2/models/{}/infer", stack::CLASSIFIER_NAME);
     let classifier_infer_body = classifier_infer_body();
     let classifier_explained_body = explained(&classifier_body);
+    // The regressor's first POST /predict: its outcome goes back by request id.
+    let mut captured_post = None;
     println!("\nA few requests (each prints its line, then its answer):");
     for (port, method, path, body) in [
         (regressor.port, "GET", "/predict/wine-0001", None),
@@ -278,11 +281,15 @@ async fn serve(moto: &Moto, batch_api: RuntimeApi, watches: &Watches) -> Result<
             Some(classifier_explained_body.as_str()),
         ),
     ] {
-        let (_, answer) = http::call(port, method, path, body)
+        let (_, answer, request_id) = http::call_with_id(port, method, path, body)
             .await
             .map_err(|e| e.to_string())?;
         println!("  {answer}");
+        if port == regressor.port && method == "POST" && path == "/predict" {
+            captured_post = request_id;
+        }
     }
+    outcomes::close_the_loop(moto, &batch_api, regressor.port, captured_post.as_deref()).await?;
     println!("\nThe stack is up:");
     println!(
         "  moto        {} (S3, DynamoDB, Step Functions)",

@@ -16,11 +16,37 @@ pub const BATCH_LOG: &str = "batch.log";
 /// Sandboxes of the batch function, and slices run at once (this machine has 2 cores).
 const BATCH_WORKERS: usize = 2;
 
+/// One night's settings: where its output goes, its state machine's name, and what its
+/// sandboxes get beyond the stack's batch environment.
+pub struct Night {
+    pub log: &'static str,
+    pub machine: &'static str,
+    pub env: Vec<(&'static str, String)>,
+    /// The scheduled event's time (the run's id), when not the sample event's own.
+    pub scheduled_at: Option<&'static str>,
+}
+
+impl Night {
+    /// The walkthrough's first night: the stack's settings and the challenger.
+    pub fn first() -> Night {
+        Night {
+            log: BATCH_LOG,
+            machine: "nightly",
+            env: Vec::new(),
+            scheduled_at: None,
+        }
+    }
+}
+
 /// The nightly batch, once, as on AWS: the scheduled event from `events/` goes to the real
 /// `batch` binary, which plans the night and starts the template's state machine on moto;
 /// moto runs it, invoking the function for each slice (two sandboxes, so two slices at
 /// once) and for the finish step, through the local Runtime API.
-pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
+pub async fn nightly_batch(
+    moto: &Moto,
+    api: &RuntimeApi,
+    night: Night,
+) -> Result<serde_json::Value, String> {
     println!("\nbuilding the batch function (cargo build -p batch)");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
@@ -33,7 +59,7 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
         return Err(format!("cargo build -p batch failed ({built})"));
     }
     let target = crate::logs::target_dir();
-    let log_path = crate::logs::dir()?.join(BATCH_LOG);
+    let log_path = crate::logs::dir()?.join(night.log);
     let log = std::fs::File::create(&log_path)
         .map_err(|e| format!("{}: {e}", crate::logs::shown(&log_path)))?;
 
@@ -44,7 +70,7 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
         &BTreeMap::from([("BatchFunctionArn", BATCH_FUNCTION_ARN.to_owned())]),
     )?;
     let sfn = state_machine::client(&moto.endpoint).await;
-    let machine = state_machine::create(&sfn, "nightly", &definition).await?;
+    let machine = state_machine::create(&sfn, night.machine, &definition).await?;
     println!("state machine {machine} (template.yaml's NightlyRun)");
 
     let mut sandboxes = Vec::new();
@@ -57,14 +83,21 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
             .env("STATE_MACHINE_ARN", &machine)
             .env("BATCH_WORKERS", BATCH_WORKERS.to_string())
             .env("CHALLENGER_MODEL_KEY", crate::CHALLENGER_KEY)
+            .envs(night.env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start the batch function: {e}"))?;
         sandboxes.push(sandbox);
     }
-    let event = std::fs::read(repository_root().join("events/batch-scheduled.json"))
+    let mut event = std::fs::read(repository_root().join("events/batch-scheduled.json"))
         .map_err(|e| format!("events/batch-scheduled.json: {e}"))?;
+    if let Some(time) = night.scheduled_at {
+        let mut json: serde_json::Value = serde_json::from_slice(&event)
+            .map_err(|e| format!("events/batch-scheduled.json: {e}"))?;
+        json["time"] = time.into();
+        event = json.to_string().into_bytes();
+    }
     let started_at = Instant::now();
     let planned = tokio::select! {
         done = api.push(event).wait() => done.map_err(|e| e.to_string())?,
@@ -94,7 +127,6 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
         let _ = sandbox.start_kill();
         let _ = sandbox.wait().await;
     }
-    api.shutdown().await;
     let ended = ended?;
     if ended.status != aws_sdk_sfn::types::ExecutionStatus::Succeeded {
         return Err(format!(
@@ -124,10 +156,12 @@ pub async fn nightly_batch(moto: &Moto, api: RuntimeApi) -> Result<(), String> {
         moto.endpoint,
         stack::MODEL_BUCKET
     );
-    print_drift(&summary["drift"]);
-    print_challenger(&summary["challenger"]);
-    print_metric_lines(&log_path);
-    Ok(())
+    if night.log == BATCH_LOG {
+        print_drift(&summary["drift"]);
+        print_challenger(&summary["challenger"]);
+        print_metric_lines(&log_path);
+    }
+    Ok(summary)
 }
 
 /// The run summary's comparison of the challenger with the champion, in a few lines.
