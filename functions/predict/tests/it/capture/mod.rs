@@ -7,6 +7,7 @@ mod bootstrap;
 mod routes;
 mod sampling;
 mod size;
+mod undelivered;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
