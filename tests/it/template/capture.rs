@@ -278,3 +278,30 @@ fn the_capture_roles_may_deliver_and_nothing_else() {
         [json!({ "Fn::GetAtt": ["CaptureDeliveryStream", "Arn"] })]
     );
 }
+
+#[test]
+fn a_stream_that_holds_captures_undelivered_sets_off_an_alarm_on_the_dashboard() {
+    venv_tool_or_skip!("python");
+    let t = translate(&[]);
+    let alarm = props(&t, "CaptureDeliveryAlarm");
+    assert_eq!(alarm["Namespace"], "AWS/Firehose");
+    assert_eq!(alarm["MetricName"], "DeliveryToS3.DataFreshness");
+    assert_eq!(
+        alarm["Dimensions"],
+        json!([{ "Name": "DeliveryStreamName", "Value": { "Ref": "CaptureDeliveryStream" } }])
+    );
+    assert_eq!(alarm["Statistic"], "Maximum");
+    // Longer than the stream's buffer ever holds a record (it flushes every 5 minutes).
+    let interval = props(&t, "CaptureDeliveryStream")["ExtendedS3DestinationConfiguration"]
+        ["BufferingHints"]["IntervalInSeconds"]
+        .as_f64()
+        .unwrap();
+    let threshold = alarm["Threshold"].as_f64().unwrap();
+    assert!(threshold > interval, "{threshold} over {interval}");
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    // No captures, no data: no alarm.
+    assert_eq!(alarm["TreatMissingData"], "notBreaching");
+    assert!(t["Resources"]["CaptureDeliveryAlarm"]
+        .get("Condition")
+        .is_none());
+}

@@ -55,6 +55,8 @@ async fn deployed_to_moto_the_stack_is_wired_to_its_own_resources() {
         "PredictFunctionOtherPermission",
         "CaptureBucketPolicy",
         "CaptureDeliveryStream",
+        // On the stream's metric.
+        "CaptureDeliveryAlarm",
         "CaptureSubscriptionFilter",
         // Its only grant is on the stream.
         "CaptureSubscriptionRole",
